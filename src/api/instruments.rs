@@ -1,0 +1,240 @@
+//! The instrument register: create, read, list, update, suspend, reactivate, retire.
+
+use rocket::response::status::Created;
+use rocket::serde::json::Json;
+use rocket::{get, post, put, routes, Route, State};
+use serde::{Deserialize, Serialize};
+
+use super::body::{JsonBody, OptionalJsonBody};
+use super::params;
+use crate::auth::{roles, AuthUser};
+use crate::db::{self, Database};
+use crate::domain::instrument::{
+    parse_role, parse_status, validate_instrument, Instrument, InstrumentInput,
+};
+use crate::domain::validity::InstrumentStatus;
+use crate::error::{ApiError, Problem};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstrumentPage {
+    pub items: Vec<Instrument>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangeInput {
+    pub reason: Option<String>,
+}
+
+/// Register an instrument or standard (admin, technician).
+#[utoipa::path(
+    tag = "instruments",
+    request_body = InstrumentInput,
+    responses(
+        (status = 201, body = Instrument),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "asset tag or manufacturer/model/serial already registered"),
+        (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/instruments", data = "<body>")]
+pub async fn create(
+    user: Result<AuthUser, ApiError>,
+    body: Result<JsonBody<InstrumentInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Created<Json<Instrument>>, ApiError> {
+    let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
+    let record = validate_instrument(&body?.0).map_err(ApiError::Validation)?;
+    let created = database
+        .run(move |conn| db::instruments::insert(conn, &actor, &record))
+        .await?;
+    Ok(Created::new(format!("/api/v1/instruments/{}", created.id)).body(Json(created)))
+}
+
+/// One instrument (any role).
+#[utoipa::path(
+    tag = "instruments",
+    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/instruments/<id>", rank = 2)]
+pub async fn read(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Json<Instrument>, ApiError> {
+    user?.require(roles::ANY)?;
+    Ok(Json(
+        database
+            .run(move |conn| db::instruments::get(conn, id))
+            .await?,
+    ))
+}
+
+/// The register, filtered and paginated, ordered by id (any role).
+#[utoipa::path(
+    tag = "instruments",
+    params(
+        ("role" = Option<String>, Query, description = "working, reference or national"),
+        ("status" = Option<String>, Query, description = "active, suspended or retired"),
+        ("customer" = Option<String>, Query, description = "exact customer name"),
+        ("q" = Option<String>, Query, description = "text in asset tag, serial number, model or manufacturer"),
+        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)
+    ),
+    responses((status = 200, body = InstrumentPage), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/instruments?<role>&<status>&<customer>&<q>&<page>&<per_page>")]
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    user: Result<AuthUser, ApiError>,
+    role: Option<&str>,
+    status: Option<&str>,
+    customer: Option<&str>,
+    q: Option<&str>,
+    page: Option<&str>,
+    per_page: Option<&str>,
+    database: &State<Database>,
+) -> Result<Json<InstrumentPage>, ApiError> {
+    user?.require(roles::ANY)?;
+    let (page, per_page) = params::page(page, per_page)?;
+    let role = params::filter(role);
+    if let Some(role) = &role {
+        parse_role(role)
+            .ok_or_else(|| ApiError::field("role", "must be working, reference or national"))?;
+    }
+    let status = params::filter(status);
+    if let Some(status) = &status {
+        parse_status(status)
+            .ok_or_else(|| ApiError::field("status", "must be active, suspended or retired"))?;
+    }
+    let filter = db::instruments::InstrumentFilter {
+        role,
+        status,
+        customer: params::filter(customer),
+        text: params::filter(q),
+        page,
+        per_page,
+    };
+    let (items, total) = database
+        .run(move |conn| db::instruments::list(conn, &filter))
+        .await?;
+    Ok(Json(InstrumentPage {
+        items,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// Replace an instrument's register data (admin, technician); its status is changed
+/// only through suspend, reactivate and retire.
+#[utoipa::path(
+    tag = "instruments",
+    request_body = InstrumentInput,
+    responses(
+        (status = 200, body = Instrument), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/instruments/<id>", data = "<body>")]
+pub async fn update(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<JsonBody<InstrumentInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Instrument>, ApiError> {
+    let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
+    let record = validate_instrument(&body?.0).map_err(ApiError::Validation)?;
+    Ok(Json(
+        database
+            .run(move |conn| db::instruments::update(conn, &actor, id, &record))
+            .await?,
+    ))
+}
+
+async fn change_status(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<OptionalJsonBody<StatusChangeInput>, ApiError>,
+    database: &State<Database>,
+    wanted: InstrumentStatus,
+) -> Result<Json<Instrument>, ApiError> {
+    let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
+    let reason = body?
+        .0
+        .and_then(|input| input.reason)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(ApiError::field("reason", "must be at most 1000 characters"));
+    }
+    let today = params::today();
+    let changed = database
+        .run(move |conn| {
+            db::instruments::change_status(conn, &actor, id, wanted, reason.as_deref(), today)
+        })
+        .await?;
+    Ok(Json(changed))
+}
+
+/// Take an instrument out of service from today (admin, technician).
+#[utoipa::path(
+    tag = "instruments", request_body(content = Option<StatusChangeInput>),
+    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem, description = "already suspended or retired")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/instruments/<id>/suspend", data = "<body>")]
+pub async fn suspend(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<OptionalJsonBody<StatusChangeInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Instrument>, ApiError> {
+    change_status(user, id, body, database, InstrumentStatus::Suspended).await
+}
+
+/// Put a suspended instrument back in service from today (admin, technician).
+#[utoipa::path(
+    tag = "instruments", request_body(content = Option<StatusChangeInput>),
+    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem, description = "already active, or retired")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/instruments/<id>/reactivate", data = "<body>")]
+pub async fn reactivate(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<OptionalJsonBody<StatusChangeInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Instrument>, ApiError> {
+    change_status(user, id, body, database, InstrumentStatus::Active).await
+}
+
+/// Retire an instrument for good, from today (admin, technician).
+#[utoipa::path(
+    tag = "instruments", request_body(content = Option<StatusChangeInput>),
+    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem, description = "already retired")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/instruments/<id>/retire", data = "<body>")]
+pub async fn retire(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<OptionalJsonBody<StatusChangeInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Instrument>, ApiError> {
+    change_status(user, id, body, database, InstrumentStatus::Retired).await
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![create, read, list, update, suspend, reactivate, retire]
+}

@@ -1,0 +1,55 @@
+//! Typed configuration, extracted from the same figment Rocket reads
+//! (Rocket.toml, then ROCKET_* environment variables).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LabIdentity {
+    pub name: String,
+    pub address: String,
+    pub accreditation_body: String,
+    pub accreditation_number: String,
+    pub certificate_prefix: String,
+}
+
+impl Default for LabIdentity {
+    fn default() -> LabIdentity {
+        LabIdentity {
+            name: "caltrace calibration laboratory".to_string(),
+            address: "".to_string(),
+            accreditation_body: "".to_string(),
+            accreditation_number: "".to_string(),
+            certificate_prefix: "CT".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppConfig {
+    /// `sqlite://path`, a bare SQLite file path, or `postgres://…`.
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub public_base_url: String,
+    pub lab: LabIdentity,
+}
+
+impl Default for AppConfig {
+    fn default() -> AppConfig {
+        AppConfig {
+            database_url: "sqlite://data/caltrace.sqlite3".to_string(),
+            database_pool_size: 8,
+            public_base_url: "http://127.0.0.1:8000".to_string(),
+            lab: LabIdentity::default(),
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn from_figment(figment: &rocket::figment::Figment) -> Result<AppConfig, String> {
+        figment
+            .extract::<AppConfig>()
+            .map_err(|error| format!("invalid configuration: {error}"))
+    }
+}

@@ -1,0 +1,188 @@
+//! Appending to and reading the hash-chained audit log.
+
+use diesel::prelude::*;
+
+use super::schema::audit_log;
+use super::{now_timestamp, DbConnection};
+use crate::domain::audit::{
+    entry_hash, AuditEntry, ChainBreak, ChainVerifier, VerifiedChain, GENESIS_HASH,
+};
+use crate::error::ApiError;
+
+/// Who made a change: an authenticated user, or the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn command_line() -> Actor {
+        Actor {
+            user_id: None,
+            name: "caltrace-cli".to_string(),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+struct AuditRow {
+    seq: i64,
+    occurred_at: String,
+    user_id: Option<i64>,
+    user_name: String,
+    action: String,
+    entity: String,
+    entity_id: String,
+    before: Option<String>,
+    after: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> AuditEntry {
+        AuditEntry {
+            seq: row.seq,
+            occurred_at: row.occurred_at,
+            user_id: row.user_id,
+            user_name: row.user_name,
+            action: row.action,
+            entity: row.entity,
+            entity_id: row.entity_id,
+            before: row.before,
+            after: row.after,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        }
+    }
+}
+
+/// Appends one entry; must run inside the write transaction of the change it
+/// records, so the change and its audit row commit or vanish together.
+pub fn append(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> Result<AuditEntry, ApiError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        // Serialise appenders: two transactions must not both extend the same head.
+        // (SQLite needs nothing: its write transactions already hold the lock.)
+        diesel::sql_query("SELECT pg_advisory_xact_lock(727274)").execute(pg)?;
+    }
+    let last: Option<(i64, String)> = audit_log::table
+        .select((audit_log::seq, audit_log::hash))
+        .order(audit_log::seq.desc())
+        .first(conn)
+        .optional()?;
+    let (last_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_string()));
+    let mut entry = AuditEntry {
+        seq: last_seq + 1,
+        occurred_at: now_timestamp(),
+        user_id: actor.user_id,
+        user_name: actor.name.clone(),
+        action: action.to_string(),
+        entity: entity.to_string(),
+        entity_id: entity_id.to_string(),
+        before: before.map(|value| value.to_string()),
+        after: after.map(|value| value.to_string()),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry);
+    diesel::insert_into(audit_log::table)
+        .values(AuditRow {
+            seq: entry.seq,
+            occurred_at: entry.occurred_at.clone(),
+            user_id: entry.user_id,
+            user_name: entry.user_name.clone(),
+            action: entry.action.clone(),
+            entity: entry.entity.clone(),
+            entity_id: entry.entity_id.clone(),
+            before: entry.before.clone(),
+            after: entry.after.clone(),
+            prev_hash: entry.prev_hash.clone(),
+            hash: entry.hash.clone(),
+        })
+        .execute(conn)?;
+    Ok(entry)
+}
+
+/// The current head of the chain (the genesis hash for an empty log).
+pub fn head(conn: &mut DbConnection) -> Result<String, ApiError> {
+    let head: Option<String> = audit_log::table
+        .select(audit_log::hash)
+        .order(audit_log::seq.desc())
+        .first(conn)
+        .optional()?;
+    Ok(head.unwrap_or_else(|| GENESIS_HASH.to_string()))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub entity: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+) -> Result<(Vec<AuditEntry>, i64), ApiError> {
+    let build = || {
+        let mut query = audit_log::table.into_boxed();
+        if let Some(from) = &filter.from {
+            query = query.filter(audit_log::occurred_at.ge(from.clone()));
+        }
+        if let Some(to) = &filter.to {
+            query = query.filter(audit_log::occurred_at.lt(to.clone()));
+        }
+        if let Some(entity) = &filter.entity {
+            query = query.filter(audit_log::entity.eq(entity.clone()));
+        }
+        query
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows: Vec<AuditRow> = build()
+        .select(AuditRow::as_select())
+        .order(audit_log::seq.asc())
+        .limit(filter.per_page)
+        .offset((filter.page - 1) * filter.per_page)
+        .load(conn)?;
+    Ok((rows.into_iter().map(AuditEntry::from).collect(), total))
+}
+
+/// Walks the whole log in `seq` order, in pages so memory stays flat.
+pub fn verify(
+    conn: &mut DbConnection,
+    head: Option<String>,
+) -> Result<Result<VerifiedChain, ChainBreak>, ApiError> {
+    const PAGE: i64 = 5_000;
+    let mut verifier = ChainVerifier::new(head);
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<AuditRow> = audit_log::table
+            .select(AuditRow::as_select())
+            .filter(audit_log::seq.gt(after))
+            .order(audit_log::seq.asc())
+            .limit(PAGE)
+            .load(conn)?;
+        let count = rows.len();
+        for row in rows {
+            after = row.seq;
+            if let Err(broken) = verifier.check(&row.into()) {
+                return Ok(Err(broken));
+            }
+        }
+        if (count as i64) < PAGE {
+            return Ok(verifier.finish());
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The instrument register in the database.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::audit::{append, Actor};
+use super::schema::{instrument_status_changes, instruments};
+use super::{now_timestamp, write_transaction, DbConnection};
+use crate::domain::instrument::{
+    parse_role, parse_status, role_name, status_name, status_transition, Instrument,
+    InstrumentRecord, MeasuringRange,
+};
+use crate::domain::quantity::{QuantityJson, QuantityKind};
+use crate::domain::validity::InstrumentStatus;
+use crate::error::ApiError;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = instruments)]
+struct InstrumentRow {
+    id: i64,
+    asset_tag: String,
+    description: Option<String>,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    serial_number: Option<String>,
+    role: String,
+    quantity_kind: String,
+    range_min_value: Option<f64>,
+    range_min_unit: Option<String>,
+    range_max_value: Option<f64>,
+    range_max_unit: Option<String>,
+    resolution_value: Option<f64>,
+    resolution_unit: Option<String>,
+    customer: Option<String>,
+    location: Option<String>,
+    interval_days: Option<i32>,
+    institute: Option<String>,
+    country: Option<String>,
+    standard_identifier: Option<String>,
+    status: String,
+    created_at: String,
+    updated_at: String,
+}
+
+fn quantity(value: Option<f64>, unit: Option<String>) -> Option<QuantityJson> {
+    Some(QuantityJson {
+        value: value?,
+        unit: unit?,
+    })
+}
+
+impl TryFrom<InstrumentRow> for Instrument {
+    type Error = ApiError;
+
+    fn try_from(row: InstrumentRow) -> Result<Instrument, ApiError> {
+        let corrupt = |what: &str| {
+            ApiError::Internal(format!("instrument {}: stored {what} is not valid", row.id))
+        };
+        let role = parse_role(&row.role).ok_or_else(|| corrupt("role"))?;
+        let quantity_kind =
+            QuantityKind::from_name(&row.quantity_kind).ok_or_else(|| corrupt("quantity kind"))?;
+        let status = parse_status(&row.status).ok_or_else(|| corrupt("status"))?;
+        let range = match (
+            quantity(row.range_min_value, row.range_min_unit),
+            quantity(row.range_max_value, row.range_max_unit),
+        ) {
+            (Some(min), Some(max)) => Some(MeasuringRange { min, max }),
+            _ => None,
+        };
+        Ok(Instrument {
+            id: row.id,
+            asset_tag: row.asset_tag,
+            description: row.description,
+            manufacturer: row.manufacturer,
+            model: row.model,
+            serial_number: row.serial_number,
+            role,
+            quantity_kind,
+            range,
+            resolution: quantity(row.resolution_value, row.resolution_unit),
+            customer: row.customer,
+            location: row.location,
+            interval_days: row.interval_days,
+            institute: row.institute,
+            country: row.country,
+            standard_identifier: row.standard_identifier,
+            status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = instruments, treat_none_as_null = true)]
+struct InstrumentChanges<'a> {
+    asset_tag: &'a str,
+    description: Option<&'a str>,
+    manufacturer: Option<&'a str>,
+    model: Option<&'a str>,
+    serial_number: Option<&'a str>,
+    role: &'a str,
+    quantity_kind: &'a str,
+    range_min_value: Option<f64>,
+    range_min_unit: Option<&'a str>,
+    range_max_value: Option<f64>,
+    range_max_unit: Option<&'a str>,
+    resolution_value: Option<f64>,
+    resolution_unit: Option<&'a str>,
+    customer: Option<&'a str>,
+    location: Option<&'a str>,
+    interval_days: Option<i32>,
+    institute: Option<&'a str>,
+    country: Option<&'a str>,
+    standard_identifier: Option<&'a str>,
+    updated_at: String,
+}
+
+impl<'a> From<&'a InstrumentRecord> for InstrumentChanges<'a> {
+    fn from(record: &'a InstrumentRecord) -> InstrumentChanges<'a> {
+        InstrumentChanges {
+            asset_tag: &record.asset_tag,
+            description: record.description.as_deref(),
+            manufacturer: record.manufacturer.as_deref(),
+            model: record.model.as_deref(),
+            serial_number: record.serial_number.as_deref(),
+            role: role_name(record.role),
+            quantity_kind: record.quantity_kind.name(),
+            range_min_value: record.range.as_ref().map(|r| r.min.value),
+            range_min_unit: record.range.as_ref().map(|r| r.min.unit.as_str()),
+            range_max_value: record.range.as_ref().map(|r| r.max.value),
+            range_max_unit: record.range.as_ref().map(|r| r.max.unit.as_str()),
+            resolution_value: record.resolution.as_ref().map(|q| q.value),
+            resolution_unit: record.resolution.as_ref().map(|q| q.unit.as_str()),
+            customer: record.customer.as_deref(),
+            location: record.location.as_deref(),
+            interval_days: record.interval_days,
+            institute: record.institute.as_deref(),
+            country: record.country.as_deref(),
+            standard_identifier: record.standard_identifier.as_deref(),
+            updated_at: now_timestamp(),
+        }
+    }
+}
+
+fn to_json(instrument: &Instrument) -> serde_json::Value {
+    serde_json::to_value(instrument).unwrap_or(serde_json::Value::Null)
+}
+
+/// A friendlier 409 than the raw constraint text, naming what collided.
+fn uniqueness(error: ApiError, record: &InstrumentRecord) -> ApiError {
+    match error {
+        ApiError::Conflict(detail) if detail.contains("asset_tag") => ApiError::Conflict(format!(
+            "an instrument with asset tag '{}' already exists",
+            record.asset_tag
+        )),
+        ApiError::Conflict(_) => ApiError::Conflict(
+            "an instrument with this manufacturer, model and serial number already exists"
+                .to_string(),
+        ),
+        other => other,
+    }
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> Result<Instrument, ApiError> {
+    instruments::table
+        .find(id)
+        .select(InstrumentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no instrument with id {id}")))?
+        .try_into()
+}
+
+pub fn get_by_tag(conn: &mut DbConnection, asset_tag: &str) -> Result<Instrument, ApiError> {
+    instruments::table
+        .filter(instruments::asset_tag.eq(asset_tag))
+        .select(InstrumentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no instrument with asset tag '{asset_tag}'")))?
+        .try_into()
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    record: &InstrumentRecord,
+) -> Result<Instrument, ApiError> {
+    write_transaction(conn, |conn| {
+        let now = now_timestamp();
+        let id: i64 = diesel::insert_into(instruments::table)
+            .values((
+                InstrumentChanges::from(record),
+                instruments::status.eq(status_name(InstrumentStatus::Active)),
+                instruments::created_at.eq(&now),
+            ))
+            .returning(instruments::id)
+            .get_result(conn)
+            .map_err(|error| uniqueness(error.into(), record))?;
+        let created = get(conn, id)?;
+        append(
+            conn,
+            actor,
+            "create",
+            "instrument",
+            &id.to_string(),
+            None,
+            Some(&to_json(&created)),
+        )?;
+        Ok(created)
+    })
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    record: &InstrumentRecord,
+) -> Result<Instrument, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = get(conn, id)?;
+        diesel::update(instruments::table.find(id))
+            .set(InstrumentChanges::from(record))
+            .execute(conn)
+            .map_err(|error| uniqueness(error.into(), record))?;
+        let after = get(conn, id)?;
+        append(
+            conn,
+            actor,
+            "update",
+            "instrument",
+            &id.to_string(),
+            Some(&to_json(&before)),
+            Some(&to_json(&after)),
+        )?;
+        Ok(after)
+    })
+}
+
+/// Suspends, reactivates or retires an instrument from `today` on; the history
+/// row keeps earlier dates answering with the status then in force.
+pub fn change_status(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    wanted: InstrumentStatus,
+    reason: Option<&str>,
+    today: NaiveDate,
+) -> Result<Instrument, ApiError> {
+    let action = match wanted {
+        InstrumentStatus::Active => "reactivate",
+        InstrumentStatus::Suspended => "suspend",
+        InstrumentStatus::Retired => "retire",
+    };
+    write_transaction(conn, |conn| {
+        let before = get(conn, id)?;
+        status_transition(before.status, wanted).map_err(ApiError::Conflict)?;
+        let now = now_timestamp();
+        diesel::update(instruments::table.find(id))
+            .set((
+                instruments::status.eq(status_name(wanted)),
+                instruments::updated_at.eq(&now),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(instrument_status_changes::table)
+            .values((
+                instrument_status_changes::instrument_id.eq(id),
+                instrument_status_changes::status.eq(status_name(wanted)),
+                instrument_status_changes::effective_on.eq(today),
+                instrument_status_changes::reason.eq(reason),
+                instrument_status_changes::changed_by.eq(actor.user_id),
+                instrument_status_changes::created_at.eq(&now),
+            ))
+            .execute(conn)?;
+        let after = get(conn, id)?;
+        let mut after_json = to_json(&after);
+        after_json["status_reason"] = reason.into();
+        append(
+            conn,
+            actor,
+            action,
+            "instrument",
+            &id.to_string(),
+            Some(&to_json(&before)),
+            Some(&after_json),
+        )?;
+        Ok(after)
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstrumentFilter {
+    pub role: Option<String>,
+    pub status: Option<String>,
+    pub customer: Option<String>,
+    pub text: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Escapes LIKE wildcards so a search for "50%" finds "50%", not everything.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &InstrumentFilter,
+) -> Result<(Vec<Instrument>, i64), ApiError> {
+    let build = || {
+        let mut query = instruments::table.into_boxed();
+        if let Some(role) = &filter.role {
+            query = query.filter(instruments::role.eq(role.clone()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(instruments::status.eq(status.clone()));
+        }
+        if let Some(customer) = &filter.customer {
+            query = query.filter(instruments::customer.eq(customer.clone()));
+        }
+        if let Some(text) = &filter.text {
+            let pattern = like_pattern(text);
+            query = query.filter(
+                lower(instruments::asset_tag)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(instruments::serial_number.assume_not_null())
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(lower(instruments::model.assume_not_null())
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(lower(instruments::manufacturer.assume_not_null())
+                        .like(pattern)
+                        .escape('\\')),
+            );
+        }
+        query
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows: Vec<InstrumentRow> = build()
+        .select(InstrumentRow::as_select())
+        .order(instruments::id.asc())
+        .limit(filter.per_page)
+        .offset((filter.page - 1) * filter.per_page)
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(Instrument::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, total))
+}

@@ -1,0 +1,226 @@
+//! Database access: one connection enum over SQLite and PostgreSQL, the pool,
+//! per-backend embedded migrations, and repository functions returning domain types.
+
+pub mod audit;
+pub mod instruments;
+pub mod schema;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiError;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection type for both backends; queries written once against it
+/// run on either.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgresql(PgConnection),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgresql,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgresql => "postgresql",
+        }
+    }
+}
+
+/// Where the database lives, decided from the URL scheme. Diesel's own
+/// `MultiConnection::establish` tries each backend in turn and hides the real
+/// PostgreSQL error, so the scheme picks the backend here instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite(String),
+    Postgresql(String),
+}
+
+impl DatabaseLocation {
+    pub fn parse(url: &str) -> DatabaseLocation {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return DatabaseLocation::Postgresql(url.to_string());
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        DatabaseLocation::Sqlite(path.to_string())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseLocation::Sqlite(_) => Backend::Sqlite,
+            DatabaseLocation::Postgresql(_) => Backend::Postgresql,
+        }
+    }
+
+    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self {
+            DatabaseLocation::Sqlite(path) => {
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() && !path.starts_with("file:") {
+                        std::fs::create_dir_all(parent).map_err(|error| {
+                            diesel::ConnectionError::BadConnection(format!(
+                                "cannot create {}: {error}",
+                                parent.display()
+                            ))
+                        })?;
+                    }
+                }
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers proceed while one writer commits; the busy timeout
+                // makes writers queue instead of failing with "database is locked".
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseLocation::Postgresql(url) => {
+                Ok(DbConnection::Postgresql(PgConnection::establish(url)?))
+            }
+        }
+    }
+}
+
+pub struct ConnectionManager {
+    location: DatabaseLocation,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.location
+            .connect()
+            .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The shared database handle kept in Rocket's managed state.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Applies pending migrations, then opens the pool.
+    pub fn open(url: &str, pool_size: u32) -> Result<Database, String> {
+        let location = DatabaseLocation::parse(url);
+        let mut conn = location
+            .connect()
+            .map_err(|error| format!("cannot connect to {url}: {error}"))?;
+        run_migrations(&mut conn)?;
+        drop(conn);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(30))
+            .build(ConnectionManager {
+                location: location.clone(),
+            })
+            .map_err(|error| format!("cannot open the connection pool: {error}"))?;
+        Ok(Database {
+            pool,
+            backend: location.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, ApiError> {
+        self.pool
+            .get()
+            .map_err(|error| ApiError::Unavailable(format!("database unavailable: {error}")))
+    }
+
+    /// Runs blocking database work on Rocket's blocking thread pool so the async
+    /// executor never waits on SQLite or libpq.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let database = self.clone();
+        rocket::tokio::task::spawn_blocking(move || {
+            let mut conn = database.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|error| ApiError::Internal(format!("database task failed: {error}")))?
+    }
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|error| format!("migration failed: {error}"))
+}
+
+/// A write transaction. On SQLite it starts with BEGIN IMMEDIATE so the write
+/// lock is taken up front: a deferred transaction that reads first and writes
+/// later cannot wait for the lock (SQLite returns SQLITE_BUSY at once to avoid a
+/// deadlock), whereas an immediate one queues on the busy timeout.
+pub fn write_transaction<T, F>(conn: &mut DbConnection, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            match work(conn) {
+                Ok(value) => {
+                    <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(error)
+                }
+            }
+        }
+        DbConnection::Postgresql(_) => conn.transaction(work),
+    }
+}
+
+pub fn now_timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,170 @@
+//! Users, their roles, and bearer tokens (only SHA-256 hashes are stored: a
+//! token is 256 random bits, so a fast hash is enough, unlike for passwords).
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::audit::{append, Actor};
+use super::schema::{api_tokens, users};
+use super::{now_timestamp, write_transaction, DbConnection};
+use crate::auth::{AuthUser, UserRole};
+use crate::domain::audit::{hex, sha256_hex};
+use crate::error::ApiError;
+
+pub fn hash_token(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+fn roles_text(roles: &[UserRole]) -> String {
+    roles
+        .iter()
+        .map(|role| role.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_roles(text: &str) -> Vec<UserRole> {
+    text.split(',').filter_map(UserRole::parse).collect()
+}
+
+pub fn create_user(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &str,
+    roles: &[UserRole],
+) -> Result<AuthUser, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "name",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    if roles.is_empty() {
+        return Err(ApiError::field("roles", "at least one role is required"));
+    }
+    write_transaction(conn, |conn| {
+        let id: i64 = diesel::insert_into(users::table)
+            .values((
+                users::name.eq(name),
+                users::roles.eq(roles_text(roles)),
+                users::created_at.eq(now_timestamp()),
+            ))
+            .returning(users::id)
+            .get_result(conn)?;
+        let user = AuthUser {
+            id,
+            name: name.to_string(),
+            roles: roles.to_vec(),
+        };
+        append(
+            conn,
+            actor,
+            "create",
+            "user",
+            &id.to_string(),
+            None,
+            Some(&json!({"id": id, "name": name, "roles": roles_text(roles)})),
+        )?;
+        Ok(user)
+    })
+}
+
+pub fn find_user(conn: &mut DbConnection, name: &str) -> Result<Option<AuthUser>, ApiError> {
+    let row: Option<(i64, String, String)> = users::table
+        .select((users::id, users::name, users::roles))
+        .filter(users::name.eq(name))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, name, roles)| AuthUser {
+        id,
+        name,
+        roles: parse_roles(&roles),
+    }))
+}
+
+/// Creates a token for a user; returns (token id, the token). The token itself
+/// is shown once and never stored.
+pub fn create_token(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_name: &str,
+) -> Result<(i64, String), ApiError> {
+    let user = find_user(conn, user_name)?
+        .ok_or_else(|| ApiError::NotFound(format!("no user named '{user_name}'")))?;
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|error| ApiError::Internal(format!("no randomness: {error}")))?;
+    let token = format!("ct_{}", hex(&secret));
+    let token_hash = hash_token(&token);
+    write_transaction(conn, |conn| {
+        let id: i64 = diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::user_id.eq(user.id),
+                api_tokens::token_hash.eq(&token_hash),
+                api_tokens::created_at.eq(now_timestamp()),
+            ))
+            .returning(api_tokens::id)
+            .get_result(conn)?;
+        append(
+            conn,
+            actor,
+            "create",
+            "api_token",
+            &id.to_string(),
+            None,
+            Some(&json!({"id": id, "user_id": user.id})),
+        )?;
+        Ok((id, token.clone()))
+    })
+}
+
+pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        let revoked: Option<Option<String>> = api_tokens::table
+            .select(api_tokens::revoked_at)
+            .filter(api_tokens::id.eq(token_id))
+            .first(conn)
+            .optional()?;
+        match revoked {
+            None => return Err(ApiError::NotFound(format!("no token with id {token_id}"))),
+            Some(Some(_)) => {
+                return Err(ApiError::Conflict(format!(
+                    "token {token_id} is already revoked"
+                )))
+            }
+            Some(None) => {}
+        }
+        let now = now_timestamp();
+        diesel::update(api_tokens::table.filter(api_tokens::id.eq(token_id)))
+            .set(api_tokens::revoked_at.eq(&now))
+            .execute(conn)?;
+        append(
+            conn,
+            actor,
+            "revoke",
+            "api_token",
+            &token_id.to_string(),
+            Some(&json!({"id": token_id, "revoked_at": null})),
+            Some(&json!({"id": token_id, "revoked_at": now})),
+        )?;
+        Ok(())
+    })
+}
+
+/// The user a bearer token belongs to, if the token is known and not revoked:
+/// one indexed lookup on the token hash.
+pub fn user_for_token(conn: &mut DbConnection, token: &str) -> Result<Option<AuthUser>, ApiError> {
+    let row: Option<(i64, String, String)> = api_tokens::table
+        .inner_join(users::table)
+        .select((users::id, users::name, users::roles))
+        .filter(api_tokens::token_hash.eq(hash_token(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, name, roles)| AuthUser {
+        id,
+        name,
+        roles: parse_roles(&roles),
+    }))
+}

@@ -1,0 +1,24 @@
+//! Pure metrology and record-keeping logic: no web framework, no database, no I/O.
+
+pub mod audit;
+pub mod conformity;
+pub mod instrument;
+pub mod interval;
+pub mod quantity;
+pub mod validity;
+
+/// One invalid input, named by its JSON path (`points[3].budget.components[0].unit`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! caltrace: a calibration-data service. `rocket(figment)` builds the service;
+//! the binary in main.rs wraps it in a command line.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::{catch, catchers, Build, Rocket};
+
+use crate::config::AppConfig;
+use crate::db::Database;
+use crate::error::ApiError;
+
+/// Rocket's own figment (Rocket.toml, then ROCKET_* variables) over our defaults.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .join(Serialized::defaults(AppConfig::default()))
+        // Batch ingestion of a thousand calibrations is a few MiB of JSON.
+        .join(("limits.json", "16 MiB"))
+}
+
+fn problem(status: Status, detail: &str) -> (Status, (ContentType, String)) {
+    let mut problem = ApiError::NotFound(String::new()).problem();
+    problem.status = status.code;
+    problem.title = status.reason_lossy().to_string();
+    problem.problem_type = "urn:caltrace:problem:http".to_string();
+    problem.detail = detail.to_string();
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    (
+        status,
+        (ContentType::new("application", "problem+json"), body),
+    )
+}
+
+#[catch(default)]
+fn default_catcher(status: Status, request: &Request<'_>) -> (Status, (ContentType, String)) {
+    let detail = match status.code {
+        404 => format!("no route for {} {}", request.method(), request.uri().path()),
+        401 => "a valid bearer token is required (Authorization: Bearer <token>)".to_string(),
+        _ => status.reason_lossy().to_string(),
+    };
+    problem(status, &detail)
+}
+
+pub fn rocket(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(AdHoc::try_on_ignite("database", |rocket| async move {
+            let config = match AppConfig::from_figment(rocket.figment()) {
+                Ok(config) => config,
+                Err(error) => {
+                    rocket::error!("{error}");
+                    return Err(rocket);
+                }
+            };
+            let opened = rocket::tokio::task::spawn_blocking(move || {
+                Database::open(&config.database_url, config.database_pool_size)
+                    .map(|db| (db, config))
+            })
+            .await;
+            match opened {
+                Ok(Ok((database, config))) => Ok(rocket.manage(database).manage(config)),
+                Ok(Err(error)) => {
+                    rocket::error!("{error}");
+                    Err(rocket)
+                }
+                Err(error) => {
+                    rocket::error!("database start-up failed: {error}");
+                    Err(rocket)
+                }
+            }
+        }))
+        .mount("/", api::routes())
+        .register("/", catchers![default_catcher])
+}

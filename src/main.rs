@@ -1,0 +1,153 @@
+use std::process::ExitCode;
+
+use caltrace::auth::UserRole;
+use caltrace::config::AppConfig;
+use caltrace::db::audit::Actor;
+use caltrace::db::{self, Database};
+use clap::{Parser, Subcommand};
+
+/// caltrace: calibration records, uncertainty, traceability and certificates.
+#[derive(Parser)]
+#[command(name = "caltrace", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and start the service (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with one or more roles (admin, technician, approver, inspector, auditor).
+    Add {
+        name: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user; the token is printed once, alone on the last line.
+    Create { name: String },
+    /// Revoke a token by its id.
+    Revoke { token_id: i64 },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; with --head, also that the log still contains that head
+    /// (e.g. the hash printed on a certificate), so truncation is caught.
+    Verify {
+        #[arg(long)]
+        head: Option<String>,
+    },
+}
+
+fn open_database() -> Result<Database, String> {
+    let config = AppConfig::from_figment(&caltrace::figment())?;
+    Database::open(&config.database_url, 2)
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve => {
+            let result = rocket::execute(caltrace::rocket(caltrace::figment()).launch());
+            result.map(|_| ()).map_err(|error| error.to_string())
+        }
+        Command::Migrate => {
+            open_database()?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Add { name, roles },
+        } => {
+            let roles = roles
+                .iter()
+                .map(|role| UserRole::parse(role).ok_or_else(|| format!("unknown role '{role}': use admin, technician, approver, inspector or auditor")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            let user = db::users::create_user(&mut conn, &Actor::command_line(), &name, &roles)
+                .map_err(|e| e.to_string())?;
+            let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
+            println!(
+                "user {} created (id {}, roles {})",
+                user.name,
+                user.id,
+                names.join(", ")
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { name },
+        } => {
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            let (id, token) = db::users::create_token(&mut conn, &Actor::command_line(), &name)
+                .map_err(|e| e.to_string())?;
+            println!("token id {id} for user {name}; it is shown only once:");
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token_id },
+        } => {
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            db::users::revoke_token(&mut conn, &Actor::command_line(), token_id)
+                .map_err(|e| e.to_string())?;
+            println!("token {token_id} revoked");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { head },
+        } => {
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            match db::audit::verify(&mut conn, head).map_err(|e| e.to_string())? {
+                Ok(chain) => {
+                    println!(
+                        "audit log intact: {} entries, head {}",
+                        chain.entries, chain.head
+                    );
+                    Ok(())
+                }
+                Err(broken) => Err(format!("audit log broken: {broken}")),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command.unwrap_or(Command::Serve)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("caltrace: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

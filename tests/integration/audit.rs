@@ -1,0 +1,203 @@
+use diesel::prelude::*;
+use rocket::http::Status;
+use serde_json::json;
+
+use crate::common::{pressure_gauge, TestApp};
+use caltrace::db::schema::audit_log;
+
+#[test]
+fn every_mutation_is_audited_with_before_and_after() {
+    let app = TestApp::new();
+    let (_, created) = app.post(
+        "/api/v1/instruments",
+        Some("technician"),
+        &pressure_gauge("PG-1", "S1"),
+    );
+    let id = created["id"].as_i64().unwrap();
+    let mut changed = pressure_gauge("PG-1", "S1");
+    changed["location"] = json!("Line 9");
+    app.put(
+        &format!("/api/v1/instruments/{id}"),
+        Some("admin"),
+        &changed,
+    );
+    app.post(
+        &format!("/api/v1/instruments/{id}/suspend"),
+        Some("technician"),
+        &json!({"reason": "leaking"}),
+    );
+    // A refused change leaves no trace.
+    app.post(
+        &format!("/api/v1/instruments/{id}/suspend"),
+        Some("technician"),
+        &json!({}),
+    );
+
+    let (status, page) = app.get("/api/v1/audit?entity=instrument", Some("auditor"));
+    assert_eq!(status, Status::Ok);
+    let items = page["items"].as_array().unwrap();
+    let actions: Vec<(&str, &str)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["user_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("create", "technician"),
+            ("update", "admin"),
+            ("suspend", "technician")
+        ]
+    );
+    let update = &items[1];
+    let before: serde_json::Value =
+        serde_json::from_str(update["before"].as_str().unwrap()).unwrap();
+    let after: serde_json::Value = serde_json::from_str(update["after"].as_str().unwrap()).unwrap();
+    assert_eq!(before["location"], "Line 3");
+    assert_eq!(after["location"], "Line 9");
+    let suspended: serde_json::Value =
+        serde_json::from_str(items[2]["after"].as_str().unwrap()).unwrap();
+    assert_eq!(suspended["status_reason"], "leaking");
+    // Entries chain: each prev_hash is the hash before it (users and tokens came first).
+    let (_, all) = app.get("/api/v1/audit?per_page=1000", Some("admin"));
+    let all = all["items"].as_array().unwrap();
+    for pair in all.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_i64().unwrap(),
+            pair[0]["seq"].as_i64().unwrap() + 1
+        );
+    }
+    assert_eq!(page["head"], all.last().unwrap()["hash"]);
+    let today = chrono::Utc::now().date_naive();
+    let (_, none) = app.get(
+        &format!("/api/v1/audit?to={}", today.pred_opt().unwrap()),
+        Some("admin"),
+    );
+    assert_eq!(none["total"], 0);
+    let (_, todays) = app.get(
+        &format!("/api/v1/audit?from={today}&to={today}"),
+        Some("admin"),
+    );
+    assert_eq!(todays["total"].as_i64().unwrap(), all.len() as i64);
+    let (status, _) = app.get("/api/v1/audit?from=yesterday", Some("admin"));
+    assert_eq!(status, Status::UnprocessableEntity);
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
+        .args(args)
+        .env("ROCKET_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run caltrace");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn audit_verify_catches_an_edited_row_and_a_deleted_tail() {
+    let app = TestApp::new();
+    for i in 0..3 {
+        app.post(
+            "/api/v1/instruments",
+            Some("admin"),
+            &pressure_gauge(&format!("PG-{i}"), &format!("S{i}")),
+        );
+    }
+    let (ok, output) = cli(&app, &["audit", "verify"]);
+    assert!(ok, "{output}");
+    assert!(output.contains("audit log intact"), "{output}");
+    let head = app.with_conn(caltrace::db::audit::head).unwrap();
+    let (ok, output) = cli(&app, &["audit", "verify", "--head", &head]);
+    assert!(ok, "{output}");
+
+    // Someone edits a row directly in the database.
+    let tampered_seq: i64 = app.with_conn(|conn| {
+        let seq: i64 = audit_log::table
+            .filter(audit_log::entity.eq("instrument"))
+            .select(audit_log::seq)
+            .order(audit_log::seq.asc())
+            .first(conn)
+            .unwrap();
+        diesel::update(audit_log::table.find(seq))
+            .set(audit_log::user_name.eq("mallory"))
+            .execute(conn)
+            .unwrap();
+        seq
+    });
+    let (ok, output) = cli(&app, &["audit", "verify"]);
+    assert!(!ok, "verify must fail: {output}");
+    assert!(
+        output.contains(&format!("audit row {tampered_seq} was altered")),
+        "{output}"
+    );
+    let broken = app
+        .with_conn(|conn| caltrace::db::audit::verify(conn, None))
+        .unwrap();
+    assert_eq!(
+        broken,
+        Err(caltrace::domain::audit::ChainBreak::Tampered { seq: tampered_seq })
+    );
+
+    // Restore it, then delete the tail: the chain is intact but the known head is gone.
+    app.with_conn(|conn| {
+        diesel::update(audit_log::table.find(tampered_seq))
+            .set(audit_log::user_name.eq("admin"))
+            .execute(conn)
+            .unwrap();
+        let last: i64 = audit_log::table
+            .select(diesel::dsl::max(audit_log::seq))
+            .first::<Option<i64>>(conn)
+            .unwrap()
+            .unwrap();
+        diesel::delete(audit_log::table.find(last))
+            .execute(conn)
+            .unwrap();
+    });
+    assert!(cli(&app, &["audit", "verify"]).0);
+    let (ok, output) = cli(&app, &["audit", "verify", "--head", &head]);
+    assert!(!ok && output.contains("not in the audit log"), "{output}");
+
+    // A row deleted from the middle is named.
+    app.with_conn(|conn| {
+        diesel::delete(audit_log::table.find(2))
+            .execute(conn)
+            .unwrap()
+    });
+    let (ok, output) = cli(&app, &["audit", "verify"]);
+    assert!(!ok && output.contains("audit row 2 is missing"), "{output}");
+}
+
+#[test]
+fn cli_creates_users_and_tokens_that_work_over_http() {
+    let app = TestApp::new();
+    let (ok, output) = cli(
+        &app,
+        &[
+            "user", "add", "carol", "--role", "approver", "--role", "auditor",
+        ],
+    );
+    assert!(ok, "{output}");
+    let (ok, output) = cli(&app, &["token", "create", "carol"]);
+    assert!(ok, "{output}");
+    let token = output.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("ct_"), "{output}");
+    assert_eq!(app.get("/api/v1/audit", Some(&token)).0, Status::Ok);
+    let token_id: String = output.split_whitespace().nth(2).unwrap().to_string();
+    let (ok, output) = cli(&app, &["token", "revoke", &token_id]);
+    assert!(ok, "{output}");
+    assert_eq!(
+        app.get("/api/v1/audit", Some(&token)).0,
+        Status::Unauthorized
+    );
+    let (ok, output) = cli(&app, &["user", "add", "dave", "--role", "wizard"]);
+    assert!(!ok && output.contains("unknown role"), "{output}");
+}

@@ -1,0 +1,65 @@
+use rocket::http::Status;
+
+use crate::common::TestApp;
+
+#[test]
+fn healthz_reports_database_reachability() {
+    let app = TestApp::new();
+    let (status, body) = app.get("/healthz", None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "reachable");
+    assert_eq!(
+        body["backend"],
+        if app.is_postgres() {
+            "postgresql"
+        } else {
+            "sqlite"
+        }
+    );
+}
+
+#[test]
+fn openapi_document_lists_every_route_and_is_public() {
+    let app = TestApp::new();
+    let (status, doc) = app.get("/api/openapi.json", None);
+    assert_eq!(status, Status::Ok);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/api/v1/instruments", "post"),
+        ("/api/v1/instruments", "get"),
+        ("/api/v1/instruments/{id}", "get"),
+        ("/api/v1/instruments/{id}", "put"),
+        ("/api/v1/instruments/{id}/suspend", "post"),
+        ("/api/v1/instruments/{id}/reactivate", "post"),
+        ("/api/v1/instruments/{id}/retire", "post"),
+        ("/api/v1/audit", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from OpenAPI"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let (status, page) = app.get("/api/docs/", None);
+    assert_eq!(status, Status::Ok);
+    assert!(
+        page.as_str().unwrap_or("").contains("swagger"),
+        "API docs page served"
+    );
+}
+
+#[test]
+fn unknown_routes_are_problem_json_404() {
+    let app = TestApp::new();
+    let (status, problem) = app.get("/api/v1/nothing-here", Some("admin"));
+    assert_eq!(status, Status::NotFound);
+    assert_eq!(problem["status"], 404);
+    let (status, problem) = app.get("/api/v1/instruments/12345", Some("admin"));
+    assert_eq!(status, Status::NotFound);
+    assert!(problem["detail"].as_str().unwrap().contains("12345"));
+}
