@@ -47,6 +47,12 @@ pub mod roles {
     pub const ANY: &[UserRole] = &[Admin, Technician, Approver, Inspector, Auditor];
     pub const REGISTER_WRITERS: &[UserRole] = &[Admin, Technician];
     pub const AUDIT_READERS: &[UserRole] = &[Auditor, Admin];
+    pub const TECHNICIANS: &[UserRole] = &[Technician];
+    pub const APPROVERS: &[UserRole] = &[Approver];
+    pub const WITHDRAWERS: &[UserRole] = &[Approver, Admin];
+    pub const CMC_MANAGERS: &[UserRole] = &[Admin];
+    /// Impact analysis: technician, approver, auditor, admin.
+    pub const IMPACT_READERS: &[UserRole] = &[Technician, Approver, Auditor, Admin];
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,10 +84,13 @@ impl AuthUser {
     }
 }
 
-/// Handlers take `Result<AuthUser, ApiError>` and apply `?` first, so a missing
-/// token is a 401 problem+json before anything else about the request is judged.
+/// The bearer token of a request, not yet checked against the database: for
+/// hot routes that authenticate inside their own database call.
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for AuthUser {
+impl<'r> FromRequest<'r> for BearerToken {
     type Error = ApiError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
@@ -95,8 +104,31 @@ impl<'r> FromRequest<'r> for AuthUser {
                     .then(|| token.trim().to_string())
             })
             .filter(|token| !token.is_empty() && token.len() <= 200);
-        let Some(token) = token else {
-            return Outcome::Error((rocket::http::Status::Unauthorized, ApiError::Unauthorized));
+        match token {
+            Some(token) => Outcome::Success(BearerToken(token)),
+            None => Outcome::Error((rocket::http::Status::Unauthorized, ApiError::Unauthorized)),
+        }
+    }
+}
+
+impl BearerToken {
+    /// The user holding this token, on a connection the caller already has.
+    pub fn authenticate(&self, conn: &mut crate::db::DbConnection) -> Result<AuthUser, ApiError> {
+        crate::db::users::user_for_token(conn, &self.0)?.ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Handlers take `Result<AuthUser, ApiError>` and apply `?` first, so a missing
+/// token is a 401 problem+json before anything else about the request is judged.
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthUser {
+    type Error = ApiError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let token = match BearerToken::from_request(request).await {
+            Outcome::Success(BearerToken(token)) => token,
+            Outcome::Error(error) => return Outcome::Error(error),
+            Outcome::Forward(status) => return Outcome::Forward(status),
         };
         let Some(database) = request.rocket().state::<Database>() else {
             let error = ApiError::Internal("database not configured".to_string());

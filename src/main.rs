@@ -30,6 +30,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Seed a realistic demo laboratory into the configured database.
+    Demo,
     /// Check the audit log.
     Audit {
         #[command(subcommand)]
@@ -120,6 +122,25 @@ fn run(command: Command) -> Result<(), String> {
             db::users::revoke_token(&mut conn, &Actor::command_line(), token_id)
                 .map_err(|e| e.to_string())?;
             println!("token {token_id} revoked");
+            Ok(())
+        }
+        Command::Demo => {
+            let config = AppConfig::from_figment(&caltrace::figment())?;
+            let database = Database::open(&config.database_url, 2)?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            let today = chrono::Utc::now().date_naive();
+            let summary = caltrace::demo::seed(&mut conn, &config.lab.certificate_prefix, today)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "demo laboratory seeded: {} instruments, {} certificates issued ({})",
+                summary.instruments,
+                summary.certificates.len(),
+                summary.certificates.join(", ")
+            );
+            println!("API tokens (shown once), one user per role:");
+            for (role, token) in summary.tokens {
+                println!("  {role:<11} {token}");
+            }
             Ok(())
         }
         Command::Audit {

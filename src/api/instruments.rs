@@ -9,10 +9,8 @@ use super::body::{JsonBody, OptionalJsonBody};
 use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::db::{self, Database};
-use crate::domain::instrument::{
-    parse_role, parse_status, validate_instrument, Instrument, InstrumentInput,
-};
-use crate::domain::validity::InstrumentStatus;
+use crate::domain::instrument::{validate_instrument, Instrument, InstrumentInput};
+use crate::domain::validity::{InstrumentStatus, Role};
 use crate::error::{ApiError, Problem};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -104,13 +102,14 @@ pub async fn list(
     let (page, per_page) = params::page(page, per_page)?;
     let role = params::filter(role);
     if let Some(role) = &role {
-        parse_role(role)
-            .ok_or_else(|| ApiError::field("role", "must be working, reference or national"))?;
+        role.parse::<Role>()
+            .map_err(|_| ApiError::field("role", "must be working, reference or national"))?;
     }
     let status = params::filter(status);
     if let Some(status) = &status {
-        parse_status(status)
-            .ok_or_else(|| ApiError::field("status", "must be active, suspended or retired"))?;
+        status
+            .parse::<InstrumentStatus>()
+            .map_err(|_| ApiError::field("status", "must be active, suspended or retired"))?;
     }
     let filter = db::instruments::InstrumentFilter {
         role,
@@ -236,5 +235,64 @@ pub async fn retire(
 }
 
 pub fn routes() -> Vec<Route> {
-    routes![create, read, list, update, suspend, reactivate, retire]
+    routes![create, read, list, update, suspend, reactivate, retire, interval]
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AsFoundRecord {
+    pub calibration_id: i64,
+    #[schema(value_type = String, format = Date)]
+    pub performed_on: chrono::NaiveDate,
+    pub in_tolerance: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IntervalSuggestion {
+    pub instrument_id: i64,
+    pub configured_interval_days: Option<i32>,
+    /// OIML D10 / ILAC-G24 staircase from the as-found history; a suggestion only.
+    pub suggested_interval_days: Option<i32>,
+    pub as_found_history: Vec<AsFoundRecord>,
+    pub method: &'static str,
+}
+
+/// The configured calibration interval beside the one suggested by the OIML D10
+/// staircase method from the as-found history (any role).
+#[utoipa::path(
+    tag = "instruments",
+    responses((status = 200, body = IntervalSuggestion), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/instruments/<id>/interval")]
+pub async fn interval(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Json<IntervalSuggestion>, ApiError> {
+    user?.require(roles::ANY)?;
+    let (instrument, history) = database
+        .run(move |conn| {
+            Ok((
+                db::instruments::get(conn, id)?,
+                db::calibrations::as_found_history(conn, id)?,
+            ))
+        })
+        .await?;
+    let outcomes: Vec<bool> = history
+        .iter()
+        .map(|(_, _, in_tolerance)| *in_tolerance)
+        .collect();
+    let suggested = instrument
+        .interval_days
+        .map(|configured| crate::domain::interval::suggest_interval_days(configured, &outcomes));
+    Ok(Json(IntervalSuggestion {
+        instrument_id: id,
+        configured_interval_days: instrument.interval_days,
+        suggested_interval_days: suggested,
+        as_found_history: history
+            .into_iter()
+            .map(|(calibration_id, performed_on, in_tolerance)| AsFoundRecord { calibration_id, performed_on, in_tolerance })
+            .collect(),
+        method: "OIML D10 method 1 (staircase): +25 % after in tolerance, −50 % after out of tolerance, within [configured/4, configured×2]",
+    }))
 }

@@ -2,10 +2,14 @@
 
 pub mod audit;
 pub mod body;
+pub mod calibrations;
+pub mod cmcs;
 pub mod health;
 pub mod instruments;
 pub mod openapi;
 pub mod params;
+pub mod uncertainty;
+pub mod validity;
 
 use rocket::Route;
 
@@ -14,6 +18,10 @@ pub fn routes() -> Vec<Route> {
         health::routes(),
         instruments::routes(),
         audit::routes(),
+        calibrations::routes(),
+        cmcs::routes(),
+        validity::routes(),
+        uncertainty::routes(),
         openapi::routes(),
     ]
     .concat()

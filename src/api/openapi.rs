@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{audit, health, instruments};
+use super::{audit, calibrations, cmcs, health, instruments, uncertainty, validity};
 
 struct BearerAuth;
 
@@ -28,8 +28,13 @@ impl Modify for BearerAuth {
     paths(
         health::healthz,
         instruments::create, instruments::read, instruments::list, instruments::update,
-        instruments::suspend, instruments::reactivate, instruments::retire,
+        instruments::suspend, instruments::reactivate, instruments::retire, instruments::interval,
         audit::list,
+        uncertainty::evaluate,
+        calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace,
+        calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
+        cmcs::create, cmcs::list,
+        validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
     ),
     modifiers(&BearerAuth)
 )]

@@ -48,3 +48,12 @@ pub fn filter(text: Option<&str>) -> Option<String> {
         .filter(|t| !t.is_empty())
         .map(str::to_string)
 }
+
+pub fn optional_id(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    text.map(|text| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::field(field, "must be a whole number"))
+    })
+    .transpose()
+}

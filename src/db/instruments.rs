@@ -6,10 +6,7 @@ use diesel::prelude::*;
 use super::audit::{append, Actor};
 use super::schema::{instrument_status_changes, instruments};
 use super::{now_timestamp, write_transaction, DbConnection};
-use crate::domain::instrument::{
-    parse_role, parse_status, role_name, status_name, status_transition, Instrument,
-    InstrumentRecord, MeasuringRange,
-};
+use crate::domain::instrument::{status_transition, Instrument, InstrumentRecord, MeasuringRange};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 use crate::domain::validity::InstrumentStatus;
 use crate::error::ApiError;
@@ -58,10 +55,10 @@ impl TryFrom<InstrumentRow> for Instrument {
         let corrupt = |what: &str| {
             ApiError::Internal(format!("instrument {}: stored {what} is not valid", row.id))
         };
-        let role = parse_role(&row.role).ok_or_else(|| corrupt("role"))?;
+        let role = row.role.parse().map_err(|_| corrupt("role"))?;
         let quantity_kind =
             QuantityKind::from_name(&row.quantity_kind).ok_or_else(|| corrupt("quantity kind"))?;
-        let status = parse_status(&row.status).ok_or_else(|| corrupt("status"))?;
+        let status = row.status.parse().map_err(|_| corrupt("status"))?;
         let range = match (
             quantity(row.range_min_value, row.range_min_unit),
             quantity(row.range_max_value, row.range_max_unit),
@@ -126,7 +123,7 @@ impl<'a> From<&'a InstrumentRecord> for InstrumentChanges<'a> {
             manufacturer: record.manufacturer.as_deref(),
             model: record.model.as_deref(),
             serial_number: record.serial_number.as_deref(),
-            role: role_name(record.role),
+            role: record.role.as_str(),
             quantity_kind: record.quantity_kind.name(),
             range_min_value: record.range.as_ref().map(|r| r.min.value),
             range_min_unit: record.range.as_ref().map(|r| r.min.unit.as_str()),
@@ -194,7 +191,7 @@ pub fn insert(
         let id: i64 = diesel::insert_into(instruments::table)
             .values((
                 InstrumentChanges::from(record),
-                instruments::status.eq(status_name(InstrumentStatus::Active)),
+                instruments::status.eq(InstrumentStatus::Active.as_str()),
                 instruments::created_at.eq(&now),
             ))
             .returning(instruments::id)
@@ -261,14 +258,14 @@ pub fn change_status(
         let now = now_timestamp();
         diesel::update(instruments::table.find(id))
             .set((
-                instruments::status.eq(status_name(wanted)),
+                instruments::status.eq(wanted.as_str()),
                 instruments::updated_at.eq(&now),
             ))
             .execute(conn)?;
         diesel::insert_into(instrument_status_changes::table)
             .values((
                 instrument_status_changes::instrument_id.eq(id),
-                instrument_status_changes::status.eq(status_name(wanted)),
+                instrument_status_changes::status.eq(wanted.as_str()),
                 instrument_status_changes::effective_on.eq(today),
                 instrument_status_changes::reason.eq(reason),
                 instrument_status_changes::changed_by.eq(actor.user_id),

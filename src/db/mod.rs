@@ -2,9 +2,11 @@
 //! per-backend embedded migrations, and repository functions returning domain types.
 
 pub mod audit;
+pub mod calibrations;
 pub mod instruments;
 pub mod schema;
 pub mod users;
+pub mod validity;
 
 use std::time::Duration;
 
@@ -27,6 +29,9 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
     Postgresql(PgConnection),
 }
+
+/// The backend type diesel generates for the connection enum.
+pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -78,10 +78,70 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(instrument_status_changes -> instruments (instrument_id));
+
+diesel::table! {
+    calibrations (id) {
+        id -> BigInt,
+        instrument_id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        performed_on -> Date,
+        received_on -> Nullable<Date>,
+        issued_on -> Nullable<Date>,
+        due_on -> Nullable<Date>,
+        decision_rule -> Text,
+        out_of_tolerance -> Bool,
+        issuer_name -> Nullable<Text>,
+        issuer_certificate_number -> Nullable<Text>,
+        accredited -> Bool,
+        certificate_number -> Nullable<Text>,
+        replaces_number -> Nullable<Text>,
+        superseded_by -> Nullable<Text>,
+        status_reason -> Nullable<Text>,
+        body -> Text,
+        results -> Text,
+        created_by -> BigInt,
+        approved_by -> Nullable<BigInt>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    calibration_standards (calibration_id, position) {
+        calibration_id -> BigInt,
+        position -> Integer,
+        standard_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    certificate_counters (year) {
+        year -> Integer,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
+    cmcs (id) {
+        id -> BigInt,
+        quantity_kind -> Text,
+        body -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::joinable!(calibrations -> instruments (instrument_id));
+diesel::joinable!(calibration_standards -> calibrations (calibration_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     instruments,
     instrument_status_changes,
-    audit_log
+    audit_log,
+    calibrations,
+    calibration_standards,
+    certificate_counters,
+    cmcs,
 );

@@ -12,40 +12,6 @@ use super::FieldError;
 pub const DEFAULT_INTERVAL_DAYS: i32 = 365;
 const MAX_INTERVAL_DAYS: i64 = 36_500;
 
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Working => "working",
-        Role::Reference => "reference",
-        Role::National => "national",
-    }
-}
-
-pub fn parse_role(text: &str) -> Option<Role> {
-    match text {
-        "working" => Some(Role::Working),
-        "reference" => Some(Role::Reference),
-        "national" => Some(Role::National),
-        _ => None,
-    }
-}
-
-pub fn status_name(status: InstrumentStatus) -> &'static str {
-    match status {
-        InstrumentStatus::Active => "active",
-        InstrumentStatus::Suspended => "suspended",
-        InstrumentStatus::Retired => "retired",
-    }
-}
-
-pub fn parse_status(text: &str) -> Option<InstrumentStatus> {
-    match text {
-        "active" => Some(InstrumentStatus::Active),
-        "suspended" => Some(InstrumentStatus::Suspended),
-        "retired" => Some(InstrumentStatus::Retired),
-        _ => None,
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasuringRange {
@@ -191,7 +157,7 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
         country = Some(code.to_ascii_uppercase());
     }
 
-    let role = parse_role(&input.role);
+    let role: Option<Role> = input.role.parse().ok();
     if role.is_none() {
         errors.push(FieldError::new(
             "role",
@@ -303,7 +269,7 @@ pub fn status_transition(
     use InstrumentStatus::*;
     match (current, wanted) {
         (Retired, _) => Err("the instrument is retired; retirement is final".to_string()),
-        (a, b) if a == b => Err(format!("the instrument is already {}", status_name(a))),
+        (a, b) if a == b => Err(format!("the instrument is already {}", a.as_str())),
         _ => Ok(()),
     }
 }

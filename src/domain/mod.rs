@@ -1,10 +1,12 @@
 //! Pure metrology and record-keeping logic: no web framework, no database, no I/O.
 
 pub mod audit;
+pub mod calibration;
 pub mod conformity;
 pub mod instrument;
 pub mod interval;
 pub mod quantity;
+pub mod uncertainty;
 pub mod validity;
 
 /// One invalid input, named by its JSON path (`points[3].budget.components[0].unit`).

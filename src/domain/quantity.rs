@@ -502,19 +502,32 @@ struct Atom {
 /// candela (not centi-day), `Pa` the pascal, `min` the minute, `T` the tesla, `h` the hour;
 /// only when no exact symbol matches is the first character(s) read as a prefix (`mm`, `mK`,
 /// `hPa`). Prefixes never stack (`mkg` is refused: SI Brochure 3 forbids compound prefixes).
+/// Every spelling of every catalogued unit, for constant-time look-up: units
+/// are parsed for every quantity of every ingested point.
+fn spellings() -> &'static std::collections::HashMap<&'static str, &'static CatalogueUnit> {
+    static SPELLINGS: OnceLock<std::collections::HashMap<&'static str, &'static CatalogueUnit>> =
+        OnceLock::new();
+    SPELLINGS.get_or_init(|| {
+        let mut map = std::collections::HashMap::new();
+        for unit in catalogue() {
+            for spelling in unit.spellings() {
+                map.entry(spelling).or_insert(unit);
+            }
+        }
+        map
+    })
+}
+
 fn lookup_atom(text: &str) -> Result<Atom, UnitError> {
-    let catalogue = catalogue();
-    if let Some(unit) = catalogue.iter().find(|u| u.spellings().any(|s| s == text)) {
+    let spellings = spellings();
+    if let Some(unit) = spellings.get(text) {
         return Ok(Atom { unit, prefix: 1.0 });
     }
     for &(prefix, scale) in prefixes() {
         let Some(rest) = text.strip_prefix(prefix) else {
             continue;
         };
-        if let Some(unit) = catalogue
-            .iter()
-            .find(|u| u.prefixable && u.spellings().any(|s| s == rest))
-        {
+        if let Some(unit) = spellings.get(rest).filter(|u| u.prefixable) {
             return Ok(Atom {
                 unit,
                 prefix: scale,

@@ -1,119 +1,262 @@
 use rocket::http::{Method, Status};
 use serde_json::{json, Value};
 
+use crate::calibrations::{calibration, issue, point};
 use crate::common::{pressure_gauge, TestApp, ROLES};
 
-#[allow(dead_code)]
 fn budget() -> Value {
     json!({"measurand": {"name": "length", "unit": "nm"},
            "components": [{"name": "resolution", "type": "B", "distribution": "rectangular", "half_width": 5, "unit": "nm"}]})
 }
 
+fn submitted_calibration(app: &TestApp, instrument: i64) -> i64 {
+    let body = calibration(instrument, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/calibrations/{id}/submit"),
+            Some("technician"),
+            &json!({})
+        )
+        .0,
+        Status::Ok
+    );
+    id
+}
+
 /// Every route: no token → 401, a wrong role → 403, each right role → 2xx.
+/// Each attempt gets fresh state from its `path` function (an instrument, a
+/// draft, a submitted calibration, an issued certificate).
 #[test]
 fn auth_matrix_for_every_route() {
     let app = TestApp::new();
-    let mut serial = 0;
-    let mut fresh = |app: &TestApp| -> i64 {
-        serial += 1;
+    let serial = std::cell::Cell::new(0);
+    let fresh = |app: &TestApp| -> i64 {
+        serial.set(serial.get() + 1);
+        let n = serial.get();
         let (status, body) = app.post(
             "/api/v1/instruments",
             Some("admin"),
-            &pressure_gauge(&format!("PG-{serial}"), &format!("S{serial}")),
+            &pressure_gauge(&format!("PG-{n}"), &format!("S{n}")),
         );
         assert_eq!(status, Status::Created);
         body["id"].as_i64().unwrap()
     };
-    type Setup<'a> = &'a dyn Fn(&TestApp, i64);
-    let suspend_first: Setup = &|app, id| {
-        assert_eq!(
-            app.post(
-                &format!("/api/v1/instruments/{id}/suspend"),
-                Some("admin"),
-                &json!({})
-            )
-            .0,
-            Status::Ok
-        );
+    type PathFn<'a> = Box<dyn Fn(&TestApp, i64) -> String + 'a>;
+    let at = |path: &'static str| -> PathFn {
+        Box::new(move |_, id| path.replace("{id}", &id.to_string()))
     };
-    let nothing: Setup = &|_, _| {};
     let writers = &["admin", "technician"][..];
     let everyone = &ROLES[..];
-    let routes: Vec<(Method, &str, Value, &[&str], Setup)> = vec![
+    let cmc = json!({"quantity_kind": "pressure", "range": {"min": {"value": 0, "unit": "MPa"}, "max": {"value": 1, "unit": "MPa"}},
+                     "a": {"value": 0.00001, "unit": "MPa"}, "b": 0});
+    let routes: Vec<(Method, PathFn, Value, &[&str])> = vec![
         (
             Method::Get,
-            "/api/v1/instruments",
+            at("/api/v1/instruments"),
             Value::Null,
             everyone,
-            nothing,
         ),
         (
             Method::Get,
-            "/api/v1/instruments/{id}",
+            at("/api/v1/instruments/{id}"),
             Value::Null,
             everyone,
-            nothing,
         ),
         (
             Method::Post,
-            "/api/v1/instruments",
+            at("/api/v1/instruments"),
             json!("new"),
             writers,
-            nothing,
         ),
         (
             Method::Put,
-            "/api/v1/instruments/{id}",
+            at("/api/v1/instruments/{id}"),
             json!("same"),
             writers,
-            nothing,
         ),
         (
             Method::Post,
-            "/api/v1/instruments/{id}/suspend",
+            at("/api/v1/instruments/{id}/suspend"),
             json!({}),
             writers,
-            nothing,
         ),
         (
             Method::Post,
-            "/api/v1/instruments/{id}/reactivate",
+            Box::new(|app: &TestApp, id| {
+                assert_eq!(
+                    app.post(
+                        &format!("/api/v1/instruments/{id}/suspend"),
+                        Some("admin"),
+                        &json!({})
+                    )
+                    .0,
+                    Status::Ok
+                );
+                format!("/api/v1/instruments/{id}/reactivate")
+            }),
             json!({}),
             writers,
-            suspend_first,
         ),
         (
             Method::Post,
-            "/api/v1/instruments/{id}/retire",
+            at("/api/v1/instruments/{id}/retire"),
             json!({"reason": "worn"}),
             writers,
-            nothing,
         ),
         (
             Method::Get,
-            "/api/v1/audit",
+            at("/api/v1/instruments/{id}/interval"),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Get,
+            at("/api/v1/instruments/{id}/status"),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Get,
+            Box::new(|app: &TestApp, id| {
+                let (_, instrument) = app.get(&format!("/api/v1/instruments/{id}"), Some("admin"));
+                format!(
+                    "/api/v1/instruments/by-tag/{}/status",
+                    instrument["asset_tag"].as_str().unwrap()
+                )
+            }),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Post,
+            at("/api/v1/instruments/status"),
+            json!({"ids": [1, 2]}),
+            everyone,
+        ),
+        (Method::Get, at("/api/v1/recalls"), Value::Null, everyone),
+        (
+            Method::Get,
+            at("/api/v1/audit"),
             Value::Null,
             &["auditor", "admin"][..],
-            nothing,
+        ),
+        (
+            Method::Post,
+            at("/api/v1/uncertainty/evaluate"),
+            budget(),
+            everyone,
+        ),
+        (Method::Post, at("/api/v1/cmcs"), cmc, &["admin"][..]),
+        (Method::Get, at("/api/v1/cmcs"), Value::Null, everyone),
+        (
+            Method::Post,
+            at("/api/v1/calibrations"),
+            json!("calibration"),
+            &["technician"][..],
+        ),
+        (
+            Method::Post,
+            at("/api/v1/calibrations/batch"),
+            json!("batch"),
+            &["technician"][..],
+        ),
+        (
+            Method::Get,
+            at("/api/v1/calibrations"),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Get,
+            Box::new(|app: &TestApp, id| {
+                format!("/api/v1/calibrations/{}", submitted_calibration(app, id))
+            }),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Put,
+            Box::new(|app: &TestApp, id| {
+                let body = calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
+                let (_, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+                format!("/api/v1/calibrations/{}", created["id"])
+            }),
+            json!("calibration"),
+            &["technician"][..],
+        ),
+        (
+            Method::Post,
+            Box::new(|app: &TestApp, id| {
+                let body = calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
+                let (_, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+                format!("/api/v1/calibrations/{}/submit", created["id"])
+            }),
+            json!({}),
+            &["technician"][..],
+        ),
+        (
+            Method::Post,
+            Box::new(|app: &TestApp, id| {
+                format!(
+                    "/api/v1/calibrations/{}/approve",
+                    submitted_calibration(app, id)
+                )
+            }),
+            json!({}),
+            &["approver"][..],
+        ),
+        (
+            Method::Post,
+            Box::new(|app: &TestApp, id| {
+                format!(
+                    "/api/v1/calibrations/{}/reject",
+                    submitted_calibration(app, id)
+                )
+            }),
+            json!({"reason": "incomplete"}),
+            &["approver"][..],
+        ),
+        (
+            Method::Post,
+            Box::new(|app: &TestApp, id| {
+                let issued = issue(
+                    app,
+                    &calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)]),
+                );
+                format!(
+                    "/api/v1/certificates/{}/withdraw",
+                    issued["certificate_number"].as_str().unwrap()
+                )
+            }),
+            json!({"reason": "wrong standard"}),
+            &["approver", "admin"][..],
         ),
     ];
-    for (method, template, body, allowed, setup) in routes {
+    for (method, path, body, allowed) in &routes {
         for who in [None]
             .into_iter()
             .chain(ROLES.iter().map(|role| Some(*role)))
         {
             let id = fresh(&app);
-            setup(&app, id);
-            let path = template.replace("{id}", &id.to_string());
+            let path = path(&app, id);
             let body = match body.as_str() {
                 Some("new") => pressure_gauge(&format!("NEW-{id}"), &format!("NEW{id}")),
                 Some("same") => pressure_gauge(&format!("PG-{id}-edited"), &format!("EDITED{id}")),
+                Some("calibration") => {
+                    calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)])
+                }
+                Some("batch") => {
+                    json!({"calibrations": [calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)])]})
+                }
                 _ => body.clone(),
             };
-            let (status, problem) = if method == Method::Get {
+            let (status, problem) = if *method == Method::Get {
                 app.get(&path, who)
             } else {
-                app.send(method, &path, who, &body.to_string())
+                app.send(*method, &path, who, &body.to_string())
             };
             let expected = match who {
                 None => Status::Unauthorized,

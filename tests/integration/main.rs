@@ -3,6 +3,10 @@
 
 mod audit;
 mod auth;
+mod calibrations;
 mod common;
+mod demo;
 mod instruments;
 mod service;
+mod uncertainty;
+mod validity;

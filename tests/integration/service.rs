@@ -35,6 +35,7 @@ fn openapi_document_lists_every_route_and_is_public() {
         ("/api/v1/instruments/{id}/reactivate", "post"),
         ("/api/v1/instruments/{id}/retire", "post"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/uncertainty/evaluate", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -1,0 +1,213 @@
+//! Bulk validity of 10 000 ids through the API (in process, rocket::local)
+//! against the equivalent raw SQL run directly, on the generated data set.
+//! Prints both medians and the ratio (target <= 3x, DESIGN.md section 10).
+
+use std::time::{Duration, Instant};
+
+use caltrace::db::{Database, DbConnection};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use rocket::http::{ContentType, Header};
+use rocket::local::asynchronous::Client;
+
+#[derive(QueryableByName)]
+#[allow(dead_code)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    certificate_number: Option<String>,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn raw_sql(ids: &[i64], at: &str) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT i.id AS id, i.role AS role, c.status AS status, c.certificate_number AS certificate_number \
+         FROM instruments i LEFT JOIN calibrations c ON c.id = ( \
+           SELECT c2.id FROM calibrations c2 WHERE c2.instrument_id = i.id \
+           AND c2.status IN ('issued', 'accepted', 'withdrawn') AND c2.performed_on <= '{at}' \
+           ORDER BY c2.performed_on DESC, c2.id DESC LIMIT 1) \
+         LEFT JOIN instrument_status_changes s ON s.instrument_id = i.id AND s.effective_on <= '{at}' \
+         WHERE i.id IN ({})",
+        list.join(",")
+    )
+}
+
+fn run_raw(conn: &mut DbConnection, sql: &str) -> usize {
+    match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(sql).load::<Row>(c).unwrap().len(),
+        DbConnection::Postgresql(c) => diesel::sql_query(sql).load::<Row>(c).unwrap().len(),
+    }
+}
+
+#[rocket::main]
+async fn main() {
+    let config = caltrace::config::AppConfig::from_figment(&caltrace::figment()).unwrap();
+    let database = Database::open(&config.database_url, 2).unwrap();
+    let token = {
+        let mut conn = database.get().unwrap();
+        let actor = caltrace::db::audit::Actor::command_line();
+        if caltrace::db::users::find_user(&mut conn, "bench-inspector")
+            .unwrap()
+            .is_none()
+        {
+            caltrace::db::users::create_user(
+                &mut conn,
+                &actor,
+                "bench-inspector",
+                &[caltrace::auth::UserRole::Inspector],
+            )
+            .unwrap();
+        }
+        caltrace::db::users::create_token(&mut conn, &actor, "bench-inspector")
+            .unwrap()
+            .1
+    };
+    let max_id: i64 = {
+        let mut conn = database.get().unwrap();
+        conn.batch_execute("SELECT 1").unwrap();
+        caltrace::db::schema::instruments::table
+            .select(diesel::dsl::max(caltrace::db::schema::instruments::id))
+            .first::<Option<i64>>(&mut conn)
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let ids: Vec<i64> = (0..10_000)
+        .map(|i| 1 + (i * 7919) % max_id.max(1))
+        .collect();
+    let at = "2026-06-01";
+    let body = serde_json::json!({"at": at, "ids": ids}).to_string();
+    let client = Client::tracked(caltrace::rocket(
+        caltrace::figment().merge(("log_level", "off")),
+    ))
+    .await
+    .unwrap();
+    let sql = raw_sql(&ids, at);
+    let rounds = 15;
+    let mut api = Vec::new();
+    let mut raw = Vec::new();
+    for round in 0..rounds + 2 {
+        let started = Instant::now();
+        let response = client
+            .post("/api/v1/instruments/status")
+            .header(ContentType::JSON)
+            .header(Header::new("Authorization", format!("Bearer {token}")))
+            .body(&body)
+            .dispatch()
+            .await;
+        let text = response.into_string().await.unwrap();
+        let elapsed = started.elapsed();
+        assert!(text.len() > 10_000, "{}", &text[..text.len().min(300)]);
+        let database = database.clone();
+        let query = sql.clone();
+        let raw_elapsed = rocket::tokio::task::spawn_blocking(move || {
+            let mut conn = database.get().unwrap();
+            let started = Instant::now();
+            let rows = run_raw(&mut conn, &query);
+            assert!(rows >= 10_000 * 9 / 10);
+            started.elapsed()
+        })
+        .await
+        .unwrap();
+        if round >= 2 {
+            api.push(elapsed);
+            raw.push(raw_elapsed);
+        }
+    }
+    let direct = {
+        let database = database.clone();
+        let ids = ids.clone();
+        rocket::tokio::task::spawn_blocking(move || {
+            let mut conn = database.get().unwrap();
+            let at = chrono::NaiveDate::parse_from_str(at, "%Y-%m-%d").unwrap();
+            let mut samples = Vec::new();
+            for _ in 0..7 {
+                let started = Instant::now();
+                let answers = caltrace::db::validity::validity_of(&mut conn, &ids, at).unwrap();
+                assert!(!answers.is_empty());
+                samples.push(started.elapsed());
+            }
+            median(samples)
+        })
+        .await
+        .unwrap()
+    };
+    println!(
+        "  of which the validity queries: {:.1} ms",
+        direct.as_secs_f64() * 1e3
+    );
+    {
+        let database = database.clone();
+        let token = token.clone();
+        rocket::tokio::task::spawn_blocking(move || {
+            let mut conn = database.get().unwrap();
+            let at = chrono::NaiveDate::parse_from_str(at, "%Y-%m-%d").unwrap();
+            let started = Instant::now();
+            for id in 1..=5_000 {
+                caltrace::db::validity::validity_of_one(&mut conn, id, at).unwrap();
+            }
+            let one = started.elapsed() / 5_000;
+            {
+                use caltrace::db::schema::*;
+                let started = Instant::now();
+                for id in 1..=5_000i64 {
+                    let _: Option<String> = instruments::table
+                        .select(instruments::role)
+                        .filter(instruments::id.eq(id))
+                        .first(&mut conn)
+                        .optional()
+                        .unwrap();
+                }
+                println!(
+                    "  trivial select {:.1} µs",
+                    (started.elapsed() / 5_000).as_secs_f64() * 1e6
+                );
+                let started = Instant::now();
+                for id in 1..=5_000i64 {
+                    let _: Vec<(i64, String)> = instrument_status_changes::table
+                        .select((
+                            instrument_status_changes::id,
+                            instrument_status_changes::status,
+                        ))
+                        .filter(instrument_status_changes::instrument_id.eq(id))
+                        .filter(instrument_status_changes::effective_on.le(at))
+                        .load(&mut conn)
+                        .unwrap();
+                }
+                println!(
+                    "  status changes {:.1} µs",
+                    (started.elapsed() / 5_000).as_secs_f64() * 1e6
+                );
+            }
+            let started = Instant::now();
+            for _ in 1..=5_000 {
+                caltrace::db::users::user_for_token(&mut conn, &token).unwrap();
+            }
+            let auth = started.elapsed() / 5_000;
+            println!(
+                "  single validity {:.1} µs, token lookup {:.1} µs",
+                one.as_secs_f64() * 1e6,
+                auth.as_secs_f64() * 1e6
+            );
+        })
+        .await
+        .unwrap();
+    }
+    let (api, raw) = (median(api), median(raw));
+    println!(
+        "bulk validity, 10 000 ids: API {:.1} ms, raw SQL {:.1} ms, ratio {:.2} (target <= 3)",
+        api.as_secs_f64() * 1e3,
+        raw.as_secs_f64() * 1e3,
+        api.as_secs_f64() / raw.as_secs_f64()
+    );
+}

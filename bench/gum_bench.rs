@@ -1,0 +1,107 @@
+//! Times in-process evaluation of GUM budgets, for `bench/gum_vs_gtc.py` (DESIGN.md section 10:
+//! ≥ 100× the Python GUM Tree Calculator on the same 10 000 budgets).
+//!
+//! cargo run --release --example gum_bench -- budgets.jsonl results.jsonl [passes]
+//!
+//! Reads one `BudgetRequest` per line, evaluates them all `passes` times (default 5) and prints
+//! the median wall time of one pass as `rust_seconds=<s>`; writes one result per line:
+//! `{"u_c", "nu_eff" (null = infinite), "k", "U"}` or `{"errors": [...]}`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::time::Instant;
+
+use caltrace::domain::uncertainty::{evaluate, evaluate_numbers, BudgetRequest};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: gum_bench BUDGETS.jsonl RESULTS.jsonl [PASSES]");
+        std::process::exit(2);
+    }
+    let passes: usize = args.get(3).map_or(Ok(5), |s| s.parse())?;
+
+    let mut budgets = Vec::new();
+    for (i, line) in BufReader::new(File::open(&args[1])?).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let b: BudgetRequest =
+            serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", args[1], i + 1))?;
+        budgets.push(b);
+    }
+
+    // Each pass starts from the same heap: the previous pass's results are dropped and the
+    // allocator has folded those frees back (glibc consolidates them at the next large request)
+    // before the clock starts, and the output vector is reused, so that a pass times evaluation
+    // and not the previous pass's drop or the allocator's mmap-threshold swings.
+    let settle = |f: &dyn Fn(&BudgetRequest)| budgets.iter().take(8).for_each(f);
+    let mut times = Vec::with_capacity(passes);
+    let mut results = Vec::with_capacity(budgets.len());
+    for _ in 0..passes.max(1) {
+        results.clear();
+        settle(&|b| drop(std::hint::black_box(evaluate(b))));
+        let start = Instant::now();
+        results.extend(budgets.iter().map(evaluate));
+        times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(&results);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+
+    // The same budgets through `evaluate_numbers`: identical validation and arithmetic, without
+    // building the response's echoed names and unit strings (GTC builds none either).
+    let mut core_times = Vec::with_capacity(passes);
+    let mut numbers = Vec::with_capacity(budgets.len());
+    for _ in 0..passes.max(1) {
+        numbers.clear();
+        settle(&|b| drop(std::hint::black_box(evaluate_numbers(b))));
+        let start = Instant::now();
+        numbers.extend(budgets.iter().map(evaluate_numbers));
+        core_times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(&numbers);
+    }
+    core_times.sort_by(f64::total_cmp);
+    let core_median = core_times[core_times.len() / 2];
+    for (full, n) in results.iter().zip(&numbers) {
+        if let (Ok(f), Ok(n)) = (full, n) {
+            assert_eq!(f.expanded_uncertainty.value, n.expanded_uncertainty);
+        }
+    }
+
+    let mut out = BufWriter::new(File::create(&args[2])?);
+    let mut failed = 0;
+    for r in &results {
+        let line = match r {
+            Ok(r) => serde_json::json!({
+                "u_c": r.combined_standard_uncertainty.value,
+                "nu_eff": r.effective_degrees_of_freedom,
+                "k": r.coverage_factor,
+                "U": r.expanded_uncertainty.value,
+            }),
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({ "errors": e })
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+
+    println!("budgets={} rejected={failed}", budgets.len());
+    println!(
+        "passes={} best={:.6} median={:.6} per_budget_us={:.3}",
+        times.len(),
+        times[0],
+        median,
+        median / budgets.len().max(1) as f64 * 1e6
+    );
+    println!(
+        "numbers_only median={core_median:.6} per_budget_us={:.3}",
+        core_median / budgets.len().max(1) as f64 * 1e6
+    );
+    println!("rust_seconds={median:.9}");
+    println!("rust_numbers_seconds={core_median:.9}");
+    Ok(())
+}

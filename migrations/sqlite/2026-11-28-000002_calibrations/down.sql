@@ -1,0 +1,4 @@
+DROP TABLE cmcs;
+DROP TABLE certificate_counters;
+DROP TABLE calibration_standards;
+DROP TABLE calibrations;

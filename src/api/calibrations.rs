@@ -1,0 +1,308 @@
+//! Calibration records and their workflow (DESIGN sections 6 and 8).
+
+use rocket::response::status::Created;
+use rocket::serde::json::Json;
+use rocket::{get, post, put, routes, Route, State};
+use serde::{Deserialize, Serialize};
+
+use super::body::JsonBody;
+use super::params;
+use crate::auth::{roles, AuthUser};
+use crate::config::AppConfig;
+use crate::db::calibrations::{Calibration, CalibrationFilter};
+use crate::db::{self, Database};
+use crate::domain::calibration::CalibrationInput;
+use crate::error::{ApiError, Problem};
+
+pub const CALIBRATION_STATUSES: [&str; 7] = [
+    "draft",
+    "submitted",
+    "issued",
+    "accepted",
+    "rejected",
+    "withdrawn",
+    "superseded",
+];
+/// Largest batch accepted in one request.
+pub const MAX_BATCH: usize = 5_000;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CalibrationPage {
+    pub items: Vec<Calibration>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonInput {
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInput {
+    pub calibrations: Vec<CalibrationInput>,
+    /// Submit every calibration for approval at once.
+    #[serde(default)]
+    pub submit: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchResult {
+    pub ids: Vec<i64>,
+    pub status: String,
+}
+
+pub fn reason(input: ReasonInput) -> Result<String, ApiError> {
+    let reason = input.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(ApiError::field("reason", "must be 1 to 1000 characters"));
+    }
+    Ok(reason)
+}
+
+/// Record a calibration as a draft (technician).
+#[utoipa::path(
+    tag = "calibrations", request_body = CalibrationInput,
+    responses((status = 201, body = Calibration), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/calibrations", data = "<body>")]
+pub async fn create(
+    user: Result<AuthUser, ApiError>,
+    body: Result<JsonBody<CalibrationInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Created<Json<Calibration>>, ApiError> {
+    let actor = user?.require(roles::TECHNICIANS)?.actor();
+    let input = body?.0;
+    let created = database
+        .run(move |conn| db::calibrations::create(conn, &actor, &input))
+        .await?;
+    Ok(Created::new(format!("/api/v1/calibrations/{}", created.id)).body(Json(created)))
+}
+
+/// Store many calibrations at once, all or nothing (technician).
+#[utoipa::path(
+    tag = "calibrations", request_body = BatchInput,
+    responses((status = 201, body = BatchResult), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem, description = "errors name calibrations[i]…")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/calibrations/batch", data = "<body>")]
+pub async fn batch(
+    user: Result<AuthUser, ApiError>,
+    body: Result<JsonBody<BatchInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Created<Json<BatchResult>>, ApiError> {
+    let actor = user?.require(roles::TECHNICIANS)?.actor();
+    let input = body?.0;
+    if input.calibrations.is_empty() || input.calibrations.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "calibrations",
+            format!("must hold 1 to {MAX_BATCH} calibrations"),
+        ));
+    }
+    let submit = input.submit;
+    let ids = database
+        .run(move |conn| db::calibrations::create_batch(conn, &actor, &input.calibrations, submit))
+        .await?;
+    let status = if submit { "submitted" } else { "draft" }.to_string();
+    Ok(Created::new("/api/v1/calibrations").body(Json(BatchResult { ids, status })))
+}
+
+/// One calibration (any role).
+#[utoipa::path(
+    tag = "calibrations",
+    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/calibrations/<id>")]
+pub async fn read(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Json<Calibration>, ApiError> {
+    user?.require(roles::ANY)?;
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::get(conn, id))
+            .await?,
+    ))
+}
+
+/// Calibrations, filtered, ordered by id (any role).
+#[utoipa::path(
+    tag = "calibrations",
+    params(("instrument_id" = Option<i64>, Query), ("status" = Option<String>, Query),
+           ("from" = Option<String>, Query, description = "performed on or after, YYYY-MM-DD"),
+           ("to" = Option<String>, Query, description = "performed on or before, YYYY-MM-DD"),
+           ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+    responses((status = 200, body = CalibrationPage), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/calibrations?<instrument_id>&<status>&<from>&<to>&<page>&<per_page>")]
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    user: Result<AuthUser, ApiError>,
+    instrument_id: Option<&str>,
+    status: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    page: Option<&str>,
+    per_page: Option<&str>,
+    database: &State<Database>,
+) -> Result<Json<CalibrationPage>, ApiError> {
+    user?.require(roles::ANY)?;
+    let (page, per_page) = params::page(page, per_page)?;
+    let instrument_id = params::optional_id("instrument_id", instrument_id)?;
+    let status = params::filter(status);
+    if let Some(status) = &status {
+        if !CALIBRATION_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::field(
+                "status",
+                format!("must be one of {}", CALIBRATION_STATUSES.join(", ")),
+            ));
+        }
+    }
+    let filter = CalibrationFilter {
+        instrument_id,
+        status,
+        from: params::optional_date("from", from)?,
+        to: params::optional_date("to", to)?,
+        page,
+        per_page,
+    };
+    let (items, total) = database
+        .run(move |conn| db::calibrations::list(conn, &filter))
+        .await?;
+    Ok(Json(CalibrationPage {
+        items,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// Replace a draft (technician); 409 once submitted.
+#[utoipa::path(
+    tag = "calibrations", request_body = CalibrationInput,
+    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/calibrations/<id>", data = "<body>")]
+pub async fn replace(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<JsonBody<CalibrationInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Calibration>, ApiError> {
+    let actor = user?.require(roles::TECHNICIANS)?.actor();
+    let input = body?.0;
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::replace_draft(conn, &actor, id, &input))
+            .await?,
+    ))
+}
+
+/// Submit a draft for approval (technician).
+#[utoipa::path(
+    tag = "calibrations",
+    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/calibrations/<id>/submit")]
+pub async fn submit(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Json<Calibration>, ApiError> {
+    let actor = user?.require(roles::TECHNICIANS)?.actor();
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::submit(conn, &actor, id))
+            .await?,
+    ))
+}
+
+/// Approve a submitted calibration (approver, never its creator): issues the
+/// certificate of an internal one, accepts an external one.
+#[utoipa::path(
+    tag = "calibrations",
+    responses((status = 200, body = Calibration), (status = 401, body = Problem),
+              (status = 403, body = Problem, description = "wrong role, or the approver created it (four eyes)"),
+              (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/calibrations/<id>/approve")]
+pub async fn approve(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+    config: &State<AppConfig>,
+) -> Result<Json<Calibration>, ApiError> {
+    let actor = user?.require(roles::APPROVERS)?.actor();
+    let prefix = config.lab.certificate_prefix.clone();
+    let today = params::today();
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &prefix))
+            .await?,
+    ))
+}
+
+/// Reject a submitted calibration with a reason (approver).
+#[utoipa::path(
+    tag = "calibrations", request_body = ReasonInput,
+    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/calibrations/<id>/reject", data = "<body>")]
+pub async fn reject(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<JsonBody<ReasonInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Calibration>, ApiError> {
+    let actor = user?.require(roles::APPROVERS)?.actor();
+    let reason = reason(body?.0)?;
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::reject(conn, &actor, id, &reason))
+            .await?,
+    ))
+}
+
+/// Withdraw an issued certificate with a reason (approver, admin).
+#[utoipa::path(
+    tag = "certificates", request_body = ReasonInput,
+    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/certificates/<number>/withdraw", data = "<body>")]
+pub async fn withdraw(
+    user: Result<AuthUser, ApiError>,
+    number: &str,
+    body: Result<JsonBody<ReasonInput>, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<Calibration>, ApiError> {
+    let actor = user?.require(roles::WITHDRAWERS)?.actor();
+    let reason = reason(body?.0)?;
+    let number = number.to_string();
+    Ok(Json(
+        database
+            .run(move |conn| db::calibrations::withdraw(conn, &actor, &number, &reason))
+            .await?,
+    ))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![create, batch, read, list, replace, submit, approve, reject, withdraw]
+}

@@ -1,0 +1,343 @@
+//! What validity needs from the database, for one instrument or ten thousand,
+//! in a fixed number of queries whatever the number of ids.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::calibrations::ON_RECORD;
+use super::schema::{calibrations, instrument_status_changes, instruments};
+use super::DbConnection;
+use crate::domain::validity::{validity_on, CalibrationOnRecord, Role, StatusChange, Validity};
+use crate::error::ApiError;
+
+/// SQLite allows 32 766 bound parameters per statement; stay well below it.
+const CHUNK: usize = 10_000;
+
+/// Validity on `at` of each instrument id found; unknown ids are absent.
+pub fn validity_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    at: NaiveDate,
+) -> Result<HashMap<i64, Validity>, ApiError> {
+    let mut answers = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        answers.extend(validity_chunk(conn, chunk, at)?);
+    }
+    Ok(answers)
+}
+
+type LatestRow = (
+    i64,
+    i64,
+    NaiveDate,
+    Option<NaiveDate>,
+    String,
+    bool,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+type LatestColumns = (
+    calibrations::instrument_id,
+    calibrations::id,
+    calibrations::performed_on,
+    calibrations::due_on,
+    calibrations::status,
+    calibrations::out_of_tolerance,
+    calibrations::kind,
+    calibrations::certificate_number,
+    calibrations::issuer_certificate_number,
+);
+
+const LATEST_COLUMNS: LatestColumns = (
+    calibrations::instrument_id,
+    calibrations::id,
+    calibrations::performed_on,
+    calibrations::due_on,
+    calibrations::status,
+    calibrations::out_of_tolerance,
+    calibrations::kind,
+    calibrations::certificate_number,
+    calibrations::issuer_certificate_number,
+);
+
+diesel::alias!(calibrations as newest: NewestCalibrations);
+
+/// `status` is one of [`ON_RECORD`], spelt as equalities rather than `IN (…)`
+/// so the statement stays cacheable as a prepared statement (diesel never
+/// caches a statement with an `IN` list).
+macro_rules! on_record_status {
+    ($status:expr) => {
+        $status
+            .eq(ON_RECORD[0])
+            .or($status.eq(ON_RECORD[1]))
+            .or($status.eq(ON_RECORD[2]))
+    };
+}
+
+/// `(SELECT id FROM calibrations newest WHERE newest.instrument_id = <instrument>
+/// AND on record AND performed_on <= at ORDER BY performed_on DESC, id DESC LIMIT 1)`:
+/// one index range scan per instrument, newest first.
+macro_rules! latest_id_of {
+    ($instrument:expr, $at:expr) => {
+        newest
+            .select(newest.field(calibrations::id))
+            .filter(newest.field(calibrations::instrument_id).eq($instrument))
+            .filter(on_record_status!(newest.field(calibrations::status)))
+            .filter(newest.field(calibrations::performed_on).le($at))
+            .order((
+                newest.field(calibrations::performed_on).desc(),
+                newest.field(calibrations::id).desc(),
+            ))
+            .limit(1)
+            .single_value()
+    };
+}
+
+/// The latest calibration on record performed on or before `at`, per
+/// instrument: its id found by `latest_id_of!`. Of two on one day, the later created
+/// (higher id).
+fn latest_on_record(
+    at: NaiveDate,
+) -> calibrations::BoxedQuery<'static, super::DbBackend, diesel::dsl::SqlTypeOf<LatestColumns>> {
+    calibrations::table
+        .select(LATEST_COLUMNS)
+        .filter(
+            calibrations::id
+                .nullable()
+                .eq(latest_id_of!(calibrations::instrument_id, at)),
+        )
+        .into_boxed()
+}
+
+/// Instruments (not national) whose latest calibration on record as of `as_of`
+/// is due by `horizon`, with their validity today: the recall list.
+#[allow(clippy::type_complexity)]
+pub fn due_by(
+    conn: &mut DbConnection,
+    as_of: NaiveDate,
+    horizon: NaiveDate,
+) -> Result<Vec<(i64, String, Option<String>, NaiveDate, Validity)>, ApiError> {
+    let due: Vec<LatestRow> = latest_on_record(as_of)
+        .filter(calibrations::due_on.le(horizon))
+        .load(conn)?;
+    let ids: Vec<i64> = due.iter().map(|row| row.0).collect();
+    let mut validity = validity_of(conn, &ids, as_of)?;
+    let mut described: HashMap<i64, (String, Option<String>, String)> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, String, Option<String>, String)> = instruments::table
+            .select((
+                instruments::id,
+                instruments::asset_tag,
+                instruments::customer,
+                instruments::role,
+            ))
+            .filter(instruments::id.eq_any(chunk))
+            .load(conn)?;
+        described.extend(
+            rows.into_iter()
+                .map(|(id, tag, customer, role)| (id, (tag, customer, role))),
+        );
+    }
+    let mut out = Vec::with_capacity(due.len());
+    for row in due {
+        let (Some((tag, customer, role)), Some(validity)) =
+            (described.remove(&row.0), validity.remove(&row.0))
+        else {
+            continue;
+        };
+        if role == "national" {
+            continue;
+        }
+        out.push((row.0, tag, customer, row.3.unwrap_or(row.2), validity));
+    }
+    out.sort_by_key(|item| (item.3, item.0));
+    Ok(out)
+}
+
+fn validity_chunk(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    at: NaiveDate,
+) -> Result<HashMap<i64, Validity>, ApiError> {
+    // Each instrument with its latest calibration on record on or before `at`:
+    // driven from the instruments, one index probe per instrument.
+    let rows: Vec<(i64, String, Option<LatestRow>)> = instruments::table
+        .left_join(
+            calibrations::table.on(calibrations::id
+                .nullable()
+                .eq(latest_id_of!(instruments::id, at))),
+        )
+        .select((
+            instruments::id,
+            instruments::role,
+            LATEST_COLUMNS.nullable(),
+        ))
+        .filter(instruments::id.eq_any(ids))
+        .load(conn)?;
+    let changes: Vec<(i64, i64, String, NaiveDate)> = instrument_status_changes::table
+        .select((
+            instrument_status_changes::instrument_id,
+            instrument_status_changes::id,
+            instrument_status_changes::status,
+            instrument_status_changes::effective_on,
+        ))
+        .filter(instrument_status_changes::instrument_id.eq_any(ids))
+        .filter(instrument_status_changes::effective_on.le(at))
+        .load(conn)?;
+    // Instruments with nothing on or before `at` still need to know whether
+    // anything is on record at all (never vs not yet calibrated).
+    let without: Vec<i64> = rows
+        .iter()
+        .filter(|row| row.2.is_none())
+        .map(|row| row.0)
+        .collect();
+    let calibrated_later: HashSet<i64> = if without.is_empty() {
+        HashSet::new()
+    } else {
+        calibrations::table
+            .select(calibrations::instrument_id)
+            .filter(calibrations::instrument_id.eq_any(&without))
+            .filter(calibrations::status.eq_any(ON_RECORD))
+            .distinct()
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect()
+    };
+    let mut changes_by_id: HashMap<i64, Vec<StatusChange>> = HashMap::new();
+    for (instrument_id, sequence, status, effective_on) in changes {
+        let status = status
+            .parse()
+            .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
+        changes_by_id
+            .entry(instrument_id)
+            .or_default()
+            .push(StatusChange {
+                effective_on,
+                sequence,
+                status,
+            });
+    }
+    let mut answers = HashMap::with_capacity(rows.len());
+    for (id, role, latest) in rows {
+        let role: Role = role
+            .parse()
+            .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+        let record = match latest {
+            Some(row) => Some(on_record(row)),
+            None if calibrated_later.contains(&id) => Some(PERFORMED_LATER),
+            None => None,
+        };
+        let changes = changes_by_id.remove(&id).unwrap_or_default();
+        answers.insert(id, validity_on(role, &changes, record.as_slice(), at));
+    }
+    Ok(answers)
+}
+
+/// A placeholder performed after `at`: it only tells validity that the
+/// instrument has been calibrated, just not yet on that date.
+const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
+    calibration_id: 0,
+    performed_on: NaiveDate::MAX,
+    sequence: 0,
+    due_on: NaiveDate::MAX,
+    certificate_number: None,
+    withdrawn: false,
+    out_of_tolerance: false,
+    chain_broken: false,
+};
+
+fn on_record(row: LatestRow) -> CalibrationOnRecord {
+    let (_, id, performed_on, due_on, status, out_of_tolerance, kind, number, issuer_number) = row;
+    CalibrationOnRecord {
+        calibration_id: id,
+        performed_on,
+        sequence: id,
+        due_on: due_on.unwrap_or(performed_on),
+        certificate_number: if kind == "external" {
+            issuer_number
+        } else {
+            number
+        },
+        withdrawn: status == "withdrawn",
+        out_of_tolerance,
+        chain_broken: false,
+    }
+}
+
+/// Validity of one instrument: the hot path of inspection agencies, so every
+/// statement here is a cached prepared statement (no `IN` lists) and two to
+/// three of them answer it.
+pub fn validity_of_one(
+    conn: &mut DbConnection,
+    id: i64,
+    at: NaiveDate,
+) -> Result<Option<Validity>, ApiError> {
+    let row: Option<(String, Option<LatestRow>)> = instruments::table
+        .left_join(
+            calibrations::table.on(calibrations::id
+                .nullable()
+                .eq(latest_id_of!(instruments::id, at))),
+        )
+        .select((instruments::role, LATEST_COLUMNS.nullable()))
+        .filter(instruments::id.eq(id))
+        .first(conn)
+        .optional()?;
+    let Some((role, latest)) = row else {
+        return Ok(None);
+    };
+    let role: Role = role
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+    let changes = instrument_status_changes::table
+        .select((
+            instrument_status_changes::id,
+            instrument_status_changes::status,
+            instrument_status_changes::effective_on,
+        ))
+        .filter(instrument_status_changes::instrument_id.eq(id))
+        .filter(instrument_status_changes::effective_on.le(at))
+        .load::<(i64, String, NaiveDate)>(conn)?
+        .into_iter()
+        .map(|(sequence, status, effective_on)| {
+            let status = status
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
+            Ok(StatusChange {
+                effective_on,
+                sequence,
+                status,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let record = match latest {
+        Some(row) => Some(on_record(row)),
+        None => calibrations::table
+            .select(calibrations::id)
+            .filter(calibrations::instrument_id.eq(id))
+            .filter(on_record_status!(calibrations::status))
+            .first::<i64>(conn)
+            .optional()?
+            .map(|_| PERFORMED_LATER),
+    };
+    Ok(Some(validity_on(role, &changes, record.as_slice(), at)))
+}
+
+/// Ids of asset tags (unknown tags are absent).
+pub fn ids_of_tags(
+    conn: &mut DbConnection,
+    tags: &[String],
+) -> Result<HashMap<String, i64>, ApiError> {
+    let mut found = HashMap::with_capacity(tags.len());
+    for chunk in tags.chunks(CHUNK) {
+        let rows: Vec<(String, i64)> = instruments::table
+            .select((instruments::asset_tag, instruments::id))
+            .filter(instruments::asset_tag.eq_any(chunk))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

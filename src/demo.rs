@@ -1,0 +1,384 @@
+//! `caltrace demo`: a realistic demo laboratory seeded through the same
+//! repository functions the API uses, so a newcomer sees every feature working.
+
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+
+use crate::auth::UserRole;
+use crate::db::audit::Actor;
+use crate::db::{self, DbConnection};
+use crate::domain::calibration::CalibrationInput;
+use crate::domain::instrument::{validate_instrument, InstrumentInput};
+use crate::domain::validity::InstrumentStatus;
+use crate::error::ApiError;
+
+pub struct DemoSummary {
+    pub tokens: Vec<(String, String)>,
+    pub instruments: usize,
+    pub certificates: Vec<String>,
+}
+
+struct Lab<'a> {
+    conn: &'a mut DbConnection,
+    technician: Actor,
+    approver: Actor,
+    admin: Actor,
+    today: NaiveDate,
+    prefix: String,
+    instruments: usize,
+    certificates: Vec<String>,
+}
+
+fn bad(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("demo data is inconsistent: {error}"))
+}
+
+impl Lab<'_> {
+    fn days_ago(&self, days: u64) -> String {
+        (self.today - chrono::Days::new(days)).to_string()
+    }
+
+    fn instrument(&mut self, body: Value) -> Result<i64, ApiError> {
+        let input: InstrumentInput = serde_json::from_value(body).map_err(bad)?;
+        let record = validate_instrument(&input).map_err(|e| bad(format!("{e:?}")))?;
+        self.instruments += 1;
+        Ok(db::instruments::insert(self.conn, &self.admin, &record)?.id)
+    }
+
+    fn draft(&mut self, body: Value) -> Result<i64, ApiError> {
+        let input: CalibrationInput = serde_json::from_value(body).map_err(bad)?;
+        Ok(db::calibrations::create(self.conn, &self.technician, &input)?.id)
+    }
+
+    /// Records, submits and approves a calibration; returns (id, our number).
+    fn approved(&mut self, body: Value) -> Result<(i64, Option<String>), ApiError> {
+        let id = self.draft(body)?;
+        db::calibrations::submit(self.conn, &self.technician, id)?;
+        let approved =
+            db::calibrations::approve(self.conn, &self.approver, id, self.today, &self.prefix)?;
+        if let Some(number) = &approved.certificate_number {
+            self.certificates.push(number.clone());
+        }
+        Ok((id, approved.certificate_number))
+    }
+}
+
+fn q(value: f64, unit: &str) -> Value {
+    json!({"value": value, "unit": unit})
+}
+
+fn stated(stage: &str, reference: Value, indicated: Value, tolerance: Value, u: Value) -> Value {
+    json!({"stage": stage, "reference": reference, "indicated": indicated, "tolerance": tolerance,
+           "stated_uncertainty": {"expanded_uncertainty": u, "coverage_factor": 2, "coverage_probability": 0.9545}})
+}
+
+/// A pressure gauge calibration at three points, with the errors given in kPa
+/// at 0.2, 0.5 and 0.8 MPa.
+fn gauge_points(errors_kpa: [f64; 3], stage: &str) -> Vec<Value> {
+    [0.2, 0.5, 0.8]
+        .iter()
+        .zip(errors_kpa)
+        .map(|(reference, error)| {
+            stated(
+                stage,
+                q(*reference, "MPa"),
+                q(reference + error / 1000.0, "MPa"),
+                q(0.0016, "MPa"),
+                q(0.0002, "MPa"),
+            )
+        })
+        .collect()
+}
+
+fn internal(
+    instrument: i64,
+    standards: &[i64],
+    performed_on: &str,
+    rule: &str,
+    points: Vec<Value>,
+) -> Value {
+    json!({"instrument_id": instrument, "kind": "internal", "performed_on": performed_on, "received_on": performed_on,
+           "procedure": "JJG 52-2013 Elastic element pressure gauges", "location": "caltrace demo laboratory, pressure room",
+           "environment": {"temperature": q(20.3, "°C"), "relative_humidity": q(48.0, "%RH")},
+           "standards_used": standards, "decision_rule": rule, "points": points})
+}
+
+fn external(
+    instrument: i64,
+    standards: &[i64],
+    performed_on: &str,
+    issuer: Value,
+    points: Vec<Value>,
+) -> Value {
+    json!({"instrument_id": instrument, "kind": "external", "performed_on": performed_on, "issuer": issuer,
+           "standards_used": standards, "decision_rule": "simple", "points": points})
+}
+
+pub fn seed(
+    conn: &mut DbConnection,
+    prefix: &str,
+    today: NaiveDate,
+) -> Result<DemoSummary, ApiError> {
+    if db::instruments::get_by_tag(conn, "NIM-P-001").is_ok() {
+        return Err(ApiError::Conflict(
+            "the demo laboratory is already in this database".to_string(),
+        ));
+    }
+    let cli = Actor::command_line();
+    let mut tokens = Vec::new();
+    let mut actors = Vec::new();
+    for role in UserRole::ALL {
+        let name = format!("demo-{}", role.name());
+        let user = db::users::create_user(conn, &cli, &name, &[role])?;
+        let (_, token) = db::users::create_token(conn, &cli, &name)?;
+        tokens.push((role.name().to_string(), token));
+        actors.push(user.actor());
+    }
+    let [admin, technician, approver, _, _] =
+        <[Actor; 5]>::try_from(actors).map_err(|_| bad("roles"))?;
+    let mut lab = Lab {
+        conn,
+        technician,
+        approver,
+        admin,
+        today,
+        prefix: prefix.to_string(),
+        instruments: 0,
+        certificates: vec![],
+    };
+
+    for cmc in [
+        json!({"quantity_kind": "pressure", "range": {"min": q(0.0, "MPa"), "max": q(2.0, "MPa")}, "a": q(0.00005, "MPa"), "b": 0.0001}),
+        json!({"quantity_kind": "temperature", "range": {"min": q(-50.0, "°C"), "max": q(300.0, "°C")}, "a": q(0.02, "K"), "b": 0.0}),
+        json!({"quantity_kind": "voltage", "range": {"min": q(0.0, "V"), "max": q(1000.0, "V")}, "a": q(5.0, "µV"), "b": 0.000005}),
+    ] {
+        db::calibrations::insert_cmc(
+            lab.conn,
+            &lab.admin,
+            &serde_json::from_value(cmc).map_err(bad)?,
+        )?;
+    }
+
+    // National standards: the roots of traceability.
+    let nim = lab.instrument(json!({"asset_tag": "NIM-P-001", "description": "National primary pressure standard (piston gauge)",
+        "role": "national", "quantity_kind": "pressure", "institute": "NIM", "country": "CN",
+        "standard_identifier": "NIM national pressure standard 0.1–10 MPa",
+        "range": {"min": q(0.1, "MPa"), "max": q(10.0, "MPa")}}))?;
+    let nist = lab.instrument(
+        json!({"asset_tag": "NIST-T-001", "description": "ITS-90 fixed-point cells (Ga, Sn, Zn)",
+        "role": "national", "quantity_kind": "temperature", "institute": "NIST", "country": "US",
+        "standard_identifier": "NIST ITS-90 realisation"}),
+    )?;
+    let ptb = lab.instrument(
+        json!({"asset_tag": "PTB-V-001", "description": "Josephson voltage standard",
+        "role": "national", "quantity_kind": "voltage", "institute": "PTB", "country": "DE",
+        "standard_identifier": "PTB programmable Josephson voltage standard"}),
+    )?;
+
+    // The laboratory's reference standards, with external certificates.
+    let ref_pressure = lab.instrument(json!({"asset_tag": "REF-P-01", "description": "Pressure controller 0–2 MPa",
+        "manufacturer": "Fluke", "model": "2271A", "serial_number": "4471001", "role": "reference", "quantity_kind": "pressure",
+        "range": {"min": q(0.0, "MPa"), "max": q(2.0, "MPa")}, "resolution": q(0.000001, "MPa"), "location": "pressure room",
+        "interval_days": 365}))?;
+    let ref_thermometer = lab.instrument(json!({"asset_tag": "REF-T-01", "description": "Standard platinum resistance thermometer",
+        "manufacturer": "Fluke", "model": "5615", "serial_number": "T-88231", "role": "reference", "quantity_kind": "temperature",
+        "range": {"min": q(-50.0, "°C"), "max": q(300.0, "°C")}, "resolution": q(0.001, "°C"), "interval_days": 365}))?;
+    let ref_voltage = lab.instrument(json!({"asset_tag": "REF-V-01", "description": "Reference multimeter 8.5 digits",
+        "manufacturer": "Fluke", "model": "8508A", "serial_number": "V-10293", "role": "reference", "quantity_kind": "voltage",
+        "range": {"min": q(0.0, "V"), "max": q(1000.0, "V")}, "interval_days": 365}))?;
+    let ref_accredited = lab.instrument(json!({"asset_tag": "REF-P-02", "description": "Pressure calibrator 0–7 MPa",
+        "manufacturer": "Additel", "model": "780", "serial_number": "AD-5521", "role": "reference", "quantity_kind": "pressure",
+        "range": {"min": q(0.0, "MPa"), "max": q(7.0, "MPa")}, "interval_days": 365}))?;
+    let nim_date = lab.days_ago(120);
+    lab.approved(external(ref_pressure, &[nim], &nim_date, json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2026-L-0012"}),
+        vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(0.000025, "MPa"))]))?;
+    let nist_date = lab.days_ago(200);
+    lab.approved(external(
+        ref_thermometer,
+        &[nist],
+        &nist_date,
+        json!({"name": "NIST", "certificate_number": "NIST-685/291234-25"}),
+        vec![stated(
+            "as_left",
+            q(231.928, "°C"),
+            q(231.9291, "°C"),
+            q(0.01, "K"),
+            q(0.002, "K"),
+        )],
+    ))?;
+    let ptb_date = lab.days_ago(90);
+    lab.approved(external(
+        ref_voltage,
+        &[ptb],
+        &ptb_date,
+        json!({"name": "PTB", "certificate_number": "PTB-2.11-4096"}),
+        vec![stated(
+            "as_left",
+            q(10.0, "V"),
+            q(10.000003, "V"),
+            q(0.00002, "V"),
+            q(0.0000015, "V"),
+        )],
+    ))?;
+    let accredited_date = lab.days_ago(60);
+    lab.approved(external(ref_accredited, &[], &accredited_date,
+        json!({"name": "Shanghai Pressure Calibration Centre", "certificate_number": "SPCC-26-0815", "accreditation": {"body": "CNAS", "number": "L1234"}}),
+        vec![stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
+
+    // Customers' working instruments.
+    let gauge = |tag: &str, serial: &str, customer: &str| {
+        json!({"asset_tag": tag, "description": "Pressure gauge 0–1 MPa, class 0.16", "manufacturer": "WIKA", "model": "CPG1500",
+               "serial_number": serial, "role": "working", "quantity_kind": "pressure",
+               "range": {"min": q(0.0, "MPa"), "max": q(1.0, "MPa")}, "resolution": q(0.0001, "MPa"),
+               "customer": customer, "location": "Line 3", "interval_days": 365})
+    };
+    let valid_gauge = lab.instrument(gauge("PG-0001", "A1001", "ACME Valves"))?;
+    let expired_gauge = lab.instrument(gauge("PG-0002", "A1002", "ACME Valves"))?;
+    let failed_gauge = lab.instrument(gauge("PG-0003", "A1003", "ACME Valves"))?;
+    let withdrawn_gauge = lab.instrument(gauge("PG-0004", "A1004", "ACME Valves"))?;
+    let replaced_gauge = lab.instrument(gauge("PG-0005", "A1005", "Beta Pumps"))?;
+    let due_gauge = lab.instrument(gauge("PG-0006", "A1006", "Beta Pumps"))?;
+    let pending_gauge = lab.instrument(gauge("PG-0007", "A1007", "Beta Pumps"))?;
+    let thermometer = lab.instrument(json!({"asset_tag": "TH-0001", "description": "Digital thermometer −50…300 °C",
+        "manufacturer": "Testo", "model": "720", "serial_number": "T720-31", "role": "working", "quantity_kind": "temperature",
+        "range": {"min": q(-50.0, "°C"), "max": q(300.0, "°C")}, "resolution": q(0.1, "°C"), "customer": "Gamma Foods",
+        "location": "Cold store 2", "interval_days": 180}))?;
+    lab.instrument(json!({"asset_tag": "TH-0002", "description": "Digital thermometer −50…300 °C (new, not yet calibrated)",
+        "manufacturer": "Testo", "model": "720", "serial_number": "T720-32", "role": "working", "quantity_kind": "temperature",
+        "customer": "Gamma Foods", "interval_days": 180}))?;
+    let multimeter = lab.instrument(json!({"asset_tag": "DMM-0001", "description": "Handheld multimeter",
+        "manufacturer": "Fluke", "model": "87V", "serial_number": "F87-5501", "role": "working", "quantity_kind": "voltage",
+        "customer": "Gamma Foods", "interval_days": 365}))?;
+    let suspended_meter = lab.instrument(json!({"asset_tag": "DMM-0002", "description": "Handheld multimeter (dropped)",
+        "manufacturer": "Fluke", "model": "87V", "serial_number": "F87-5502", "role": "working", "quantity_kind": "voltage",
+        "customer": "Gamma Foods", "interval_days": 365}))?;
+
+    let d = lab.days_ago(30);
+    lab.approved(internal(
+        valid_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([0.3, 0.4, -0.2], "as_found"),
+    ))?;
+    let d = lab.days_ago(400);
+    lab.approved(internal(
+        expired_gauge,
+        &[ref_accredited],
+        &d,
+        "simple",
+        gauge_points([0.2, 0.1, 0.3], "as_found"),
+    ))?;
+    let d = lab.days_ago(20);
+    lab.approved(internal(
+        failed_gauge,
+        &[ref_pressure],
+        &d,
+        "guard_band",
+        gauge_points([0.9, 2.1, 1.2], "as_found"),
+    ))?;
+    let d = lab.days_ago(200);
+    lab.approved(internal(
+        withdrawn_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([0.1, 0.2, 0.1], "as_found"),
+    ))?;
+    let d = lab.days_ago(15);
+    let (_, withdrawn) = lab.approved(internal(
+        withdrawn_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([0.2, 0.2, 0.1], "as_found"),
+    ))?;
+    if let Some(number) = withdrawn {
+        db::calibrations::withdraw(
+            lab.conn,
+            &lab.approver,
+            &number,
+            "reference standard REF-P-01 was used outside its range",
+        )?;
+    }
+    let d = lab.days_ago(45);
+    let mut first = internal(
+        replaced_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([1.8, 0.4, 0.2], "as_found"),
+    );
+    let (_, old_number) = lab.approved(first.clone())?;
+    first["points"] = json!(gauge_points([0.18, 0.4, 0.2], "as_found"));
+    first["replaces"] = json!({"number": old_number, "type": "amended", "reason": "transcription error: 0.18 kPa was entered as 1.8 kPa at 0.2 MPa"});
+    lab.approved(first)?;
+    let d = lab.days_ago(350);
+    // Found out of tolerance, adjusted, and left in tolerance.
+    let mut points = gauge_points([1.9, 1.7, 1.4], "as_found");
+    points.extend(gauge_points([0.1, 0.0, -0.1], "as_left"));
+    lab.approved(internal(
+        due_gauge,
+        &[ref_pressure, ref_accredited],
+        &d,
+        "simple",
+        points,
+    ))?;
+    let d = lab.days_ago(2);
+    let pending = lab.draft(internal(
+        pending_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([0.2, 0.3, 0.2], "as_found"),
+    ))?;
+    db::calibrations::submit(lab.conn, &lab.technician, pending)?;
+
+    let d = lab.days_ago(40);
+    lab.approved(json!({"instrument_id": thermometer, "kind": "internal", "performed_on": d, "received_on": d,
+        "procedure": "JJF 1171-2007 Temperature indicators", "location": "caltrace demo laboratory, temperature room",
+        "environment": {"temperature": q(21.0, "°C"), "relative_humidity": q(40.0, "%RH")},
+        "standards_used": [ref_thermometer], "decision_rule": "non_binary",
+        "points": [
+            stated("as_found", q(-20.0, "°C"), q(-19.8, "°C"), q(0.5, "°C"), q(0.12, "K")),
+            stated("as_found", q(0.0, "°C"), q(0.1, "°C"), q(0.5, "°C"), q(0.12, "K")),
+            stated("as_found", q(100.0, "°C"), q(100.42, "°C"), q(0.5, "°C"), q(0.12, "K")),
+        ]}))?;
+    let d = lab.days_ago(10);
+    lab.approved(json!({"instrument_id": multimeter, "kind": "internal", "performed_on": d, "received_on": d,
+        "procedure": "JJG 315-1983 DC voltmeters", "location": "caltrace demo laboratory, electrical room",
+        "environment": {"temperature": q(23.0, "°C"), "relative_humidity": q(45.0, "%RH")},
+        "standards_used": [ref_voltage], "decision_rule": "simple",
+        "points": [
+            stated("as_found", q(1.0, "V"), q(1.0004, "V"), q(0.0009, "V"), q(0.00012, "V")),
+            stated("as_found", q(10.0, "V"), q(10.003, "V"), q(0.007, "V"), q(0.0012, "V")),
+        ]}))?;
+    let d = lab.days_ago(100);
+    lab.approved(internal(
+        suspended_meter,
+        &[ref_voltage],
+        &d,
+        "simple",
+        vec![stated(
+            "as_found",
+            q(10.0, "V"),
+            q(10.002, "V"),
+            q(0.007, "V"),
+            q(0.0012, "V"),
+        )],
+    ))?;
+    db::instruments::change_status(
+        lab.conn,
+        &lab.admin,
+        suspended_meter,
+        InstrumentStatus::Suspended,
+        Some("dropped on site; awaiting inspection"),
+        today,
+    )?;
+
+    Ok(DemoSummary {
+        tokens,
+        instruments: lab.instruments,
+        certificates: lab.certificates,
+    })
+}

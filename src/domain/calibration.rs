@@ -1,0 +1,794 @@
+//! A calibration's content: validation of what the technician submits, and the
+//! results the lab states per point — error, expanded uncertainty (GUM), the
+//! conformity decision (ILAC-G8) and TUR — plus the CMC floor (ILAC P14) and the
+//! due date.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::conformity::{
+    decide, test_uncertainty_ratio, tur_flagged, Decision, DecisionRule, ErrorBounds,
+};
+use super::quantity::{
+    check_quantity, parse_unit, Dimension, Quantity, QuantityJson, QuantityKind, Unit,
+};
+use super::uncertainty::{self, BudgetRequest, BudgetResult, ComponentInput, Measurand};
+use super::FieldError;
+
+/// Coverage probability assumed when a stated uncertainty does not give one:
+/// k = 2 for a normal distribution (EA-4/02).
+pub const DEFAULT_COVERAGE_PROBABILITY: f64 = 0.9545;
+/// Interval used for the due date when neither the calibration nor the
+/// instrument gives one (a national standard's own recalibration).
+pub const FALLBACK_INTERVAL_DAYS: i64 = 365;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Issuer {
+    pub name: String,
+    pub certificate_number: String,
+    /// Present when the issuer is accredited under the ILAC MRA: such a
+    /// calibration is a traceability root (ILAC P10).
+    pub accreditation: Option<Accreditation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Accreditation {
+    pub body: String,
+    pub number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub temperature: Option<QuantityJson>,
+    pub relative_humidity: Option<QuantityJson>,
+    pub pressure: Option<QuantityJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub lower: QuantityJson,
+    pub upper: QuantityJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointBudget {
+    pub coverage_probability: Option<f64>,
+    pub components: Vec<ComponentInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatedUncertainty {
+    pub expanded_uncertainty: QuantityJson,
+    pub coverage_factor: f64,
+    pub coverage_probability: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointInput {
+    /// `as_found` (before adjustment) or `as_left` (after).
+    pub stage: String,
+    pub reference: QuantityJson,
+    pub indicated: QuantityJson,
+    /// Symmetric tolerance ±T on the error (maximum permissible error).
+    pub tolerance: Option<QuantityJson>,
+    /// Asymmetric limits on the error.
+    pub limits: Option<Limits>,
+    pub budget: Option<PointBudget>,
+    pub stated_uncertainty: Option<StatedUncertainty>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replaces {
+    pub number: String,
+    /// `amended` or `substituted` (DCC `reportAmendedSubstituted`).
+    #[serde(rename = "type")]
+    pub replacement_type: String,
+    pub reason: String,
+}
+
+/// Body of `POST /api/v1/calibrations` and `PUT /api/v1/calibrations/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationInput {
+    pub instrument_id: i64,
+    /// `internal` (default) or `external`.
+    pub kind: Option<String>,
+    pub issuer: Option<Issuer>,
+    #[schema(value_type = String, format = Date)]
+    pub performed_on: NaiveDate,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub received_on: Option<NaiveDate>,
+    pub procedure: Option<String>,
+    pub location: Option<String>,
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub standards_used: Vec<i64>,
+    /// `simple` (default), `guard_band`, `non_binary` or `none`.
+    pub decision_rule: Option<String>,
+    /// Guard band w; the point's expanded uncertainty when absent.
+    pub guard_band: Option<QuantityJson>,
+    /// Overrides the instrument's calibration interval for the due date.
+    pub interval_days: Option<i64>,
+    pub replaces: Option<Replaces>,
+    pub points: Vec<PointInput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    AsFound,
+    AsLeft,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationKind {
+    Internal,
+    External,
+}
+
+/// The computed result of one point, stored with the calibration and echoed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PointResult {
+    pub stage: Stage,
+    pub reference: QuantityJson,
+    pub indicated: QuantityJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<QuantityJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// indicated − reference, in the reference value's unit (an interval: °C stays °C).
+    pub error: QuantityJson,
+    pub expanded_uncertainty: QuantityJson,
+    pub coverage_factor: f64,
+    pub coverage_probability: f64,
+    /// `pass`, `conditional_pass`, `conditional_fail`, `fail`, or null under rule `none`.
+    pub decision: Option<Decision>,
+    /// Tolerance span / (2U).
+    pub tur: Option<f64>,
+    /// TUR below 4:1.
+    pub tur_flagged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetResult>,
+    /// Standards named by budget components (for impact analysis).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub standards_in_budget: Vec<i64>,
+}
+
+/// A validated calibration with its computed results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluatedCalibration {
+    pub kind: CalibrationKind,
+    pub decision_rule: DecisionRule,
+    pub points: Vec<PointResult>,
+    pub out_of_tolerance: bool,
+    pub due_on: NaiveDate,
+    pub accredited: bool,
+}
+
+/// What validation needs to know about the instrument being calibrated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstrumentFacts {
+    pub interval_days: Option<i32>,
+}
+
+/// One CMC row: U(x) = a + b·|x| at k = 2 over [min, max] (ILAC P14).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CmcInput {
+    pub quantity_kind: String,
+    pub range: CmcRange,
+    pub a: QuantityJson,
+    #[serde(default)]
+    pub b: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CmcRange {
+    pub min: QuantityJson,
+    pub max: QuantityJson,
+}
+
+/// A stored CMC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Cmc {
+    pub id: i64,
+    pub quantity_kind: String,
+    pub range: CmcRange,
+    pub a: QuantityJson,
+    pub b: f64,
+}
+
+pub fn validate_cmc(input: &CmcInput) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(kind) = QuantityKind::from_name(&input.quantity_kind) else {
+        return Err(vec![FieldError::new(
+            "quantity_kind",
+            format!("unknown quantity kind '{}'", input.quantity_kind),
+        )]);
+    };
+    let dimension = Some(kind.dimension());
+    let min = check_quantity(&input.range.min, "range.min", dimension)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let max = check_quantity(&input.range.max, "range.max", dimension)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let (Some(min), Some(max)) = (min, max) {
+        if min.point_si() > max.point_si() {
+            errors.push(FieldError::new(
+                "range",
+                "range.min must not exceed range.max",
+            ));
+        }
+    }
+    match check_quantity(&input.a, "a", dimension) {
+        Ok(a) if a.value < 0.0 => errors.push(FieldError::new("a.value", "must not be negative")),
+        Ok(_) => {}
+        Err(e) => errors.push(e),
+    }
+    if !input.b.is_finite() || input.b < 0.0 {
+        errors.push(FieldError::new(
+            "b",
+            "must be a finite, non-negative number (relative part of the CMC)",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+impl Cmc {
+    /// Whether the CMC covers a value (a point, compared in SI).
+    fn covers(&self, value: &Quantity) -> bool {
+        let (Ok(min), Ok(max)) = (
+            check_quantity(&self.range.min, "", Some(value.unit.dimension)),
+            check_quantity(&self.range.max, "", Some(value.unit.dimension)),
+        ) else {
+            return false;
+        };
+        let x = value.point_si();
+        let slack = 1e-12 * x.abs().max(min.point_si().abs()).max(max.point_si().abs());
+        min.point_si() - slack <= x && x <= max.point_si() + slack
+    }
+
+    /// The CMC (expanded, k = 2) at `value`, in SI. The relative part b·|x| takes
+    /// x in the unit the range is stated in, so a CMC for °C reads x in °C.
+    fn at_si(&self, value: &Quantity) -> Option<f64> {
+        let a = check_quantity(&self.a, "", Some(value.unit.dimension)).ok()?;
+        let range_unit = parse_unit(&self.range.min.unit).ok()?;
+        let x = range_unit.point_from_si(value.point_si());
+        Some(a.interval_si() + range_unit.interval_to_si(self.b * x.abs()))
+    }
+}
+
+fn non_blank(errors: &mut Vec<FieldError>, field: &str, value: &str, max_chars: usize) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if value.chars().count() > max_chars {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+}
+
+fn prefixed(prefix: &str, errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> + '_ {
+    errors
+        .into_iter()
+        .map(move |e| FieldError::new(format!("{prefix}.{}", e.field), e.message))
+}
+
+/// Checks a calibration and computes its results. `cmcs` are the laboratory's
+/// CMCs (only applied to internal calibrations).
+pub fn evaluate_calibration(
+    input: &CalibrationInput,
+    instrument: &InstrumentFacts,
+    cmcs: &[Cmc],
+) -> Result<EvaluatedCalibration, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let kind = match input.kind.as_deref().unwrap_or("internal") {
+        "internal" => CalibrationKind::Internal,
+        "external" => CalibrationKind::External,
+        other => {
+            errors.push(FieldError::new(
+                "kind",
+                format!("unknown kind '{other}': must be internal or external"),
+            ));
+            CalibrationKind::Internal
+        }
+    };
+    let decision_rule = match input
+        .decision_rule
+        .as_deref()
+        .unwrap_or("simple")
+        .parse::<DecisionRule>()
+    {
+        Ok(rule) => rule,
+        Err(_) => {
+            errors.push(FieldError::new(
+                "decision_rule",
+                "must be simple, guard_band, non_binary or none",
+            ));
+            DecisionRule::Simple
+        }
+    };
+    match (&input.issuer, kind) {
+        (None, CalibrationKind::External) => errors.push(FieldError::new(
+            "issuer",
+            "an external calibration must name its issuer and the issuer's certificate number",
+        )),
+        (Some(issuer), _) => {
+            non_blank(&mut errors, "issuer.name", &issuer.name, 200);
+            non_blank(
+                &mut errors,
+                "issuer.certificate_number",
+                &issuer.certificate_number,
+                100,
+            );
+            if let Some(accreditation) = &issuer.accreditation {
+                non_blank(
+                    &mut errors,
+                    "issuer.accreditation.body",
+                    &accreditation.body,
+                    100,
+                );
+                non_blank(
+                    &mut errors,
+                    "issuer.accreditation.number",
+                    &accreditation.number,
+                    100,
+                );
+            }
+        }
+        (None, CalibrationKind::Internal) => {}
+    }
+    if let Some(received_on) = input.received_on {
+        if received_on > input.performed_on {
+            errors.push(FieldError::new(
+                "received_on",
+                "must not be after performed_on",
+            ));
+        }
+    }
+    for (field, value) in [
+        ("procedure", &input.procedure),
+        ("location", &input.location),
+    ] {
+        if let Some(value) = value {
+            non_blank(&mut errors, field, value, 500);
+        }
+    }
+    if let Some(environment) = &input.environment {
+        let checks = [
+            (
+                "environment.temperature",
+                &environment.temperature,
+                QuantityKind::Temperature,
+            ),
+            (
+                "environment.relative_humidity",
+                &environment.relative_humidity,
+                QuantityKind::RelativeHumidity,
+            ),
+            (
+                "environment.pressure",
+                &environment.pressure,
+                QuantityKind::Pressure,
+            ),
+        ];
+        for (field, value, kind) in checks {
+            if let Some(value) = value {
+                if let Err(e) = check_quantity(value, field, Some(kind.dimension())) {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, id) in input.standards_used.iter().enumerate() {
+        if !seen.insert(*id) {
+            errors.push(FieldError::new(
+                format!("standards_used[{i}]"),
+                "is listed twice",
+            ));
+        }
+        if *id == input.instrument_id {
+            errors.push(FieldError::new(
+                format!("standards_used[{i}]"),
+                "an instrument cannot be its own standard",
+            ));
+        }
+    }
+    let interval_days = match input.interval_days {
+        Some(days) if !(1..=36_500).contains(&days) => {
+            errors.push(FieldError::new(
+                "interval_days",
+                "must be a whole number of days from 1 to 36500",
+            ));
+            FALLBACK_INTERVAL_DAYS
+        }
+        Some(days) => days,
+        None => instrument
+            .interval_days
+            .map(i64::from)
+            .unwrap_or(FALLBACK_INTERVAL_DAYS),
+    };
+    if let Some(replaces) = &input.replaces {
+        non_blank(&mut errors, "replaces.number", &replaces.number, 100);
+        non_blank(&mut errors, "replaces.reason", &replaces.reason, 1000);
+        if !matches!(
+            replaces.replacement_type.as_str(),
+            "amended" | "substituted"
+        ) {
+            errors.push(FieldError::new(
+                "replaces.type",
+                "must be amended or substituted",
+            ));
+        }
+        if kind == CalibrationKind::External {
+            errors.push(FieldError::new(
+                "replaces",
+                "only this laboratory's certificates can be replaced",
+            ));
+        }
+    }
+    if input.points.is_empty() {
+        errors.push(FieldError::new(
+            "points",
+            "a calibration needs at least one measurement point",
+        ));
+    }
+
+    let mut points = Vec::with_capacity(input.points.len());
+    for (i, point) in input.points.iter().enumerate() {
+        match evaluate_point(
+            &format!("points[{i}]"),
+            point,
+            decision_rule,
+            input.guard_band.as_ref(),
+            input.standards_used.as_slice(),
+        ) {
+            Ok(result) => {
+                if kind == CalibrationKind::Internal {
+                    if let Err(e) = check_cmc_floor(&format!("points[{i}]"), &result, cmcs) {
+                        errors.push(e);
+                    }
+                }
+                points.push(result);
+            }
+            Err(point_errors) => errors.extend(point_errors),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let out_of_tolerance =
+        final_points(&points).any(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()));
+    let due_on = input
+        .performed_on
+        .checked_add_days(chrono::Days::new(interval_days as u64))
+        .ok_or_else(|| {
+            vec![FieldError::new(
+                "performed_on",
+                "the due date would be out of range",
+            )]
+        })?;
+    Ok(EvaluatedCalibration {
+        kind,
+        decision_rule,
+        points,
+        out_of_tolerance,
+        due_on,
+        accredited: input
+            .issuer
+            .as_ref()
+            .is_some_and(|i| i.accreditation.is_some()),
+    })
+}
+
+/// The final result of a calibration: its as-left points, or its as-found points
+/// when nothing was adjusted (DESIGN section 6).
+pub fn final_points(points: &[PointResult]) -> impl Iterator<Item = &PointResult> {
+    let has_as_left = points.iter().any(|p| p.stage == Stage::AsLeft);
+    let wanted = if has_as_left {
+        Stage::AsLeft
+    } else {
+        Stage::AsFound
+    };
+    points.iter().filter(move |p| p.stage == wanted)
+}
+
+fn evaluate_point(
+    path: &str,
+    point: &PointInput,
+    rule: DecisionRule,
+    guard_band: Option<&QuantityJson>,
+    standards_used: &[i64],
+) -> Result<PointResult, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let stage = match point.stage.as_str() {
+        "as_found" => Some(Stage::AsFound),
+        "as_left" => Some(Stage::AsLeft),
+        _ => {
+            errors.push(FieldError::new(
+                format!("{path}.stage"),
+                "must be as_found or as_left",
+            ));
+            None
+        }
+    };
+    let reference = check_quantity(&point.reference, &format!("{path}.reference"), None);
+    let reference = match reference {
+        Ok(q) => q,
+        Err(e) => {
+            errors.push(e);
+            return Err(errors);
+        }
+    };
+    let dimension: Dimension = reference.unit.dimension;
+    let indicated = check_quantity(
+        &point.indicated,
+        &format!("{path}.indicated"),
+        Some(dimension),
+    )
+    .map_err(|e| errors.push(e))
+    .ok();
+
+    // Tolerances, limits and uncertainties bound the error: intervals, never points.
+    let interval = |q: &QuantityJson, field: String, errors: &mut Vec<FieldError>| -> Option<f64> {
+        check_quantity(q, &field, Some(dimension))
+            .map_err(|e| errors.push(e))
+            .ok()
+            .map(|q| q.interval_si())
+    };
+    let bounds = match (&point.tolerance, &point.limits) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                format!("{path}.limits"),
+                "give either tolerance or limits, not both",
+            ));
+            None
+        }
+        (Some(tolerance), None) => interval(tolerance, format!("{path}.tolerance"), &mut errors)
+            .and_then(|t| {
+                if t < 0.0 {
+                    errors.push(FieldError::new(
+                        format!("{path}.tolerance.value"),
+                        "must not be negative",
+                    ));
+                    None
+                } else {
+                    Some(ErrorBounds::symmetric(t))
+                }
+            }),
+        (None, Some(limits)) => {
+            let lower = interval(&limits.lower, format!("{path}.limits.lower"), &mut errors);
+            let upper = interval(&limits.upper, format!("{path}.limits.upper"), &mut errors);
+            match (lower, upper) {
+                (Some(lower), Some(upper)) if lower > upper => {
+                    errors.push(FieldError::new(
+                        format!("{path}.limits"),
+                        "lower must not exceed upper",
+                    ));
+                    None
+                }
+                (Some(lower), Some(upper)) => Some(ErrorBounds { lower, upper }),
+                _ => None,
+            }
+        }
+        (None, None) if rule == DecisionRule::None => None,
+        (None, None) => {
+            errors.push(FieldError::new(
+                format!("{path}.tolerance"),
+                "a point needs a tolerance (±) or limits for a conformity decision (or decision_rule none)",
+            ));
+            None
+        }
+    };
+
+    let mut standards_in_budget = Vec::new();
+    let uncertainty: Option<(f64, f64, f64, Option<BudgetResult>)> =
+        match (&point.budget, &point.stated_uncertainty) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(
+                    format!("{path}.stated_uncertainty"),
+                    "give either a budget or a stated uncertainty, not both",
+                ));
+                None
+            }
+            (None, None) => {
+                errors.push(FieldError::new(
+                    format!("{path}.budget"),
+                    "a point needs a budget or a stated_uncertainty",
+                ));
+                None
+            }
+            (Some(budget), None) => {
+                for (j, component) in budget.components.iter().enumerate() {
+                    if let Some(standard) = component.standard {
+                        if !standards_used.contains(&standard) {
+                            errors.push(FieldError::new(
+                                format!("{path}.budget.components[{j}].standard"),
+                                format!("instrument {standard} is not among standards_used"),
+                            ));
+                        } else if !standards_in_budget.contains(&standard) {
+                            standards_in_budget.push(standard);
+                        }
+                    }
+                }
+                let request = BudgetRequest {
+                    measurand: Measurand {
+                        name: format!(
+                            "error of indication at {} {}",
+                            point.reference.value, point.reference.unit
+                        ),
+                        unit: point.reference.unit.clone(),
+                    },
+                    coverage_probability: budget.coverage_probability,
+                    components: budget.components.clone(),
+                };
+                match uncertainty::evaluate(&request) {
+                    Ok(result) => {
+                        let u_si = reference
+                            .unit
+                            .interval_to_si(result.expanded_uncertainty.value);
+                        Some((
+                            u_si,
+                            result.coverage_factor,
+                            result.coverage_probability,
+                            Some(result),
+                        ))
+                    }
+                    Err(budget_errors) => {
+                        errors.extend(prefixed(&format!("{path}.budget"), budget_errors));
+                        None
+                    }
+                }
+            }
+            (None, Some(stated)) => {
+                let field = format!("{path}.stated_uncertainty");
+                let u = interval(
+                    &stated.expanded_uncertainty,
+                    format!("{field}.expanded_uncertainty"),
+                    &mut errors,
+                );
+                let k = stated.coverage_factor;
+                let p = stated
+                    .coverage_probability
+                    .unwrap_or(DEFAULT_COVERAGE_PROBABILITY);
+                if !(k.is_finite() && k > 0.0) {
+                    errors.push(FieldError::new(
+                        format!("{field}.coverage_factor"),
+                        "must be a finite number greater than zero",
+                    ));
+                }
+                if !(p > 0.0 && p < 1.0) {
+                    errors.push(FieldError::new(
+                        format!("{field}.coverage_probability"),
+                        "must be between 0 and 1 (exclusive)",
+                    ));
+                }
+                match u {
+                    Some(u) if u < 0.0 => {
+                        errors.push(FieldError::new(
+                            format!("{field}.expanded_uncertainty.value"),
+                            "must not be negative",
+                        ));
+                        None
+                    }
+                    Some(u) => Some((u, k, p, None)),
+                    None => None,
+                }
+            }
+        };
+    let (Some(stage), Some(indicated), Some((u_si, k, p, budget)), true) =
+        (stage, indicated, uncertainty, errors.is_empty())
+    else {
+        return Err(errors);
+    };
+
+    // e = indicated − reference, from the two points in SI, stated as an
+    // interval in the reference's unit (a °C error is in kelvin-sized degrees).
+    let error_si = indicated.point_si() - reference.point_si();
+    let guard_band_si = match guard_band {
+        Some(w) => match check_quantity(w, "guard_band", Some(dimension)) {
+            Ok(w) => w.interval_si().abs(),
+            Err(e) => return Err(vec![e]),
+        },
+        None => u_si,
+    };
+    let scale = reference.point_si().abs().max(indicated.point_si().abs());
+    let decision = bounds.and_then(|b| decide(rule, error_si, b, guard_band_si, scale));
+    let tur = bounds.and_then(|b| test_uncertainty_ratio(b, u_si));
+    let unit: &Unit = &reference.unit;
+    Ok(PointResult {
+        stage,
+        reference: point.reference.clone(),
+        indicated: point.indicated.clone(),
+        tolerance: point.tolerance.clone(),
+        limits: point.limits.clone(),
+        error: QuantityJson {
+            value: unit.interval_from_si(error_si),
+            unit: unit.symbol.clone(),
+        },
+        expanded_uncertainty: QuantityJson {
+            value: unit.interval_from_si(u_si),
+            unit: unit.symbol.clone(),
+        },
+        coverage_factor: k,
+        coverage_probability: p,
+        decision,
+        tur,
+        tur_flagged: bounds.is_some() && tur_flagged(tur),
+        budget,
+        standards_in_budget,
+    })
+}
+
+/// ILAC P14: no stated uncertainty may be smaller than the CMC. Compared as
+/// standard uncertainties (U/k against CMC/2: CMCs are stated at k = 2), and
+/// also as printed: the rounded U must not fall below the CMC either.
+fn check_cmc_floor(path: &str, point: &PointResult, cmcs: &[Cmc]) -> Result<(), FieldError> {
+    let Ok(reference) = Quantity::new(point.reference.value, &point.reference.unit) else {
+        return Ok(());
+    };
+    let Some(kind) = reference.unit.quantity_kind() else {
+        return Ok(());
+    };
+    let unit = &reference.unit;
+    let u_si = unit.interval_to_si(point.expanded_uncertainty.value);
+    let printed_si = unit.interval_to_si(uncertainty::rounded_expanded_uncertainty(
+        point.expanded_uncertainty.value,
+    ));
+    for cmc in cmcs
+        .iter()
+        .filter(|c| c.quantity_kind == kind.name() && c.covers(&reference))
+    {
+        let Some(cmc_si) = cmc.at_si(&reference) else {
+            continue;
+        };
+        let slack = 1e-12 * cmc_si.abs();
+        let standard_below = u_si / point.coverage_factor < cmc_si / 2.0 - slack;
+        let printed_below = printed_si < cmc_si - slack;
+        if standard_below || printed_below {
+            return Err(FieldError::new(
+                format!("{path}.expanded_uncertainty"),
+                format!(
+                    "U = {} {} (k = {}) is below the laboratory's CMC {} of {:.3e} {} at {} {} (ILAC P14)",
+                    point.expanded_uncertainty.value,
+                    unit.symbol,
+                    point.coverage_factor,
+                    cmc.id,
+                    unit.interval_from_si(cmc_si),
+                    unit.symbol,
+                    point.reference.value,
+                    unit.symbol
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the instrument was found in tolerance when it came in: no as-found
+/// point out of tolerance. None when no as-found point carries a decision.
+pub fn as_found_in_tolerance(points: &[PointResult]) -> Option<bool> {
+    let decisions: Vec<Decision> = points
+        .iter()
+        .filter(|p| p.stage == Stage::AsFound)
+        .filter_map(|p| p.decision)
+        .collect();
+    (!decisions.is_empty()).then(|| !decisions.iter().any(|d| d.is_out_of_tolerance()))
+}
