@@ -157,38 +157,6 @@ async fn main() {
                 caltrace::db::validity::validity_of_one(&mut conn, id, at).unwrap();
             }
             let one = started.elapsed() / 5_000;
-            {
-                use caltrace::db::schema::*;
-                let started = Instant::now();
-                for id in 1..=5_000i64 {
-                    let _: Option<String> = instruments::table
-                        .select(instruments::role)
-                        .filter(instruments::id.eq(id))
-                        .first(&mut conn)
-                        .optional()
-                        .unwrap();
-                }
-                println!(
-                    "  trivial select {:.1} µs",
-                    (started.elapsed() / 5_000).as_secs_f64() * 1e6
-                );
-                let started = Instant::now();
-                for id in 1..=5_000i64 {
-                    let _: Vec<(i64, String)> = instrument_status_changes::table
-                        .select((
-                            instrument_status_changes::id,
-                            instrument_status_changes::status,
-                        ))
-                        .filter(instrument_status_changes::instrument_id.eq(id))
-                        .filter(instrument_status_changes::effective_on.le(at))
-                        .load(&mut conn)
-                        .unwrap();
-                }
-                println!(
-                    "  status changes {:.1} µs",
-                    (started.elapsed() / 5_000).as_secs_f64() * 1e6
-                );
-            }
             let started = Instant::now();
             for _ in 1..=5_000 {
                 caltrace::db::users::user_for_token(&mut conn, &token).unwrap();

@@ -150,6 +150,10 @@ impl Database {
         drop(conn);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
+            // r2d2 would otherwise run `SELECT 1` on every checkout: a query per
+            // request on the hot validity path. A broken connection still
+            // surfaces as a query error and is replaced.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build(ConnectionManager {
                 location: location.clone(),
