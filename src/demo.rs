@@ -189,41 +189,70 @@ pub fn seed(
     let ref_accredited = lab.instrument(json!({"asset_tag": "REF-P-02", "description": "Pressure calibrator 0–7 MPa",
         "manufacturer": "Additel", "model": "780", "serial_number": "AD-5521", "role": "reference", "quantity_kind": "pressure",
         "range": {"min": q(0.0, "MPa"), "max": q(7.0, "MPa")}, "interval_days": 365}))?;
-    let nim_date = lab.days_ago(120);
-    lab.approved(external(ref_pressure, &[nim], &nim_date, json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2026-L-0012"}),
-        vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(0.000025, "MPa"))]))?;
-    let nist_date = lab.days_ago(200);
-    lab.approved(external(
-        ref_thermometer,
-        &[nist],
-        &nist_date,
-        json!({"name": "NIST", "certificate_number": "NIST-685/291234-25"}),
-        vec![stated(
-            "as_left",
-            q(231.928, "°C"),
-            q(231.9291, "°C"),
-            q(0.01, "K"),
-            q(0.002, "K"),
-        )],
+    // Each reference standard has this year's certificate and last year's, so
+    // older customer calibrations rest on a certificate valid at the time.
+    for (days, year_tag) in [(485u64, "25"), (120, "26")] {
+        let date = lab.days_ago(days);
+        lab.approved(external(ref_pressure, &[nim], &date,
+            json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": format!("NIM-20{year_tag}-L-0012")}),
+            vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(0.000025, "MPa"))]))?;
+        let date = lab.days_ago(days + 80);
+        lab.approved(external(
+            ref_thermometer,
+            &[nist],
+            &date,
+            json!({"name": "NIST", "certificate_number": format!("NIST-685/2912{year_tag}-1")}),
+            vec![stated(
+                "as_left",
+                q(231.928, "°C"),
+                q(231.9291, "°C"),
+                q(0.01, "K"),
+                q(0.002, "K"),
+            )],
+        ))?;
+        let date = lab.days_ago(days - 30);
+        lab.approved(external(
+            ref_voltage,
+            &[ptb],
+            &date,
+            json!({"name": "PTB", "certificate_number": format!("PTB-2.11-40{year_tag}")}),
+            vec![stated(
+                "as_left",
+                q(10.0, "V"),
+                q(10.000003, "V"),
+                q(0.00002, "V"),
+                q(0.0000015, "V"),
+            )],
+        ))?;
+        // An accredited laboratory is a traceability root of its own (ILAC P10).
+        let date = lab.days_ago(days - 60);
+        lab.approved(external(ref_accredited, &[], &date,
+            json!({"name": "Shanghai Pressure Calibration Centre", "certificate_number": format!("SPCC-{year_tag}-0815"),
+                   "accreditation": {"body": "CNAS", "number": "L1234"}}),
+            vec![stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
+    }
+
+    // A broken chain: an old dead-weight tester whose certificate had expired
+    // when it was used to calibrate a transfer standard, which then calibrated
+    // a customer's gauge. Both rest on the broken link (not_traceable).
+    let old_tester = lab.instrument(json!({"asset_tag": "REF-P-04", "description": "Dead-weight tester (out of use)",
+        "manufacturer": "Budenberg", "model": "580", "serial_number": "DW-1977", "role": "reference", "quantity_kind": "pressure",
+        "interval_days": 365}))?;
+    let transfer = lab.instrument(json!({"asset_tag": "REF-P-03", "description": "Transfer pressure standard 0–1 MPa",
+        "manufacturer": "Fluke", "model": "PM200", "serial_number": "TP-3303", "role": "reference", "quantity_kind": "pressure",
+        "interval_days": 365}))?;
+    let date = lab.days_ago(600);
+    lab.approved(external(old_tester, &[nim], &date,
+        json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2024-L-0777"}),
+        vec![stated("as_left", q(1.0, "MPa"), q(1.00001, "MPa"), q(0.0002, "MPa"), q(0.00003, "MPa"))]))?;
+    let date = lab.days_ago(100);
+    lab.approved(internal(
+        transfer,
+        &[old_tester],
+        &date,
+        "simple",
+        gauge_points([0.1, 0.2, 0.1], "as_found"),
     ))?;
-    let ptb_date = lab.days_ago(90);
-    lab.approved(external(
-        ref_voltage,
-        &[ptb],
-        &ptb_date,
-        json!({"name": "PTB", "certificate_number": "PTB-2.11-4096"}),
-        vec![stated(
-            "as_left",
-            q(10.0, "V"),
-            q(10.000003, "V"),
-            q(0.00002, "V"),
-            q(0.0000015, "V"),
-        )],
-    ))?;
-    let accredited_date = lab.days_ago(60);
-    lab.approved(external(ref_accredited, &[], &accredited_date,
-        json!({"name": "Shanghai Pressure Calibration Centre", "certificate_number": "SPCC-26-0815", "accreditation": {"body": "CNAS", "number": "L1234"}}),
-        vec![stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
 
     // Customers' working instruments.
     let gauge = |tag: &str, serial: &str, customer: &str| {
@@ -375,6 +404,17 @@ pub fn seed(
         Some("dropped on site; awaiting inspection"),
         today,
     )?;
+    let broken = lab.instrument(json!({"asset_tag": "PG-0008", "description": "Pressure gauge 0–1 MPa, class 0.16",
+        "manufacturer": "WIKA", "model": "CPG1500", "serial_number": "A1008", "role": "working", "quantity_kind": "pressure",
+        "customer": "Delta Hydraulics", "interval_days": 365}))?;
+    let date = lab.days_ago(20);
+    lab.approved(internal(
+        broken,
+        &[transfer],
+        &date,
+        "simple",
+        gauge_points([0.2, 0.1, 0.0], "as_found"),
+    ))?;
 
     Ok(DemoSummary {
         tokens,

@@ -8,6 +8,7 @@ pub mod health;
 pub mod instruments;
 pub mod openapi;
 pub mod params;
+pub mod traceability;
 pub mod uncertainty;
 pub mod validity;
 
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<Route> {
         calibrations::routes(),
         cmcs::routes(),
         validity::routes(),
+        traceability::routes(),
         uncertainty::routes(),
         openapi::routes(),
     ]

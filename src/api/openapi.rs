@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{audit, calibrations, cmcs, health, instruments, uncertainty, validity};
+use super::{audit, calibrations, cmcs, health, instruments, traceability, uncertainty, validity};
 
 struct BearerAuth;
 
@@ -35,6 +35,7 @@ impl Modify for BearerAuth {
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
         cmcs::create, cmcs::list,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
+        traceability::chain, traceability::impact, traceability::impact_with_correction,
     ),
     modifiers(&BearerAuth)
 )]

@@ -64,6 +64,8 @@ pub struct Calibration {
     pub approved_by: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+    /// Its traceability chain was broken on its date (section 7); meaningful once on record.
+    pub chain_broken: bool,
 }
 
 #[derive(Queryable, Selectable, Debug)]
@@ -88,6 +90,7 @@ struct CalibrationRow {
     approved_by: Option<i64>,
     created_at: String,
     updated_at: String,
+    chain_broken: bool,
 }
 
 fn corrupt(id: i64, what: &str) -> ApiError {
@@ -132,6 +135,7 @@ impl TryFrom<CalibrationRow> for Calibration {
             approved_by: row.approved_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            chain_broken: row.chain_broken,
         })
     }
 }
@@ -709,6 +713,10 @@ pub fn approve(
                 calibrations::updated_at.eq(now_timestamp()),
             ))
             .execute(conn)?;
+        // Its own chain on its date, then everything that used this instrument
+        // from that date on: the new calibration may be what they now rest on.
+        super::traceability::refresh_chain_state(conn, &[id])?;
+        super::traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
         let after = get(conn, id)?;
         append(
             conn,
@@ -732,7 +740,10 @@ pub fn withdraw(
     write_transaction(conn, |conn| {
         let before = get_by_certificate(conn, number)?;
         conflict_unless(&before, &["issued"], "withdrawn")?;
-        set_status(conn, actor, &before, "withdrawn", Some(reason), "withdraw")
+        let after = set_status(conn, actor, &before, "withdrawn", Some(reason), "withdraw")?;
+        // Whatever rested on this certificate now rests on a withdrawn one.
+        super::traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        Ok(after)
     })
 }
 
@@ -806,4 +817,47 @@ pub fn as_found_history(
         }
     }
     Ok(history)
+}
+
+/// (calibration id, our number, issuer's number, customer).
+type CertificateRow = (i64, Option<String>, Option<String>, Option<String>);
+
+pub struct CertificateDetail {
+    pub our_number: Option<String>,
+    pub issuer_number: Option<String>,
+    pub customer: Option<String>,
+}
+
+/// Certificate numbers and customers of calibrations, in chunks of 10 000.
+pub fn certificates_and_customers(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, CertificateDetail>, ApiError> {
+    let mut details = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<CertificateRow> = calibrations::table
+            .inner_join(instruments::table)
+            .select((
+                calibrations::id,
+                calibrations::certificate_number,
+                calibrations::issuer_certificate_number,
+                instruments::customer,
+            ))
+            .filter(calibrations::id.eq_any(chunk))
+            .load(conn)?;
+        details.extend(
+            rows.into_iter()
+                .map(|(id, our_number, issuer_number, customer)| {
+                    (
+                        id,
+                        CertificateDetail {
+                            our_number,
+                            issuer_number,
+                            customer,
+                        },
+                    )
+                }),
+        );
+    }
+    Ok(details)
 }

@@ -272,6 +272,9 @@ pub fn change_status(
                 instrument_status_changes::created_at.eq(&now),
             ))
             .execute(conn)?;
+        // A standard going out of service from today breaks the chains of
+        // calibrations that use it from today on.
+        super::traceability::refresh_downstream(conn, id, today)?;
         let after = get(conn, id)?;
         let mut after_json = to_json(&after);
         after_json["status_reason"] = reason.into();

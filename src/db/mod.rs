@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calibrations;
 pub mod instruments;
 pub mod schema;
+pub mod traceability;
 pub mod users;
 pub mod validity;
 

@@ -104,6 +104,7 @@ diesel::table! {
         approved_by -> Nullable<BigInt>,
         created_at -> Text,
         updated_at -> Text,
+        chain_broken -> Bool,
     }
 }
 

@@ -29,6 +29,7 @@ pub fn validity_of(
 }
 
 type LatestRow = (
+    bool,
     i64,
     i64,
     NaiveDate,
@@ -41,6 +42,7 @@ type LatestRow = (
 );
 
 type LatestColumns = (
+    calibrations::chain_broken,
     calibrations::instrument_id,
     calibrations::id,
     calibrations::performed_on,
@@ -53,6 +55,7 @@ type LatestColumns = (
 );
 
 const LATEST_COLUMNS: LatestColumns = (
+    calibrations::chain_broken,
     calibrations::instrument_id,
     calibrations::id,
     calibrations::performed_on,
@@ -124,7 +127,7 @@ pub fn due_by(
     let due: Vec<LatestRow> = latest_on_record(as_of)
         .filter(calibrations::due_on.le(horizon))
         .load(conn)?;
-    let ids: Vec<i64> = due.iter().map(|row| row.0).collect();
+    let ids: Vec<i64> = due.iter().map(|row| row.1).collect();
     let mut validity = validity_of(conn, &ids, as_of)?;
     let mut described: HashMap<i64, (String, Option<String>, String)> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
@@ -145,14 +148,14 @@ pub fn due_by(
     let mut out = Vec::with_capacity(due.len());
     for row in due {
         let (Some((tag, customer, role)), Some(validity)) =
-            (described.remove(&row.0), validity.remove(&row.0))
+            (described.remove(&row.1), validity.remove(&row.1))
         else {
             continue;
         };
         if role == "national" {
             continue;
         }
-        out.push((row.0, tag, customer, row.3.unwrap_or(row.2), validity));
+        out.push((row.1, tag, customer, row.4.unwrap_or(row.3), validity));
     }
     out.sort_by_key(|item| (item.3, item.0));
     Ok(out)
@@ -251,7 +254,18 @@ const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
 };
 
 fn on_record(row: LatestRow) -> CalibrationOnRecord {
-    let (_, id, performed_on, due_on, status, out_of_tolerance, kind, number, issuer_number) = row;
+    let (
+        chain_broken,
+        _,
+        id,
+        performed_on,
+        due_on,
+        status,
+        out_of_tolerance,
+        kind,
+        number,
+        issuer_number,
+    ) = row;
     CalibrationOnRecord {
         calibration_id: id,
         performed_on,
@@ -264,7 +278,7 @@ fn on_record(row: LatestRow) -> CalibrationOnRecord {
         },
         withdrawn: status == "withdrawn",
         out_of_tolerance,
-        chain_broken: false,
+        chain_broken,
     }
 }
 

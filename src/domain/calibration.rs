@@ -792,3 +792,89 @@ pub fn as_found_in_tolerance(points: &[PointResult]) -> Option<bool> {
         .collect();
     (!decisions.is_empty()).then(|| !decisions.iter().any(|d| d.is_out_of_tolerance()))
 }
+
+/// What a standard was really off by, found after it was used (impact
+/// analysis): its reference values were off by `reference_offset`, and its
+/// standard uncertainty is really `standard_uncertainty`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StandardCorrection {
+    pub reference_offset: QuantityJson,
+    pub standard_uncertainty: QuantityJson,
+}
+
+/// Re-decides one point of a calibration that used the corrected standard.
+/// The reference the technician read was off by the offset, so the true error
+/// is e − offset; budget components marked with that standard take its
+/// corrected standard uncertainty (their contribution scales with it, GUM
+/// 5.1.3), and U is recombined (Welch–Satterthwaite, k from the new ν_eff).
+/// A stated U without a budget keeps its value: its share of the standard is
+/// not known. Returns the decision after correction.
+pub fn corrected_decision(
+    point: &PointResult,
+    rule: DecisionRule,
+    guard_band: Option<&QuantityJson>,
+    standard_id: i64,
+    correction: &StandardCorrection,
+) -> Result<Option<Decision>, String> {
+    let reference = Quantity::new(point.reference.value, &point.reference.unit)?;
+    let unit = &reference.unit;
+    let offset = Quantity::new(
+        correction.reference_offset.value,
+        &correction.reference_offset.unit,
+    )?;
+    if offset.unit.dimension != unit.dimension {
+        return Err(format!(
+            "reference_offset is not of the dimension of the point's reference ({})",
+            unit.dimension.describe()
+        ));
+    }
+    let corrected_u = Quantity::new(
+        correction.standard_uncertainty.value,
+        &correction.standard_uncertainty.unit,
+    )?;
+    let error_si = unit.interval_to_si(point.error.value) - offset.interval_si();
+    let mut u_si = unit.interval_to_si(point.expanded_uncertainty.value);
+    if let Some(budget) = &point.budget {
+        let mut contributions = Vec::with_capacity(budget.components.len());
+        for component in &budget.components {
+            let mut contribution = component.contribution.value;
+            if component.standard == Some(standard_id) && component.standard_uncertainty.value > 0.0
+            {
+                let component_unit =
+                    parse_unit(&component.standard_uncertainty.unit).map_err(|e| e.to_string())?;
+                if component_unit.dimension != corrected_u.unit.dimension {
+                    return Err(format!(
+                        "standard_uncertainty is not of the dimension of budget component '{}' ({})",
+                        component.name,
+                        component_unit.dimension.describe()
+                    ));
+                }
+                contribution *= corrected_u.interval_si()
+                    / component_unit.interval_to_si(component.standard_uncertainty.value);
+            }
+            contributions.push(super::uncertainty::Contribution {
+                standard_uncertainty: contribution,
+                sensitivity: 1.0,
+                degrees_of_freedom: component.degrees_of_freedom,
+            });
+        }
+        let combined = super::uncertainty::combine(&contributions, budget.coverage_probability)
+            .map_err(|e| format!("{e:?}"))?;
+        u_si = unit.interval_to_si(combined.expanded_uncertainty);
+    }
+    let bounds = match (&point.tolerance, &point.limits) {
+        (Some(t), _) => ErrorBounds::symmetric(Quantity::new(t.value, &t.unit)?.interval_si()),
+        (None, Some(l)) => ErrorBounds {
+            lower: Quantity::new(l.lower.value, &l.lower.unit)?.interval_si(),
+            upper: Quantity::new(l.upper.value, &l.upper.unit)?.interval_si(),
+        },
+        (None, None) => return Ok(None),
+    };
+    let guard_band_si = match guard_band {
+        Some(w) => Quantity::new(w.value, &w.unit)?.interval_si().abs(),
+        None => u_si,
+    };
+    let scale = reference.point_si().abs();
+    Ok(decide(rule, error_si, bounds, guard_band_si, scale))
+}

@@ -6,6 +6,7 @@ pub mod conformity;
 pub mod instrument;
 pub mod interval;
 pub mod quantity;
+pub mod traceability;
 pub mod uncertainty;
 pub mod validity;
 

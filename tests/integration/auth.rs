@@ -139,6 +139,24 @@ fn auth_matrix_for_every_route() {
         (Method::Get, at("/api/v1/recalls"), Value::Null, everyone),
         (
             Method::Get,
+            at("/api/v1/instruments/{id}/traceability"),
+            Value::Null,
+            everyone,
+        ),
+        (
+            Method::Get,
+            at("/api/v1/instruments/{id}/impact?from=2026-01-01&to=2026-12-31"),
+            Value::Null,
+            &["technician", "approver", "auditor", "admin"][..],
+        ),
+        (
+            Method::Post,
+            at("/api/v1/instruments/{id}/impact"),
+            json!({"from": "2026-01-01"}),
+            &["technician", "approver", "auditor", "admin"][..],
+        ),
+        (
+            Method::Get,
             at("/api/v1/audit"),
             Value::Null,
             &["auditor", "admin"][..],

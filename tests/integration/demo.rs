@@ -10,7 +10,7 @@ fn the_demo_lab_shows_every_validity_outcome() {
         .with_conn(|conn| caltrace::demo::seed(conn, "CT", today))
         .expect("demo seeds");
     assert_eq!(summary.tokens.len(), 5);
-    assert_eq!(summary.certificates.len(), 11);
+    assert_eq!(summary.certificates.len(), 13);
     let tags = [
         "NIM-P-001",
         "REF-P-01",
@@ -26,6 +26,8 @@ fn the_demo_lab_shows_every_validity_outcome() {
         "TH-0002",
         "DMM-0001",
         "DMM-0002",
+        "REF-P-03",
+        "PG-0008",
     ];
     let (_, bulk) = app.post(
         "/api/v1/instruments/status",
@@ -54,7 +56,9 @@ fn the_demo_lab_shows_every_validity_outcome() {
             "valid",
             "never_calibrated",
             "valid",
-            "suspended"
+            "suspended",
+            "not_traceable",
+            "not_traceable"
         ]
     );
     let (_, superseded) = app.get("/api/v1/calibrations?status=superseded", Some("auditor"));
@@ -77,6 +81,35 @@ fn the_demo_lab_shows_every_validity_outcome() {
     assert!(
         recalled.contains(&"PG-0002") && recalled.contains(&"PG-0006"),
         "{recalls}"
+    );
+    // The broken chain is named where it breaks: the old tester expired before use.
+    let (_, gauge) = app.get(
+        "/api/v1/instruments/by-tag/PG-0008/status",
+        Some("inspector"),
+    );
+    let (_, report) = app.get(
+        &format!("/api/v1/instruments/{}/traceability", gauge["id"]),
+        Some("inspector"),
+    );
+    assert_eq!(report["traceable"], false);
+    assert_eq!(report["broken_link"]["reason"], "standard_expired_at_use");
+    assert_eq!(
+        report["broken_link"]["certificate_number"],
+        "NIM-2024-L-0777"
+    );
+    let (_, valid) = app.get(
+        "/api/v1/instruments/by-tag/PG-0006/status",
+        Some("inspector"),
+    );
+    let (_, report) = app.get(
+        &format!("/api/v1/instruments/{}/traceability", valid["id"]),
+        Some("inspector"),
+    );
+    assert_eq!(report["traceable"], true, "{report}");
+    assert_eq!(report["national_standards"][0]["institute"], "NIM");
+    assert_eq!(
+        report["accredited_roots"][0]["issuer"]["accreditation_body"],
+        "CNAS"
     );
     // Seeding twice is refused rather than duplicating the lab.
     assert!(app

@@ -8,5 +8,6 @@ mod common;
 mod demo;
 mod instruments;
 mod service;
+mod traceability;
 mod uncertainty;
 mod validity;

@@ -20,11 +20,12 @@ fn reason(app: &TestApp, id: i64, at: &str) -> String {
 #[test]
 fn reason_codes_and_date_boundaries() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let gauge = register(&app, "PG-1", "working");
     assert_eq!(reason(&app, gauge, "2026-06-01"), "never_calibrated");
     let issued = issue(
         &app,
-        &calibration(gauge, &[], "2026-05-10", vec![point(0.5003, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-05-10", vec![point(0.5003, 0.0002)]),
     );
     let number = issued["certificate_number"].as_str().unwrap().to_string();
 
@@ -52,7 +53,7 @@ fn reason_codes_and_date_boundaries() {
     // A later calibration that failed makes the instrument out of tolerance from its date on.
     let failed = issue(
         &app,
-        &calibration(gauge, &[], "2026-08-01", vec![point(0.503, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-08-01", vec![point(0.503, 0.0002)]),
     );
     assert_eq!(failed["out_of_tolerance"], true);
     assert_eq!(reason(&app, gauge, "2026-07-31"), "valid");
@@ -62,7 +63,7 @@ fn reason_codes_and_date_boundaries() {
     let (_, draft) = app.post(
         "/api/v1/calibrations",
         Some("technician"),
-        &calibration(gauge, &[], "2026-09-01", vec![point(0.5, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-09-01", vec![point(0.5, 0.0002)]),
     );
     app.post(
         &format!("/api/v1/calibrations/{}/submit", draft["id"]),
@@ -95,14 +96,15 @@ fn reason_codes_and_date_boundaries() {
 #[test]
 fn withdrawal_does_not_fall_back_to_an_older_certificate() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let gauge = register(&app, "PG-1", "working");
     issue(
         &app,
-        &calibration(gauge, &[], "2026-01-10", vec![point(0.5003, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-01-10", vec![point(0.5003, 0.0002)]),
     );
     let newer = issue(
         &app,
-        &calibration(gauge, &[], "2026-03-10", vec![point(0.5003, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-03-10", vec![point(0.5003, 0.0002)]),
     );
     let number = newer["certificate_number"].as_str().unwrap();
     assert_eq!(
@@ -157,14 +159,15 @@ fn withdrawal_does_not_fall_back_to_an_older_certificate() {
 #[test]
 fn a_replacement_supersedes_the_old_certificate() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let gauge = register(&app, "PG-1", "working");
     let old = issue(
         &app,
-        &calibration(gauge, &[], "2026-03-10", vec![point(0.503, 0.0002)]),
+        &calibration(gauge, &[nim], "2026-03-10", vec![point(0.503, 0.0002)]),
     );
     let old_number = old["certificate_number"].as_str().unwrap().to_string();
     assert_eq!(reason(&app, gauge, "2026-04-01"), "out_of_tolerance");
-    let mut body = calibration(gauge, &[], "2026-03-10", vec![point(0.5003, 0.0002)]);
+    let mut body = calibration(gauge, &[nim], "2026-03-10", vec![point(0.5003, 0.0002)]);
     body["replaces"] = json!({"number": old_number, "type": "amended", "reason": "transcription error in the indicated value"});
     let new = issue(&app, &body);
     let new_number = new["certificate_number"].as_str().unwrap().to_string();
@@ -190,7 +193,7 @@ fn a_replacement_supersedes_the_old_certificate() {
         (Some("valid"), Some(new_number.as_str()))
     );
     // A superseded certificate cannot be replaced or withdrawn again.
-    let mut again = calibration(gauge, &[], "2026-03-10", vec![point(0.5003, 0.0002)]);
+    let mut again = calibration(gauge, &[nim], "2026-03-10", vec![point(0.5003, 0.0002)]);
     again["replaces"] = json!({"number": old_number, "type": "substituted", "reason": "again"});
     let (code, problem) = app.post("/api/v1/calibrations", Some("technician"), &again);
     assert_eq!(
@@ -269,17 +272,18 @@ fn status_changes_count_from_their_day_and_national_standards_are_valid() {
 #[test]
 fn bulk_status_by_ids_and_tags_in_the_order_asked() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let valid = register(&app, "PG-1", "working");
     let never = register(&app, "PG-2", "working");
     let external_only = register(&app, "REF-1", "reference");
     issue(
         &app,
-        &calibration(valid, &[], "2026-05-10", vec![point(0.5003, 0.0002)]),
+        &calibration(valid, &[nim], "2026-05-10", vec![point(0.5003, 0.0002)]),
     );
     // An external calibration counts once accepted, with the issuer's number.
     issue(
         &app,
-        &external(external_only, &[], "2026-05-01", "NIM-2026-L-0012"),
+        &external(external_only, &[nim], "2026-05-01", "NIM-2026-L-0012"),
     );
     let (code, bulk) = app.post(
         "/api/v1/instruments/status",
@@ -350,6 +354,7 @@ fn bulk_status_by_ids_and_tags_in_the_order_asked() {
 #[test]
 fn recalls_list_due_and_overdue_instruments_by_customer() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let today = chrono::Utc::now().date_naive();
     let overdue = register(&app, "PG-1", "working");
     let due_soon = register(&app, "PG-2", "working");
@@ -357,15 +362,20 @@ fn recalls_list_due_and_overdue_instruments_by_customer() {
     let days_ago = |days: u64| (today - chrono::Days::new(days)).to_string();
     issue(
         &app,
-        &calibration(overdue, &[], &days_ago(400), vec![point(0.5003, 0.0002)]),
+        &calibration(overdue, &[nim], &days_ago(400), vec![point(0.5003, 0.0002)]),
     );
     issue(
         &app,
-        &calibration(due_soon, &[], &days_ago(350), vec![point(0.5003, 0.0002)]),
+        &calibration(
+            due_soon,
+            &[nim],
+            &days_ago(350),
+            vec![point(0.5003, 0.0002)],
+        ),
     );
     issue(
         &app,
-        &calibration(fine, &[], &days_ago(10), vec![point(0.5003, 0.0002)]),
+        &calibration(fine, &[nim], &days_ago(10), vec![point(0.5003, 0.0002)]),
     );
     let (code, recalls) = app.get("/api/v1/recalls?within=30", Some("inspector"));
     assert_eq!(code, Status::Ok, "{recalls}");
@@ -394,6 +404,7 @@ fn recalls_list_due_and_overdue_instruments_by_customer() {
 #[test]
 fn suggested_interval_follows_the_as_found_history() {
     let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
     let gauge = register(&app, "PG-1", "working");
     let (_, empty) = app.get(
         &format!("/api/v1/instruments/{gauge}/interval"),
@@ -408,11 +419,11 @@ fn suggested_interval_follows_the_as_found_history() {
     );
     issue(
         &app,
-        &calibration(gauge, &[], "2025-01-10", vec![point(0.5003, 0.0002)]),
+        &calibration(gauge, &[nim], "2025-01-10", vec![point(0.5003, 0.0002)]),
     );
     issue(
         &app,
-        &calibration(gauge, &[], "2025-06-10", vec![point(0.5003, 0.0002)]),
+        &calibration(gauge, &[nim], "2025-06-10", vec![point(0.5003, 0.0002)]),
     );
     // Found out of tolerance, adjusted: the as-found result is what counts.
     let mut adjusted = point(0.5001, 0.0002);

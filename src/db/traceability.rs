@@ -1,0 +1,428 @@
+//! Traceability from the database: the subgraph a chain can reach, fetched with
+//! one recursive query plus a fixed number of loads, handed to the pure chain
+//! logic of `domain::traceability`; the stored chain state of calibrations; and
+//! reverse traceability (impact analysis) as one recursive query.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer};
+
+use super::calibrations::ON_RECORD;
+use super::schema::{calibration_standards, calibrations, instrument_status_changes, instruments};
+use super::DbConnection;
+use crate::domain::calibration::{final_points, PointResult};
+use crate::domain::quantity::parse_unit;
+use crate::domain::traceability::{
+    broken_link_of_calibration, AccreditedIssuer, BrokenLink, CalibrationFacts, InstrumentFacts,
+    StatedUncertainty,
+};
+use crate::domain::validity::{CalibrationOnRecord, Role, StatusChange};
+use crate::error::ApiError;
+
+#[derive(QueryableByName)]
+struct Reached {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Instruments a chain starting at `instrument_id` on `at` can reach: each
+/// step follows the latest calibration on record performed on or before the
+/// date of use to its standards. UNION (not UNION ALL) on (instrument, date)
+/// makes a loop of same-day calibrations end instead of recursing forever.
+const REACH_SQLITE: &str = "
+WITH RECURSIVE reach(id, used_on) AS (
+    SELECT ?, ?
+    UNION
+    SELECT cs.standard_id, c.performed_on
+    FROM reach
+    JOIN calibrations c ON c.id = (
+        SELECT n.id FROM calibrations n
+        WHERE n.instrument_id = reach.id AND n.status IN ('issued', 'accepted', 'withdrawn')
+          AND n.performed_on <= reach.used_on
+        ORDER BY n.performed_on DESC, n.id DESC LIMIT 1)
+    JOIN calibration_standards cs ON cs.calibration_id = c.id
+)
+SELECT DISTINCT id FROM reach";
+
+const REACH_POSTGRES: &str = "
+WITH RECURSIVE reach(id, used_on) AS (
+    SELECT $1::bigint, $2::date
+    UNION
+    SELECT cs.standard_id, c.performed_on
+    FROM reach
+    CROSS JOIN LATERAL (
+        SELECT n.id, n.performed_on FROM calibrations n
+        WHERE n.instrument_id = reach.id AND n.status IN ('issued', 'accepted', 'withdrawn')
+          AND n.performed_on <= reach.used_on
+        ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) c
+    JOIN calibration_standards cs ON cs.calibration_id = c.id
+)
+SELECT DISTINCT id FROM reach";
+
+fn reachable(
+    conn: &mut DbConnection,
+    instrument_id: i64,
+    at: NaiveDate,
+) -> Result<Vec<i64>, ApiError> {
+    let rows: Vec<Reached> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(REACH_SQLITE)
+            .bind::<BigInt, _>(instrument_id)
+            .bind::<Date, _>(at)
+            .load(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(REACH_POSTGRES)
+            .bind::<BigInt, _>(instrument_id)
+            .bind::<Date, _>(at)
+            .load(c)?,
+    };
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
+/// (id, asset tag, role, institute, country).
+type InstrumentRow = (i64, String, String, Option<String>, Option<String>);
+
+type CalibrationRow = (
+    i64,
+    i64,
+    NaiveDate,
+    Option<NaiveDate>,
+    String,
+    bool,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+/// The smallest expanded U among a calibration's final points, in that point's
+/// unit, with its SI value for comparison along the chain.
+fn smallest_uncertainty(points: &[PointResult]) -> Option<StatedUncertainty> {
+    final_points(points)
+        .filter_map(|point| {
+            let unit = parse_unit(&point.expanded_uncertainty.unit).ok()?;
+            Some(StatedUncertainty {
+                value: point.expanded_uncertainty.value,
+                unit: point.expanded_uncertainty.unit.clone(),
+                value_si: unit.interval_to_si(point.expanded_uncertainty.value),
+                dimension: unit.dimension.si_form(),
+            })
+        })
+        .min_by(|a, b| a.value_si.total_cmp(&b.value_si))
+}
+
+/// Everything the chain logic needs about a set of instruments, in five queries.
+pub fn facts_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, InstrumentFacts>, ApiError> {
+    let mut graph = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<InstrumentRow> = instruments::table
+            .select((
+                instruments::id,
+                instruments::asset_tag,
+                instruments::role,
+                instruments::institute,
+                instruments::country,
+            ))
+            .filter(instruments::id.eq_any(chunk))
+            .load(conn)?;
+        let changes: Vec<(i64, i64, String, NaiveDate)> = instrument_status_changes::table
+            .select((
+                instrument_status_changes::instrument_id,
+                instrument_status_changes::id,
+                instrument_status_changes::status,
+                instrument_status_changes::effective_on,
+            ))
+            .filter(instrument_status_changes::instrument_id.eq_any(chunk))
+            .load(conn)?;
+        let records: Vec<CalibrationRow> = calibrations::table
+            .select((
+                calibrations::instrument_id,
+                calibrations::id,
+                calibrations::performed_on,
+                calibrations::due_on,
+                calibrations::status,
+                calibrations::out_of_tolerance,
+                calibrations::kind,
+                calibrations::certificate_number,
+                calibrations::issuer_certificate_number,
+                calibrations::issuer_name,
+                calibrations::body,
+                calibrations::results,
+            ))
+            .filter(calibrations::instrument_id.eq_any(chunk))
+            .filter(calibrations::status.eq_any(ON_RECORD))
+            .load(conn)?;
+        let calibration_ids: Vec<i64> = records.iter().map(|row| row.1).collect();
+        let mut standards: HashMap<i64, Vec<(i32, i64)>> = HashMap::new();
+        for ids in calibration_ids.chunks(10_000) {
+            let links: Vec<(i64, i32, i64)> = calibration_standards::table
+                .select((
+                    calibration_standards::calibration_id,
+                    calibration_standards::position,
+                    calibration_standards::standard_id,
+                ))
+                .filter(calibration_standards::calibration_id.eq_any(ids))
+                .load(conn)?;
+            for (calibration_id, position, standard_id) in links {
+                standards
+                    .entry(calibration_id)
+                    .or_default()
+                    .push((position, standard_id));
+            }
+        }
+        let mut changes_by_id: HashMap<i64, Vec<StatusChange>> = HashMap::new();
+        for (instrument_id, sequence, status, effective_on) in changes {
+            let status = status
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
+            changes_by_id
+                .entry(instrument_id)
+                .or_default()
+                .push(StatusChange {
+                    effective_on,
+                    sequence,
+                    status,
+                });
+        }
+        let mut calibrations_by_id: HashMap<i64, Vec<CalibrationFacts>> = HashMap::new();
+        for (
+            instrument_id,
+            id,
+            performed_on,
+            due_on,
+            status,
+            out_of_tolerance,
+            kind,
+            number,
+            issuer_number,
+            issuer_name,
+            body,
+            results,
+        ) in records
+        {
+            let points: Vec<PointResult> = serde_json::from_str(&results).unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let accreditation = &body["issuer"]["accreditation"];
+            let accredited_issuer =
+                (kind == "external" && accreditation.is_object()).then(|| AccreditedIssuer {
+                    name: issuer_name.clone().unwrap_or_default(),
+                    accreditation_body: accreditation["body"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    accreditation_number: accreditation["number"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                });
+            let mut used = standards.remove(&id).unwrap_or_default();
+            used.sort_unstable();
+            calibrations_by_id
+                .entry(instrument_id)
+                .or_default()
+                .push(CalibrationFacts {
+                    record: CalibrationOnRecord {
+                        calibration_id: id,
+                        performed_on,
+                        sequence: id,
+                        due_on: due_on.unwrap_or(performed_on),
+                        certificate_number: if kind == "external" {
+                            issuer_number
+                        } else {
+                            number
+                        },
+                        withdrawn: status == "withdrawn",
+                        out_of_tolerance,
+                        chain_broken: false,
+                    },
+                    standards_used: used.into_iter().map(|(_, standard)| standard).collect(),
+                    accredited_issuer,
+                    smallest_uncertainty: smallest_uncertainty(&points),
+                });
+        }
+        for (id, asset_tag, role, institute, country) in rows {
+            let role: Role = role
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+            graph.insert(
+                id,
+                InstrumentFacts {
+                    id,
+                    asset_tag,
+                    role,
+                    institute,
+                    country,
+                    status_changes: changes_by_id.remove(&id).unwrap_or_default(),
+                    calibrations: calibrations_by_id.remove(&id).unwrap_or_default(),
+                },
+            );
+        }
+    }
+    Ok(graph)
+}
+
+/// The subgraph a chain from `instrument_id` on `at` can reach.
+pub fn graph_for(
+    conn: &mut DbConnection,
+    instrument_id: i64,
+    at: NaiveDate,
+) -> Result<HashMap<i64, InstrumentFacts>, ApiError> {
+    let ids = reachable(conn, instrument_id, at)?;
+    facts_of(conn, &ids)
+}
+
+/// Recomputes the stored chain state of calibrations (after something they
+/// rest on changed). Returns how many changed.
+pub fn refresh_chain_state(
+    conn: &mut DbConnection,
+    calibration_ids: &[i64],
+) -> Result<usize, ApiError> {
+    let mut changed = 0;
+    for &id in calibration_ids {
+        let (instrument_id, performed_on, stored): (i64, NaiveDate, bool) = calibrations::table
+            .select((
+                calibrations::instrument_id,
+                calibrations::performed_on,
+                calibrations::chain_broken,
+            ))
+            .find(id)
+            .first(conn)?;
+        let graph = graph_for(conn, instrument_id, performed_on)?;
+        let broken = broken_link_of_calibration(&graph, instrument_id, id).is_some();
+        if broken != stored {
+            diesel::update(calibrations::table.find(id))
+                .set(calibrations::chain_broken.eq(broken))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// The broken link of one calibration's chain, if any.
+pub fn broken_link(
+    conn: &mut DbConnection,
+    instrument_id: i64,
+    calibration_id: i64,
+    performed_on: NaiveDate,
+) -> Result<Option<BrokenLink>, ApiError> {
+    let graph = graph_for(conn, instrument_id, performed_on)?;
+    Ok(broken_link_of_calibration(
+        &graph,
+        instrument_id,
+        calibration_id,
+    ))
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+pub struct Affected {
+    #[diesel(sql_type = BigInt)]
+    pub calibration_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub instrument_id: i64,
+    #[diesel(sql_type = Date)]
+    pub performed_on: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    pub depth: i32,
+}
+
+/// Reverse traceability (DESIGN section 7): calibrations on record that used
+/// the standard in [from, to] (depth 1), then every calibration that used an
+/// affected instrument while it rested on an affected calibration — on or
+/// after that calibration's date and before the instrument's next calibration
+/// on record. Each calibration once, at its smallest depth. The depth bound
+/// only stops a pathological loop; real chains are a handful of levels.
+const IMPACT_SQLITE: &str = "
+WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
+    SELECT c.id, c.instrument_id, c.performed_on, 1
+    FROM calibration_standards cs JOIN calibrations c ON c.id = cs.calibration_id
+    WHERE cs.standard_id = ?1 AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.performed_on >= ?2 AND c.performed_on <= ?3 AND c.instrument_id <> ?1
+    UNION
+    SELECT c.id, c.instrument_id, c.performed_on, a.depth + 1
+    FROM affected a
+    JOIN calibration_standards cs ON cs.standard_id = a.instrument_id
+    JOIN calibrations c ON c.id = cs.calibration_id
+    WHERE a.depth < 32 AND c.instrument_id <> ?1
+      AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.performed_on >= a.performed_on
+      AND NOT EXISTS (
+        SELECT 1 FROM calibrations n
+        WHERE n.instrument_id = a.instrument_id AND n.status IN ('issued', 'accepted', 'withdrawn')
+          AND (n.performed_on > a.performed_on OR (n.performed_on = a.performed_on AND n.id > a.calibration_id))
+          AND n.performed_on <= c.performed_on)
+)
+SELECT calibration_id, instrument_id, performed_on, CAST(MIN(depth) AS INTEGER) AS depth
+FROM affected GROUP BY calibration_id, instrument_id, performed_on
+ORDER BY depth, performed_on, calibration_id";
+
+const IMPACT_POSTGRES: &str = "
+WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
+    SELECT c.id, c.instrument_id, c.performed_on, 1
+    FROM calibration_standards cs JOIN calibrations c ON c.id = cs.calibration_id
+    WHERE cs.standard_id = $1 AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.performed_on >= $2 AND c.performed_on <= $3 AND c.instrument_id <> $1
+    UNION
+    SELECT c.id, c.instrument_id, c.performed_on, a.depth + 1
+    FROM affected a
+    JOIN calibration_standards cs ON cs.standard_id = a.instrument_id
+    JOIN calibrations c ON c.id = cs.calibration_id
+    WHERE a.depth < 32 AND c.instrument_id <> $1
+      AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.performed_on >= a.performed_on
+      AND NOT EXISTS (
+        SELECT 1 FROM calibrations n
+        WHERE n.instrument_id = a.instrument_id AND n.status IN ('issued', 'accepted', 'withdrawn')
+          AND (n.performed_on > a.performed_on OR (n.performed_on = a.performed_on AND n.id > a.calibration_id))
+          AND n.performed_on <= c.performed_on)
+)
+SELECT calibration_id, instrument_id, performed_on, MIN(depth)::integer AS depth
+FROM affected GROUP BY calibration_id, instrument_id, performed_on
+ORDER BY depth, performed_on, calibration_id";
+
+pub fn impact(
+    conn: &mut DbConnection,
+    standard_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Affected>, ApiError> {
+    Ok(match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(IMPACT_SQLITE)
+            .bind::<BigInt, _>(standard_id)
+            .bind::<Date, _>(from)
+            .bind::<Date, _>(to)
+            .load(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(IMPACT_POSTGRES)
+            .bind::<BigInt, _>(standard_id)
+            .bind::<Date, _>(from)
+            .bind::<Date, _>(to)
+            .load(c)?,
+    })
+}
+
+/// A date later than any calibration (NaiveDate::MAX would not compare as text in SQLite).
+pub fn far_future() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
+}
+
+/// After a change to what `instrument_id`'s calibrations from `from` on rest
+/// on, recompute the stored chain state of everything downstream.
+pub fn refresh_downstream(
+    conn: &mut DbConnection,
+    instrument_id: i64,
+    from: NaiveDate,
+) -> Result<usize, ApiError> {
+    let affected = impact(conn, instrument_id, from, far_future())?;
+    let ids: Vec<i64> = affected
+        .iter()
+        .map(|a| a.calibration_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    refresh_chain_state(conn, &ids)
+}
