@@ -3,3 +3,7 @@
 -- recomputed downstream whenever an approval, withdrawal, replacement or status
 -- change alters it.
 ALTER TABLE calibrations ADD COLUMN chain_broken BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- A status-only index tempts SQLite's planner (which has no statistics until
+-- ANALYZE) to scan every issued calibration instead of probing by instrument.
+DROP INDEX calibrations_status;
