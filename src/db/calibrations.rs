@@ -386,6 +386,45 @@ fn kind_name(evaluated: &EvaluatedCalibration) -> &'static str {
     }
 }
 
+/// The columns a calibration's content decides, shared by insert and replace.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = calibrations, treat_none_as_null = true)]
+struct EvaluatedColumns<'a> {
+    instrument_id: i64,
+    kind: &'static str,
+    performed_on: NaiveDate,
+    received_on: Option<NaiveDate>,
+    due_on: Option<NaiveDate>,
+    decision_rule: &'static str,
+    out_of_tolerance: bool,
+    issuer_name: Option<&'a str>,
+    issuer_certificate_number: Option<&'a str>,
+    accredited: bool,
+    replaces_number: Option<&'a str>,
+    body: String,
+    results: String,
+}
+
+impl<'a> EvaluatedColumns<'a> {
+    fn new(input: &'a CalibrationInput, evaluated: &EvaluatedCalibration) -> EvaluatedColumns<'a> {
+        EvaluatedColumns {
+            instrument_id: input.instrument_id,
+            kind: kind_name(evaluated),
+            performed_on: input.performed_on,
+            received_on: input.received_on,
+            due_on: Some(evaluated.due_on),
+            decision_rule: evaluated.decision_rule.as_str(),
+            out_of_tolerance: evaluated.out_of_tolerance,
+            issuer_name: input.issuer.as_ref().map(|i| i.name.as_str()),
+            issuer_certificate_number: input.issuer.as_ref().map(|i| i.certificate_number.as_str()),
+            accredited: evaluated.accredited,
+            replaces_number: input.replaces.as_ref().map(|r| r.number.as_str()),
+            body: to_text(&StoredBody::from(input)),
+            results: to_text(&evaluated.points),
+        }
+    }
+}
+
 /// Inserts one calibration as a draft (or submitted, for batch ingestion)
 /// inside the caller's transaction.
 pub fn insert_evaluated(
@@ -401,21 +440,8 @@ pub fn insert_evaluated(
         .ok_or_else(|| ApiError::Internal("calibrations need a user".into()))?;
     let id: i64 = diesel::insert_into(calibrations::table)
         .values((
-            calibrations::instrument_id.eq(input.instrument_id),
-            calibrations::kind.eq(kind_name(evaluated)),
+            EvaluatedColumns::new(input, evaluated),
             calibrations::status.eq(status),
-            calibrations::performed_on.eq(input.performed_on),
-            calibrations::received_on.eq(input.received_on),
-            calibrations::due_on.eq(Some(evaluated.due_on)),
-            calibrations::decision_rule.eq(evaluated.decision_rule.as_str()),
-            calibrations::out_of_tolerance.eq(evaluated.out_of_tolerance),
-            calibrations::issuer_name.eq(input.issuer.as_ref().map(|i| i.name.clone())),
-            calibrations::issuer_certificate_number
-                .eq(input.issuer.as_ref().map(|i| i.certificate_number.clone())),
-            calibrations::accredited.eq(evaluated.accredited),
-            calibrations::replaces_number.eq(input.replaces.as_ref().map(|r| r.number.clone())),
-            calibrations::body.eq(to_text(&StoredBody::from(input))),
-            calibrations::results.eq(to_text(&evaluated.points)),
             calibrations::created_by.eq(user_id),
             calibrations::created_at.eq(&now),
             calibrations::updated_at.eq(&now),
@@ -532,22 +558,9 @@ pub fn replace_draft(
         let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
         diesel::update(calibrations::table.find(id))
             .set((
-                calibrations::instrument_id.eq(input.instrument_id),
-                calibrations::kind.eq(kind_name(&evaluated)),
+                EvaluatedColumns::new(input, &evaluated),
                 calibrations::status.eq("draft"),
-                calibrations::performed_on.eq(input.performed_on),
-                calibrations::received_on.eq(input.received_on),
-                calibrations::due_on.eq(Some(evaluated.due_on)),
-                calibrations::decision_rule.eq(evaluated.decision_rule.as_str()),
-                calibrations::out_of_tolerance.eq(evaluated.out_of_tolerance),
-                calibrations::issuer_name.eq(input.issuer.as_ref().map(|i| i.name.clone())),
-                calibrations::issuer_certificate_number
-                    .eq(input.issuer.as_ref().map(|i| i.certificate_number.clone())),
-                calibrations::accredited.eq(evaluated.accredited),
-                calibrations::replaces_number.eq(input.replaces.as_ref().map(|r| r.number.clone())),
                 calibrations::status_reason.eq(None::<String>),
-                calibrations::body.eq(to_text(&StoredBody::from(input))),
-                calibrations::results.eq(to_text(&evaluated.points)),
                 calibrations::updated_at.eq(now_timestamp()),
             ))
             .execute(conn)?;

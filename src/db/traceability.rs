@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer};
 
 use super::calibrations::ON_RECORD;
-use super::schema::{calibration_standards, calibrations, instrument_status_changes, instruments};
+use super::schema::{calibration_standards, calibrations, instruments};
 use super::DbConnection;
 use crate::domain::calibration::{final_points, PointResult};
 use crate::domain::quantity::parse_unit;
@@ -18,7 +18,7 @@ use crate::domain::traceability::{
     broken_link_of_calibration, AccreditedIssuer, BrokenLink, CalibrationFacts, InstrumentFacts,
     StatedUncertainty,
 };
-use crate::domain::validity::{CalibrationOnRecord, Role, StatusChange};
+use crate::domain::validity::{CalibrationOnRecord, Role};
 use crate::error::ApiError;
 
 #[derive(QueryableByName)]
@@ -130,15 +130,7 @@ pub fn facts_of(
             ))
             .filter(instruments::id.eq_any(chunk))
             .load(conn)?;
-        let changes: Vec<(i64, i64, String, NaiveDate)> = instrument_status_changes::table
-            .select((
-                instrument_status_changes::instrument_id,
-                instrument_status_changes::id,
-                instrument_status_changes::status,
-                instrument_status_changes::effective_on,
-            ))
-            .filter(instrument_status_changes::instrument_id.eq_any(chunk))
-            .load(conn)?;
+        let mut changes_by_id = super::validity::status_changes_of(conn, chunk, None)?;
         let records: Vec<CalibrationRow> = calibrations::table
             .select((
                 calibrations::instrument_id,
@@ -174,20 +166,6 @@ pub fn facts_of(
                     .or_default()
                     .push((position, standard_id));
             }
-        }
-        let mut changes_by_id: HashMap<i64, Vec<StatusChange>> = HashMap::new();
-        for (instrument_id, sequence, status, effective_on) in changes {
-            let status = status
-                .parse()
-                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
-            changes_by_id
-                .entry(instrument_id)
-                .or_default()
-                .push(StatusChange {
-                    effective_on,
-                    sequence,
-                    status,
-                });
         }
         let mut calibrations_by_id: HashMap<i64, Vec<CalibrationFacts>> = HashMap::new();
         for (

@@ -181,16 +181,7 @@ fn validity_chunk(
         ))
         .filter(instruments::id.eq_any(ids))
         .load(conn)?;
-    let changes: Vec<(i64, i64, String, NaiveDate)> = instrument_status_changes::table
-        .select((
-            instrument_status_changes::instrument_id,
-            instrument_status_changes::id,
-            instrument_status_changes::status,
-            instrument_status_changes::effective_on,
-        ))
-        .filter(instrument_status_changes::instrument_id.eq_any(ids))
-        .filter(instrument_status_changes::effective_on.le(at))
-        .load(conn)?;
+    let mut changes_by_id = status_changes_of(conn, ids, Some(at))?;
     // Instruments with nothing on or before `at` still need to know whether
     // anything is on record at all (never vs not yet calibrated).
     let without: Vec<i64> = rows
@@ -210,20 +201,6 @@ fn validity_chunk(
             .into_iter()
             .collect()
     };
-    let mut changes_by_id: HashMap<i64, Vec<StatusChange>> = HashMap::new();
-    for (instrument_id, sequence, status, effective_on) in changes {
-        let status = status
-            .parse()
-            .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
-        changes_by_id
-            .entry(instrument_id)
-            .or_default()
-            .push(StatusChange {
-                effective_on,
-                sequence,
-                status,
-            });
-    }
     let mut answers = HashMap::with_capacity(rows.len());
     for (id, role, latest) in rows {
         let role: Role = role
@@ -338,6 +315,44 @@ pub fn validity_of_one(
             .map(|_| PERFORMED_LATER),
     };
     Ok(Some(validity_on(role, &changes, record.as_slice(), at)))
+}
+
+/// Status changes of instruments (made on or before `up_to` when given),
+/// grouped by instrument.
+pub fn status_changes_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    up_to: Option<NaiveDate>,
+) -> Result<HashMap<i64, Vec<StatusChange>>, ApiError> {
+    let mut query = instrument_status_changes::table
+        .select((
+            instrument_status_changes::instrument_id,
+            instrument_status_changes::id,
+            instrument_status_changes::status,
+            instrument_status_changes::effective_on,
+        ))
+        .filter(instrument_status_changes::instrument_id.eq_any(ids))
+        .into_boxed();
+    if let Some(up_to) = up_to {
+        query = query.filter(instrument_status_changes::effective_on.le(up_to));
+    }
+    let mut changes_by_id: HashMap<i64, Vec<StatusChange>> = HashMap::new();
+    for (instrument_id, sequence, status, effective_on) in
+        query.load::<(i64, i64, String, NaiveDate)>(conn)?
+    {
+        let status = status
+            .parse()
+            .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
+        changes_by_id
+            .entry(instrument_id)
+            .or_default()
+            .push(StatusChange {
+                effective_on,
+                sequence,
+                status,
+            });
+    }
+    Ok(changes_by_id)
 }
 
 /// Ids of asset tags (unknown tags are absent).
