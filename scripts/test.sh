@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
+command -v xmllint >/dev/null 2>&1 || need_packages+=(libxml2-utils)
+command -v pdftotext >/dev/null 2>&1 || need_packages+=(poppler-utils)
+command -v qpdf >/dev/null 2>&1 || need_packages+=(qpdf)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "== installing ${need_packages[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -34,6 +37,9 @@ run_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres --no-sync >/dev/n
 run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start \
   -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null
 echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+
+# The document tests (DCC schema, PDF text and structure) must not skip here.
+export CALTRACE_REQUIRE_TOOLS=1
 
 echo "== tests on SQLite"
 cargo test --all-targets

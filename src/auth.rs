@@ -51,6 +51,7 @@ pub mod roles {
     pub const APPROVERS: &[UserRole] = &[Approver];
     pub const WITHDRAWERS: &[UserRole] = &[Approver, Admin];
     pub const CMC_MANAGERS: &[UserRole] = &[Admin];
+    pub const CERTIFICATE_LISTERS: &[UserRole] = &[Auditor, Approver, Admin];
     /// Impact analysis: technician, approver, auditor, admin.
     pub const IMPACT_READERS: &[UserRole] = &[Technician, Approver, Auditor, Admin];
 }

@@ -24,7 +24,7 @@ struct Lab<'a> {
     approver: Actor,
     admin: Actor,
     today: NaiveDate,
-    prefix: String,
+    context: crate::db::certificates::IssueContext,
     instruments: usize,
     certificates: Vec<String>,
 }
@@ -55,7 +55,7 @@ impl Lab<'_> {
         let id = self.draft(body)?;
         db::calibrations::submit(self.conn, &self.technician, id)?;
         let approved =
-            db::calibrations::approve(self.conn, &self.approver, id, self.today, &self.prefix)?;
+            db::calibrations::approve(self.conn, &self.approver, id, self.today, &self.context)?;
         if let Some(number) = &approved.certificate_number {
             self.certificates.push(number.clone());
         }
@@ -116,7 +116,7 @@ fn external(
 
 pub fn seed(
     conn: &mut DbConnection,
-    prefix: &str,
+    context: &crate::db::certificates::IssueContext,
     today: NaiveDate,
 ) -> Result<DemoSummary, ApiError> {
     if db::instruments::get_by_tag(conn, "NIM-P-001").is_ok() {
@@ -142,7 +142,7 @@ pub fn seed(
         approver,
         admin,
         today,
-        prefix: prefix.to_string(),
+        context: context.clone(),
         instruments: 0,
         certificates: vec![],
     };

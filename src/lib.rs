@@ -5,9 +5,11 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dcc;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod pdf;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;

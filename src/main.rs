@@ -129,8 +129,12 @@ fn run(command: Command) -> Result<(), String> {
             let database = Database::open(&config.database_url, 2)?;
             let mut conn = database.get().map_err(|e| e.to_string())?;
             let today = chrono::Utc::now().date_naive();
-            let summary = caltrace::demo::seed(&mut conn, &config.lab.certificate_prefix, today)
-                .map_err(|e| e.to_string())?;
+            let summary = caltrace::demo::seed(
+                &mut conn,
+                &caltrace::db::certificates::IssueContext::from_config(&config),
+                today,
+            )
+            .map_err(|e| e.to_string())?;
             println!(
                 "demo laboratory seeded: {} instruments, {} certificates issued ({})",
                 summary.instruments,

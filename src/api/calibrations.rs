@@ -247,11 +247,11 @@ pub async fn approve(
     config: &State<AppConfig>,
 ) -> Result<Json<Calibration>, ApiError> {
     let actor = user?.require(roles::APPROVERS)?.actor();
-    let prefix = config.lab.certificate_prefix.clone();
+    let context = db::certificates::IssueContext::from_config(config);
     let today = params::today();
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &prefix))
+            .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &context))
             .await?,
     ))
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod body;
 pub mod calibrations;
+pub mod certificates;
 pub mod cmcs;
 pub mod health;
 pub mod instruments;
@@ -20,6 +21,7 @@ pub fn routes() -> Vec<Route> {
         instruments::routes(),
         audit::routes(),
         calibrations::routes(),
+        certificates::routes(),
         cmcs::routes(),
         validity::routes(),
         traceability::routes(),

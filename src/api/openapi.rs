@@ -5,7 +5,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{audit, calibrations, cmcs, health, instruments, traceability, uncertainty, validity};
+use super::{
+    audit, calibrations, certificates, cmcs, health, instruments, traceability, uncertainty,
+    validity,
+};
 
 struct BearerAuth;
 
@@ -34,6 +37,7 @@ impl Modify for BearerAuth {
         calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace,
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
         cmcs::create, cmcs::list,
+        certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
         traceability::chain, traceability::impact, traceability::impact_with_correction,
     ),

@@ -669,7 +669,7 @@ pub fn approve(
     actor: &Actor,
     id: i64,
     today: NaiveDate,
-    prefix: &str,
+    context: &super::certificates::IssueContext,
 ) -> Result<Calibration, ApiError> {
     write_transaction(conn, |conn| {
         let before = get(conn, id)?;
@@ -685,7 +685,11 @@ pub fn approve(
         let (status, number) = if before.kind == "internal" {
             (
                 "issued",
-                Some(next_certificate_number(conn, today.year(), prefix)?),
+                Some(next_certificate_number(
+                    conn,
+                    today.year(),
+                    &context.prefix,
+                )?),
             )
         } else {
             ("accepted", None)
@@ -730,6 +734,14 @@ pub fn approve(
         // from that date on: the new calibration may be what they now rest on.
         super::traceability::refresh_chain_state(conn, &[id])?;
         super::traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        if let Some(number) = &number {
+            // The certificate is rendered once, here, and kept byte for byte.
+            let issued = get(conn, id)?;
+            let signatory = actor.name.clone();
+            let view =
+                super::certificates::build_view(conn, &issued, number, today, &signatory, context)?;
+            super::certificates::store_documents(conn, &view, &issued)?;
+        }
         let after = get(conn, id)?;
         append(
             conn,

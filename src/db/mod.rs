@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod calibrations;
+pub mod certificates;
 pub mod instruments;
 pub mod schema;
 pub mod traceability;

@@ -132,7 +132,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    certificates (number) {
+        number -> Text,
+        calibration_id -> BigInt,
+        instrument_id -> BigInt,
+        issued_on -> Date,
+        pdf -> Binary,
+        pdf_sha256 -> Text,
+        dcc -> Binary,
+        dcc_sha256 -> Text,
+        audit_head -> Text,
+        created_at -> Text,
+    }
+}
+
 diesel::joinable!(calibrations -> instruments (instrument_id));
+diesel::joinable!(certificates -> calibrations (calibration_id));
 diesel::joinable!(calibration_standards -> calibrations (calibration_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -145,4 +161,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calibration_standards,
     certificate_counters,
     cmcs,
+    certificates,
 );

@@ -267,19 +267,25 @@ pub fn validity_of_one(
     id: i64,
     at: NaiveDate,
 ) -> Result<Option<Validity>, ApiError> {
-    let row: Option<(String, Option<LatestRow>)> = instruments::table
-        .left_join(
-            calibrations::table.on(calibrations::id
-                .nullable()
-                .eq(latest_id_of!(instruments::id, at))),
-        )
-        .select((instruments::role, LATEST_COLUMNS.nullable()))
+    // Two plain statements rather than one join with a correlated subquery:
+    // SQLite re-plans the join on every execution (measured ~60 µs against
+    // ~10 µs for these), which matters on this hot path.
+    let Some(role) = instruments::table
+        .select(instruments::role)
         .filter(instruments::id.eq(id))
-        .first(conn)
-        .optional()?;
-    let Some((role, latest)) = row else {
+        .first::<String>(conn)
+        .optional()?
+    else {
         return Ok(None);
     };
+    let latest: Option<LatestRow> = calibrations::table
+        .select(LATEST_COLUMNS)
+        .filter(calibrations::instrument_id.eq(id))
+        .filter(on_record_status!(calibrations::status))
+        .filter(calibrations::performed_on.le(at))
+        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
+        .first(conn)
+        .optional()?;
     let role: Role = role
         .parse()
         .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;

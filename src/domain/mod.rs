@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod calibration;
+pub mod certificate;
 pub mod conformity;
 pub mod instrument;
 pub mod interval;

@@ -88,7 +88,7 @@ fn every_mutation_is_audited_with_before_and_after() {
     assert_eq!(status, Status::UnprocessableEntity);
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+pub fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
         .args(args)
         .env("ROCKET_DATABASE_URL", &app.database_url)

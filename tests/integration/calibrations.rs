@@ -583,6 +583,7 @@ fn concurrent_approvals_take_consecutive_numbers() {
         .unwrap()
         .unwrap();
     let today = chrono::Utc::now().date_naive();
+    let context = app.issue_context();
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(ids.len()));
     let numbers: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = ids
@@ -591,10 +592,11 @@ fn concurrent_approvals_take_consecutive_numbers() {
                 let database = app.database.clone();
                 let actor = approver.actor();
                 let barrier = barrier.clone();
+                let context = context.clone();
                 scope.spawn(move || {
                     barrier.wait();
                     let mut conn = database.get().unwrap();
-                    caltrace::db::calibrations::approve(&mut conn, &actor, id, today, "CT")
+                    caltrace::db::calibrations::approve(&mut conn, &actor, id, today, &context)
                         .unwrap()
                         .certificate_number
                         .unwrap()

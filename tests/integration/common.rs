@@ -80,6 +80,16 @@ impl TestApp {
         }
     }
 
+    /// How this test's service issues certificates (its configured lab and prefix).
+    pub fn issue_context(&self) -> caltrace::db::certificates::IssueContext {
+        let config = self
+            .client
+            .rocket()
+            .state::<caltrace::config::AppConfig>()
+            .expect("config");
+        caltrace::db::certificates::IssueContext::from_config(config)
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }

@@ -7,7 +7,7 @@ fn the_demo_lab_shows_every_validity_outcome() {
     let app = TestApp::new();
     let today = chrono::Utc::now().date_naive();
     let summary = app
-        .with_conn(|conn| caltrace::demo::seed(conn, "CT", today))
+        .with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
         .expect("demo seeds");
     assert_eq!(summary.tokens.len(), 5);
     assert_eq!(summary.certificates.len(), 13);
@@ -113,6 +113,6 @@ fn the_demo_lab_shows_every_validity_outcome() {
     );
     // Seeding twice is refused rather than duplicating the lab.
     assert!(app
-        .with_conn(|conn| caltrace::demo::seed(conn, "CT", today))
+        .with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
         .is_err());
 }

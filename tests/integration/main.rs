@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod calibrations;
+mod certificates;
 mod common;
 mod demo;
 mod instruments;

@@ -1,0 +1,204 @@
+use rocket::http::Status;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::audit::cli;
+use crate::calibrations::{calibration, issue, point, register};
+use crate::common::{fields, TestApp};
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn download(app: &TestApp, number: &str, which: &str) -> Vec<u8> {
+    let token = app.tokens["inspector"].clone();
+    let response = app
+        .client
+        .get(format!("/api/v1/certificates/{number}/{which}"))
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {token}"),
+        ))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    response.into_bytes().unwrap()
+}
+
+fn traced_certificate(app: &TestApp) -> (i64, Value) {
+    let national = register(app, "NIM-P", "national");
+    let gauge = register(app, "PG-1", "working");
+    let issued = issue(
+        app,
+        &calibration(
+            gauge,
+            &[national],
+            "2026-05-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    (gauge, issued)
+}
+
+#[test]
+fn downloads_are_the_bytes_issued_and_verify_by_either_hash() {
+    let app = TestApp::new();
+    let (gauge, issued) = traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap().to_string();
+    let (status, listed) = app.get("/api/v1/certificates", Some("auditor"));
+    assert_eq!(status, Status::Ok, "{listed}");
+    assert_eq!(listed["total"], 1);
+    let item = &listed["items"][0];
+    assert_eq!(item["number"], number.as_str());
+    assert_eq!(item["status"], "issued");
+    assert_eq!(item["instrument_id"], gauge);
+    assert_eq!(item["superseded_by"], Value::Null);
+    assert_eq!(
+        item["issued_on"],
+        chrono::Utc::now().date_naive().to_string()
+    );
+    let pdf = download(&app, &number, "pdf");
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    assert_eq!(item["sha256"], sha256(&pdf));
+    let dcc = download(&app, &number, "dcc");
+    assert_eq!(item["dcc_sha256"], sha256(&dcc));
+    // Downloading again gives the same bytes.
+    assert_eq!(download(&app, &number, "pdf"), pdf);
+
+    let (status, detail) = app.get(&format!("/api/v1/certificates/{number}"), Some("inspector"));
+    assert_eq!(status, Status::Ok);
+    assert_eq!(detail["calibration"]["id"], issued["id"]);
+    assert_eq!(detail["sha256"], item["sha256"]);
+
+    for hash in [sha256(&pdf), sha256(&dcc).to_uppercase()] {
+        let (status, answer) = app.get(&format!("/api/v1/verify/{number}?sha256={hash}"), None);
+        assert_eq!(status, Status::Ok);
+        assert_eq!(
+            answer,
+            json!({"number": number, "genuine": true, "status": "issued", "superseded_by": null,
+                   "issued_on": item["issued_on"], "calibrated_on": "2026-05-10",
+                   "item": {"manufacturer": "WIKA", "model": "CPG1500", "serial_number": "SN-PG-1"}})
+        );
+    }
+    let (_, wrong) = app.get(
+        &format!("/api/v1/verify/{number}?sha256={}", "0".repeat(64)),
+        None,
+    );
+    assert_eq!(
+        (wrong["genuine"].as_bool(), wrong["status"].as_str()),
+        (Some(false), Some("issued"))
+    );
+    let (_, no_hash) = app.get(&format!("/api/v1/verify/{number}"), None);
+    assert_eq!(
+        no_hash["genuine"], true,
+        "the number was issued by this lab"
+    );
+    let (status, unknown) = app.get("/api/v1/verify/CT-1999-000001", None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(
+        unknown,
+        json!({"number": "CT-1999-000001", "genuine": false, "status": null, "superseded_by": null,
+               "issued_on": null, "calibrated_on": null, "item": null})
+    );
+    let (status, page) = app.get(&format!("/verify/{number}"), None);
+    assert_eq!(status, Status::Ok);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains(&number) && page.contains("Genuine and current") && page.contains("CPG1500"),
+        "{page}"
+    );
+    let (_, page) = app.get("/verify/%3Cscript%3E", None);
+    assert!(!page.as_str().unwrap().contains("<script>"), "escaped");
+}
+
+#[test]
+fn withdrawn_and_superseded_certificates_verify_as_such() {
+    let app = TestApp::new();
+    let (gauge, issued) = traced_certificate(&app);
+    let national = 1;
+    let old = issued["certificate_number"].as_str().unwrap().to_string();
+    let mut body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    body["replaces"] = json!({"number": old, "type": "amended", "reason": "wrong indicated value"});
+    let replacement = issue(&app, &body);
+    let new = replacement["certificate_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, answer) = app.get(&format!("/api/v1/verify/{old}"), None);
+    assert_eq!(
+        (answer["status"].as_str(), answer["superseded_by"].as_str()),
+        (Some("superseded"), Some(new.as_str()))
+    );
+    app.post(
+        &format!("/api/v1/certificates/{new}/withdraw"),
+        Some("approver"),
+        &json!({"reason": "standard out of tolerance"}),
+    );
+    let (_, answer) = app.get(&format!("/api/v1/verify/{new}"), None);
+    assert_eq!(answer["status"], "withdrawn");
+    let (_, page) = app.get(&format!("/verify/{new}"), None);
+    assert!(page.as_str().unwrap().contains("WITHDRAWN"));
+    let (_, listed) = app.get("/api/v1/certificates?status=superseded", Some("approver"));
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["superseded_by"], new.as_str());
+    let (_, listed) = app.get(
+        &format!(
+            "/api/v1/certificates?instrument_id={gauge}&customer=ACME%20Valves&from=2000-01-01"
+        ),
+        Some("admin"),
+    );
+    assert_eq!(listed["total"], 2);
+    let (_, listed) = app.get("/api/v1/certificates?to=2000-01-01", Some("admin"));
+    assert_eq!(listed["total"], 0);
+    let (status, problem) = app.get("/api/v1/certificates?status=lost", Some("admin"));
+    assert_eq!(
+        (status, fields(&problem)),
+        (Status::UnprocessableEntity, vec!["status".to_string()])
+    );
+    assert_eq!(
+        app.get("/api/v1/certificates", Some("technician")).0,
+        Status::Forbidden
+    );
+    assert_eq!(
+        app.get(
+            "/api/v1/certificates/CT-1999-000001/pdf",
+            Some("technician")
+        )
+        .0,
+        Status::NotFound
+    );
+}
+
+#[test]
+fn the_audit_head_on_a_certificate_proves_the_log_was_not_truncated() {
+    let app = TestApp::new();
+    let (_, issued) = traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let (_, detail) = app.get(&format!("/api/v1/certificates/{number}"), Some("auditor"));
+    let head = detail["audit_head"].as_str().unwrap().to_string();
+    assert_eq!(head.len(), 64);
+    let (ok, output) = cli(&app, &["audit", "verify", "--head", &head]);
+    assert!(ok, "{output}");
+    // Delete the log's tail back to (and including) the printed head.
+    app.with_conn(|conn| {
+        use caltrace::db::schema::audit_log;
+        use diesel::prelude::*;
+        let seq: i64 = audit_log::table
+            .filter(audit_log::hash.eq(&head))
+            .select(audit_log::seq)
+            .first(conn)
+            .unwrap();
+        diesel::delete(audit_log::table.filter(audit_log::seq.ge(seq)))
+            .execute(conn)
+            .unwrap();
+    });
+    let (ok, output) = cli(&app, &["audit", "verify", "--head", &head]);
+    assert!(!ok && output.contains("not in the audit log"), "{output}");
+}
