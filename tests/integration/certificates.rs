@@ -202,3 +202,64 @@ fn the_audit_head_on_a_certificate_proves_the_log_was_not_truncated() {
     let (ok, output) = cli(&app, &["audit", "verify", "--head", &head]);
     assert!(!ok && output.contains("not in the audit log"), "{output}");
 }
+
+/// The documents an approval stores read back as what was certified: the PDF's
+/// text names the certificate and its traceability in both languages, and the
+/// DCC validates against the bundled DCC 3.3.0 schema.
+#[test]
+fn issued_documents_read_back() {
+    let tools = ["pdftotext", "xmllint"]
+        .iter()
+        .all(|t| std::process::Command::new(t).arg("-v").output().is_ok());
+    if !tools {
+        assert!(
+            std::env::var_os("CALTRACE_REQUIRE_TOOLS").is_none(),
+            "pdftotext and xmllint are required"
+        );
+        eprintln!("NOTE: poppler-utils / libxml2-utils not installed; document read-back skipped");
+        return;
+    }
+    let app = TestApp::new();
+    let (_, issued) = traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let pdf_path = dir.path().join("c.pdf");
+    std::fs::write(&pdf_path, download(&app, &number, "pdf")).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        number.as_str(),
+        "Calibration Certificate",
+        "校准证书",
+        "CPG1500",
+        "SN-PG-1",
+        "ACME Valves",
+        "NIM",
+        "JJG 52-2013",
+        "approver",
+        "Page 1 of",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from the PDF text:\n{text}"
+        );
+    }
+    let dcc_path = dir.path().join("c.xml");
+    std::fs::write(&dcc_path, download(&app, &number, "dcc")).unwrap();
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dcc-3.3.0/dcc.xsd");
+    let check = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema", schema])
+        .arg(&dcc_path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
