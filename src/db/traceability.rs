@@ -18,7 +18,7 @@ use crate::domain::traceability::{
     broken_link_of_calibration, AccreditedIssuer, BrokenLink, CalibrationFacts, InstrumentFacts,
     StatedUncertainty,
 };
-use crate::domain::validity::{CalibrationOnRecord, Role};
+use crate::domain::validity::Role;
 use crate::error::ApiError;
 
 #[derive(QueryableByName)]
@@ -204,20 +204,18 @@ pub fn facts_of(
                 .entry(instrument_id)
                 .or_default()
                 .push(CalibrationFacts {
-                    record: CalibrationOnRecord {
-                        calibration_id: id,
+                    // The chain is what traceability judges, so not the stored state.
+                    record: super::validity::record_of(
+                        id,
                         performed_on,
-                        sequence: id,
-                        due_on: due_on.unwrap_or(performed_on),
-                        certificate_number: if kind == "external" {
-                            issuer_number
-                        } else {
-                            number
-                        },
-                        withdrawn: status == "withdrawn",
+                        due_on,
+                        &status,
                         out_of_tolerance,
-                        chain_broken: false,
-                    },
+                        &kind,
+                        number,
+                        issuer_number,
+                        false,
+                    ),
                     standards_used: used.into_iter().map(|(_, standard)| standard).collect(),
                     accredited_issuer,
                     smallest_uncertainty: smallest_uncertainty(&points),

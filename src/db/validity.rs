@@ -230,19 +230,20 @@ const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
     chain_broken: false,
 };
 
-fn on_record(row: LatestRow) -> CalibrationOnRecord {
-    let (
-        chain_broken,
-        _,
-        id,
-        performed_on,
-        due_on,
-        status,
-        out_of_tolerance,
-        kind,
-        number,
-        issuer_number,
-    ) = row;
+/// A calibration on record as validity sees it. Sequence is the id (creation
+/// order); the certificate is ours, or the issuer's for an external one.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn record_of(
+    id: i64,
+    performed_on: NaiveDate,
+    due_on: Option<NaiveDate>,
+    status: &str,
+    out_of_tolerance: bool,
+    kind: &str,
+    number: Option<String>,
+    issuer_number: Option<String>,
+    chain_broken: bool,
+) -> CalibrationOnRecord {
     CalibrationOnRecord {
         calibration_id: id,
         performed_on,
@@ -257,6 +258,32 @@ fn on_record(row: LatestRow) -> CalibrationOnRecord {
         out_of_tolerance,
         chain_broken,
     }
+}
+
+fn on_record(row: LatestRow) -> CalibrationOnRecord {
+    let (
+        chain_broken,
+        _,
+        id,
+        performed_on,
+        due_on,
+        status,
+        out_of_tolerance,
+        kind,
+        number,
+        issuer_number,
+    ) = row;
+    record_of(
+        id,
+        performed_on,
+        due_on,
+        &status,
+        out_of_tolerance,
+        &kind,
+        number,
+        issuer_number,
+        chain_broken,
+    )
 }
 
 /// Validity of one instrument: the hot path of inspection agencies, so every
