@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod pdf;
+pub mod web;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
@@ -28,6 +29,12 @@ pub fn figment() -> Figment {
         .join(Serialized::defaults(AppConfig::default()))
         // Batch ingestion of a thousand calibrations is a few MiB of JSON.
         .join(("limits.json", "16 MiB"))
+        // Pages render from the repository's templates/ wherever the binary is started;
+        // ROCKET_TEMPLATE_DIR points an installed service elsewhere.
+        .join((
+            "template_dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+        ))
 }
 
 fn problem(status: Status, detail: &str) -> (Status, (ContentType, String)) {
@@ -80,6 +87,8 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 }
             }
         }))
+        .attach(rocket_dyn_templates::Template::fairing())
         .mount("/", api::routes())
+        .mount("/", web::routes())
         .register("/", catchers![default_catcher])
 }

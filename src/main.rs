@@ -47,6 +47,8 @@ enum UserCommand {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
+    /// Set a user's password for the web pages; reads it from the first line of stdin.
+    Password { name: String },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +105,21 @@ fn run(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::User {
+            command: UserCommand::Password { name },
+        } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            db::users::set_password(&mut conn, &Actor::command_line(), &name, password)
+                .map_err(|e| e.to_string())?;
+            println!("password set for {name}");
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Create { name },
         } => {
@@ -142,8 +159,19 @@ fn run(command: Command) -> Result<(), String> {
                 summary.certificates.join(", ")
             );
             println!("API tokens (shown once), one user per role:");
-            for (role, token) in summary.tokens {
+            for (role, token) in &summary.tokens {
                 println!("  {role:<11} {token}");
+            }
+            // Web logins for the same users: random passwords, shown once like the tokens.
+            println!("web logins at /login (user / password, shown once):");
+            for (role, _) in &summary.tokens {
+                let mut secret = [0u8; 9];
+                getrandom::fill(&mut secret).map_err(|e| e.to_string())?;
+                let password = caltrace::domain::audit::hex(&secret);
+                let name = format!("demo-{role}");
+                db::users::set_password(&mut conn, &Actor::command_line(), &name, &password)
+                    .map_err(|e| e.to_string())?;
+                println!("  {name:<16} {password}");
             }
             Ok(())
         }

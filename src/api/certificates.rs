@@ -2,7 +2,6 @@
 //! bytes issued, and verify authenticity publicly (DESIGN section 8).
 
 use rocket::http::{ContentType, Header};
-use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{get, routes, Responder, Route, State};
 use serde::Serialize;
@@ -130,26 +129,33 @@ async fn download(
     which: Document,
 ) -> Result<Download, ApiError> {
     user?.require(roles::ANY)?;
-    let (content_type, extension) = match which {
-        Document::Pdf => (ContentType::PDF, "pdf"),
-        Document::Dcc => (ContentType::XML, "xml"),
-    };
     let owned = number.to_string();
     let body = database
         .run(move |conn| db::certificates::document(conn, &owned, which))
         .await?;
-    let filename: String = number
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    Ok(Download {
-        body,
-        content_type,
-        disposition: Header::new(
-            "Content-Disposition",
-            format!("inline; filename=\"{filename}.{extension}\""),
-        ),
-    })
+    Ok(Download::of(number, which, body))
+}
+
+impl Download {
+    /// The issued bytes with their content type and a file name made of the number.
+    pub fn of(number: &str, which: Document, body: Vec<u8>) -> Download {
+        let (content_type, extension) = match which {
+            Document::Pdf => (ContentType::PDF, "pdf"),
+            Document::Dcc => (ContentType::XML, "xml"),
+        };
+        let filename: String = number
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        Download {
+            body,
+            content_type,
+            disposition: Header::new(
+                "Content-Disposition",
+                format!("inline; filename=\"{filename}.{extension}\""),
+            ),
+        }
+    }
 }
 
 /// The certificate PDF exactly as issued (any role).
@@ -204,71 +210,6 @@ pub async fn verify(
     ))
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// Public page the certificate's QR code opens: readable on a phone.
-#[get("/verify/<number>?<sha256>")]
-pub async fn verify_page(
-    number: &str,
-    sha256: Option<&str>,
-    database: &State<Database>,
-) -> Result<RawHtml<String>, ApiError> {
-    let owned = number.to_string();
-    let hash = sha256.map(str::to_string);
-    let answer = database
-        .run(move |conn| db::certificates::verify(conn, &owned, hash.as_deref()))
-        .await?;
-    let (headline, tone) = match (answer.genuine, answer.status.as_deref()) {
-        (true, Some("issued")) => ("Genuine and current / 真实有效", "ok"),
-        (true, Some("withdrawn")) => ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad"),
-        (true, Some("superseded")) => ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad"),
-        (false, Some(_)) => (
-            "NOT GENUINE: the document differs from what was issued / 与签发文件不符",
-            "bad",
-        ),
-        _ => ("Unknown certificate number / 未知证书编号", "bad"),
-    };
-    let mut rows = String::new();
-    let mut row = |label: &str, value: Option<String>| {
-        rows.push_str(&format!(
-            "<tr><th>{}</th><td>{}</td></tr>",
-            escape(label),
-            escape(&value.unwrap_or_else(|| "—".into()))
-        ));
-    };
-    row("Certificate / 证书编号", Some(answer.number.clone()));
-    row("Status / 状态", answer.status.clone());
-    row("Superseded by / 替代证书", answer.superseded_by.clone());
-    row(
-        "Issued on / 签发日期",
-        answer.issued_on.map(|d| d.to_string()),
-    );
-    row(
-        "Calibrated on / 校准日期",
-        answer.calibrated_on.map(|d| d.to_string()),
-    );
-    if let Some(item) = &answer.item {
-        row("Manufacturer / 制造商", item.manufacturer.clone());
-        row("Model / 型号", item.model.clone());
-        row("Serial number / 出厂编号", item.serial_number.clone());
-    }
-    Ok(RawHtml(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>Verify certificate {number}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}\
-.ok{{background:#e6f4ea;color:#185c2b}}.bad{{background:#fde7e9;color:#8a1c1c}}h1{{font-size:1.3rem;padding:.8rem;border-radius:.4rem}}\
-th{{text-align:left;padding:.3rem .8rem .3rem 0;vertical-align:top}}td{{padding:.3rem 0}}</style></head>\
-<body><main><h1 class=\"{tone}\">{headline}</h1><table>{rows}</table>\
-<p><small>Compare the item's identity with the paper in hand. Checking a document's SHA-256 proves it is the one issued.</small></p></main></body></html>",
-        number = escape(number),
-    )))
-}
-
 pub fn routes() -> Vec<Route> {
-    routes![list, read, pdf, dcc, verify, verify_page]
+    routes![list, read, pdf, dcc, verify]
 }

@@ -371,6 +371,7 @@ pub fn get(conn: &mut DbConnection, number: &str) -> Result<Option<CertificateIt
     Ok(row.map(item))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {
     Pdf,
     Dcc,

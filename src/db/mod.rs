@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calibrations;
 pub mod certificates;
 pub mod instruments;
+pub mod pages;
 pub mod schema;
 pub mod traceability;
 pub mod users;

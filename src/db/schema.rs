@@ -7,6 +7,18 @@ diesel::table! {
         name -> Text,
         roles -> Text,
         created_at -> Text,
+        password_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        session_hash -> Text,
+        csrf_token -> Text,
+        created_at -> Text,
+        expires_at -> Text,
     }
 }
 
@@ -77,6 +89,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(instrument_status_changes -> instruments (instrument_id));
 
 diesel::table! {
@@ -154,6 +167,7 @@ diesel::joinable!(calibration_standards -> calibrations (calibration_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
+    web_sessions,
     instruments,
     instrument_status_changes,
     audit_log,

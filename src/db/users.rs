@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::audit::{append, Actor};
-use super::schema::{api_tokens, users};
+use super::schema::{api_tokens, users, web_sessions};
 use super::{now_timestamp, write_transaction, DbConnection};
 use crate::auth::{AuthUser, UserRole};
 use crate::domain::audit::{hex, sha256_hex};
@@ -167,4 +167,126 @@ pub fn user_for_token(conn: &mut DbConnection, token: &str) -> Result<Option<Aut
         name,
         roles: parse_roles(&roles),
     }))
+}
+
+/// Sets (or replaces) a user's web login password; audited without the hash.
+pub fn set_password(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    crate::auth::password::acceptable(password)
+        .map_err(|message| ApiError::field("password", &message))?;
+    let user = find_user(conn, name)?
+        .ok_or_else(|| ApiError::NotFound(format!("no user named '{name}'")))?;
+    let stored = crate::auth::password::hash(password).map_err(ApiError::Internal)?;
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set(users::password_hash.eq(&stored))
+            .execute(conn)?;
+        append(
+            conn,
+            actor,
+            "set_password",
+            "user",
+            &user.id.to_string(),
+            None,
+            Some(&json!({"id": user.id, "password": "changed"})),
+        )?;
+        Ok(())
+    })
+}
+
+/// The user with this name and password, if both match.
+pub fn user_for_password(
+    conn: &mut DbConnection,
+    name: &str,
+    password: &str,
+) -> Result<Option<AuthUser>, ApiError> {
+    let row: Option<(i64, String, String, Option<String>)> = users::table
+        .select((users::id, users::name, users::roles, users::password_hash))
+        .filter(users::name.eq(name))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(id, name, roles, stored)| {
+        let stored = stored?;
+        crate::auth::password::verify(password, &stored).then(|| AuthUser {
+            id,
+            name,
+            roles: parse_roles(&roles),
+        })
+    }))
+}
+
+/// A web session: the cookie value (shown once, stored hashed) and its CSRF token.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf_token: String,
+}
+
+fn random_hex() -> Result<String, ApiError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|error| ApiError::Internal(format!("no randomness: {error}")))?;
+    Ok(hex(&secret))
+}
+
+pub fn create_session(
+    conn: &mut DbConnection,
+    user_id: i64,
+    lifetime: chrono::Duration,
+) -> Result<NewSession, ApiError> {
+    let cookie = random_hex()?;
+    let csrf_token = random_hex()?;
+    let now = chrono::Utc::now();
+    let expires = (now + lifetime).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // Expired sessions of anyone are dropped here, so the table cannot grow without bound.
+    diesel::delete(web_sessions::table.filter(web_sessions::expires_at.lt(now_timestamp())))
+        .execute(conn)?;
+    diesel::insert_into(web_sessions::table)
+        .values((
+            web_sessions::user_id.eq(user_id),
+            web_sessions::session_hash.eq(hash_token(&cookie)),
+            web_sessions::csrf_token.eq(&csrf_token),
+            web_sessions::created_at.eq(now_timestamp()),
+            web_sessions::expires_at.eq(expires),
+        ))
+        .execute(conn)?;
+    Ok(NewSession { cookie, csrf_token })
+}
+
+/// The user of a live session and the session's CSRF token.
+pub fn user_for_session(
+    conn: &mut DbConnection,
+    cookie: &str,
+) -> Result<Option<(AuthUser, String)>, ApiError> {
+    let row: Option<(i64, String, String, String)> = web_sessions::table
+        .inner_join(users::table)
+        .select((
+            users::id,
+            users::name,
+            users::roles,
+            web_sessions::csrf_token,
+        ))
+        .filter(web_sessions::session_hash.eq(hash_token(cookie)))
+        .filter(web_sessions::expires_at.gt(now_timestamp()))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, name, roles, csrf)| {
+        (
+            AuthUser {
+                id,
+                name,
+                roles: parse_roles(&roles),
+            },
+            csrf,
+        )
+    }))
+}
+
+pub fn delete_session(conn: &mut DbConnection, cookie: &str) -> Result<(), ApiError> {
+    diesel::delete(web_sessions::table.filter(web_sessions::session_hash.eq(hash_token(cookie))))
+        .execute(conn)?;
+    Ok(())
 }

@@ -107,3 +107,92 @@ pub struct CertificateView {
     /// When the instrument is next due (not part of 17025's list; printed only as a recommendation).
     pub due_on: Option<NaiveDate>,
 }
+
+/// One result row as printed, on the certificate and on the pages alike: U to two significant
+/// digits and the error to the same decimal place (GUM 7.2.6, EA-4/02 M), reference and
+/// indicated values to at least that place and never fewer decimals than were recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrintedPoint {
+    pub reference: String,
+    pub indicated: String,
+    pub error: String,
+    pub expanded_uncertainty: String,
+    pub coverage_factor: String,
+    /// In percent, e.g. "95.45".
+    pub coverage_probability: String,
+    /// `pass`, `conditional_pass`, `conditional_fail`, `fail`, or `None` under rule `none`.
+    pub decision: Option<&'static str>,
+    /// e.g. "4.2:1", or `None` without a tolerance.
+    pub tur: Option<String>,
+    pub tur_flagged: bool,
+}
+
+/// Digits after the decimal point in the value as recorded, ignoring binary floating-point
+/// noise below the sixth decimal (20.100000000000001 was recorded as 20.1).
+pub fn recorded_decimals(value: f64) -> usize {
+    let text = format!("{:.6}", value.abs());
+    let trimmed = text.trim_end_matches('0');
+    trimmed
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len())
+}
+
+/// `value` with `decimals` places, without a minus sign on a rounded zero.
+pub fn fixed(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
+}
+
+/// A probability as a percentage without trailing zeros: 0.9545 → "95.45".
+pub fn percent(probability: f64) -> String {
+    let text = format!("{:.2}", probability * 100.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub fn printed_point(point: &PointResult) -> PrintedPoint {
+    let rounded =
+        super::uncertainty::round_for_display(point.error.value, point.expanded_uncertainty.value);
+    let decimals = rounded.decimals.max(0) as usize;
+    let with_unit = |value: f64, unit: &str| {
+        format!(
+            "{} {unit}",
+            fixed(value, decimals.max(recorded_decimals(value)))
+        )
+    };
+    PrintedPoint {
+        reference: with_unit(point.reference.value, &point.reference.unit),
+        indicated: with_unit(point.indicated.value, &point.indicated.unit),
+        error: format!("{} {}", rounded.value, point.error.unit),
+        expanded_uncertainty: format!(
+            "{} {}",
+            rounded.expanded_uncertainty, point.expanded_uncertainty.unit
+        ),
+        coverage_factor: format!("{:.2}", point.coverage_factor),
+        coverage_probability: percent(point.coverage_probability),
+        decision: point.decision.map(|decision| decision.as_str()),
+        tur: point
+            .tur
+            .filter(|tur| tur.is_finite())
+            .map(|tur| format!("{tur:.1}:1")),
+        tur_flagged: point.tur_flagged,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(fixed(-0.0001, 3), "0.000");
+        assert_eq!(fixed(-0.012, 3), "-0.012");
+        assert_eq!(recorded_decimals(10.0), 0);
+        assert_eq!(recorded_decimals(20.083), 3);
+        assert_eq!(recorded_decimals(0.3 * 67.0), 1);
+        assert_eq!(percent(0.9545), "95.45");
+        assert_eq!(percent(0.95), "95");
+    }
+}

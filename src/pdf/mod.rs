@@ -4,17 +4,16 @@
 //! document is serialised. Fonts are embedded and subset (DejaVu Sans, WenQuanYi Micro Hei).
 
 mod canvas;
-mod chart;
+pub(crate) mod chart;
 #[cfg(test)]
 mod tests;
 
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::certificate::CertificateView;
+use crate::domain::certificate::{printed_point, CertificateView};
 use crate::domain::conformity::Decision;
 use crate::domain::quantity::QuantityJson;
-use crate::domain::uncertainty::round_for_display;
 
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
 
@@ -1014,9 +1013,7 @@ fn stage_label(stage: Stage) -> &'static str {
 }
 
 fn result_cells(no: usize, p: &PointResult) -> Vec<Cell> {
-    // GUM 7.2.6: U to two significant digits and the result to the same decimal place.
-    let r = round_for_display(p.error.value, p.expanded_uncertainty.value);
-    let d = r.decimals.max(0) as usize;
+    let printed = printed_point(p);
     let (decision, color) = match p.decision {
         Some(Decision::Pass) => ("Pass / 合格", rgb(0.05, 0.45, 0.15)),
         Some(Decision::ConditionalPass) => ("Cond. pass / 有条件合格", rgb(0.6, 0.42, 0.0)),
@@ -1024,37 +1021,18 @@ fn result_cells(no: usize, p: &PointResult) -> Vec<Cell> {
         Some(Decision::Fail) => ("Fail / 不合格", rgb(0.75, 0.05, 0.05)),
         None => ("—", black()),
     };
-    let tur = match p.tur {
-        Some(t) if t.is_finite() => {
-            format!("{t:.1}:1{}", if p.tur_flagged { " *" } else { "" })
-        }
-        _ => "—".to_string(),
+    let tur = match &printed.tur {
+        Some(tur) => format!("{tur}{}", if printed.tur_flagged { " *" } else { "" }),
+        None => "—".to_string(),
     };
     vec![
         Cell::plain(no.to_string()),
-        Cell::plain(format!(
-            "{} {}",
-            fixed(
-                p.reference.value,
-                d.max(recorded_decimals(p.reference.value))
-            ),
-            p.reference.unit
-        )),
-        Cell::plain(format!(
-            "{} {}",
-            fixed(
-                p.indicated.value,
-                d.max(recorded_decimals(p.indicated.value))
-            ),
-            p.indicated.unit
-        )),
-        Cell::plain(format!("{} {}", r.value, p.error.unit)),
-        Cell::plain(format!(
-            "{} {}",
-            r.expanded_uncertainty, p.expanded_uncertainty.unit
-        )),
-        Cell::plain(format!("{:.2}", p.coverage_factor)),
-        Cell::plain(percent(p.coverage_probability)),
+        Cell::plain(printed.reference),
+        Cell::plain(printed.indicated),
+        Cell::plain(printed.error),
+        Cell::plain(printed.expanded_uncertainty),
+        Cell::plain(printed.coverage_factor),
+        Cell::plain(printed.coverage_probability),
         Cell {
             text: decision.to_string(),
             color: Some(color),
@@ -1172,27 +1150,6 @@ fn environment_label(label: &str) -> String {
 
 fn quantity(q: &QuantityJson) -> String {
     format!("{} {}", q.value, q.unit)
-}
-
-/// Digits after the decimal point in the value as recorded, ignoring binary floating-point
-/// noise below the sixth decimal (20.100000000000001 was recorded as 20.1).
-fn recorded_decimals(v: f64) -> usize {
-    let s = format!("{:.6}", v.abs());
-    let trimmed = s.trim_end_matches('0');
-    trimmed.split_once('.').map_or(0, |(_, frac)| frac.len())
-}
-
-fn fixed(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    match s.strip_prefix('-') {
-        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
-        _ => s,
-    }
-}
-
-fn percent(p: f64) -> String {
-    let s = format!("{:.2}", p * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The QR code as vector rectangles (one per run of dark modules in a row): crisp at any zoom

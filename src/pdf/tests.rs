@@ -630,17 +630,6 @@ fn bad_verification_url_is_an_error_not_a_panic() {
     assert!(render(&v).unwrap_err().contains("QR"));
 }
 
-#[test]
-fn number_formatting() {
-    assert_eq!(fixed(-0.0001, 3), "0.000");
-    assert_eq!(fixed(-0.012, 3), "-0.012");
-    assert_eq!(recorded_decimals(10.0), 0);
-    assert_eq!(recorded_decimals(20.083), 3);
-    assert_eq!(recorded_decimals(0.3 * 67.0), 1);
-    assert_eq!(percent(0.9545), "95.45");
-    assert_eq!(percent(0.95), "95");
-}
-
 /// Renders previews for a person to look at (target/pdf-preview/*.png).
 #[test]
 fn preview_pages_as_png() {

@@ -1,0 +1,182 @@
+//! What the web pages need beyond the API's own queries: the dashboard lists and asset tags of
+//! many instruments at once (one query, never one per row).
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::calibrations::ON_RECORD;
+use super::schema::{calibrations, instruments};
+use super::DbConnection;
+use crate::error::ApiError;
+
+/// How many rows each dashboard list shows (the totals are counted in full).
+pub const DASHBOARD_ROWS: usize = 50;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DueRow {
+    pub instrument_id: i64,
+    pub asset_tag: String,
+    pub customer: Option<String>,
+    pub due_on: NaiveDate,
+    /// The section-6 reason today.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationRow {
+    pub calibration_id: i64,
+    pub instrument_id: i64,
+    pub asset_tag: String,
+    pub customer: Option<String>,
+    pub performed_on: NaiveDate,
+    pub certificate_number: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    pub today: NaiveDate,
+    pub horizon_days: i64,
+    pub overdue: Vec<DueRow>,
+    pub overdue_total: usize,
+    pub due_soon: Vec<DueRow>,
+    pub due_soon_total: usize,
+    pub out_of_tolerance: Vec<CalibrationRow>,
+    pub awaiting_approval: Vec<CalibrationRow>,
+}
+
+diesel::alias!(calibrations as later: LaterCalibrations);
+
+type RowTuple = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    NaiveDate,
+    Option<String>,
+    String,
+);
+
+fn calibration_row(row: RowTuple) -> CalibrationRow {
+    let (calibration_id, instrument_id, asset_tag, customer, performed_on, number, kind) = row;
+    CalibrationRow {
+        calibration_id,
+        instrument_id,
+        asset_tag,
+        customer,
+        performed_on,
+        certificate_number: number,
+        kind,
+    }
+}
+
+pub fn dashboard(
+    conn: &mut DbConnection,
+    today: NaiveDate,
+    horizon_days: i64,
+) -> Result<Dashboard, ApiError> {
+    let recall = super::validity::due_by(conn, today, today + Duration::days(horizon_days))?;
+    let (overdue, due_soon): (Vec<_>, Vec<_>) = recall
+        .into_iter()
+        .partition(|(.., due_on, _)| *due_on < today);
+    let rows = |list: Vec<(
+        i64,
+        String,
+        Option<String>,
+        NaiveDate,
+        crate::domain::validity::Validity,
+    )>| {
+        let total = list.len();
+        let shown = list
+            .into_iter()
+            .take(DASHBOARD_ROWS)
+            .map(
+                |(instrument_id, asset_tag, customer, due_on, validity)| DueRow {
+                    instrument_id,
+                    asset_tag,
+                    customer,
+                    due_on,
+                    reason: validity.reason.as_str(),
+                },
+            )
+            .collect::<Vec<_>>();
+        (shown, total)
+    };
+    let (overdue, overdue_total) = rows(overdue);
+    let (due_soon, due_soon_total) = rows(due_soon);
+
+    let columns = (
+        calibrations::id,
+        calibrations::instrument_id,
+        instruments::asset_tag,
+        instruments::customer,
+        calibrations::performed_on,
+        calibrations::certificate_number,
+        calibrations::kind,
+    );
+    // Out of tolerance now: the latest calibration on record of the instrument found it so
+    // (a later calibration on record, e.g. after adjustment, clears it).
+    let out_of_tolerance: Vec<RowTuple> = calibrations::table
+        .inner_join(instruments::table)
+        .filter(calibrations::out_of_tolerance.eq(true))
+        .filter(calibrations::status.eq_any(ON_RECORD))
+        .filter(calibrations::performed_on.le(today))
+        .filter(instruments::status.ne("retired"))
+        .filter(not(exists(
+            later
+                .filter(
+                    later
+                        .field(calibrations::instrument_id)
+                        .eq(calibrations::instrument_id),
+                )
+                .filter(later.field(calibrations::status).eq_any(ON_RECORD))
+                .filter(later.field(calibrations::performed_on).le(today))
+                .filter(
+                    later
+                        .field(calibrations::performed_on)
+                        .gt(calibrations::performed_on)
+                        .or(later
+                            .field(calibrations::performed_on)
+                            .eq(calibrations::performed_on)
+                            .and(later.field(calibrations::id).gt(calibrations::id))),
+                ),
+        )))
+        .select(columns)
+        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
+        .limit(DASHBOARD_ROWS as i64)
+        .load(conn)?;
+    let awaiting: Vec<RowTuple> = calibrations::table
+        .inner_join(instruments::table)
+        .filter(calibrations::status.eq("submitted"))
+        .select(columns)
+        .order(calibrations::id.asc())
+        .limit(DASHBOARD_ROWS as i64)
+        .load(conn)?;
+    Ok(Dashboard {
+        today,
+        horizon_days,
+        overdue,
+        overdue_total,
+        due_soon,
+        due_soon_total,
+        out_of_tolerance: out_of_tolerance.into_iter().map(calibration_row).collect(),
+        awaiting_approval: awaiting.into_iter().map(calibration_row).collect(),
+    })
+}
+
+/// Asset tags of the given instruments, in one query.
+pub fn asset_tags(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, String>, ApiError> {
+    let mut tags = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(i64, String)> = instruments::table
+            .select((instruments::id, instruments::asset_tag))
+            .filter(instruments::id.eq_any(chunk))
+            .load(conn)?;
+        tags.extend(rows);
+    }
+    Ok(tags)
+}

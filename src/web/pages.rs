@@ -1,0 +1,508 @@
+//! The pages themselves: thin handlers that gather with db/ and domain/, then render a template.
+
+use rocket::form::{Form, FromForm};
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde_json::{json, Value};
+
+use super::session::CsrfForm;
+use super::{layout, svg, PageError, Session};
+use crate::api::certificates::Download;
+use crate::api::params;
+use crate::auth::{roles, UserRole};
+use crate::config::AppConfig;
+use crate::db::calibrations::CalibrationFilter;
+use crate::db::certificates::{CertificateFilter, Document};
+use crate::db::instruments::InstrumentFilter;
+use crate::db::{self, Database};
+use crate::domain::calibration::Stage;
+use crate::domain::certificate::printed_point;
+use crate::domain::traceability::trace;
+use crate::domain::validity::InstrumentStatus;
+use crate::domain::validity::Role;
+
+const PER_PAGE: i64 = 50;
+/// The dashboard's "due soon" horizon.
+const DUE_WITHIN_DAYS: i64 = 30;
+
+fn page_number(page: Option<&str>) -> Result<i64, PageError> {
+    Ok(params::page(page, None)?.0)
+}
+
+/// Pages of a list: numbers for "previous" and "next" links, `None` at the ends.
+fn pager(page: i64, total: i64) -> Value {
+    let last = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    json!({
+        "page": page,
+        "last": last,
+        "total": total,
+        "previous": (page > 1).then(|| page - 1),
+        "next": (page < last).then(|| page + 1),
+    })
+}
+
+fn reason_text(reason: &str) -> String {
+    reason.replace('_', " ")
+}
+
+#[get("/")]
+async fn dashboard(
+    session: Result<Session, PageError>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    let today = params::today();
+    let data = database
+        .run(move |conn| db::pages::dashboard(conn, today, DUE_WITHIN_DAYS))
+        .await?;
+    Ok(Template::render(
+        "dashboard",
+        layout(
+            Some(&session),
+            "Dashboard",
+            "dashboard",
+            json!({ "dashboard": data }),
+        ),
+    ))
+}
+
+#[get("/instruments?<q>&<role>&<status>&<customer>&<page>")]
+async fn instruments(
+    session: Result<Session, PageError>,
+    q: Option<&str>,
+    role: Option<&str>,
+    status: Option<&str>,
+    customer: Option<&str>,
+    page: Option<&str>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    let page = page_number(page)?;
+    let role = params::filter(role);
+    if let Some(role) = &role {
+        role.parse::<Role>().map_err(|_| {
+            PageError::BadRequest("role must be working, reference or national".into())
+        })?;
+    }
+    let status = params::filter(status);
+    if let Some(status) = &status {
+        status.parse::<InstrumentStatus>().map_err(|_| {
+            PageError::BadRequest("status must be active, suspended or retired".into())
+        })?;
+    }
+    let filter = InstrumentFilter {
+        role: role.clone(),
+        status: status.clone(),
+        customer: params::filter(customer),
+        text: params::filter(q),
+        page,
+        per_page: PER_PAGE,
+    };
+    let today = params::today();
+    let shown_filter = filter.clone();
+    let (items, total, validity) = database
+        .run(move |conn| {
+            let (items, total) = db::instruments::list(conn, &filter)?;
+            let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+            let validity = db::validity::validity_of(conn, &ids, today)?;
+            Ok((items, total, validity))
+        })
+        .await?;
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let validity = validity.get(&item.id);
+            json!({
+                "instrument": item,
+                "valid": validity.map(|v| v.valid),
+                "reason": validity.map(|v| reason_text(v.reason.as_str())),
+                "due_on": validity.and_then(|v| v.due_on),
+            })
+        })
+        .collect();
+    Ok(Template::render(
+        "instruments",
+        layout(
+            Some(&session),
+            "Instruments",
+            "instruments",
+            json!({
+                "rows": rows,
+                "filter": {
+                    "q": shown_filter.text, "role": shown_filter.role,
+                    "status": shown_filter.status, "customer": shown_filter.customer,
+                },
+                "pager": pager(page, total),
+                "today": today,
+            }),
+        ),
+    ))
+}
+
+#[get("/instruments/<id>?<at>")]
+async fn instrument(
+    session: Result<Session, PageError>,
+    id: i64,
+    at: Option<&str>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
+    let (instrument, validity, history, report, outcomes) = database
+        .run(move |conn| {
+            let instrument = db::instruments::get(conn, id)?;
+            let validity = db::validity::validity_of_one(conn, id, at)?;
+            let (history, _) = db::calibrations::list(
+                conn,
+                &CalibrationFilter {
+                    instrument_id: Some(id),
+                    page: 1,
+                    per_page: 500,
+                    ..CalibrationFilter::default()
+                },
+            )?;
+            let graph = db::traceability::graph_for(conn, id, at)?;
+            let outcomes: Vec<bool> = db::calibrations::as_found_history(conn, id)?
+                .into_iter()
+                .map(|(_, _, in_tolerance)| in_tolerance)
+                .collect();
+            Ok((
+                instrument,
+                validity,
+                history,
+                trace(&graph, id, at),
+                outcomes,
+            ))
+        })
+        .await?;
+    let suggested_interval = instrument
+        .interval_days
+        .map(|configured| crate::domain::interval::suggest_interval_days(configured, &outcomes));
+    let diagram = report
+        .as_ref()
+        .map(|report| svg::traceability_diagram(report, &|id| format!("/instruments/{id}")));
+    let history: Vec<Value> = history
+        .iter()
+        .rev()
+        .map(|c| {
+            json!({
+                "id": c.id, "kind": c.kind, "status": c.status, "performed_on": c.performed_on,
+                "due_on": c.due_on, "certificate_number": c.certificate_number,
+                "issuer_certificate": c.issuer.as_ref().and_then(|i| i.get("certificate_number")).cloned(),
+                "out_of_tolerance": c.out_of_tolerance,
+            })
+        })
+        .collect();
+    let title = format!("Instrument {}", instrument.asset_tag);
+    Ok(Template::render(
+        "instrument",
+        layout(
+            Some(&session),
+            &title,
+            "instruments",
+            json!({
+                "instrument": instrument,
+                "at": at,
+                "validity": validity.as_ref().map(|v| json!({
+                    "valid": v.valid, "reason": v.reason.as_str(), "reason_text": reason_text(v.reason.as_str()),
+                    "certificate_number": v.certificate_number, "calibrated_on": v.calibrated_on, "due_on": v.due_on,
+                })),
+                "history": history,
+                "suggested_interval_days": suggested_interval,
+                "trace": report.as_ref().map(|r| json!({
+                    "traceable": r.traceable,
+                    "broken_link": r.broken_link.as_ref().map(|b| json!({
+                        "instrument_id": b.instrument_id, "certificate_number": b.certificate_number,
+                        "reason": reason_text(b.reason.as_str()),
+                    })),
+                    "national_standards": r.national_standards,
+                    "accredited_roots": r.accredited_roots,
+                })),
+                "diagram": diagram,
+            }),
+        ),
+    ))
+}
+
+#[get("/calibrations/<id>")]
+async fn calibration(
+    session: Result<Session, PageError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    let (calibration, instrument, tags, certificate) = database
+        .run(move |conn| {
+            let calibration = db::calibrations::get(conn, id)?;
+            let instrument = db::instruments::get(conn, calibration.instrument_id)?;
+            let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
+            let certificate = match &calibration.certificate_number {
+                Some(number) => db::certificates::get(conn, number)?,
+                None => None,
+            };
+            Ok((calibration, instrument, tags, certificate))
+        })
+        .await?;
+    let is_approver = session.user.roles.contains(&UserRole::Approver);
+    let own_work = calibration.created_by == session.user.id;
+    let submitted = calibration.status == "submitted";
+    let points = |stage: Stage| -> Vec<Value> {
+        calibration
+            .points
+            .iter()
+            .filter(|p| p.stage == stage)
+            .map(|p| json!(printed_point(p)))
+            .collect()
+    };
+    let all_points: Vec<_> = calibration.points.iter().collect();
+    let chart = (!all_points.is_empty()).then(|| svg::error_chart(&all_points));
+    let standards: Vec<Value> = calibration
+        .standards_used
+        .iter()
+        .map(|id| json!({"id": id, "asset_tag": tags.get(id)}))
+        .collect();
+    let title = format!("Calibration {} of {}", calibration.id, instrument.asset_tag);
+    Ok(Template::render(
+        "calibration",
+        layout(
+            Some(&session),
+            &title,
+            "instruments",
+            json!({
+                "calibration": calibration,
+                "instrument": instrument,
+                "standards": standards,
+                "as_found": points(Stage::AsFound),
+                "as_left": points(Stage::AsLeft),
+                "chart": chart,
+                "certificate": certificate,
+                "can_decide": is_approver && submitted && !own_work,
+                "four_eyes_block": is_approver && submitted && own_work,
+            }),
+        ),
+    ))
+}
+
+#[post("/calibrations/<id>/approve", data = "<form>")]
+async fn approve(
+    session: Result<Session, PageError>,
+    id: i64,
+    form: Form<CsrfForm>,
+    database: &State<Database>,
+    config: &State<AppConfig>,
+) -> Result<Redirect, PageError> {
+    let session = session?;
+    session.check_csrf(&form.csrf_token)?;
+    let actor = session.require(roles::APPROVERS)?.actor();
+    let context = db::certificates::IssueContext::from_config(config);
+    let today = params::today();
+    database
+        .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &context))
+        .await?;
+    Ok(Redirect::to(format!("/calibrations/{id}")))
+}
+
+#[derive(FromForm)]
+struct RejectForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    #[field(default = String::new())]
+    reason: String,
+}
+
+#[post("/calibrations/<id>/reject", data = "<form>")]
+async fn reject(
+    session: Result<Session, PageError>,
+    id: i64,
+    form: Form<RejectForm>,
+    database: &State<Database>,
+) -> Result<Redirect, PageError> {
+    let session = session?;
+    session.check_csrf(&form.csrf_token)?;
+    let actor = session.require(roles::APPROVERS)?.actor();
+    let reason = crate::api::calibrations::reason(crate::api::calibrations::ReasonInput {
+        reason: form.reason.clone(),
+    })?;
+    database
+        .run(move |conn| db::calibrations::reject(conn, &actor, id, &reason))
+        .await?;
+    Ok(Redirect::to(format!("/calibrations/{id}")))
+}
+
+#[get("/certificates?<status>&<from>&<to>&<customer>&<page>")]
+#[allow(clippy::too_many_arguments)]
+async fn certificates(
+    session: Result<Session, PageError>,
+    status: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    customer: Option<&str>,
+    page: Option<&str>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    session.require(roles::CERTIFICATE_LISTERS)?;
+    let page = page_number(page)?;
+    let status = params::filter(status);
+    if let Some(status) = &status {
+        if !["issued", "withdrawn", "superseded"].contains(&status.as_str()) {
+            return Err(PageError::BadRequest(
+                "status must be issued, withdrawn or superseded".into(),
+            ));
+        }
+    }
+    let filter = CertificateFilter {
+        status,
+        from: params::optional_date("from", params::filter(from).as_deref())?,
+        to: params::optional_date("to", params::filter(to).as_deref())?,
+        instrument_id: None,
+        customer: params::filter(customer),
+        page,
+        per_page: PER_PAGE,
+    };
+    let shown = json!({
+        "status": filter.status, "from": filter.from, "to": filter.to, "customer": filter.customer,
+    });
+    let (items, total, tags) = database
+        .run(move |conn| {
+            let (items, total) = db::certificates::list(conn, &filter)?;
+            let ids: Vec<i64> = items.iter().map(|item| item.instrument_id).collect();
+            let tags = db::pages::asset_tags(conn, &ids)?;
+            Ok((items, total, tags))
+        })
+        .await?;
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| json!({"certificate": item, "asset_tag": tags.get(&item.instrument_id)}))
+        .collect();
+    Ok(Template::render(
+        "certificates",
+        layout(
+            Some(&session),
+            "Certificates",
+            "certificates",
+            json!({"rows": rows, "filter": shown, "pager": pager(page, total)}),
+        ),
+    ))
+}
+
+#[get("/certificates/<number>")]
+async fn certificate(
+    session: Result<Session, PageError>,
+    number: &str,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let session = session?;
+    let owned = number.to_string();
+    let (certificate, calibration, instrument) = database
+        .run(move |conn| {
+            let certificate = db::certificates::get(conn, &owned)?.ok_or_else(|| {
+                crate::error::ApiError::NotFound(format!("no certificate numbered {owned}"))
+            })?;
+            let calibration = db::calibrations::get_by_certificate(conn, &owned)?;
+            let instrument = db::instruments::get(conn, calibration.instrument_id)?;
+            Ok((certificate, calibration, instrument))
+        })
+        .await?;
+    let title = format!("Certificate {}", certificate.number);
+    Ok(Template::render(
+        "certificate",
+        layout(
+            Some(&session),
+            &title,
+            "certificates",
+            json!({
+                "certificate": certificate,
+                "calibration": calibration,
+                "instrument": instrument,
+                "verify_url": format!("/verify/{}", super::url_encode(number)),
+            }),
+        ),
+    ))
+}
+
+async fn download(
+    session: Result<Session, PageError>,
+    number: &str,
+    which: Document,
+    database: &State<Database>,
+) -> Result<Download, PageError> {
+    session?.require(roles::ANY)?;
+    let owned = number.to_string();
+    let body = database
+        .run(move |conn| db::certificates::document(conn, &owned, which))
+        .await?;
+    Ok(Download::of(number, which, body))
+}
+
+#[get("/certificates/<number>/pdf")]
+async fn certificate_pdf(
+    session: Result<Session, PageError>,
+    number: &str,
+    database: &State<Database>,
+) -> Result<Download, PageError> {
+    download(session, number, Document::Pdf, database).await
+}
+
+#[get("/certificates/<number>/dcc")]
+async fn certificate_dcc(
+    session: Result<Session, PageError>,
+    number: &str,
+    database: &State<Database>,
+) -> Result<Download, PageError> {
+    download(session, number, Document::Dcc, database).await
+}
+
+/// Public page the certificate's QR code opens: readable on a phone, no login.
+#[get("/verify/<number>?<sha256>")]
+async fn verify(
+    number: &str,
+    sha256: Option<&str>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let owned = number.to_string();
+    let hash = sha256.map(str::to_string);
+    let answer = database
+        .run(move |conn| db::certificates::verify(conn, &owned, hash.as_deref()))
+        .await?;
+    let (headline, tone) = match (answer.genuine, answer.status.as_deref()) {
+        (true, Some("issued")) => ("Genuine and current / 真实有效", "ok"),
+        (true, Some("withdrawn")) => ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad"),
+        (true, Some("superseded")) => ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad"),
+        (false, Some(_)) => (
+            "NOT GENUINE: the document differs from what was issued / 与签发文件不符",
+            "bad",
+        ),
+        _ => ("Unknown certificate number / 未知证书编号", "bad"),
+    };
+    let title = format!("Verify certificate {number}");
+    Ok(Template::render(
+        "verify",
+        layout(
+            None,
+            &title,
+            "verify",
+            json!({
+                "headline": headline, "tone": tone, "answer": answer,
+                "checked_hash": sha256.is_some(),
+            }),
+        ),
+    ))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        dashboard,
+        instruments,
+        instrument,
+        calibration,
+        approve,
+        reject,
+        certificates,
+        certificate,
+        certificate_pdf,
+        certificate_dcc,
+        verify
+    ]
+}

@@ -1,0 +1,251 @@
+//! Login, logout and the session guard. The cookie holds 256 random bits; only its SHA-256 is
+//! stored, with the session's CSRF token (synchronizer token pattern, OWASP). The login form
+//! itself is protected by a double-submit cookie, since there is no session yet.
+
+use chrono::Duration;
+use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::Template;
+use serde_json::json;
+
+use super::{layout, PageError};
+use crate::auth::AuthUser;
+use crate::config::AppConfig;
+use crate::db::{self, Database};
+use crate::domain::audit::hex;
+
+pub const SESSION_COOKIE: &str = "caltrace_session";
+const LOGIN_COOKIE: &str = "caltrace_login";
+/// A working day and a bit: long enough for a shift, short enough for a shared bench PC.
+const SESSION_HOURS: i64 = 12;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: AuthUser,
+    pub csrf_token: String,
+}
+
+impl Session {
+    /// 403 unless the user holds one of the roles.
+    pub fn require(&self, allowed: &[crate::auth::UserRole]) -> Result<&AuthUser, PageError> {
+        Ok(self.user.require(allowed)?)
+    }
+
+    /// A form's CSRF token must be this session's (compared in constant time).
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        if same(submitted, &self.csrf_token) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(
+                "the form has expired or did not come from this site; reload the page and try again"
+                    .to_string(),
+            ))
+        }
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |difference, (x, y)| difference | (x ^ y))
+            == 0
+}
+
+/// Handlers take `Result<Session, PageError>` and apply `?` first: without a live session the
+/// visitor goes to the login page and comes back.
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = PageError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let Some(cookie) = request
+            .cookies()
+            .get(SESSION_COOKIE)
+            .map(|cookie| cookie.value().to_string())
+            .filter(|value| value.len() == 64)
+        else {
+            return Outcome::Error((Status::Unauthorized, PageError::LoginRequired));
+        };
+        let Some(database) = request.rocket().state::<Database>() else {
+            return Outcome::Error((
+                Status::InternalServerError,
+                PageError::Internal("database not configured".into()),
+            ));
+        };
+        match database
+            .run(move |conn| db::users::user_for_session(conn, &cookie))
+            .await
+        {
+            Ok(Some((user, csrf_token))) => {
+                let session = Session { user, csrf_token };
+                request.local_cache(|| Some(session.clone()));
+                Outcome::Success(session)
+            }
+            Ok(None) => Outcome::Error((Status::Unauthorized, PageError::LoginRequired)),
+            Err(error) => Outcome::Error((Status::InternalServerError, error.into())),
+        }
+    }
+}
+
+/// Only a path on this site is followed after login (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn secure_cookies(config: &AppConfig) -> bool {
+    config.public_base_url.starts_with("https://")
+}
+
+fn login_page(
+    cookies: &CookieJar<'_>,
+    config: &AppConfig,
+    next: &str,
+    error: Option<&str>,
+) -> Result<Template, PageError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| PageError::Internal(format!("no randomness: {e}")))?;
+    let token = hex(&secret);
+    cookies.add(
+        Cookie::build((LOGIN_COOKIE, token.clone()))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(secure_cookies(config))
+            .path("/login"),
+    );
+    Ok(Template::render(
+        "login",
+        layout(
+            None,
+            "Log in",
+            "login",
+            json!({"login_token": token, "next": next, "error": error}),
+        ),
+    ))
+}
+
+#[get("/login?<next>")]
+async fn login_form(
+    session: Result<Session, PageError>,
+    next: Option<&str>,
+    cookies: &CookieJar<'_>,
+    config: &State<AppConfig>,
+) -> Result<Result<Template, Redirect>, PageError> {
+    let next = safe_next(next);
+    if session.is_ok() {
+        return Ok(Err(Redirect::to(next)));
+    }
+    Ok(Ok(login_page(cookies, config, &next, None)?))
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    login_token: String,
+    #[field(default = String::new())]
+    next: String,
+}
+
+#[post("/login", data = "<form>")]
+async fn login(
+    form: Form<LoginForm>,
+    cookies: &CookieJar<'_>,
+    database: &State<Database>,
+    config: &State<AppConfig>,
+) -> Result<Result<Redirect, (Status, Template)>, PageError> {
+    let next = safe_next(Some(&form.next));
+    let expected = cookies.get(LOGIN_COOKIE).map(|c| c.value().to_string());
+    if !expected.is_some_and(|expected| same(&expected, &form.login_token)) {
+        let page = login_page(
+            cookies,
+            config,
+            &next,
+            Some("The login form expired. Please try again."),
+        )?;
+        return Ok(Err((Status::Forbidden, page)));
+    }
+    let username = form.username.trim().to_string();
+    let password = form.password.clone();
+    // PBKDF2 with 600 000 iterations is deliberately slow: run it off the async workers.
+    let session = database
+        .run(move |conn| {
+            let Some(user) = db::users::user_for_password(conn, &username, &password)? else {
+                return Ok(None);
+            };
+            db::users::create_session(conn, user.id, Duration::hours(SESSION_HOURS)).map(Some)
+        })
+        .await?;
+    let Some(session) = session else {
+        let page = login_page(
+            cookies,
+            config,
+            &next,
+            Some("Unknown user name or wrong password."),
+        )?;
+        return Ok(Err((Status::Unauthorized, page)));
+    };
+    cookies.remove(Cookie::build(LOGIN_COOKIE).path("/login"));
+    cookies.add(
+        Cookie::build((SESSION_COOKIE, session.cookie))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(secure_cookies(config))
+            .path("/")
+            .max_age(rocket::time::Duration::hours(SESSION_HOURS)),
+    );
+    Ok(Ok(Redirect::to(next)))
+}
+
+#[derive(FromForm)]
+pub struct CsrfForm {
+    #[field(default = String::new())]
+    pub csrf_token: String,
+}
+
+#[post("/logout", data = "<form>")]
+async fn logout(
+    session: Result<Session, PageError>,
+    form: Form<CsrfForm>,
+    cookies: &CookieJar<'_>,
+    database: &State<Database>,
+) -> Result<Redirect, PageError> {
+    let session = session?;
+    session.check_csrf(&form.csrf_token)?;
+    if let Some(cookie) = cookies.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
+        database
+            .run(move |conn| db::users::delete_session(conn, &cookie))
+            .await?;
+    }
+    cookies.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok(Redirect::to("/login"))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![login_form, login, logout]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/instruments/3")), "/instruments/3");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}
