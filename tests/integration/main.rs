@@ -12,3 +12,4 @@ mod service;
 mod traceability;
 mod uncertainty;
 mod validity;
+mod web;

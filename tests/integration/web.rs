@@ -1,0 +1,364 @@
+//! The web pages through rocket::local: login sessions, CSRF, roles, escaping, and the
+//! approve → certificate → download → verify path a person takes.
+
+use caltrace::db::audit::Actor;
+use caltrace::db::users;
+use rocket::http::{ContentType, Status};
+use serde_json::json;
+use sha2::Digest;
+
+use crate::calibrations::{calibration, issue, point, register};
+use crate::common::TestApp;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Page {
+    status: Status,
+    location: Option<String>,
+    body: String,
+}
+
+fn get(app: &TestApp, path: &str) -> Page {
+    let response = app.client.get(path.to_string()).dispatch();
+    Page {
+        status: response.status(),
+        location: response.headers().get_one("Location").map(str::to_string),
+        body: response.into_string().unwrap_or_default(),
+    }
+}
+
+fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Page {
+    let body = form
+        .iter()
+        .map(|(key, value)| format!("{key}={}", caltrace::web::url_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = app
+        .client
+        .post(path.to_string())
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch();
+    Page {
+        status: response.status(),
+        location: response.headers().get_one("Location").map(str::to_string),
+        body: response.into_string().unwrap_or_default(),
+    }
+}
+
+/// The value of a hidden input in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+fn set_password(app: &TestApp, name: &str) {
+    app.with_conn(|conn| users::set_password(conn, &Actor::command_line(), name, PASSWORD))
+        .unwrap();
+}
+
+/// Logs in through the form (the tracked client keeps the cookie); returns the answer.
+fn login(app: &TestApp, name: &str, password: &str, next: &str) -> Page {
+    let form = get(app, &format!("/login?next={next}"));
+    assert_eq!(form.status, Status::Ok, "{}", form.body);
+    let token = hidden(&form.body, "login_token");
+    post_form(
+        app,
+        "/login",
+        &[
+            ("username", name),
+            ("password", password),
+            ("login_token", &token),
+            ("next", next),
+        ],
+    )
+}
+
+fn submitted(app: &TestApp, gauge: i64, standard: i64) -> i64 {
+    let body = calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point(0.5003, 0.0002)],
+    );
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = app.post(
+        &format!("/api/v1/calibrations/{id}/submit"),
+        Some("technician"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok);
+    id
+}
+
+#[test]
+fn pages_need_a_login_and_a_wrong_password_gets_none() {
+    let app = TestApp::new();
+    set_password(&app, "inspector");
+    let page = get(&app, "/instruments?q=PG");
+    assert_eq!(page.status, Status::SeeOther);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/login?next=/instruments%3Fq%3DPG")
+    );
+
+    let refused = login(&app, "inspector", "wrong password!", "/");
+    assert_eq!(refused.status, Status::Unauthorized);
+    assert!(refused.body.contains("Unknown user name or wrong password"));
+    let refused = login(&app, "nobody", PASSWORD, "/");
+    assert_eq!(refused.status, Status::Unauthorized);
+    assert_eq!(get(&app, "/").status, Status::SeeOther);
+
+    // A login form posted without the token of the page it came from is refused.
+    let forged = post_form(
+        &app,
+        "/login",
+        &[
+            ("username", "inspector"),
+            ("password", PASSWORD),
+            ("login_token", "x"),
+        ],
+    );
+    assert_eq!(forged.status, Status::Forbidden);
+
+    // Only local paths are followed after login.
+    let welcomed = login(&app, "inspector", PASSWORD, "//evil.example/");
+    assert_eq!(welcomed.status, Status::SeeOther);
+    assert_eq!(welcomed.location.as_deref(), Some("/"));
+    let dashboard = get(&app, "/");
+    assert_eq!(dashboard.status, Status::Ok);
+    assert!(dashboard.body.contains("inspector"));
+    // An inspector does not see the certificate list and is refused it.
+    assert!(!dashboard.body.contains("href=\"/certificates\""));
+    assert_eq!(get(&app, "/certificates").status, Status::Forbidden);
+
+    // Logging out ends the session on the server, not only in the browser.
+    let csrf = hidden(&dashboard.body, "csrf_token");
+    assert_eq!(
+        post_form(&app, "/logout", &[("csrf_token", &csrf)]).status,
+        Status::SeeOther
+    );
+    assert_eq!(get(&app, "/").status, Status::SeeOther);
+    let live: i64 = app.with_conn(|conn| {
+        use diesel::prelude::*;
+        caltrace::db::schema::web_sessions::table
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(live, 0);
+}
+
+#[test]
+fn approving_needs_the_approver_role_and_the_session_csrf_token() {
+    let app = TestApp::new();
+    set_password(&app, "technician");
+    set_password(&app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let id = submitted(&app, gauge, national);
+    let path = format!("/calibrations/{id}");
+
+    assert_eq!(
+        login(&app, "technician", PASSWORD, &path).status,
+        Status::SeeOther
+    );
+    let page = get(&app, &path);
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    assert!(page.body.contains("submitted"));
+    assert!(
+        !page.body.contains("Approve and issue"),
+        "no button for a technician"
+    );
+    let csrf = hidden(&page.body, "csrf_token");
+    let refused = post_form(&app, &format!("{path}/approve"), &[("csrf_token", &csrf)]);
+    assert_eq!(refused.status, Status::Forbidden);
+    assert!(refused.body.contains("approver"), "{}", refused.body);
+    post_form(&app, "/logout", &[("csrf_token", &csrf)]);
+
+    assert_eq!(
+        login(&app, "approver", PASSWORD, &path).status,
+        Status::SeeOther
+    );
+    let page = get(&app, &path);
+    assert!(page.body.contains("Approve and issue"));
+    // Without the session's CSRF token nothing happens.
+    for token in ["", "0000", &csrf] {
+        let forged = post_form(&app, &format!("{path}/approve"), &[("csrf_token", token)]);
+        assert_eq!(forged.status, Status::Forbidden, "token {token:?}");
+    }
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(record["status"], "submitted");
+
+    let csrf = hidden(&page.body, "csrf_token");
+    let approved = post_form(&app, &format!("{path}/approve"), &[("csrf_token", &csrf)]);
+    assert_eq!(approved.status, Status::SeeOther);
+    assert_eq!(approved.location.as_deref(), Some(path.as_str()));
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(record["status"], "issued");
+    let number = record["certificate_number"].as_str().unwrap().to_string();
+    let page = get(&app, &path);
+    assert!(page.body.contains(&number) && !page.body.contains("Approve and issue"));
+
+    // The certificate page, its PDF as issued, and the public verification page.
+    let certificate = get(&app, &format!("/certificates/{number}"));
+    assert_eq!(certificate.status, Status::Ok);
+    let (_, listed) = app.get("/api/v1/certificates", Some("auditor"));
+    let sha256 = listed["items"][0]["sha256"].as_str().unwrap().to_string();
+    assert!(certificate.body.contains(&sha256));
+    let response = app
+        .client
+        .get(format!("/certificates/{number}/pdf"))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type(), Some(ContentType::PDF));
+    let bytes = response.into_bytes().unwrap();
+    assert_eq!(
+        caltrace::domain::audit::hex(&sha2::Sha256::digest(&bytes)),
+        sha256
+    );
+    let verify = get(&app, &format!("/verify/{number}?sha256={sha256}"));
+    assert_eq!(verify.status, Status::Ok);
+    assert!(
+        verify.body.contains("Genuine and current"),
+        "{}",
+        verify.body
+    );
+    assert!(verify.body.contains("CPG1500"));
+}
+
+#[test]
+fn reject_from_the_page_records_the_reason() {
+    let app = TestApp::new();
+    set_password(&app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let id = submitted(&app, gauge, national);
+    let path = format!("/calibrations/{id}");
+    login(&app, "approver", PASSWORD, &path);
+    let csrf = hidden(&get(&app, &path).body, "csrf_token");
+    let empty = post_form(
+        &app,
+        &format!("{path}/reject"),
+        &[("csrf_token", &csrf), ("reason", "  ")],
+    );
+    assert_eq!(empty.status, Status::UnprocessableEntity);
+    assert!(empty.body.contains("reason"), "{}", empty.body);
+    let rejected = post_form(
+        &app,
+        &format!("{path}/reject"),
+        &[("csrf_token", &csrf), ("reason", "point 1 <unreadable>")],
+    );
+    assert_eq!(rejected.status, Status::SeeOther);
+    let page = get(&app, &path);
+    assert!(page.body.contains("rejected"));
+    assert!(
+        page.body.contains("point 1 &lt;unreadable&gt;"),
+        "escaped reason"
+    );
+}
+
+#[test]
+fn instrument_pages_search_show_validity_chain_and_escape_text() {
+    let app = TestApp::new();
+    set_password(&app, "inspector");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    issue(
+        &app,
+        &calibration(
+            gauge,
+            &[national],
+            "2026-05-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    let mut hostile = crate::common::pressure_gauge("<script>alert(1)</script>", "SN-X");
+    hostile["description"] = json!("\"quoted\" & <b>bold</b>");
+    let (status, _) = app.post("/api/v1/instruments", Some("admin"), &hostile);
+    assert_eq!(status, Status::Created);
+
+    login(&app, "inspector", PASSWORD, "/");
+    let list = get(&app, "/instruments?q=pg-1");
+    assert_eq!(list.status, Status::Ok);
+    assert!(list
+        .body
+        .contains(&format!("href=\"/instruments/{gauge}\"")));
+    assert!(list.body.contains("1 found"));
+    assert!(!list.body.contains("NIM-P"), "the search filters");
+    let bad = get(&app, "/instruments?role=wizard");
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+
+    let everything = get(&app, "/instruments");
+    assert!(!everything.body.contains("<script>alert(1)"), "escaped");
+    assert!(everything
+        .body
+        .contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+    assert!(everything.body.contains("&lt;b&gt;bold&lt;&#x2F;b&gt;"));
+
+    let page = get(&app, &format!("/instruments/{gauge}?at=2026-06-01"));
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    assert!(page.body.contains("<strong>Valid</strong>"));
+    assert!(page.body.contains("Traceable to NIM"));
+    assert!(page.body.contains("<svg") && page.body.contains("role=\"img\""));
+    assert!(
+        page.body.contains(&format!("/instruments/{national}")),
+        "the chain links up"
+    );
+    let before = get(&app, &format!("/instruments/{gauge}?at=2026-01-01"));
+    assert!(
+        before.body.contains("not yet calibrated"),
+        "{}",
+        before.body
+    );
+    assert_eq!(get(&app, "/instruments/99999").status, Status::NotFound);
+    assert_eq!(
+        get(&app, &format!("/instruments/{gauge}?at=someday")).status,
+        Status::UnprocessableEntity
+    );
+}
+
+#[test]
+fn dashboard_lists_what_needs_attention() {
+    let app = TestApp::new();
+    set_password(&app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let overdue = register(&app, "PG-OLD", "working");
+    let failed = register(&app, "PG-FAIL", "working");
+    let waiting = register(&app, "PG-WAIT", "working");
+    issue(
+        &app,
+        &calibration(
+            overdue,
+            &[national],
+            "2024-01-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    let today = chrono::Utc::now().date_naive().to_string();
+    issue(
+        &app,
+        &calibration(failed, &[national], &today, vec![point(0.5020, 0.0002)]),
+    );
+    let pending = submitted(&app, waiting, national);
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, "/");
+    assert_eq!(page.status, Status::Ok);
+    let section = |id: &str| {
+        let start = page.body.find(&format!("<section id=\"{id}\">")).unwrap();
+        let end = page.body[start..].find("</section>").unwrap() + start;
+        page.body[start..end].to_string()
+    };
+    assert!(section("overdue").contains("PG-OLD"));
+    assert!(!section("overdue").contains("PG-FAIL"));
+    assert!(section("oot").contains("PG-FAIL"));
+    assert!(!section("oot").contains("PG-OLD"));
+    assert!(section("approval").contains(&format!("/calibrations/{pending}")));
+    assert!(!section("approval").contains("PG-OLD"));
+}
