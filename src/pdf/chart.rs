@@ -34,6 +34,26 @@ pub fn limits_in_error_unit(p: &PointResult) -> Option<(f64, f64)> {
 }
 
 /// Ticks at 1, 2 or 5 × 10^n covering [lo, hi]; also the decimals they need.
+/// The plotted ranges around the data: a little air on every side, and a usable width when all
+/// points share one reference value or one error.
+pub fn padded_ranges(
+    (mut xmin, mut xmax): (f64, f64),
+    (mut ymin, mut ymax): (f64, f64),
+) -> ((f64, f64), (f64, f64)) {
+    if xmax - xmin <= 0.0 {
+        let d = xmin.abs().max(1.0) * 0.1;
+        xmin -= d;
+        xmax += d;
+    }
+    let xpad = (xmax - xmin) * 0.05;
+    if ymax - ymin <= 0.0 {
+        ymin -= 1.0;
+        ymax += 1.0;
+    }
+    let ypad = (ymax - ymin) * 0.08;
+    ((xmin - xpad, xmax + xpad), (ymin - ypad, ymax + ypad))
+}
+
 pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, usize) {
     let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
     let raw = span / target.max(1) as f64;
@@ -97,21 +117,7 @@ pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f3
     if !(xmin.is_finite() && xmax.is_finite() && ymin.is_finite() && ymax.is_finite()) {
         return;
     }
-    if xmax - xmin <= 0.0 {
-        let d = xmin.abs().max(1.0) * 0.1;
-        xmin -= d;
-        xmax += d;
-    }
-    let xpad = (xmax - xmin) * 0.05;
-    xmin -= xpad;
-    xmax += xpad;
-    if ymax - ymin <= 0.0 {
-        ymin -= 1.0;
-        ymax += 1.0;
-    }
-    let ypad = (ymax - ymin) * 0.08;
-    ymin -= ypad;
-    ymax += ypad;
+    ((xmin, xmax), (ymin, ymax)) = padded_ranges((xmin, xmax), (ymin, ymax));
     let sx = |v: f64| px0 + ((v - xmin) / (xmax - xmin)) as f32 * (px1 - px0);
     let sy = |v: f64| py0 + ((v - ymin) / (ymax - ymin)) as f32 * (py1 - py0);
 

@@ -20,7 +20,7 @@ use crate::domain::traceability::{
     BrokenReason, ChainNode, TraceabilityReport, UNCERTAINTY_BELOW_STANDARD,
 };
 use crate::domain::validity::Role;
-use crate::pdf::chart::{limits_in_error_unit, nice_ticks};
+use crate::pdf::chart::{limits_in_error_unit, nice_ticks, padded_ranges};
 
 /// The most nodes the traceability diagram draws; the rest is counted ("… N more").
 pub const MAX_NODES: usize = 200;
@@ -1087,21 +1087,7 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         xmin = 0.0;
         xmax = 0.0;
     }
-    if xmax - xmin <= 0.0 {
-        let d = xmin.abs().max(1.0) * 0.1;
-        xmin -= d;
-        xmax += d;
-    }
-    let xpad = (xmax - xmin) * 0.05;
-    xmin -= xpad;
-    xmax += xpad;
-    if ymax - ymin <= 0.0 {
-        ymin -= 1.0;
-        ymax += 1.0;
-    }
-    let ypad = (ymax - ymin) * 0.08;
-    ymin -= ypad;
-    ymax += ypad;
+    ((xmin, xmax), (ymin, ymax)) = padded_ranges((xmin, xmax), (ymin, ymax));
 
     let (yt, _) = nice_ticks(ymin, ymax, 6);
     let (ylabels, yexp) = tick_labels(&yt);

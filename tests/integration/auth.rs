@@ -1,7 +1,7 @@
 use rocket::http::{Method, Status};
 use serde_json::{json, Value};
 
-use crate::calibrations::{calibration, issue, point};
+use crate::calibrations::{calibration, issue, point, submitted};
 use crate::common::{pressure_gauge, TestApp, ROLES};
 
 fn budget() -> Value {
@@ -10,20 +10,10 @@ fn budget() -> Value {
 }
 
 fn submitted_calibration(app: &TestApp, instrument: i64) -> i64 {
-    let body = calibration(instrument, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
-    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
-    assert_eq!(status, Status::Created, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    assert_eq!(
-        app.post(
-            &format!("/api/v1/calibrations/{id}/submit"),
-            Some("technician"),
-            &json!({})
-        )
-        .0,
-        Status::Ok
-    );
-    id
+    submitted(
+        app,
+        &calibration(instrument, &[], "2026-05-10", vec![point(0.5003, 0.0002)]),
+    )
 }
 
 /// Every route: no token → 401, a wrong role → 403, each right role → 2xx.

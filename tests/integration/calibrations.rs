@@ -35,8 +35,8 @@ pub fn calibration(
            "standards_used": standards, "decision_rule": "simple", "points": points})
 }
 
-/// Creates, submits and approves; returns the approved calibration.
-pub fn issue(app: &TestApp, body: &Value) -> Value {
+/// Creates as the technician and submits; returns its id.
+pub fn submitted(app: &TestApp, body: &Value) -> i64 {
     let (status, created) = app.post("/api/v1/calibrations", Some("technician"), body);
     assert_eq!(status, Status::Created, "{created}");
     let id = created["id"].as_i64().unwrap();
@@ -46,6 +46,12 @@ pub fn issue(app: &TestApp, body: &Value) -> Value {
         &json!({}),
     );
     assert_eq!(status, Status::Ok, "{submitted}");
+    id
+}
+
+/// Creates, submits and approves; returns the approved calibration.
+pub fn issue(app: &TestApp, body: &Value) -> Value {
+    let id = submitted(app, body);
     let (status, approved) = app.post(
         &format!("/api/v1/calibrations/{id}/approve"),
         Some("approver"),

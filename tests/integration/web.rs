@@ -7,7 +7,7 @@ use rocket::http::{ContentType, Status};
 use serde_json::json;
 use sha2::Digest;
 
-use crate::calibrations::{calibration, issue, point, register};
+use crate::calibrations::{calibration, issue, point, register, submitted};
 use crate::common::TestApp;
 
 const PASSWORD: &str = "correct horse battery";
@@ -78,23 +78,17 @@ fn login(app: &TestApp, name: &str, password: &str, next: &str) -> Page {
     )
 }
 
-fn submitted(app: &TestApp, gauge: i64, standard: i64) -> i64 {
-    let body = calibration(
-        gauge,
-        &[standard],
-        "2026-05-10",
-        vec![point(0.5003, 0.0002)],
-    );
-    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
-    assert_eq!(status, Status::Created, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let (status, _) = app.post(
-        &format!("/api/v1/calibrations/{id}/submit"),
-        Some("technician"),
-        &json!({}),
-    );
-    assert_eq!(status, Status::Ok);
-    id
+/// A submitted calibration of `gauge` against `standard`, recorded by the technician.
+fn pending(app: &TestApp, gauge: i64, standard: i64) -> i64 {
+    submitted(
+        app,
+        &calibration(
+            gauge,
+            &[standard],
+            "2026-05-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    )
 }
 
 #[test]
@@ -162,7 +156,7 @@ fn approving_needs_the_approver_role_and_the_session_csrf_token() {
     set_password(&app, "approver");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
-    let id = submitted(&app, gauge, national);
+    let id = pending(&app, gauge, national);
     let path = format!("/calibrations/{id}");
 
     assert_eq!(
@@ -239,7 +233,7 @@ fn reject_from_the_page_records_the_reason() {
     set_password(&app, "approver");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
-    let id = submitted(&app, gauge, national);
+    let id = pending(&app, gauge, national);
     let path = format!("/calibrations/{id}");
     login(&app, "approver", PASSWORD, &path);
     let csrf = hidden(&get(&app, &path).body, "csrf_token");
@@ -346,7 +340,7 @@ fn dashboard_lists_what_needs_attention() {
         &app,
         &calibration(failed, &[national], &today, vec![point(0.5020, 0.0002)]),
     );
-    let pending = submitted(&app, waiting, national);
+    let waiting_id = pending(&app, waiting, national);
     login(&app, "approver", PASSWORD, "/");
     let page = get(&app, "/");
     assert_eq!(page.status, Status::Ok);
@@ -359,6 +353,6 @@ fn dashboard_lists_what_needs_attention() {
     assert!(!section("overdue").contains("PG-FAIL"));
     assert!(section("oot").contains("PG-FAIL"));
     assert!(!section("oot").contains("PG-OLD"));
-    assert!(section("approval").contains(&format!("/calibrations/{pending}")));
+    assert!(section("approval").contains(&format!("/calibrations/{waiting_id}")));
     assert!(!section("approval").contains("PG-OLD"));
 }
