@@ -9,6 +9,7 @@ pub mod dcc;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod import;
 pub mod pdf;
 
 use rocket::fairing::AdHoc;

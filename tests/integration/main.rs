@@ -7,6 +7,7 @@ mod calibrations;
 mod certificates;
 mod common;
 mod demo;
+mod import;
 mod instruments;
 mod service;
 mod traceability;
