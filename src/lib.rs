@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod metrics;
 pub mod pdf;
 
 use rocket::fairing::AdHoc;
@@ -55,7 +56,8 @@ fn default_catcher(status: Status, request: &Request<'_>) -> (Status, (ContentTy
 }
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {
-    rocket::custom(figment)
+    rocket::custom(metrics::prepare_logging(figment))
+        .attach(metrics::Telemetry::fairing())
         .attach(AdHoc::try_on_ignite("database", |rocket| async move {
             let config = match AppConfig::from_figment(rocket.figment()) {
                 Ok(config) => config,
@@ -82,5 +84,6 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             }
         }))
         .mount("/", api::routes())
+        .mount("/", metrics::routes())
         .register("/", catchers![default_catcher])
 }

@@ -9,6 +9,7 @@ mod common;
 mod demo;
 mod import;
 mod instruments;
+mod metrics;
 mod service;
 mod traceability;
 mod uncertainty;
