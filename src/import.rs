@@ -279,7 +279,7 @@ impl Table {
             if readable {
                 table.rows.push(Row { line, cells });
             }
-            if table.rows.len() % 1000 == 0 {
+            if table.rows.len().is_multiple_of(1000) {
                 progress(Progress {
                     phase: "reading",
                     done: table.rows.len(),
