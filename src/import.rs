@@ -1540,4 +1540,37 @@ mod tests {
         assert_eq!(at("calibrations[0].instrument_id"), (2, "asset_tag".into()));
         assert_eq!(at("calibrations[7].kind").0, 0);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b','), proptest::strategy::Just(b'"'),
+                proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'\r'),
+                proptest::num::u8::ANY,
+            ],
+            0..400,
+        )) {
+            for header in [
+                "asset_tag,role,quantity_kind,range_min,range_max,range_unit,resolution,interval_days\n",
+                "calibration,asset_tag,performed_on,stage,unit,reference,indicated,uncertainty,k,lower_limit\n",
+            ] {
+                let mut bytes = header.as_bytes().to_vec();
+                bytes.extend_from_slice(&body);
+                let mut errors = Vec::new();
+                let columns = calibration_columns();
+                let instruments = header.starts_with("asset_tag");
+                let known: &[&str] = if instruments { INSTRUMENT_COLUMNS } else { &columns };
+                let table = Table::read(&bytes, known, &[], &mut errors, &mut |_| {});
+                for row in &table.rows {
+                    if instruments {
+                        let _ = validate_instrument(&instrument_input(&table, row, &mut errors));
+                    } else {
+                        let _ = point_input(&table, row, &mut errors);
+                    }
+                }
+                let _ = finish(&table, errors);
+            }
+        }
+    }
 }

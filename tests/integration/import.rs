@@ -263,6 +263,23 @@ PG-9,working,pressure
     assert_eq!(items.len(), 1);
     assert_eq!(audit_count(&app, "instrument"), 1);
 
+    // Conflicts found by the database (manufacturer/model/serial) are reported
+    // row by row too: each insert is a savepoint, so the transaction goes on.
+    let file = "asset_tag,role,quantity_kind,manufacturer,model,serial_number\n\
+                PG-A,working,pressure,WIKA,CPG1500,S-OLD\n\
+                PG-B,working,pressure,,,\n\
+                PG-C,working,pressure,WIKA,CPG1500,S-OLD\n";
+    let errors = located(import_register(&app, file.as_bytes()).unwrap_err());
+    assert_eq!(
+        errors,
+        [
+            (2, "serial_number".to_string()),
+            (4, "serial_number".to_string())
+        ]
+    );
+    assert_eq!(register(&app).len(), 1);
+    assert_eq!(audit_count(&app, "instrument"), 1);
+
     // Header problems are reported against line 1.
     let errors =
         located(import_register(&app, b"asset_tag,role,colour\nPG-1,working,red\n").unwrap_err());
