@@ -139,7 +139,10 @@ impl<'r> FromRequest<'r> for AuthUser {
             .run(move |conn| crate::db::users::user_for_token(conn, &token))
             .await
         {
-            Ok(Some(user)) => Outcome::Success(user),
+            Ok(Some(user)) => {
+                request.local_cache(|| crate::metrics::RequestUser(Some(user.name.clone())));
+                Outcome::Success(user)
+            }
             Ok(None) => {
                 Outcome::Error((rocket::http::Status::Unauthorized, ApiError::Unauthorized))
             }

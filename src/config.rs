@@ -33,6 +33,17 @@ pub struct AppConfig {
     pub database_pool_size: u32,
     pub public_base_url: String,
     pub lab: LabIdentity,
+    /// `rocket` (Rocket's own log) or `json` (one JSON line per request on stdout).
+    pub log_format: LogFormat,
+    /// `/metrics` answers only with a bearer token (any role) when true.
+    pub metrics_require_token: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Rocket,
+    Json,
 }
 
 impl Default for AppConfig {
@@ -42,6 +53,8 @@ impl Default for AppConfig {
             database_pool_size: 8,
             public_base_url: "http://127.0.0.1:8000".to_string(),
             lab: LabIdentity::default(),
+            log_format: LogFormat::Rocket,
+            metrics_require_token: false,
         }
     }
 }

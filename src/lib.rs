@@ -9,6 +9,8 @@ pub mod dcc;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod import;
+pub mod metrics;
 pub mod pdf;
 pub mod web;
 
@@ -61,7 +63,8 @@ fn default_catcher(status: Status, request: &Request<'_>) -> (Status, (ContentTy
 }
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {
-    rocket::custom(figment)
+    rocket::custom(metrics::prepare_logging(figment))
+        .attach(metrics::Telemetry::fairing())
         .attach(AdHoc::try_on_ignite("database", |rocket| async move {
             let config = match AppConfig::from_figment(rocket.figment()) {
                 Ok(config) => config,
@@ -90,5 +93,6 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .attach(rocket_dyn_templates::Template::fairing())
         .mount("/", api::routes())
         .mount("/", web::routes())
+        .mount("/", metrics::routes())
         .register("/", catchers![default_catcher])
 }

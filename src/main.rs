@@ -37,6 +37,46 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Import CSV (docs/csv-import.md): all rows or none, every bad row reported.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Export as CSV.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Register instruments from a CSV file (`-` reads standard input).
+    Instruments {
+        file: String,
+        /// Record the change under this user (admin or technician) instead of caltrace-cli.
+        #[arg(long = "as", value_name = "USER")]
+        as_user: Option<String>,
+    },
+    /// Record calibration results from a CSV file, one row per measurement point.
+    Calibrations {
+        file: String,
+        /// The technician the calibrations are recorded under (four eyes: another user approves).
+        #[arg(long = "as", value_name = "USER")]
+        as_user: String,
+        /// Submit them for approval at once instead of leaving drafts.
+        #[arg(long)]
+        submit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The instrument register, in the import format (to FILE, or `-`/nothing for stdout).
+    Instruments {
+        #[arg(default_value = "-")]
+        file: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +116,34 @@ fn open_database() -> Result<Database, String> {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Import { command } => {
+            let (kind, file, as_user) = match command {
+                ImportCommand::Instruments { file, as_user } => {
+                    (caltrace::import::ImportKind::Instruments, file, as_user)
+                }
+                ImportCommand::Calibrations {
+                    file,
+                    as_user,
+                    submit,
+                } => (
+                    caltrace::import::ImportKind::Calibrations { submit },
+                    file,
+                    Some(as_user),
+                ),
+            };
+            let database = open_database()?;
+            let summary = caltrace::import::run_import(&database, kind, &file, as_user.as_deref())?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Export {
+            command: ExportCommand::Instruments { file },
+        } => {
+            let database = open_database()?;
+            let summary = caltrace::import::run_export(&database, &file)?;
+            eprintln!("{summary}");
+            Ok(())
+        }
         Command::Serve => {
             let result = rocket::execute(caltrace::rocket(caltrace::figment()).launch());
             result.map(|_| ()).map_err(|error| error.to_string())

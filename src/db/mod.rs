@@ -215,6 +215,20 @@ pub fn write_transaction<T, F>(conn: &mut DbConnection, work: F) -> Result<T, Ap
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 {
+    // Already inside a write transaction (an all-or-nothing CSV import calling
+    // the same repository functions as the API): nest as a savepoint, which the
+    // outer transaction commits or rolls back with everything else.
+    let nested = match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+                .transaction_depth()?
+                .is_some()
+        }
+        DbConnection::Postgresql(_) => false,
+    };
+    if nested {
+        return conn.transaction(work);
+    }
     match conn {
         DbConnection::Sqlite(sqlite) => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
