@@ -306,7 +306,9 @@ fn combine_core(
     }
     // GUM G.4.1: ν_eff = u_c⁴ / Σ (c_i u_i)⁴/ν_i = 1 / Σ r_i⁴/ν_i; infinite when every
     // contributing ν_i is (or the finite ones' shares vanish).
-    let nu_eff = if ws > 0.0 { Some(1.0 / ws) } else { None };
+    // A huge finite ν_i can make Σ r_i⁴/ν_i subnormal and its reciprocal overflow: that ν_eff
+    // is infinite too, and infinite is None (found by fuzzing: ν = 1e308 gave Some(inf)).
+    let nu_eff = Some(1.0 / ws).filter(|nu| ws > 0.0 && nu.is_finite());
     let k = coverage_factor(p, nu_eff);
     let big_u = k * u_c;
     if !big_u.is_finite() {
@@ -2364,6 +2366,33 @@ mod tests {
             .all(|e| !e.message.is_empty()));
     }
 
+    /// Found by fuzzing (fuzz/, budget_structured): ν = 1e308 on one component made
+    /// Σ r⁴/ν subnormal and ν_eff = 1/Σ overflow to Some(inf) instead of None (infinite).
+    #[test]
+    fn an_overflowing_effective_degrees_of_freedom_is_infinite() {
+        let component = |name: &str, half_width: f64, nu: Option<f64>| ComponentInput {
+            name: name.into(),
+            kind: "B".into(),
+            unit: "g".into(),
+            distribution: Some("rectangular".into()),
+            half_width: Some(half_width),
+            degrees_of_freedom: nu,
+            ..Default::default()
+        };
+        let req = budget(
+            "g",
+            None,
+            vec![
+                component("thermal", 8.471246490094346e165, None),
+                component("repeatability", 8.469446924576528e165, Some(1e308)),
+            ],
+        );
+        let r = ok(&req);
+        assert_eq!(r.effective_degrees_of_freedom, None);
+        assert_close!(r.coverage_factor, 2.0, 1e-3);
+        assert_eq!(evaluate_numbers(&req).unwrap().effective_degrees_of_freedom, None);
+    }
+
     /// Found by fuzzing (fuzz/, budget_structured): U = 1.79e308 printed to two significant
     /// digits is 1.8e308, which parsed back as infinity.
     #[test]
@@ -2390,7 +2419,10 @@ mod tests {
         for p in [8.479159778813467e-168, 1e-17, f64::MIN_POSITIVE] {
             let req = budget("mm", Some(p), vec![rectangular.clone()]);
             has_error(&req, "coverage_probability");
-            assert_eq!(evaluate_numbers(&req).unwrap_err(), evaluate(&req).unwrap_err());
+            assert_eq!(
+                evaluate_numbers(&req).unwrap_err(),
+                evaluate(&req).unwrap_err()
+            );
         }
         // Small but representable: k > 0 and U > 0.
         let r = ok(&budget("mm", Some(1e-6), vec![rectangular]));
