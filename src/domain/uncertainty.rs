@@ -2390,7 +2390,10 @@ mod tests {
         let r = ok(&req);
         assert_eq!(r.effective_degrees_of_freedom, None);
         assert_close!(r.coverage_factor, 2.0, 1e-3);
-        assert_eq!(evaluate_numbers(&req).unwrap().effective_degrees_of_freedom, None);
+        assert_eq!(
+            evaluate_numbers(&req).unwrap().effective_degrees_of_freedom,
+            None
+        );
     }
 
     /// Found by fuzzing (fuzz/, budget_structured): U = 1.79e308 printed to two significant
