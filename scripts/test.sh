@@ -48,4 +48,7 @@ cargo test --doc
 echo "== tests on PostgreSQL"
 CALTRACE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" cargo test --test integration
 
-echo "== all tests passed on SQLite and PostgreSQL"
+echo "== API conformance (schemathesis against the OpenAPI document)"
+scripts/schemathesis.sh
+
+echo "== all tests passed on SQLite and PostgreSQL, and schemathesis found nothing"
