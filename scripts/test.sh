@@ -51,4 +51,7 @@ CALTRACE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" car
 echo "== pages end to end in headless Chromium"
 scripts/e2e.sh
 
-echo "== all tests passed on SQLite and PostgreSQL"
+echo "== API conformance (schemathesis against the OpenAPI document)"
+scripts/schemathesis.sh
+
+echo "== all tests passed on SQLite and PostgreSQL; pages pass in Chromium; schemathesis found nothing"

@@ -25,10 +25,10 @@ pub struct AuditPage {
 #[utoipa::path(
     tag = "audit",
     params(
-        ("from" = Option<String>, Query, description = "first UTC date, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "last UTC date, YYYY-MM-DD, inclusive"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "first UTC date, YYYY-MM-DD"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "last UTC date, YYYY-MM-DD, inclusive"),
         ("entity" = Option<String>, Query, description = "e.g. instrument, user, api_token"),
-        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
     ),
     responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 422, body = Problem)),

@@ -137,9 +137,9 @@ pub async fn read(
 #[utoipa::path(
     tag = "calibrations",
     params(("instrument_id" = Option<i64>, Query), ("status" = Option<String>, Query),
-           ("from" = Option<String>, Query, description = "performed on or after, YYYY-MM-DD"),
-           ("to" = Option<String>, Query, description = "performed on or before, YYYY-MM-DD"),
-           ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+           ("from" = Option<chrono::NaiveDate>, Query, description = "performed on or after, YYYY-MM-DD"),
+           ("to" = Option<chrono::NaiveDate>, Query, description = "performed on or before, YYYY-MM-DD"),
+           ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
     responses((status = 200, body = CalibrationPage), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]

@@ -35,10 +35,10 @@ const CERTIFICATE_STATUSES: [&str; 3] = ["issued", "withdrawn", "superseded"];
 #[utoipa::path(
     tag = "certificates",
     params(("status" = Option<String>, Query, description = "issued, withdrawn or superseded"),
-           ("from" = Option<String>, Query, description = "issued on or after, YYYY-MM-DD"),
-           ("to" = Option<String>, Query, description = "issued on or before, YYYY-MM-DD"),
+           ("from" = Option<chrono::NaiveDate>, Query, description = "issued on or after, YYYY-MM-DD"),
+           ("to" = Option<chrono::NaiveDate>, Query, description = "issued on or before, YYYY-MM-DD"),
            ("instrument_id" = Option<i64>, Query), ("customer" = Option<String>, Query),
-           ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+           ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
     responses((status = 200, body = CertificatePage), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -141,7 +141,7 @@ impl Download {
     pub fn of(number: &str, which: Document, body: Vec<u8>) -> Download {
         let (content_type, extension) = match which {
             Document::Pdf => (ContentType::PDF, "pdf"),
-            Document::Dcc => (ContentType::XML, "xml"),
+            Document::Dcc => (ContentType::new("application", "xml"), "xml"),
         };
         let filename: String = number
             .chars()

@@ -81,7 +81,7 @@ pub async fn read(
         ("status" = Option<String>, Query, description = "active, suspended or retired"),
         ("customer" = Option<String>, Query, description = "exact customer name"),
         ("q" = Option<String>, Query, description = "text in asset tag, serial number, model or manufacturer"),
-        ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
     ),
     responses((status = 200, body = InstrumentPage), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))

@@ -20,7 +20,7 @@ use crate::error::{ApiError, Problem};
 /// The traceability chain of an instrument's latest calibration on or before `at` (any role).
 #[utoipa::path(
     tag = "traceability",
-    params(("at" = Option<String>, Query, description = "YYYY-MM-DD, default today (UTC)")),
+    params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
     responses((status = 200, body = TraceabilityReport), (status = 401, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -193,7 +193,7 @@ fn period(
 /// everything that rested on those (technician, approver, auditor, admin).
 #[utoipa::path(
     tag = "traceability",
-    params(("from" = Option<String>, Query, description = "YYYY-MM-DD"), ("to" = Option<String>, Query, description = "YYYY-MM-DD")),
+    params(("from" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD"), ("to" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD")),
     responses((status = 200, body = Impact), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))

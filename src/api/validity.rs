@@ -87,7 +87,7 @@ enum InstrumentRef {
 /// Is the instrument validly calibrated on `at` (default today), and why not.
 #[utoipa::path(
     tag = "validity",
-    params(("at" = Option<String>, Query, description = "YYYY-MM-DD, default today (UTC)")),
+    params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
     responses((status = 200, body = InstrumentValidity), (status = 401, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -105,7 +105,7 @@ pub async fn status(
 /// The same, by asset tag.
 #[utoipa::path(
     tag = "validity",
-    params(("at" = Option<String>, Query, description = "YYYY-MM-DD, default today (UTC)")),
+    params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
     responses((status = 200, body = InstrumentValidity), (status = 401, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -235,7 +235,7 @@ pub struct Recalls {
 /// Instruments due for calibration within `within` days (default 30) or overdue, by customer.
 #[utoipa::path(
     tag = "validity",
-    params(("within" = Option<i64>, Query, description = "days ahead, default 30")),
+    params(("within" = Option<i64>, Query, minimum = 0, maximum = 3650, description = "days ahead, default 30")),
     responses((status = 200, body = Recalls), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]

@@ -179,6 +179,9 @@ pub enum CombineError {
     ZeroCombinedUncertainty,
     /// u_c or U is not representable.
     Overflow,
+    /// k·u_c comes out as zero: a coverage probability so small that (1 + p)/2 rounds
+    /// to 1/2 gives k = 0 (found by fuzzing: p = 8e-168 gave k = −0 and U = 0).
+    ZeroExpandedUncertainty,
 }
 
 impl fmt::Display for CombineError {
@@ -198,6 +201,9 @@ impl fmt::Display for CombineError {
             CombineError::Overflow => {
                 f.write_str("the combined or expanded uncertainty is too large to represent")
             }
+            CombineError::ZeroExpandedUncertainty => f.write_str(
+                "is too small: the coverage factor k and the expanded uncertainty k·u_c would be zero",
+            ),
         }
     }
 }
@@ -300,11 +306,17 @@ fn combine_core(
     }
     // GUM G.4.1: ν_eff = u_c⁴ / Σ (c_i u_i)⁴/ν_i = 1 / Σ r_i⁴/ν_i; infinite when every
     // contributing ν_i is (or the finite ones' shares vanish).
-    let nu_eff = if ws > 0.0 { Some(1.0 / ws) } else { None };
+    // A huge finite ν_i can make Σ r_i⁴/ν_i subnormal and its reciprocal overflow: that ν_eff
+    // is infinite too, and infinite is None (found by fuzzing: ν = 1e308 gave Some(inf)).
+    let nu_eff = Some(1.0 / ws).filter(|nu| ws > 0.0 && nu.is_finite());
     let k = coverage_factor(p, nu_eff);
     let big_u = k * u_c;
     if !big_u.is_finite() {
         return Err(CombineError::Overflow);
+    }
+    // DESIGN 5: k ≤ 0 is an error; an interval of zero width states nothing.
+    if !(k > 0.0 && big_u > 0.0) {
+        return Err(CombineError::ZeroExpandedUncertainty);
     }
     Ok(Core {
         u_c,
@@ -770,8 +782,12 @@ pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<Fi
         p,
     )
     .map_err(|e| {
+        let field = match e {
+            CombineError::ZeroExpandedUncertainty => "coverage_probability",
+            _ => "components",
+        };
         vec![FieldError {
-            field: "components".into(),
+            field: field.into(),
             message: e.to_string(),
         }]
     })?;
@@ -1187,10 +1203,14 @@ pub fn round_for_display(value: f64, expanded_uncertainty: f64) -> RoundedResult
 
 /// The expanded uncertainty as it will be printed (`round_for_display`), as a number: what the
 /// CMC check must compare.
+/// Near f64::MAX the printed figure can exceed every double (1.79…e308 prints as 1.8e308):
+/// then U itself is the closest number, never infinity (found by fuzzing).
 pub fn rounded_expanded_uncertainty(u: f64) -> f64 {
     round_for_display(0.0, u)
         .expanded_uncertainty
         .parse()
+        .ok()
+        .filter(|rounded: &f64| rounded.is_finite())
         .unwrap_or(u)
 }
 
@@ -2344,6 +2364,81 @@ mod tests {
             .unwrap_err()
             .iter()
             .all(|e| !e.message.is_empty()));
+    }
+
+    /// Found by fuzzing (fuzz/, budget_structured): ν = 1e308 on one component made
+    /// Σ r⁴/ν subnormal and ν_eff = 1/Σ overflow to Some(inf) instead of None (infinite).
+    #[test]
+    fn an_overflowing_effective_degrees_of_freedom_is_infinite() {
+        let component = |name: &str, half_width: f64, nu: Option<f64>| ComponentInput {
+            name: name.into(),
+            kind: "B".into(),
+            unit: "g".into(),
+            distribution: Some("rectangular".into()),
+            half_width: Some(half_width),
+            degrees_of_freedom: nu,
+            ..Default::default()
+        };
+        let req = budget(
+            "g",
+            None,
+            vec![
+                component("thermal", 8.471246490094346e165, None),
+                component("repeatability", 8.469446924576528e165, Some(1e308)),
+            ],
+        );
+        let r = ok(&req);
+        assert_eq!(r.effective_degrees_of_freedom, None);
+        assert_close!(r.coverage_factor, 2.0, 1e-3);
+        assert_eq!(
+            evaluate_numbers(&req).unwrap().effective_degrees_of_freedom,
+            None
+        );
+    }
+
+    /// Found by fuzzing (fuzz/, budget_structured): U = 1.79e308 printed to two significant
+    /// digits is 1.8e308, which parsed back as infinity.
+    #[test]
+    fn the_printed_u_of_a_huge_u_stays_finite() {
+        for u in [1.7945389244500587e308, f64::MAX, 1.75e308] {
+            let rounded = rounded_expanded_uncertainty(u);
+            assert!(rounded.is_finite() && rounded >= u, "{u} -> {rounded}");
+        }
+        assert_eq!(rounded_expanded_uncertainty(0.0125), 0.013);
+    }
+
+    /// Found by fuzzing (fuzz/, budget_structured): p in (0, 1) but so small that
+    /// (1 + p)/2 rounds to 1/2 gave k = −0 and U = 0 with a 200 response.
+    #[test]
+    fn a_vanishing_coverage_probability_is_refused_not_a_zero_interval() {
+        let rectangular = ComponentInput {
+            name: "drift".into(),
+            kind: "B".into(),
+            unit: "m".into(),
+            distribution: Some("u_shaped".into()),
+            half_width: Some(0.03),
+            ..Default::default()
+        };
+        for p in [8.479159778813467e-168, 1e-17, f64::MIN_POSITIVE] {
+            let req = budget("mm", Some(p), vec![rectangular.clone()]);
+            has_error(&req, "coverage_probability");
+            assert_eq!(
+                evaluate_numbers(&req).unwrap_err(),
+                evaluate(&req).unwrap_err()
+            );
+        }
+        // Small but representable: k > 0 and U > 0.
+        let r = ok(&budget("mm", Some(1e-6), vec![rectangular]));
+        assert!(r.coverage_factor > 0.0 && r.expanded_uncertainty.value > 0.0);
+        let c = Contribution {
+            standard_uncertainty: 1.0,
+            sensitivity: 1.0,
+            degrees_of_freedom: None,
+        };
+        assert_eq!(
+            combine(&[c], 1e-300),
+            Err(CombineError::ZeroExpandedUncertainty)
+        );
     }
 
     #[test]
