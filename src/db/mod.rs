@@ -202,7 +202,24 @@ impl Database {
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
     let result = match conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgresql(c) => {
+            // Instances started together over one PostgreSQL would otherwise race to apply the
+            // same migration; a session-level advisory lock makes the others wait and then
+            // find nothing pending.
+            const MIGRATION_LOCK: i64 = 727_275;
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")),
+                c,
+            )
+            .map_err(|error| format!("migration lock: {error}"))?;
+            let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")),
+                c,
+            )
+            .map_err(|error| format!("migration unlock: {error}"))?;
+            applied
+        }
     };
     result.map_err(|error| format!("migration failed: {error}"))
 }

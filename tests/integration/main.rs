@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod demo;
 mod import;
+mod instances;
 mod instruments;
 mod live;
 mod metrics;
