@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_packages=()
-command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
 command -v xmllint >/dev/null 2>&1 || need_packages+=(libxml2-utils)
 command -v pdftotext >/dev/null 2>&1 || need_packages+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || need_packages+=(qpdf)
@@ -16,27 +16,9 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_packages[@]}"
 fi
 
-# A throwaway PostgreSQL cluster in a temporary directory, on its own port.
-pg_bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
-pg_dir=$(mktemp -d /tmp/caltrace-pg.XXXXXX)
-pg_port=${CALTRACE_PG_PORT:-55432}
-run_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    chown -R postgres:postgres "$pg_dir"
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
-stop_pg() {
-  run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$pg_dir"
-}
-trap stop_pg EXIT
-run_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres --no-sync >/dev/null
-run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start \
-  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null
-echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+# A throwaway PostgreSQL cluster; durability off, it only has to be fast.
+source scripts/pg.sh
+start_throwaway_pg "${CALTRACE_PG_PORT:-55432}" fsync=off synchronous_commit=off full_page_writes=off
 
 # The document tests (DCC schema, PDF text and structure) must not skip here.
 export CALTRACE_REQUIRE_TOOLS=1
@@ -46,7 +28,7 @@ cargo test --all-targets
 cargo test --doc
 
 echo "== tests on PostgreSQL"
-CALTRACE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" cargo test --test integration
+CALTRACE_TEST_DATABASE_URL="$PG_URL" cargo test --test integration
 
 echo "== pages end to end in headless Chromium"
 scripts/e2e.sh
