@@ -217,6 +217,7 @@ async fn instrument(
                         "reason": reason_text(b.reason.as_str()),
                     })),
                     "national_standards": r.national_standards,
+                    "chain": r.chain,
                     "accredited_roots": r.accredited_roots,
                 })),
                 "diagram": diagram,

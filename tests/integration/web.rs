@@ -305,6 +305,14 @@ fn instrument_pages_search_show_validity_chain_and_escape_text() {
         page.body.contains(&format!("/instruments/{national}")),
         "the chain links up"
     );
+    // The same chain as a nested list of links, for screen readers and text browsers.
+    let list = &page.body[page.body.find("The chain as a list").unwrap()..];
+    assert!(
+        list.contains(&format!(
+            "<a href=\"/instruments/{national}\">NIM-P</a> (national)"
+        )),
+        "{list}"
+    );
     let before = get(&app, &format!("/instruments/{gauge}?at=2026-01-01"));
     assert!(
         before.body.contains("not yet calibrated"),
