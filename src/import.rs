@@ -638,18 +638,12 @@ pub fn import_instruments(
         if !errors.is_empty() {
             return Err(rollback());
         }
-        append(
+        audit_import(
             conn,
             actor,
-            "import",
             "instrument",
-            &format!(
-                "{}..{}",
-                ids.first().unwrap_or(&0),
-                ids.last().unwrap_or(&0)
-            ),
-            None,
-            Some(&json!({"source": source, "sha256": sha256, "rows": total, "created": ids.len()})),
+            &ids,
+            json!({"source": source, "sha256": sha256, "rows": total, "created": ids.len()}),
         )?;
         Ok(())
     });
@@ -1235,19 +1229,13 @@ pub fn import_calibrations(
         if !errors.is_empty() {
             return Err(rollback());
         }
-        append(
+        audit_import(
             conn,
             actor,
-            "import",
             "calibration",
-            &format!(
-                "{}..{}",
-                created.first().unwrap_or(&0),
-                created.last().unwrap_or(&0)
-            ),
-            None,
-            Some(&json!({"source": source, "sha256": sha256, "rows": total,
-                         "created": created.len(), "submitted": submit})),
+            &created,
+            json!({"source": source, "sha256": sha256, "rows": total,
+                   "created": created.len(), "submitted": submit}),
         )?;
         Ok(())
     });
@@ -1413,6 +1401,24 @@ pub fn run_export(database: &db::Database, file: &str) -> Result<String, String>
         count
     };
     Ok(format!("exported {count} instruments"))
+}
+
+/// One audit entry for the whole import (the rows' own entries are written as the API writes
+/// them): the file's name and SHA-256, so the source of every record can be traced.
+fn audit_import(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    entity: &str,
+    ids: &[i64],
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let range = format!(
+        "{}..{}",
+        ids.first().unwrap_or(&0),
+        ids.last().unwrap_or(&0)
+    );
+    append(conn, actor, "import", entity, &range, None, Some(&details))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -89,17 +89,7 @@ fn every_mutation_is_audited_with_before_and_after() {
 }
 
 pub fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
-        .args(args)
-        .env("ROCKET_DATABASE_URL", &app.database_url)
-        .output()
-        .expect("run caltrace");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    crate::common::run_cli(&app.database_url, args)
 }
 
 #[test]

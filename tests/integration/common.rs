@@ -34,14 +34,8 @@ impl TestApp {
     pub fn new() -> TestApp {
         let (database_url, dir, postgres) = match std::env::var("CALTRACE_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("caltrace_test_{}", random_suffix());
-                let mut admin =
-                    diesel::pg::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-                let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap();
-                (format!("{base}/{name}"), None, Some((admin_url, name)))
+                let (url, name) = create_postgres_database(&admin_url, "caltrace_test");
+                (url, None, Some((admin_url, name)))
             }
             _ => {
                 let dir = tempfile::tempdir().unwrap();
@@ -165,12 +159,42 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+            drop_postgres_database(admin_url, name);
         }
     }
+}
+
+/// A new, empty PostgreSQL database on the server of `admin_url`: (its URL, its name).
+pub fn create_postgres_database(admin_url: &str, prefix: &str) -> (String, String) {
+    let name = format!("{prefix}_{}", random_suffix());
+    let mut admin = diesel::pg::PgConnection::establish(admin_url).expect("connect to PostgreSQL");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+pub fn drop_postgres_database(admin_url: &str, name: &str) {
+    if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
+/// Runs the real `caltrace ARGS` on a database; (success, stdout + stderr).
+pub fn run_cli(database_url: &str, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
+        .args(args)
+        .env("ROCKET_DATABASE_URL", database_url)
+        .env("ROCKET_CLI_COLORS", "false")
+        .output()
+        .expect("run caltrace");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
 }
 
 /// The field names of a 422 problem+json body.

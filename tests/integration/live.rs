@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use crate::common::{create_postgres_database, drop_postgres_database, run_cli};
 
 /// A database for one test, removed when dropped.
 pub struct LiveDatabase {
@@ -25,18 +24,9 @@ impl LiveDatabase {
         let dir = tempfile::tempdir().unwrap();
         match std::env::var("CALTRACE_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let mut bytes = [0u8; 6];
-                getrandom::fill(&mut bytes).unwrap();
-                let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                let name = format!("caltrace_live_{suffix}");
-                let mut admin =
-                    diesel::pg::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-                let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap();
+                let (url, name) = create_postgres_database(&admin_url, "caltrace_live");
                 LiveDatabase {
-                    url: format!("{base}/{name}"),
+                    url,
                     dir,
                     postgres: Some((admin_url, name)),
                 }
@@ -62,18 +52,7 @@ impl LiveDatabase {
 
     /// Runs `caltrace ARGS` on this database; (success, stdout + stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_caltrace"))
-            .args(args)
-            .env("ROCKET_DATABASE_URL", &self.url)
-            .env("ROCKET_CLI_COLORS", "false")
-            .output()
-            .expect("run caltrace");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), text)
+        run_cli(&self.url, args)
     }
 
     /// `caltrace user add NAME --role …` then `caltrace token create NAME`; the token.
@@ -103,10 +82,7 @@ impl LiveDatabase {
 impl Drop for LiveDatabase {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+            drop_postgres_database(admin_url, name);
         }
     }
 }
