@@ -24,6 +24,22 @@ use crate::error::ApiError;
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Runs `$body` with `$c` bound to the concrete backend connection, written
+/// once and type-checked per backend. For hot paths only: a query run through
+/// the [`DbConnection`] enum has its SQL rendered again on every execution (by
+/// diesel's generated MultiConnection wrapper, twice: for the cacheability
+/// check and for the bind pass), which cost more than SQLite's own work for
+/// the statements of a status check.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// One connection type for both backends; queries written once against it
 /// run on either.
 #[derive(diesel::MultiConnection)]
