@@ -50,8 +50,60 @@ fn run_raw(conn: &mut DbConnection, sql: &str) -> usize {
     }
 }
 
+/// Every SQLite connection this process opens, recorded by an auto-extension,
+/// so the statement counters below can be read back (diesel keeps the handles
+/// private).
+static CONNECTIONS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+unsafe extern "C" fn record_connection(
+    db: *mut libsqlite3_sys::sqlite3,
+    _error: *mut *mut std::ffi::c_char,
+    _api: *const libsqlite3_sys::sqlite3_api_routines,
+) -> std::ffi::c_int {
+    CONNECTIONS.lock().unwrap().push(db as usize);
+    libsqlite3_sys::SQLITE_OK
+}
+
+/// Per prepared statement still open: how often SQLite re-prepared it and how
+/// often it ran (sqlite3_stmt_status), counters reset after reading.
+fn statement_counters() -> Vec<(String, i32, i32)> {
+    let mut out = Vec::new();
+    for &db in CONNECTIONS.lock().unwrap().iter() {
+        let db = db as *mut libsqlite3_sys::sqlite3;
+        // SAFETY: the pool keeps these connections open for the whole run and
+        // no other thread uses them while the probe reads.
+        unsafe {
+            let mut stmt = libsqlite3_sys::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                let sql = std::ffi::CStr::from_ptr(libsqlite3_sys::sqlite3_sql(stmt))
+                    .to_string_lossy()
+                    .into_owned();
+                let reprepare = libsqlite3_sys::sqlite3_stmt_status(
+                    stmt,
+                    libsqlite3_sys::SQLITE_STMTSTATUS_REPREPARE,
+                    1,
+                );
+                let run = libsqlite3_sys::sqlite3_stmt_status(
+                    stmt,
+                    libsqlite3_sys::SQLITE_STMTSTATUS_RUN,
+                    1,
+                );
+                if run > 0 {
+                    out.push((sql, reprepare, run));
+                }
+                stmt = libsqlite3_sys::sqlite3_next_stmt(db, stmt);
+            }
+        }
+    }
+    out
+}
+
 #[rocket::main]
 async fn main() {
+    // SAFETY: registers a plain function pointer; SQLite calls it for each new connection.
+    unsafe {
+        libsqlite3_sys::sqlite3_auto_extension(Some(record_connection));
+    }
     let config = caltrace::config::AppConfig::from_figment(&caltrace::figment()).unwrap();
     let database = Database::open(&config.database_url, 2).unwrap();
     let token = {
@@ -152,6 +204,21 @@ async fn main() {
         rocket::tokio::task::spawn_blocking(move || {
             let mut conn = database.get().unwrap();
             let at = chrono::NaiveDate::parse_from_str(at, "%Y-%m-%d").unwrap();
+            for id in 1..=100 {
+                caltrace::db::validity::validity_of_one(&mut conn, id, at).unwrap();
+                caltrace::db::users::user_for_token(&mut conn, &token).unwrap();
+            }
+            statement_counters();
+            for id in 1..=1_000 {
+                caltrace::db::validity::validity_of_one(&mut conn, id * 97 % 100_000 + 1, at)
+                    .unwrap();
+                caltrace::db::users::user_for_token(&mut conn, &token).unwrap();
+            }
+            println!("  statements of 1 000 single checks with token lookup (re-prepared / run):");
+            for (sql, reprepare, run) in statement_counters() {
+                let sql: String = sql.chars().take(110).collect();
+                println!("    {reprepare:>5} / {run:>5}  {sql}");
+            }
             let started = Instant::now();
             for id in 1..=5_000 {
                 caltrace::db::validity::validity_of_one(&mut conn, id, at).unwrap();

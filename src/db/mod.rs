@@ -25,6 +25,22 @@ use crate::error::ApiError;
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Runs `$body` with `$c` bound to the concrete backend connection, written
+/// once and type-checked per backend. For hot paths only: a query run through
+/// the [`DbConnection`] enum has its SQL rendered again on every execution (by
+/// diesel's generated MultiConnection wrapper, twice: for the cacheability
+/// check and for the bind pass), which cost more than SQLite's own work for
+/// the statements of a status check.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// One connection type for both backends; queries written once against it
 /// run on either.
 #[derive(diesel::MultiConnection)]
@@ -92,6 +108,7 @@ impl DatabaseLocation {
                         })?;
                     }
                 }
+                stable_query_plans();
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers proceed while one writer commits; the busy timeout
                 // makes writers queue instead of failing with "database is locked".
@@ -107,6 +124,46 @@ impl DatabaseLocation {
             }
         }
     }
+}
+
+/// Turns on SQLite's query planner stability guarantee (QPSG) for every
+/// connection this process opens, before the first one is opened.
+///
+/// Without it SQLite (3.53, as bundled) treats a bound `LIMIT ?` as a value the
+/// plan may depend on: binding it marks the prepared statement expired, and the
+/// next `sqlite3_step` parses and plans the SQL again. Diesel binds the limit of
+/// every `.first()`/`.limit()`, so every such statement was re-prepared on every
+/// execution despite the statement cache (SQLITE_STMTSTATUS_REPREPARE equal to
+/// SQLITE_STMTSTATUS_RUN; about three quarters of the time of a status check).
+/// With QPSG the plan depends on the SQL alone, as our queries assume anyway
+/// (no ANALYZE statistics, no bound LIKE patterns). Diesel does not expose the
+/// raw handle, so the setting is applied by an auto-extension, which SQLite runs
+/// for each new connection.
+fn stable_query_plans() {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    unsafe extern "C" fn enable_qpsg(
+        db: *mut libsqlite3_sys::sqlite3,
+        _error: *mut *mut std::ffi::c_char,
+        _api: *const libsqlite3_sys::sqlite3_api_routines,
+    ) -> std::ffi::c_int {
+        // SAFETY: SQLite passes a valid, open connection; the variadic
+        // arguments are the (int, int*) pair SQLITE_DBCONFIG_ENABLE_QPSG takes.
+        unsafe {
+            libsqlite3_sys::sqlite3_db_config(
+                db,
+                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as std::ffi::c_int,
+                std::ptr::null_mut::<std::ffi::c_int>(),
+            )
+        }
+    }
+    REGISTER.call_once(|| {
+        // SAFETY: registers a function with the signature SQLite expects of an
+        // auto-extension entry point; it lives for the whole process.
+        unsafe {
+            libsqlite3_sys::sqlite3_auto_extension(Some(enable_qpsg));
+        }
+    });
 }
 
 pub struct ConnectionManager {
@@ -266,4 +323,71 @@ where
 
 pub fn now_timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::prelude::*;
+    use libsqlite3_sys as ffi;
+
+    std::thread_local! {
+        /// SQLite connections opened on this thread (the auto-extension runs on
+        /// the opening thread, so parallel tests do not see each other's).
+        static OPENED: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    unsafe extern "C" fn record_connection(
+        db: *mut ffi::sqlite3,
+        _error: *mut *mut std::ffi::c_char,
+        _api: *const ffi::sqlite3_api_routines,
+    ) -> std::ffi::c_int {
+        OPENED.with(|opened| opened.borrow_mut().push(db as usize));
+        ffi::SQLITE_OK
+    }
+
+    /// Diesel binds the limit of `.first()`; SQLite 3.53 would otherwise
+    /// re-prepare such a statement on every execution (`stable_query_plans`).
+    #[test]
+    fn cached_statements_with_a_bound_limit_are_not_re_prepared() {
+        // SAFETY: registers a function with the entry-point signature SQLite expects.
+        unsafe {
+            ffi::sqlite3_auto_extension(Some(record_connection));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reprepare.sqlite3");
+        let mut conn = DatabaseLocation::parse(path.to_str().unwrap())
+            .connect()
+            .unwrap();
+        run_migrations(&mut conn).unwrap();
+        for id in 1..=5i64 {
+            let found = schema::instruments::table
+                .select(schema::instruments::id)
+                .filter(schema::instruments::id.eq(id))
+                .first::<i64>(&mut conn)
+                .optional()
+                .unwrap();
+            assert_eq!(found, None);
+        }
+        let db = OPENED.with(|opened| *opened.borrow().last().unwrap()) as *mut ffi::sqlite3;
+        let mut checked = 0;
+        // SAFETY: `conn` keeps the connection and its statements alive; only
+        // this thread uses it.
+        unsafe {
+            let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                let sql = std::ffi::CStr::from_ptr(ffi::sqlite3_sql(stmt)).to_string_lossy();
+                if sql.contains("FROM `instruments`") && sql.contains("LIMIT ?") {
+                    let runs = ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_RUN, 0);
+                    let reprepared =
+                        ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0);
+                    assert_eq!((runs, reprepared), (5, 0), "{sql}");
+                    checked += 1;
+                }
+                stmt = ffi::sqlite3_next_stmt(db, stmt);
+            }
+        }
+        assert_eq!(checked, 1);
+        drop(conn);
+    }
 }

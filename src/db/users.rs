@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::audit::{append, Actor};
 use super::schema::{api_tokens, users, web_sessions};
-use super::{now_timestamp, write_transaction, DbConnection};
+use super::{now_timestamp, per_backend, write_transaction, DbConnection};
 use crate::auth::{AuthUser, UserRole};
 use crate::domain::audit::{hex, sha256_hex};
 use crate::error::ApiError;
@@ -153,20 +153,28 @@ pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Re
 }
 
 /// The user a bearer token belongs to, if the token is known and not revoked:
-/// one indexed lookup on the token hash.
+/// one indexed lookup on the token hash (unique), run on the concrete backend
+/// connection as it is on the path of every authenticated request. Nothing is
+/// written and nothing is cached: a token revoked by another process or
+/// instance is refused on its next use.
 pub fn user_for_token(conn: &mut DbConnection, token: &str) -> Result<Option<AuthUser>, ApiError> {
-    let row: Option<(i64, String, String)> = api_tokens::table
+    let token_hash = hash_token(token);
+    let rows: Vec<(i64, String, String)> = per_backend!(conn, c => api_tokens::table
         .inner_join(users::table)
         .select((users::id, users::name, users::roles))
-        .filter(api_tokens::token_hash.eq(hash_token(token)))
+        .filter(api_tokens::token_hash.eq(&token_hash))
         .filter(api_tokens::revoked_at.is_null())
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(id, name, roles)| AuthUser {
+        .load(c))?;
+    Ok(rows.into_iter().next().map(auth_user))
+}
+
+/// The user of a `(users.id, users.name, users.roles)` row.
+pub(super) fn auth_user((id, name, roles): (i64, String, String)) -> AuthUser {
+    AuthUser {
         id,
         name,
         roles: parse_roles(&roles),
-    }))
+    }
 }
 
 /// Sets (or replaces) a user's web login password; audited without the hash.

@@ -7,8 +7,9 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::calibrations::ON_RECORD;
-use super::schema::{calibrations, instrument_status_changes, instruments};
-use super::DbConnection;
+use super::schema::{api_tokens, calibrations, instrument_status_changes, instruments, users};
+use super::{per_backend, DbConnection};
+use crate::auth::AuthUser;
 use crate::domain::validity::{validity_on, CalibrationOnRecord, Role, StatusChange, Validity};
 use crate::error::ApiError;
 
@@ -286,68 +287,144 @@ fn on_record(row: LatestRow) -> CalibrationOnRecord {
     )
 }
 
-/// Validity of one instrument: the hot path of inspection agencies, so every
-/// statement here is a cached prepared statement (no `IN` lists) and two to
-/// three of them answer it.
+/// `(SELECT status FROM instrument_status_changes WHERE instrument_id = <instrument>
+/// AND effective_on <= at ORDER BY effective_on DESC, id DESC LIMIT 1)`: the
+/// status in force on `at`, null when it never changed (active).
+macro_rules! status_in_force_of {
+    ($instrument:expr, $at:expr) => {
+        instrument_status_changes::table
+            .select(instrument_status_changes::status)
+            .filter(instrument_status_changes::instrument_id.eq($instrument))
+            .filter(instrument_status_changes::effective_on.le($at))
+            .order((
+                instrument_status_changes::effective_on.desc(),
+                instrument_status_changes::id.desc(),
+            ))
+            .limit(1)
+            .single_value()
+    };
+}
+
+/// Validity of one instrument: the hot path of inspection agencies. One
+/// statement answers it: the instrument's role, the status in force on `at`
+/// (`status_in_force_of!`) and the latest calibration on record performed on or
+/// before `at` (`latest_id_of!`), each an index probe. Only an instrument with
+/// no such calibration needs a second statement (never vs not yet calibrated).
+/// It runs on the concrete backend connection (see `per_backend!`); with
+/// SQLite's query planner stability guarantee on (`db::stable_query_plans`)
+/// the cached statement is never re-prepared.
 pub fn validity_of_one(
     conn: &mut DbConnection,
     id: i64,
     at: NaiveDate,
 ) -> Result<Option<Validity>, ApiError> {
-    // Two plain statements rather than one join with a correlated subquery:
-    // SQLite re-plans the join on every execution (measured ~60 µs against
-    // ~10 µs for these), which matters on this hot path.
-    let Some(role) = instruments::table
-        .select(instruments::role)
-        .filter(instruments::id.eq(id))
-        .first::<String>(conn)
-        .optional()?
-    else {
+    let rows: Vec<(String, Option<String>, Option<LatestRow>)> = per_backend!(conn, c => {
+        instruments::table
+            .left_join(
+                calibrations::table.on(calibrations::id
+                    .nullable()
+                    .eq(latest_id_of!(instruments::id, at))),
+            )
+            .select((
+                instruments::role,
+                status_in_force_of!(instruments::id, at),
+                LATEST_COLUMNS.nullable(),
+            ))
+            .filter(instruments::id.eq(id))
+            .load(c)
+    })?;
+    match rows.into_iter().next() {
+        Some((role, status, latest)) => validity_from(conn, id, at, role, status, latest).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The user holding a bearer token (None: unknown or revoked) and, when it
+/// holds one, the validity of instrument `id` on `at` (None: no such
+/// instrument): the single status check in one statement, so a request costs
+/// one SQLite read transaction rather than one per lookup. The token part is
+/// exactly `users::user_for_token`; the instrument part `validity_of_one`.
+/// Nothing is cached: a revoked token is refused on its next use, and the
+/// answer reflects every write committed before the statement ran, whichever
+/// process or instance made it.
+pub fn validity_of_one_for_token(
+    conn: &mut DbConnection,
+    token: &str,
+    id: i64,
+    at: NaiveDate,
+) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+    let token_hash = super::users::hash_token(token);
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        (i64, String, String),
+        Option<String>,
+        Option<String>,
+        Option<LatestRow>,
+    )> = per_backend!(conn, c => {
+        api_tokens::table
+            .inner_join(users::table)
+            .left_join(instruments::table.on(instruments::id.eq(id)))
+            .left_join(
+                calibrations::table.on(calibrations::id
+                    .nullable()
+                    .eq(latest_id_of!(instruments::id, at))),
+            )
+            .select((
+                (users::id, users::name, users::roles),
+                instruments::role.nullable(),
+                status_in_force_of!(instruments::id, at),
+                LATEST_COLUMNS.nullable(),
+            ))
+            .filter(api_tokens::token_hash.eq(&token_hash))
+            .filter(api_tokens::revoked_at.is_null())
+            .load(c)
+    })?;
+    let Some((user, role, status, latest)) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let latest: Option<LatestRow> = calibrations::table
-        .select(LATEST_COLUMNS)
-        .filter(calibrations::instrument_id.eq(id))
-        .filter(on_record_status!(calibrations::status))
-        .filter(calibrations::performed_on.le(at))
-        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
-        .first(conn)
-        .optional()?;
+    let user = super::users::auth_user(user);
+    let validity = match role {
+        Some(role) => Some(validity_from(conn, id, at, role, status, latest)?),
+        None => None,
+    };
+    Ok(Some((user, validity)))
+}
+
+/// Validity from what the single-instrument statements read.
+fn validity_from(
+    conn: &mut DbConnection,
+    id: i64,
+    at: NaiveDate,
+    role: String,
+    status_in_force: Option<String>,
+    latest: Option<LatestRow>,
+) -> Result<Validity, ApiError> {
     let role: Role = role
         .parse()
         .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
-    let changes = instrument_status_changes::table
-        .select((
-            instrument_status_changes::id,
-            instrument_status_changes::status,
-            instrument_status_changes::effective_on,
-        ))
-        .filter(instrument_status_changes::instrument_id.eq(id))
-        .filter(instrument_status_changes::effective_on.le(at))
-        .load::<(i64, String, NaiveDate)>(conn)?
-        .into_iter()
-        .map(|(sequence, status, effective_on)| {
-            let status = status
+    // The change in force stands for the whole history: validity only asks
+    // which status is in force on `at`.
+    let changes = match status_in_force {
+        Some(status) => vec![StatusChange {
+            effective_on: at,
+            sequence: 0,
+            status: status
                 .parse()
-                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
-            Ok(StatusChange {
-                effective_on,
-                sequence,
-                status,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?,
+        }],
+        None => Vec::new(),
+    };
     let record = match latest {
         Some(row) => Some(on_record(row)),
-        None => calibrations::table
+        None => per_backend!(conn, c => calibrations::table
             .select(calibrations::id)
             .filter(calibrations::instrument_id.eq(id))
             .filter(on_record_status!(calibrations::status))
-            .first::<i64>(conn)
-            .optional()?
-            .map(|_| PERFORMED_LATER),
+            .first::<i64>(c)
+            .optional())?
+        .map(|_| PERFORMED_LATER),
     };
-    Ok(Some(validity_on(role, &changes, record.as_slice(), at)))
+    Ok(validity_on(role, &changes, record.as_slice(), at))
 }
 
 /// Status changes of instruments (made on or before `up_to` when given),

@@ -340,3 +340,58 @@ fn tokens_are_stored_only_as_hashes() {
         .all(|hash| hash.len() == 64 && !hash.contains(&token[3..])));
     assert!(stored.contains(&caltrace::db::users::hash_token(&token)));
 }
+
+/// The single status check authenticates inside its own statement: the same
+/// refusals, in the same order, as every other route (401, then 422 for a bad
+/// date, then 404), and a revoked token is refused on its very next use.
+#[test]
+fn single_status_refusals_and_revocation() {
+    let app = TestApp::new();
+    let (_, created) = app.post(
+        "/api/v1/instruments",
+        Some("technician"),
+        &pressure_gauge("PG-AUTH", "S-AUTH"),
+    );
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/instruments/{id}/status?at=2026-06-01");
+    assert_eq!(app.get(&path, None).0, Status::Unauthorized);
+    let (status, problem) = app.get(&path, Some("ct_not-a-real-token"));
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(problem["type"], "urn:caltrace:problem:unauthorized");
+    let bad_date = format!("/api/v1/instruments/{id}/status?at=2026-13-01");
+    assert_eq!(
+        app.get(&bad_date, Some("ct_not-a-real-token")).0,
+        Status::Unauthorized
+    );
+    assert_eq!(
+        app.get(&bad_date, Some("inspector")).0,
+        Status::UnprocessableEntity
+    );
+    let (status, problem) = app.get(
+        "/api/v1/instruments/999999/status?at=2026-06-01",
+        Some("inspector"),
+    );
+    assert_eq!(status, Status::NotFound, "{problem}");
+    assert_eq!(
+        app.get(
+            "/api/v1/instruments/999999/status?at=2026-06-01",
+            Some("ct_not-a-real-token")
+        )
+        .0,
+        Status::Unauthorized
+    );
+
+    let actor = caltrace::db::audit::Actor::command_line();
+    let (token_id, token) = app
+        .with_conn(|conn| caltrace::db::users::create_token(conn, &actor, "inspector"))
+        .unwrap();
+    let (status, body) = app.get(&path, Some(&token));
+    assert_eq!(status, Status::Ok, "{body}");
+    assert_eq!(body["reason"], "never_calibrated");
+    app.with_conn(|conn| caltrace::db::users::revoke_token(conn, &actor, token_id))
+        .unwrap();
+    assert_eq!(app.get(&path, Some(&token)).0, Status::Unauthorized);
+    let by_tag = "/api/v1/instruments/by-tag/PG-AUTH/status?at=2026-06-01";
+    assert_eq!(app.get(by_tag, Some(&token)).0, Status::Unauthorized);
+    assert_eq!(app.get(by_tag, Some("inspector")).0, Status::Ok);
+}
