@@ -41,6 +41,8 @@ pub struct CalibrationRow {
 pub struct Dashboard {
     pub today: NaiveDate,
     pub horizon_days: i64,
+    /// The most rows a list shows; a list that long may have more.
+    pub shown_rows: usize,
     pub overdue: Vec<DueRow>,
     pub overdue_total: usize,
     pub due_soon: Vec<DueRow>,
@@ -79,21 +81,14 @@ pub fn dashboard(
     today: NaiveDate,
     horizon_days: i64,
 ) -> Result<Dashboard, ApiError> {
-    let recall = super::validity::due_by(conn, today, today + Duration::days(horizon_days))?;
-    let (overdue, due_soon): (Vec<_>, Vec<_>) = recall
-        .into_iter()
-        .partition(|(.., due_on, _)| *due_on < today);
-    let rows = |list: Vec<(
-        i64,
-        String,
-        Option<String>,
-        NaiveDate,
-        crate::domain::validity::Validity,
-    )>| {
-        let total = list.len();
-        let shown = list
+    // Counted over the whole register, described (validity, tag, customer) only as shown.
+    let due = super::validity::due_dates(conn, today, today + Duration::days(horizon_days))?;
+    let (overdue, due_soon): (Vec<_>, Vec<_>) =
+        due.into_iter().partition(|&(_, due_on)| due_on < today);
+    let mut rows = |list: Vec<(i64, NaiveDate)>| -> Result<(Vec<DueRow>, usize), ApiError> {
+        let shown = &list[..list.len().min(DASHBOARD_ROWS)];
+        let described = super::validity::describe_due(conn, shown, today)?
             .into_iter()
-            .take(DASHBOARD_ROWS)
             .map(
                 |(instrument_id, asset_tag, customer, due_on, validity)| DueRow {
                     instrument_id,
@@ -103,11 +98,11 @@ pub fn dashboard(
                     reason: validity.reason.as_str(),
                 },
             )
-            .collect::<Vec<_>>();
-        (shown, total)
+            .collect();
+        Ok((described, list.len()))
     };
-    let (overdue, overdue_total) = rows(overdue);
-    let (due_soon, due_soon_total) = rows(due_soon);
+    let (overdue, overdue_total) = rows(overdue)?;
+    let (due_soon, due_soon_total) = rows(due_soon)?;
 
     let columns = (
         calibrations::id,
@@ -159,6 +154,7 @@ pub fn dashboard(
     Ok(Dashboard {
         today,
         horizon_days,
+        shown_rows: DASHBOARD_ROWS,
         overdue,
         overdue_total,
         due_soon,

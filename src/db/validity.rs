@@ -117,49 +117,77 @@ fn latest_on_record(
         .into_boxed()
 }
 
+/// A recalled instrument: id, asset tag, customer, due date, validity on the day asked.
+pub type Recalled = (i64, String, Option<String>, NaiveDate, Validity);
+
 /// Instruments (not national) whose latest calibration on record as of `as_of`
 /// is due by `horizon`, with their validity today: the recall list.
-#[allow(clippy::type_complexity)]
 pub fn due_by(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
-) -> Result<Vec<(i64, String, Option<String>, NaiveDate, Validity)>, ApiError> {
+) -> Result<Vec<Recalled>, ApiError> {
+    let due = due_dates(conn, as_of, horizon)?;
+    describe_due(conn, &due, as_of)
+}
+
+/// (instrument, due date) of the instruments (not national) whose latest calibration on
+/// record as of `as_of` is due by `horizon`, earliest due first: cheap enough to count a
+/// whole register, so lists can describe only the rows they show.
+pub fn due_dates(
+    conn: &mut DbConnection,
+    as_of: NaiveDate,
+    horizon: NaiveDate,
+) -> Result<Vec<(i64, NaiveDate)>, ApiError> {
     let due: Vec<LatestRow> = latest_on_record(as_of)
         .filter(calibrations::due_on.le(horizon))
         .load(conn)?;
-    let ids: Vec<i64> = due.iter().map(|row| row.1).collect();
+    let national: HashSet<i64> = instruments::table
+        .select(instruments::id)
+        .filter(instruments::role.eq("national"))
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let mut out: Vec<(i64, NaiveDate)> = due
+        .into_iter()
+        .filter(|row| !national.contains(&row.1))
+        .map(|row| (row.1, row.4.unwrap_or(row.3)))
+        .collect();
+    out.sort_by_key(|&(id, due_on)| (due_on, id));
+    Ok(out)
+}
+
+/// Asset tag, customer and validity on `as_of` for the given (instrument, due date) rows,
+/// in their order.
+pub fn describe_due(
+    conn: &mut DbConnection,
+    due: &[(i64, NaiveDate)],
+    as_of: NaiveDate,
+) -> Result<Vec<Recalled>, ApiError> {
+    let ids: Vec<i64> = due.iter().map(|row| row.0).collect();
     let mut validity = validity_of(conn, &ids, as_of)?;
-    let mut described: HashMap<i64, (String, Option<String>, String)> = HashMap::new();
+    let mut described: HashMap<i64, (String, Option<String>)> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(i64, String, Option<String>, String)> = instruments::table
+        let rows: Vec<(i64, String, Option<String>)> = instruments::table
             .select((
                 instruments::id,
                 instruments::asset_tag,
                 instruments::customer,
-                instruments::role,
             ))
             .filter(instruments::id.eq_any(chunk))
             .load(conn)?;
         described.extend(
             rows.into_iter()
-                .map(|(id, tag, customer, role)| (id, (tag, customer, role))),
+                .map(|(id, tag, customer)| (id, (tag, customer))),
         );
     }
-    let mut out = Vec::with_capacity(due.len());
-    for row in due {
-        let (Some((tag, customer, role)), Some(validity)) =
-            (described.remove(&row.1), validity.remove(&row.1))
-        else {
-            continue;
-        };
-        if role == "national" {
-            continue;
-        }
-        out.push((row.1, tag, customer, row.4.unwrap_or(row.3), validity));
-    }
-    out.sort_by_key(|item| (item.3, item.0));
-    Ok(out)
+    Ok(due
+        .iter()
+        .filter_map(|&(id, due_on)| {
+            let (tag, customer) = described.remove(&id)?;
+            Some((id, tag, customer, due_on, validity.remove(&id)?))
+        })
+        .collect())
 }
 
 fn validity_chunk(
