@@ -11,6 +11,9 @@ pub struct LabIdentity {
     pub accreditation_body: String,
     pub accreditation_number: String,
     pub certificate_prefix: String,
+    /// ISO 3166-1 alpha-2 code of the laboratory's country (the DCC states it); when unset it
+    /// is read from the end of the address.
+    pub country: Option<String>,
 }
 
 impl Default for LabIdentity {
@@ -21,6 +24,7 @@ impl Default for LabIdentity {
             accreditation_body: "".to_string(),
             accreditation_number: "".to_string(),
             certificate_prefix: "CT".to_string(),
+            country: None,
         }
     }
 }

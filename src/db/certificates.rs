@@ -36,6 +36,7 @@ impl IssueContext {
                 address: config.lab.address.clone(),
                 accreditation_body: config.lab.accreditation_body.clone(),
                 accreditation_number: config.lab.accreditation_number.clone(),
+                country: config.lab.country.clone(),
             },
             public_base_url: config.public_base_url.trim_end_matches('/').to_string(),
         }

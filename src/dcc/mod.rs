@@ -256,7 +256,7 @@ fn core_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     w.leaf(
         "dcc:countryCodeISO3166_1",
         &[],
-        country_code(&view.laboratory.address),
+        &laboratory_country(&view.laboratory),
     );
     w.leaf("dcc:usedLangCodeISO639_1", &[], "en");
     w.leaf("dcc:usedLangCodeISO639_1", &[], "zh");
@@ -303,8 +303,18 @@ fn core_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     Ok(())
 }
 
-/// The laboratory's country, read from the end of its configured address because the
-/// configuration has no field of its own for it. caltrace is built for Chinese laboratories
+/// The configured `lab.country` when it is a two-letter code, else guessed from the address.
+fn laboratory_country(laboratory: &crate::domain::certificate::LaboratoryView) -> String {
+    match laboratory.country.as_deref().map(str::trim) {
+        Some(code) if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
+            code.to_ascii_uppercase()
+        }
+        _ => country_code(&laboratory.address).to_string(),
+    }
+}
+
+/// The laboratory's country, read from the end of its configured address when the
+/// configuration does not state it (`lab.country`). caltrace is built for Chinese laboratories
 /// (JJG/JJF procedures, Chinese text), hence the default when the address names none.
 fn country_code(address: &str) -> &'static str {
     const COUNTRIES: [(&str, &[&str]); 12] = [
@@ -481,7 +491,7 @@ fn laboratory_location(w: &mut XmlWriter, view: &CertificateView) {
     w.leaf(
         "dcc:countryCode",
         &[],
-        country_code(&view.laboratory.address),
+        &laboratory_country(&view.laboratory),
     );
     w.close();
 }

@@ -148,6 +148,7 @@ fn internal_mpa() -> CertificateView {
             address: "1 Metrology Road, Haidian District, Beijing, China".to_string(),
             accreditation_body: "CNAS".to_string(),
             accreditation_number: "L0001".to_string(),
+            country: None,
         },
         customer: None,
         item: ItemView {
@@ -509,6 +510,20 @@ fn escaping_covers_the_five_entities() {
     assert_eq!(
         super::xml::escape("a & b < c > d \" e ' f"),
         "a &amp; b &lt; c &gt; d &quot; e &apos; f"
+    );
+}
+
+#[test]
+fn a_configured_country_wins_over_the_address() {
+    let mut laboratory = internal_mpa().laboratory;
+    assert_eq!(super::laboratory_country(&laboratory), "CN");
+    laboratory.country = Some("de".to_string());
+    assert_eq!(super::laboratory_country(&laboratory), "DE");
+    laboratory.country = Some("Germany".to_string());
+    assert_eq!(
+        super::laboratory_country(&laboratory),
+        "CN",
+        "not a code: the address decides"
     );
 }
 

@@ -14,6 +14,9 @@ pub struct LaboratoryView {
     pub address: String,
     pub accreditation_body: String,
     pub accreditation_number: String,
+    /// ISO 3166-1 alpha-2, from the configuration (`lab.country`), if set.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 /// The calibrated item: description, identification and condition (7.8.2.1 e).

@@ -111,6 +111,7 @@ fn view() -> CertificateView {
                 .to_string(),
             accreditation_body: "CNAS".to_string(),
             accreditation_number: "L12345".to_string(),
+            country: None,
         },
         customer: Some(
             "Sinopec Shanghai Petrochemical Co., Ltd. / 中国石化上海石油化工股份有限公司"
