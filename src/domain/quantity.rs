@@ -841,12 +841,91 @@ impl Term {
 /// after a solidus because `a/b·c` is ambiguous on paper; clients do not always comply, so it is
 /// read left to right as in arithmetic, (a/b)·c, and `J/(kg*K)` must be written with them.
 /// Input is at most 64 characters, so nesting is at most 32 deep.
-struct Parser<'t> {
-    tokens: &'t [Token],
-    pos: usize,
+/// What a unit expression is read into: its dimension and factor (`Term`), or its atoms with
+/// their net exponents (`Atoms`, for the D-SI export), by one recursive descent.
+trait UnitAlgebra: Sized {
+    fn atom(symbol: &str) -> Result<Self, UnitError>;
+    fn one() -> Self;
+    fn times(self, rhs: Self) -> Result<Self, UnitError>;
+    fn per(self, rhs: Self) -> Result<Self, UnitError>;
+    fn powi(self, n: i32) -> Result<Self, UnitError>;
 }
 
-impl Parser<'_> {
+impl UnitAlgebra for Term {
+    fn atom(symbol: &str) -> Result<Term, UnitError> {
+        let atom = lookup_atom(symbol)?;
+        Term {
+            dimension: atom.unit.dimension,
+            factor: atom.prefix * atom.unit.factor,
+        }
+        .checked()
+    }
+
+    fn one() -> Term {
+        Term {
+            dimension: Dimension::DIMENSIONLESS,
+            factor: 1.0,
+        }
+    }
+
+    fn times(self, rhs: Term) -> Result<Term, UnitError> {
+        Term::times(self, rhs)
+    }
+
+    fn per(self, rhs: Term) -> Result<Term, UnitError> {
+        Term::per(self, rhs)
+    }
+
+    fn powi(self, n: i32) -> Result<Term, UnitError> {
+        Term::powi(self, n)
+    }
+}
+
+/// Atoms as written (prefix included, `kPa`) with their exponents, in order of appearance.
+struct Atoms(Vec<(String, i32)>);
+
+impl UnitAlgebra for Atoms {
+    fn atom(symbol: &str) -> Result<Atoms, UnitError> {
+        lookup_atom(symbol)?;
+        Ok(Atoms(vec![(symbol.to_string(), 1)]))
+    }
+
+    fn one() -> Atoms {
+        Atoms(Vec::new())
+    }
+
+    fn times(mut self, rhs: Atoms) -> Result<Atoms, UnitError> {
+        self.0.extend(rhs.0);
+        Ok(self)
+    }
+
+    fn per(mut self, rhs: Atoms) -> Result<Atoms, UnitError> {
+        self.0
+            .extend(rhs.0.into_iter().map(|(atom, exponent)| (atom, -exponent)));
+        Ok(self)
+    }
+
+    fn powi(self, n: i32) -> Result<Atoms, UnitError> {
+        self.0
+            .into_iter()
+            .map(|(atom, exponent)| {
+                exponent
+                    .checked_mul(n)
+                    .map(|e| (atom, e))
+                    .ok_or_else(|| malformed("exponent overflow"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Atoms)
+    }
+}
+
+struct Parser<'t, A> {
+    tokens: &'t [Token],
+    pos: usize,
+    read: std::marker::PhantomData<A>,
+}
+
+impl<A: UnitAlgebra> Parser<'_, A> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -857,7 +936,7 @@ impl Parser<'_> {
         t
     }
 
-    fn product(&mut self) -> Result<Term, UnitError> {
+    fn product(&mut self) -> Result<A, UnitError> {
         let mut acc = self.power()?;
         loop {
             match self.peek() {
@@ -874,7 +953,7 @@ impl Parser<'_> {
         }
     }
 
-    fn power(&mut self) -> Result<Term, UnitError> {
+    fn power(&mut self) -> Result<A, UnitError> {
         let base = self.primary()?;
         match self.peek() {
             Some(&Token::Power(n)) => {
@@ -888,20 +967,10 @@ impl Parser<'_> {
         }
     }
 
-    fn primary(&mut self) -> Result<Term, UnitError> {
+    fn primary(&mut self) -> Result<A, UnitError> {
         match self.next() {
-            Some(Token::Symbol(s)) => {
-                let atom = lookup_atom(s)?;
-                Term {
-                    dimension: atom.unit.dimension,
-                    factor: atom.prefix * atom.unit.factor,
-                }
-                .checked()
-            }
-            Some(Token::One) => Ok(Term {
-                dimension: Dimension::DIMENSIONLESS,
-                factor: 1.0,
-            }),
+            Some(Token::Symbol(s)) => A::atom(s),
+            Some(Token::One) => Ok(A::one()),
             Some(Token::Open) => {
                 let inner = self.product()?;
                 match self.next() {
@@ -915,6 +984,43 @@ impl Parser<'_> {
             None => Err(malformed("ends where a unit was expected")),
         }
     }
+}
+
+fn read_expression<A: UnitAlgebra>(tokens: &[Token]) -> Result<A, UnitError> {
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        read: std::marker::PhantomData::<A>,
+    };
+    let read = parser.product()?;
+    match parser.peek() {
+        None => Ok(read),
+        Some(Token::Close) => Err(malformed("unbalanced parenthesis")),
+        Some(Token::Power(_)) => Err(malformed("two exponents in a row")),
+        Some(_) => Err(malformed("units must be joined with '*', '·' or '/'")),
+    }
+}
+
+/// The atoms of a unit symbol (prefix included, as written) with their net exponents, read
+/// exactly as [`parse_unit`] reads it: `J/(kg*K)` → J¹ kg⁻¹ K⁻¹. Atoms with a net exponent of 0
+/// are left out. Used to state a unit in another vocabulary (D-SI) atom by atom.
+pub fn unit_atoms(symbol: &str) -> Result<Vec<(String, i32)>, UnitError> {
+    if symbol.chars().nth(MAX_SYMBOL_CHARS).is_some() {
+        return Err(malformed(format!(
+            "longer than {MAX_SYMBOL_CHARS} characters"
+        )));
+    }
+    let tokens = tokenize(symbol.trim())?;
+    let Atoms(factors) = read_expression(&tokens)?;
+    let mut merged: Vec<(String, i32)> = Vec::new();
+    for (atom, exponent) in factors {
+        match merged.iter_mut().find(|(a, _)| *a == atom) {
+            Some(slot) => slot.1 += exponent,
+            None => merged.push((atom, exponent)),
+        }
+    }
+    merged.retain(|(_, exponent)| *exponent != 0);
+    Ok(merged)
 }
 
 /// Reads a unit symbol as a client wrote it.
@@ -952,17 +1058,7 @@ pub fn parse_unit(symbol: &str) -> Result<Unit, UnitError> {
         });
     }
 
-    let mut parser = Parser {
-        tokens: &tokens,
-        pos: 0,
-    };
-    let term = parser.product()?;
-    match parser.peek() {
-        None => {}
-        Some(Token::Close) => return Err(malformed("unbalanced parenthesis")),
-        Some(Token::Power(_)) => return Err(malformed("two exponents in a row")),
-        Some(_) => return Err(malformed("units must be joined with '*', '·' or '/'")),
-    }
+    let term: Term = read_expression(&tokens)?;
     Ok(Unit {
         symbol: symbol.to_string(),
         dimension: term.dimension,
@@ -1173,6 +1269,22 @@ pub fn check_quantity(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn unit_atoms_are_read_like_the_unit() {
+        let atoms = |symbol: &str| unit_atoms(symbol).unwrap();
+        assert_eq!(
+            atoms("J/(kg*K)"),
+            vec![("J".into(), 1), ("kg".into(), -1), ("K".into(), -1)]
+        );
+        assert_eq!(atoms("m·s⁻²"), vec![("m".into(), 1), ("s".into(), -2)]);
+        assert_eq!(atoms("kPa"), vec![("kPa".into(), 1)]);
+        assert_eq!(atoms("m/m"), vec![]);
+        assert_eq!(atoms("(m/s)^2"), vec![("m".into(), 2), ("s".into(), -2)]);
+        assert!(unit_atoms("m s").is_err());
+        assert!(unit_atoms("furlong").is_err());
+        assert!(unit_atoms("m^99999999999").is_err());
+    }
 
     const L: usize = 0;
     const M: usize = 1;
