@@ -187,6 +187,26 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
+/// Reads the calibration back after a change and appends the audit entry with both states.
+fn audited(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    before: &Calibration,
+) -> Result<Calibration, ApiError> {
+    let after = get(conn, before.id)?;
+    append(
+        conn,
+        actor,
+        action,
+        "calibration",
+        &before.id.to_string(),
+        Some(&to_json(before)),
+        Some(&to_json(&after)),
+    )?;
+    Ok(after)
+}
+
 pub fn get(conn: &mut DbConnection, id: i64) -> Result<Calibration, ApiError> {
     calibrations::table
         .find(id)
@@ -565,17 +585,7 @@ pub fn replace_draft(
             ))
             .execute(conn)?;
         write_standards(conn, id, &input.standards_used)?;
-        let after = get(conn, id)?;
-        append(
-            conn,
-            actor,
-            "update",
-            "calibration",
-            &id.to_string(),
-            Some(&to_json(&before)),
-            Some(&to_json(&after)),
-        )?;
-        Ok(after)
+        audited(conn, actor, "update", &before)
     })
 }
 
@@ -594,17 +604,7 @@ fn set_status(
             calibrations::updated_at.eq(now_timestamp()),
         ))
         .execute(conn)?;
-    let after = get(conn, before.id)?;
-    append(
-        conn,
-        actor,
-        action,
-        "calibration",
-        &before.id.to_string(),
-        Some(&to_json(before)),
-        Some(&to_json(&after)),
-    )?;
-    Ok(after)
+    audited(conn, actor, action, before)
 }
 
 pub fn submit(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Calibration, ApiError> {
@@ -742,17 +742,7 @@ pub fn approve(
                 super::certificates::build_view(conn, &issued, number, today, &signatory, context)?;
             super::certificates::store_documents(conn, &view, &issued)?;
         }
-        let after = get(conn, id)?;
-        append(
-            conn,
-            actor,
-            "approve",
-            "calibration",
-            &id.to_string(),
-            Some(&to_json(&before)),
-            Some(&to_json(&after)),
-        )?;
-        Ok(after)
+        audited(conn, actor, "approve", &before)
     })
 }
 
