@@ -256,9 +256,29 @@ impl Database {
     }
 }
 
+/// A failed migration run, as text (diesel's migration errors are not `diesel::result::Error`).
+#[derive(Debug)]
+struct MigrationError(String);
+
+impl From<diesel::result::Error> for MigrationError {
+    fn from(error: diesel::result::Error) -> MigrationError {
+        MigrationError(error.to_string())
+    }
+}
+
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
     let result = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        // The same race on SQLite (two processes both finding a migration pending): the whole
+        // run holds the write lock from its first read (BEGIN IMMEDIATE; diesel's own
+        // per-migration transactions become savepoints), so the others queue on the busy
+        // timeout and then find nothing pending.
+        DbConnection::Sqlite(c) => c
+            .immediate_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(|error| MigrationError(error.to_string()))
+            })
+            .map_err(|MigrationError(message)| message.into()),
         DbConnection::Postgresql(c) => {
             // Instances started together over one PostgreSQL would otherwise race to apply the
             // same migration; a session-level advisory lock makes the others wait and then
