@@ -62,7 +62,7 @@ async fn one(
     let token = token?;
     let at = at.map(str::to_string);
     database
-        .run(move |conn| {
+        .run_short_read(move |conn| {
             let parsed_at = at_or_today(at.as_deref());
             if let (InstrumentRef::Id(id), Ok(at)) = (&instrument, &parsed_at) {
                 let (user, validity) =
