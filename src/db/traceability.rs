@@ -31,9 +31,11 @@ struct Reached {
 /// step follows the latest calibration on record performed on or before the
 /// date of use to its standards. UNION (not UNION ALL) on (instrument, date)
 /// makes a loop of same-day calibrations end instead of recursing forever.
-const REACH_SQLITE: &str = "
-WITH RECURSIVE reach(id, used_on) AS (
-    SELECT ?, ?
+/// The recursive step shared by the reach queries: from each (instrument, date of use), the
+/// latest calibration on record on or before that date, to the standards it used.
+macro_rules! reach_step_sqlite {
+    () => {
+        "
     UNION
     SELECT cs.standard_id, c.performed_on
     FROM reach
@@ -44,11 +46,13 @@ WITH RECURSIVE reach(id, used_on) AS (
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1)
     JOIN calibration_standards cs ON cs.calibration_id = c.id
 )
-SELECT DISTINCT id FROM reach";
+SELECT DISTINCT id FROM reach"
+    };
+}
 
-const REACH_POSTGRES: &str = "
-WITH RECURSIVE reach(id, used_on) AS (
-    SELECT $1::bigint, $2::date
+macro_rules! reach_step_postgres {
+    () => {
+        "
     UNION
     SELECT cs.standard_id, c.performed_on
     FROM reach
@@ -59,7 +63,33 @@ WITH RECURSIVE reach(id, used_on) AS (
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) c
     JOIN calibration_standards cs ON cs.calibration_id = c.id
 )
-SELECT DISTINCT id FROM reach";
+SELECT DISTINCT id FROM reach"
+    };
+}
+
+const REACH_SQLITE: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (SELECT ?, ?",
+    reach_step_sqlite!()
+);
+const REACH_POSTGRES: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (SELECT $1::bigint, $2::date",
+    reach_step_postgres!()
+);
+
+/// The same walk started from many calibrations at once (each from its own instrument on its
+/// own date): the union of what each can reach. The ids come as one JSON array (SQLite) or
+/// array (PostgreSQL) parameter, so the statement does not grow with their number.
+const REACH_FROM_CALIBRATIONS_SQLITE: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (
+    SELECT instrument_id, performed_on FROM calibrations
+    WHERE id IN (SELECT value FROM json_each(?))",
+    reach_step_sqlite!()
+);
+const REACH_FROM_CALIBRATIONS_POSTGRES: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (
+    SELECT instrument_id, performed_on FROM calibrations WHERE id = ANY($1)",
+    reach_step_postgres!()
+);
 
 fn reachable(
     conn: &mut DbConnection,
@@ -252,32 +282,72 @@ pub fn graph_for(
     facts_of(conn, &ids)
 }
 
+/// How many calibrations one pass of [`refresh_chain_state`] judges: bounds the graph held in
+/// memory when a national standard's change reaches most of the register.
+const REFRESH_BATCH: usize = 5_000;
+
 /// Recomputes the stored chain state of calibrations (after something they
 /// rest on changed). Returns how many changed.
+///
+/// Set-based: per batch, one recursive query for everything the batch's chains can reach, the
+/// facts of those instruments in a fixed number of loads, the chains judged in memory, and at
+/// most two updates. Each chain is judged on the batch's shared graph exactly as on its own:
+/// a walk only looks up the standards of the calibrations it follows, and those are what the
+/// reach query collects for that calibration.
 pub fn refresh_chain_state(
     conn: &mut DbConnection,
     calibration_ids: &[i64],
 ) -> Result<usize, ApiError> {
     let mut changed = 0;
-    for &id in calibration_ids {
-        let (instrument_id, performed_on, stored): (i64, NaiveDate, bool) = calibrations::table
+    for batch in calibration_ids.chunks(REFRESH_BATCH) {
+        let stored: Vec<(i64, i64, bool)> = calibrations::table
             .select((
+                calibrations::id,
                 calibrations::instrument_id,
-                calibrations::performed_on,
                 calibrations::chain_broken,
             ))
-            .find(id)
-            .first(conn)?;
-        let graph = graph_for(conn, instrument_id, performed_on)?;
-        let broken = broken_link_of_calibration(&graph, instrument_id, id).is_some();
-        if broken != stored {
-            diesel::update(calibrations::table.find(id))
-                .set(calibrations::chain_broken.eq(broken))
-                .execute(conn)?;
-            changed += 1;
+            .filter(calibrations::id.eq_any(batch))
+            .load(conn)?;
+        let reached = reachable_from_calibrations(conn, batch)?;
+        let graph = facts_of(conn, &reached)?;
+        let (mut now_broken, mut now_whole) = (Vec::new(), Vec::new());
+        for (id, instrument_id, was_broken) in stored {
+            let broken = broken_link_of_calibration(&graph, instrument_id, id).is_some();
+            match (was_broken, broken) {
+                (false, true) => now_broken.push(id),
+                (true, false) => now_whole.push(id),
+                _ => {}
+            }
+        }
+        for (ids, broken) in [(now_broken, true), (now_whole, false)] {
+            if !ids.is_empty() {
+                changed +=
+                    diesel::update(calibrations::table.filter(calibrations::id.eq_any(&ids)))
+                        .set(calibrations::chain_broken.eq(broken))
+                        .execute(conn)?;
+            }
         }
     }
     Ok(changed)
+}
+
+/// Every instrument the chains of these calibrations can reach, their own instruments included.
+fn reachable_from_calibrations(
+    conn: &mut DbConnection,
+    calibration_ids: &[i64],
+) -> Result<Vec<i64>, ApiError> {
+    let rows: Vec<Reached> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(REACH_FROM_CALIBRATIONS_SQLITE)
+            .bind::<diesel::sql_types::Text, _>(
+                serde_json::to_string(calibration_ids)
+                    .map_err(|error| ApiError::Internal(error.to_string()))?,
+            )
+            .load(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(REACH_FROM_CALIBRATIONS_POSTGRES)
+            .bind::<diesel::sql_types::Array<BigInt>, _>(calibration_ids)
+            .load(c)?,
+    };
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// The broken link of one calibration's chain, if any.

@@ -201,6 +201,50 @@ fn later_changes_to_a_standard_reach_what_rests_on_it() {
     );
 }
 
+/// One issued calibration of `instrument` against one standard: a single as-found point
+/// (0.5001 MPa indicated at 0.5 MPa) with the stated expanded uncertainty `u` in MPa.
+fn issue_one_point(app: &TestApp, instrument: i64, standard: i64, date: &str, u: f64) -> Value {
+    issue(
+        app,
+        &calibration(instrument, &[standard], date, vec![point(0.5001, u)]),
+    )
+}
+
+/// The stored chain state is recomputed for everything downstream, in both directions and at
+/// every level: a standard calibrated late mends the chains resting on it; withdrawing that
+/// certificate breaks them again; a branch that never rested on it is left alone.
+#[test]
+fn chain_state_downstream_follows_a_standard_both_ways_at_every_level() {
+    let app = TestApp::new();
+    let national = register(&app, "NIM-P", "national");
+    let reference = register(&app, "REF-1", "reference");
+    let transfer = register(&app, "TR-1", "reference");
+    let gauge = register(&app, "PG-1", "working");
+    let bystander = register(&app, "PG-2", "working");
+    // The transfer standard and the gauge are calibrated before the reference has anything on
+    // record: their chains break at the reference.
+    issue_one_point(&app, transfer, reference, "2026-02-01", 0.0001);
+    issue_one_point(&app, gauge, transfer, "2026-03-01", 0.0002);
+    issue_one_point(&app, bystander, national, "2026-03-01", 0.0002);
+    let reasons =
+        |app: &TestApp| [transfer, gauge, bystander].map(|id| reason(app, id, "2026-06-01"));
+    assert_eq!(reasons(&app), ["not_traceable", "not_traceable", "valid"]);
+    // The reference's certificate, dated before both uses, is entered late.
+    let standard = issue_one_point(&app, reference, national, "2026-01-05", 0.00005);
+    assert_eq!(reasons(&app), ["valid", "valid", "valid"]);
+    let number = standard["certificate_number"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/certificates/{number}/withdraw"),
+        Some("approver"),
+        &json!({"reason": "standard damaged"}),
+    );
+    assert_eq!(reasons(&app), ["not_traceable", "not_traceable", "valid"]);
+    assert_eq!(
+        report(&app, gauge, "2026-06-01")["broken_link"]["reason"],
+        "certificate_withdrawn"
+    );
+}
+
 #[test]
 fn an_accredited_laboratory_is_a_root_and_a_same_day_cycle_terminates() {
     let app = TestApp::new();
