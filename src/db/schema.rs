@@ -89,6 +89,14 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        user_name -> Text,
+        failed_at -> Text,
+    }
+}
+
 diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(instrument_status_changes -> instruments (instrument_id));
 
@@ -168,6 +176,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     web_sessions,
+    login_failures,
     instruments,
     instrument_status_changes,
     audit_log,

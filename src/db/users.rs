@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::audit::{append, Actor};
-use super::schema::{api_tokens, users, web_sessions};
+use super::schema::{api_tokens, login_failures, users, web_sessions};
 use super::{now_timestamp, per_backend, write_transaction, DbConnection};
 use crate::auth::{AuthUser, UserRole};
 use crate::domain::audit::{hex, sha256_hex};
@@ -225,6 +225,64 @@ pub fn user_for_password(
             roles: parse_roles(&roles),
         })
     }))
+}
+
+/// Failed web logins allowed per account name within [`LOGIN_WINDOW_MINUTES`]; the next
+/// attempt is refused without checking the password until the oldest of them leaves the window.
+/// PBKDF2 makes each guess slow; this bounds how many an attacker gets per account (OWASP's
+/// account-lockout guidance: a temporary lock, not a permanent one, so it cannot be used to shut
+/// a user out for good; API tokens are not affected).
+pub const LOGIN_ATTEMPTS: usize = 5;
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+
+pub enum LoginOutcome {
+    Accepted(AuthUser),
+    Refused,
+    Throttled { retry_after_seconds: i64 },
+}
+
+/// One web login attempt: throttled, refused (recorded against the name, known or not, so the
+/// answer does not tell which names exist) or accepted (the name's failures forgotten).
+pub fn attempt_login(
+    conn: &mut DbConnection,
+    name: &str,
+    password: &str,
+) -> Result<LoginOutcome, ApiError> {
+    let now = chrono::Utc::now();
+    let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let since = (now - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // Failures that left the window are dropped here, so the table cannot grow without bound.
+    diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(&since)))
+        .execute(conn)?;
+    let recent: Vec<String> = login_failures::table
+        .select(login_failures::failed_at)
+        .filter(login_failures::user_name.eq(name))
+        .order(login_failures::failed_at.asc())
+        .load(conn)?;
+    if recent.len() >= LOGIN_ATTEMPTS {
+        let oldest = chrono::DateTime::parse_from_rfc3339(&recent[0])
+            .map_err(|error| ApiError::Internal(format!("bad login failure time: {error}")))?;
+        let retry_after_seconds = (oldest.to_utc() + window - now).num_seconds().max(1);
+        return Ok(LoginOutcome::Throttled {
+            retry_after_seconds,
+        });
+    }
+    match user_for_password(conn, name, password)? {
+        Some(user) => {
+            diesel::delete(login_failures::table.filter(login_failures::user_name.eq(name)))
+                .execute(conn)?;
+            Ok(LoginOutcome::Accepted(user))
+        }
+        None => {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::user_name.eq(name),
+                    login_failures::failed_at.eq(now_timestamp()),
+                ))
+                .execute(conn)?;
+            Ok(LoginOutcome::Refused)
+        }
+    }
 }
 
 /// A web session: the cookie value (shown once, stored hashed) and its CSRF token.

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::{layout, PageError};
 use crate::auth::AuthUser;
 use crate::config::AppConfig;
+use crate::db::users::LoginOutcome;
 use crate::db::{self, Database};
 use crate::domain::audit::hex;
 
@@ -179,22 +180,42 @@ async fn login(
     let username = form.username.trim().to_string();
     let password = form.password.clone();
     // PBKDF2 with 600 000 iterations is deliberately slow: run it off the async workers.
-    let session = database
+    let outcome = database
         .run(move |conn| {
-            let Some(user) = db::users::user_for_password(conn, &username, &password)? else {
-                return Ok(None);
-            };
-            db::users::create_session(conn, user.id, Duration::hours(SESSION_HOURS)).map(Some)
+            Ok(
+                match db::users::attempt_login(conn, &username, &password)? {
+                    LoginOutcome::Accepted(user) => Ok(db::users::create_session(
+                        conn,
+                        user.id,
+                        Duration::hours(SESSION_HOURS),
+                    )?),
+                    refused => Err(refused),
+                },
+            )
         })
         .await?;
-    let Some(session) = session else {
-        let page = login_page(
-            cookies,
-            config,
-            &next,
-            Some("Unknown user name or wrong password."),
-        )?;
-        return Ok(Err((Status::Unauthorized, page)));
+    let session = match outcome {
+        Ok(session) => session,
+        Err(LoginOutcome::Throttled {
+            retry_after_seconds,
+        }) => {
+            let minutes = (retry_after_seconds + 59) / 60;
+            let message = format!(
+                "Too many failed logins for this account. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let page = login_page(cookies, config, &next, Some(&message))?;
+            return Ok(Err((Status::TooManyRequests, page)));
+        }
+        Err(_) => {
+            let page = login_page(
+                cookies,
+                config,
+                &next,
+                Some("Unknown user name or wrong password."),
+            )?;
+            return Ok(Err((Status::Unauthorized, page)));
+        }
     };
     cookies.remove(Cookie::build(LOGIN_COOKIE).path("/login"));
     cookies.add(

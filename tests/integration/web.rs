@@ -149,6 +149,69 @@ fn pages_need_a_login_and_a_wrong_password_gets_none() {
     assert_eq!(live, 0);
 }
 
+/// Password guessing is throttled per account: after five failures within 15 minutes the
+/// account refuses logins (429, the password not even checked) while other accounts log in; a
+/// success forgets earlier failures. Counted in the database, so every instance agrees.
+#[test]
+fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let app = TestApp::new();
+    for name in ["technician", "approver", "auditor"] {
+        set_password(&app, name);
+    }
+    for attempt in 1..=users::LOGIN_ATTEMPTS {
+        let refused = login(&app, "technician", &format!("guess {attempt}"), "/");
+        assert_eq!(refused.status, Status::Unauthorized, "attempt {attempt}");
+    }
+    let locked = login(&app, "technician", PASSWORD, "/");
+    assert_eq!(locked.status, Status::TooManyRequests);
+    assert!(
+        locked
+            .body
+            .contains("Too many failed logins for this account. Try again in 15 minutes."),
+        "{}",
+        locked.body
+    );
+    assert_eq!(
+        get(&app, "/").status,
+        Status::SeeOther,
+        "no session was opened"
+    );
+    let other = login(&app, "approver", PASSWORD, "/");
+    assert_eq!(other.status, Status::SeeOther);
+    assert_eq!(get(&app, "/").status, Status::Ok);
+
+    // A success forgets the failures before it; the count starts again.
+    app.with_conn(|conn| -> Result<(), caltrace::error::ApiError> {
+        for _ in 1..users::LOGIN_ATTEMPTS {
+            assert!(matches!(
+                users::attempt_login(conn, "auditor", "guess")?,
+                users::LoginOutcome::Refused
+            ));
+        }
+        assert!(matches!(
+            users::attempt_login(conn, "auditor", PASSWORD)?,
+            users::LoginOutcome::Accepted(user) if user.name == "auditor"
+        ));
+        for _ in 0..users::LOGIN_ATTEMPTS {
+            assert!(matches!(
+                users::attempt_login(conn, "auditor", "guess")?,
+                users::LoginOutcome::Refused
+            ));
+        }
+        match users::attempt_login(conn, "auditor", PASSWORD)? {
+            users::LoginOutcome::Throttled {
+                retry_after_seconds,
+            } => assert!(
+                (890..=900).contains(&retry_after_seconds),
+                "{retry_after_seconds}"
+            ),
+            _ => panic!("the sixth attempt after five failures must be throttled"),
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn approving_needs_the_approver_role_and_the_session_csrf_token() {
     let app = TestApp::new();
