@@ -1111,6 +1111,7 @@ pub fn import_calibrations(
     source: &str,
     bytes: &[u8],
     submit: bool,
+    again: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
     if actor.user_id.is_none() {
@@ -1177,6 +1178,20 @@ pub fn import_calibrations(
 
     let sha256 = sha256_hex(bytes);
     let mut created = Vec::new();
+    // The same results file imported twice would record every calibration twice (a
+    // calibration has no natural key to refuse it by). The audit entry of each import names the
+    // file's SHA-256, so a second import of the same bytes is refused unless asked for.
+    if !again {
+        if let Some((seq, occurred_at, user_name)) = earlier_import(conn, "calibration", &sha256)
+            .map_err(|error| ImportError::Failed(error.to_string()))?
+        {
+            return Err(ImportError::Failed(format!(
+                "this file (SHA-256 {sha256}) was already imported on {occurred_at} by \
+                 {user_name} (audit entry {seq}); nothing was stored. Pass --again to record \
+                 its calibrations once more."
+            )));
+        }
+    }
     let stored = write_transaction(conn, |conn| {
         let mut tags: Vec<String> = Vec::new();
         for group in &groups {
@@ -1318,7 +1333,11 @@ impl ProgressLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
     Instruments,
-    Calibrations { submit: bool },
+    /// `again`: import a file whose SHA-256 an earlier import already recorded.
+    Calibrations {
+        submit: bool,
+        again: bool,
+    },
 }
 
 fn read_source(file: &str) -> Result<(String, Vec<u8>), String> {
@@ -1363,16 +1382,22 @@ pub fn run_import(
         ImportKind::Instruments => {
             import_instruments(&mut conn, &actor, &source, &bytes, &mut progress)
         }
-        ImportKind::Calibrations { submit } => {
-            import_calibrations(&mut conn, &actor, &source, &bytes, submit, &mut progress)
-        }
+        ImportKind::Calibrations { submit, again } => import_calibrations(
+            &mut conn,
+            &actor,
+            &source,
+            &bytes,
+            submit,
+            again,
+            &mut progress,
+        ),
     };
     line.finish();
     let summary = result.map_err(|e| format!("{source}: import refused\n{e}"))?;
     let what = match kind {
         ImportKind::Instruments => "instruments".to_string(),
-        ImportKind::Calibrations { submit: true } => "calibrations (submitted)".to_string(),
-        ImportKind::Calibrations { submit: false } => "calibrations (drafts)".to_string(),
+        ImportKind::Calibrations { submit: true, .. } => "calibrations (submitted)".to_string(),
+        ImportKind::Calibrations { submit: false, .. } => "calibrations (drafts)".to_string(),
     };
     Ok(format!(
         "imported {} {what} from {} rows of {source} (ids {}..{}) as {}",
@@ -1401,6 +1426,26 @@ pub fn run_export(database: &db::Database, file: &str) -> Result<String, String>
         count
     };
     Ok(format!("exported {count} instruments"))
+}
+
+/// The audit entry (sequence number, time, user) of an earlier import of a file with this
+/// SHA-256, if any.
+fn earlier_import(
+    conn: &mut DbConnection,
+    entity: &str,
+    sha256: &str,
+) -> Result<Option<(i64, String, String)>, ApiError> {
+    use crate::db::schema::audit_log;
+    use diesel::prelude::*;
+    // A 64-digit hex string holds no LIKE wildcard; the details are serde_json's compact form.
+    Ok(audit_log::table
+        .select((audit_log::seq, audit_log::occurred_at, audit_log::user_name))
+        .filter(audit_log::action.eq("import"))
+        .filter(audit_log::entity.eq(entity))
+        .filter(audit_log::after.like(format!("%\"sha256\":\"{sha256}\"%")))
+        .order(audit_log::seq.asc())
+        .first(conn)
+        .optional()?)
 }
 
 /// One audit entry for the whole import (the rows' own entries are written as the API writes

@@ -67,6 +67,9 @@ enum ImportCommand {
         /// Submit them for approval at once instead of leaving drafts.
         #[arg(long)]
         submit: bool,
+        /// Import the file even though the same file (same SHA-256) was imported before.
+        #[arg(long)]
+        again: bool,
     },
 }
 
@@ -125,8 +128,9 @@ fn run(command: Command) -> Result<(), String> {
                     file,
                     as_user,
                     submit,
+                    again,
                 } => (
-                    caltrace::import::ImportKind::Calibrations { submit },
+                    caltrace::import::ImportKind::Calibrations { submit, again },
                     file,
                     Some(as_user),
                 ),

@@ -22,10 +22,27 @@ fn import_register(app: &TestApp, bytes: &[u8]) -> Result<Vec<i64>, ImportError>
 }
 
 fn import_results(app: &TestApp, bytes: &[u8], submit: bool) -> Result<Vec<i64>, ImportError> {
+    import_results_again(app, bytes, submit, false)
+}
+
+fn import_results_again(
+    app: &TestApp,
+    bytes: &[u8],
+    submit: bool,
+    again: bool,
+) -> Result<Vec<i64>, ImportError> {
     app.with_conn(|conn| {
         let actor = actor_named(conn, "technician", roles::TECHNICIANS).unwrap();
-        import_calibrations(conn, &actor, "results.csv", bytes, submit, &mut |_| {})
-            .map(|summary| summary.ids)
+        import_calibrations(
+            conn,
+            &actor,
+            "results.csv",
+            bytes,
+            submit,
+            again,
+            &mut |_| {},
+        )
+        .map(|summary| summary.ids)
     })
 }
 
@@ -202,8 +219,22 @@ fn a_results_file_records_calibrations_with_values_and_units() {
     assert_eq!(entries[1]["action"], "import");
     assert!(entries.iter().all(|e| e["user_name"] == "technician"));
 
-    // --submit stores them submitted, ready for an approver.
-    let ids = import_results(&app, CALIBRATIONS, true).unwrap();
+    // The same file again is refused (it would record every calibration twice) and stores
+    // nothing; the refusal names the earlier import's audit entry.
+    match import_results(&app, CALIBRATIONS, true) {
+        Err(ImportError::Failed(message)) => {
+            assert!(message.contains("was already imported on"), "{message}");
+            assert!(message.contains("by technician (audit entry"), "{message}");
+            assert!(message.contains("Pass --again"), "{message}");
+        }
+        other => panic!("a second import of the same file must be refused: {other:?}"),
+    }
+    let (_, page) = app.get("/api/v1/calibrations", Some("inspector"));
+    assert_eq!(page["total"], 3);
+    // Asked for (--again), and with --submit: stored submitted, ready for an approver.
+    let ids = import_results_again(&app, CALIBRATIONS, true, true).unwrap();
+    let (_, page) = app.get("/api/v1/calibrations", Some("inspector"));
+    assert_eq!(page["total"], 6);
     let (_, again) = app.get(
         &format!("/api/v1/calibrations/{}", ids[1]),
         Some("inspector"),
@@ -336,6 +367,7 @@ C4,,,,,as_found,°C,30,30.01,,,0.03,0
             "x.csv",
             CALIBRATIONS,
             false,
+            false,
             &mut |_| {},
         )
     });
@@ -448,6 +480,28 @@ fn the_binary_imports_reports_and_exports() {
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("imported 3 calibrations (submitted)"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = run(&[
+        "import",
+        "calibrations",
+        &format!("{data}calibrations.csv"),
+        "--as",
+        "technician",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("was already imported on"), "{stderr}");
+    let (ok, stdout, stderr) = run(&[
+        "import",
+        "calibrations",
+        &format!("{data}calibrations.csv"),
+        "--as",
+        "technician",
+        "--again",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("imported 3 calibrations (drafts)"),
         "{stdout}"
     );
     let (ok, _, stderr) = run(&[
