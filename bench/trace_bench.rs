@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use caltrace::db::schema::instruments;
+use caltrace::db::schema::{calibrations, instruments};
 use caltrace::db::{Database, DbConnection};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -192,21 +192,42 @@ fn refresh_downstream_timings(database: &Database, standard: i64) -> String {
         let started = Instant::now();
         let changed = refresh_downstream(conn, standard, since).unwrap();
         let set_based = started.elapsed();
-        let sample = &affected[..affected.len().min(1000)];
+        // Every k-th affected calibration, so that deep and shallow chains are both sampled.
+        let step = (affected.len() / 1000).max(1);
+        let sample: Vec<_> = affected.iter().step_by(step).take(1000).collect();
         let started = Instant::now();
-        for calibration in sample {
+        let mut verdicts = Vec::with_capacity(sample.len());
+        for calibration in &sample {
             let graph = graph_for(conn, calibration.instrument_id, calibration.performed_on).unwrap();
-            let _ = caltrace::domain::traceability::broken_link_of_calibration(
-                &graph,
-                calibration.instrument_id,
-                calibration.calibration_id,
+            verdicts.push(
+                caltrace::domain::traceability::broken_link_of_calibration(
+                    &graph,
+                    calibration.instrument_id,
+                    calibration.calibration_id,
+                )
+                .is_some(),
             );
         }
         let one_at_a_time = started.elapsed();
+        // The set-based refresh must have stored exactly what the one-at-a-time path judges.
+        let ids: Vec<i64> = sample.iter().map(|c| c.calibration_id).collect();
+        let stored: std::collections::HashMap<i64, bool> = calibrations::table
+            .select((calibrations::id, calibrations::chain_broken))
+            .filter(calibrations::id.eq_any(&ids))
+            .load::<(i64, bool)>(conn)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let disagreements = sample
+            .iter()
+            .zip(&verdicts)
+            .filter(|(c, broken)| stored[&c.calibration_id] != **broken)
+            .count();
+        assert_eq!(disagreements, 0, "set-based and one-at-a-time verdicts differ");
         let per_calibration = one_at_a_time.as_secs_f64() / sample.len().max(1) as f64;
         report = format!(
             "chain state downstream of national standard {standard}: {} calibrations judged again in {:.1} s set-based ({changed} changed); \
-             one at a time {:.2} ms each on the first {}, i.e. ~{:.0} s for all",
+             one at a time {:.2} ms each on {} spread over them (same verdicts), i.e. ~{:.0} s for all",
             affected.len(),
             set_based.as_secs_f64(),
             per_calibration * 1e3,
