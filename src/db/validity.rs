@@ -95,6 +95,16 @@ macro_rules! latest_id_of {
     };
 }
 
+/// `calibrations` joined as the latest calibration on record of `$instrument`
+/// on or before `$at` (for a LEFT JOIN from `instruments`).
+macro_rules! latest_calibration_of {
+    ($instrument:expr, $at:expr) => {
+        calibrations::table.on(calibrations::id
+            .nullable()
+            .eq(latest_id_of!($instrument, $at)))
+    };
+}
+
 /// The latest calibration on record performed on or before `at`, per
 /// instrument: its id found by `latest_id_of!`. Of two on one day, the later created
 /// (higher id).
@@ -192,11 +202,7 @@ fn validity_chunk(
     // Each instrument with its latest calibration on record on or before `at`:
     // driven from the instruments, one index probe per instrument.
     let rows: Vec<(i64, String, Option<LatestRow>)> = instruments::table
-        .left_join(
-            calibrations::table.on(calibrations::id
-                .nullable()
-                .eq(latest_id_of!(instruments::id, at))),
-        )
+        .left_join(latest_calibration_of!(instruments::id, at))
         .select((
             instruments::id,
             instruments::role,
@@ -343,9 +349,7 @@ pub fn validity_of_one(
     let rows: Vec<(String, Option<String>, Option<LatestRow>)> = per_backend!(conn, c => {
         instruments::table
             .left_join(
-                calibrations::table.on(calibrations::id
-                    .nullable()
-                    .eq(latest_id_of!(instruments::id, at))),
+                latest_calibration_of!(instruments::id, at),
             )
             .select((
                 instruments::role,
@@ -387,9 +391,7 @@ pub fn validity_of_one_for_token(
             .inner_join(users::table)
             .left_join(instruments::table.on(instruments::id.eq(id)))
             .left_join(
-                calibrations::table.on(calibrations::id
-                    .nullable()
-                    .eq(latest_id_of!(instruments::id, at))),
+                latest_calibration_of!(instruments::id, at),
             )
             .select((
                 (users::id, users::name, users::roles),

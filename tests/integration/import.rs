@@ -469,48 +469,28 @@ fn the_binary_imports_reports_and_exports() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 5 instruments"), "{stdout}");
     assert!(stderr.contains("storing: 5/5"), "{stderr}");
-    let (ok, stdout, stderr) = run(&[
-        "import",
-        "calibrations",
-        &format!("{data}calibrations.csv"),
-        "--as",
-        "technician",
-        "--submit",
-    ]);
+    let results = format!("{data}calibrations.csv");
+    let import_results = |user: &str, flags: &[&str]| {
+        let mut args = vec!["import", "calibrations", results.as_str(), "--as", user];
+        args.extend_from_slice(flags);
+        run(&args)
+    };
+    let (ok, stdout, stderr) = import_results("technician", &["--submit"]);
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("imported 3 calibrations (submitted)"),
         "{stdout}"
     );
-    let (ok, _, stderr) = run(&[
-        "import",
-        "calibrations",
-        &format!("{data}calibrations.csv"),
-        "--as",
-        "technician",
-    ]);
+    let (ok, _, stderr) = import_results("technician", &[]);
     assert!(!ok);
     assert!(stderr.contains("was already imported on"), "{stderr}");
-    let (ok, stdout, stderr) = run(&[
-        "import",
-        "calibrations",
-        &format!("{data}calibrations.csv"),
-        "--as",
-        "technician",
-        "--again",
-    ]);
+    let (ok, stdout, stderr) = import_results("technician", &["--again"]);
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("imported 3 calibrations (drafts)"),
         "{stdout}"
     );
-    let (ok, _, stderr) = run(&[
-        "import",
-        "calibrations",
-        &format!("{data}calibrations.csv"),
-        "--as",
-        "auditor",
-    ]);
+    let (ok, _, stderr) = import_results("auditor", &[]);
     assert!(!ok);
     assert!(stderr.contains("cannot import"), "{stderr}");
 
