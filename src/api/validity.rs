@@ -49,10 +49,11 @@ fn at_or_today(at: Option<&str>) -> Result<NaiveDate, ApiError> {
     Ok(params::optional_date("at", at)?.unwrap_or_else(params::today))
 }
 
-/// Authenticates and answers on one connection in one blocking task: the
-/// single status check is the agencies' hot path. By id, the token lookup and
-/// the status are one statement (`validity_of_one_for_token`). The order of
-/// refusals stays that of every route: 401, 403, then 422 for `at`, then 404.
+/// Authenticates and answers: the single status check is the agencies' hot
+/// path. By id, the token lookup and the status are one statement — on SQLite
+/// the one `db::status_reader` keeps prepared, on PostgreSQL
+/// `validity_of_one_for_token`. The order of refusals stays that of every route:
+/// 401, 403, then 422 for `at`, then 404.
 async fn one(
     database: &Database,
     token: Result<BearerToken, ApiError>,
@@ -60,23 +61,20 @@ async fn one(
     at: Option<&str>,
 ) -> Result<InstrumentValidity, ApiError> {
     let token = token?;
+    if let (Some(readers), InstrumentRef::Id(id), Ok(at)) =
+        (database.status_readers(), &instrument, at_or_today(at))
+    {
+        // SQLite, by id: the prepared statement on the worker itself (db::status_reader).
+        let answer = readers.validity_for_token(&db::users::hash_token(&token.0), *id, at)?;
+        return by_id(answer, *id, at);
+    }
     let at = at.map(str::to_string);
     database
         .run_short_read(move |conn| {
             let parsed_at = at_or_today(at.as_deref());
             if let (InstrumentRef::Id(id), Ok(at)) = (&instrument, &parsed_at) {
-                let (user, validity) =
-                    db::validity::validity_of_one_for_token(conn, &token.0, *id, *at)?
-                        .ok_or(ApiError::Unauthorized)?;
-                user.require(roles::ANY)?;
-                let validity = validity
-                    .ok_or_else(|| ApiError::NotFound(format!("no instrument with id {id}")))?;
-                return Ok(InstrumentValidity {
-                    id: Some(*id),
-                    asset_tag: None,
-                    at: *at,
-                    validity,
-                });
+                let answer = db::validity::validity_of_one_for_token(conn, &token.0, *id, *at)?;
+                return by_id(answer, *id, *at);
             }
             token.authenticate(conn)?.require(roles::ANY)?;
             let at = parsed_at?;
@@ -94,6 +92,25 @@ async fn one(
             })
         })
         .await
+}
+
+/// The answer of a status check by id, token included: 401 for an unknown or
+/// revoked token, 403 for a user without a role, 404 for an unknown instrument.
+fn by_id(
+    answer: Option<(AuthUser, Option<Validity>)>,
+    id: i64,
+    at: NaiveDate,
+) -> Result<InstrumentValidity, ApiError> {
+    let (user, validity) = answer.ok_or(ApiError::Unauthorized)?;
+    user.require(roles::ANY)?;
+    let validity =
+        validity.ok_or_else(|| ApiError::NotFound(format!("no instrument with id {id}")))?;
+    Ok(InstrumentValidity {
+        id: Some(id),
+        asset_tag: None,
+        at,
+        validity,
+    })
 }
 
 enum InstrumentRef {

@@ -105,6 +105,31 @@ macro_rules! latest_calibration_of {
     };
 }
 
+/// `calibrations` joined as every calibration on record of `$instrument` performed
+/// on or before `$at` (for a LEFT JOIN from one instrument row); the statement then
+/// orders by [`newest_first!`] and keeps one row. Each condition is a column of
+/// `calibrations_validity`, which also carries every column validity reads, so
+/// SQLite walks that index backwards from `$at` and stops at the first row on
+/// record, without visiting the calibrations table.
+macro_rules! on_record_of {
+    ($instrument:expr, $at:expr) => {
+        calibrations::table.on(calibrations::instrument_id
+            .eq($instrument)
+            .and(on_record_status!(calibrations::status))
+            .and(calibrations::performed_on.le($at)))
+    };
+}
+
+/// Newest first, as `latest_id_of!` orders: of two on one day, the later created.
+macro_rules! newest_first {
+    () => {
+        (
+            calibrations::performed_on.nullable().desc(),
+            calibrations::id.nullable().desc(),
+        )
+    };
+}
+
 /// The latest calibration on record performed on or before `at`, per
 /// instrument: its id found by `latest_id_of!`. Of two on one day, the later created
 /// (higher id).
@@ -248,7 +273,7 @@ fn validity_chunk(
 
 /// A placeholder performed after `at`: it only tells validity that the
 /// instrument has been calibrated, just not yet on that date.
-const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
+pub(super) const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
     calibration_id: 0,
     performed_on: NaiveDate::MAX,
     sequence: 0,
@@ -336,7 +361,7 @@ macro_rules! status_in_force_of {
 /// Validity of one instrument: the hot path of inspection agencies. One
 /// statement answers it: the instrument's role, the status in force on `at`
 /// (`status_in_force_of!`) and the latest calibration on record performed on or
-/// before `at` (`latest_id_of!`), each an index probe. Only an instrument with
+/// before `at` (`on_record_of!`, newest first, one row), each an index probe. Only an instrument with
 /// no such calibration needs a second statement (never vs not yet calibrated).
 /// It runs on the concrete backend connection (see `per_backend!`); with
 /// SQLite's query planner stability guarantee on (`db::stable_query_plans`)
@@ -348,15 +373,15 @@ pub fn validity_of_one(
 ) -> Result<Option<Validity>, ApiError> {
     let rows: Vec<(String, Option<String>, Option<LatestRow>)> = per_backend!(conn, c => {
         instruments::table
-            .left_join(
-                latest_calibration_of!(instruments::id, at),
-            )
+            .left_join(on_record_of!(instruments::id, at))
             .select((
                 instruments::role,
                 status_in_force_of!(instruments::id, at),
                 LATEST_COLUMNS.nullable(),
             ))
             .filter(instruments::id.eq(id))
+            .order(newest_first!())
+            .limit(1)
             .load(c)
     })?;
     match rows.into_iter().next() {
@@ -390,9 +415,7 @@ pub fn validity_of_one_for_token(
         api_tokens::table
             .inner_join(users::table)
             .left_join(instruments::table.on(instruments::id.eq(id)))
-            .left_join(
-                latest_calibration_of!(instruments::id, at),
-            )
+            .left_join(on_record_of!(instruments::id, at))
             .select((
                 (users::id, users::name, users::roles),
                 instruments::role.nullable(),
@@ -401,6 +424,8 @@ pub fn validity_of_one_for_token(
             ))
             .filter(api_tokens::token_hash.eq(&token_hash))
             .filter(api_tokens::revoked_at.is_null())
+            .order(newest_first!())
+            .limit(1)
             .load(c)
     })?;
     let Some((user, role, status, latest)) = rows.into_iter().next() else {
@@ -423,6 +448,28 @@ fn validity_from(
     status_in_force: Option<String>,
     latest: Option<LatestRow>,
 ) -> Result<Validity, ApiError> {
+    let record = match latest {
+        Some(row) => Some(on_record(row)),
+        None => per_backend!(conn, c => calibrations::table
+            .select(calibrations::id)
+            .filter(calibrations::instrument_id.eq(id))
+            .filter(on_record_status!(calibrations::status))
+            .first::<i64>(c)
+            .optional())?
+        .map(|_| PERFORMED_LATER),
+    };
+    validity_of_row(&role, status_in_force.as_deref(), record, at)
+}
+
+/// Validity of one instrument from its role, the status in force on `at` (None: never
+/// changed) and its latest calibration on record on or before `at` ([`PERFORMED_LATER`]
+/// when it has only later ones).
+pub(super) fn validity_of_row(
+    role: &str,
+    status_in_force: Option<&str>,
+    record: Option<CalibrationOnRecord>,
+    at: NaiveDate,
+) -> Result<Validity, ApiError> {
     let role: Role = role
         .parse()
         .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
@@ -437,16 +484,6 @@ fn validity_from(
                 .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?,
         }],
         None => Vec::new(),
-    };
-    let record = match latest {
-        Some(row) => Some(on_record(row)),
-        None => per_backend!(conn, c => calibrations::table
-            .select(calibrations::id)
-            .filter(calibrations::instrument_id.eq(id))
-            .filter(on_record_status!(calibrations::status))
-            .first::<i64>(c)
-            .optional())?
-        .map(|_| PERFORMED_LATER),
     };
     Ok(validity_on(role, &changes, record.as_slice(), at))
 }

@@ -1,0 +1,272 @@
+//! The single status check on SQLite, as one prepared statement kept for good on a
+//! few connections of its own: the inspection agencies' hot path.
+//!
+//! Through diesel the check cost ~70 µs of server CPU against ~24 µs for a bare
+//! route (DESIGN.md section 10 asks for at least half the bare route's
+//! throughput; it reached 0.43). Of that, diesel's part — walking the query AST
+//! to find the statement in its cache and to collect binds, formatting dates
+//! through format strings, the pool checkout — cost as much as SQLite's own
+//! B-tree work. Here the statement is prepared once per connection
+//! (`SQLITE_PREPARE_PERSISTENT`), three values are bound and fourteen columns
+//! read: 0.53 of the bare route in the same run (docs/decisions.md,
+//! Performance).
+//!
+//! The statement is `validity::validity_of_one_for_token` written as SQL: the
+//! integration tests run every validity case through it on SQLite, and through
+//! the diesel form on PostgreSQL.
+
+use std::ffi::{c_int, CStr, CString};
+use std::sync::Mutex;
+
+use chrono::{Datelike, NaiveDate};
+use libsqlite3_sys as ffi;
+
+use super::validity::{record_of, validity_of_row, PERFORMED_LATER};
+use crate::auth::AuthUser;
+use crate::domain::validity::Validity;
+use crate::error::ApiError;
+
+/// ?1 the date, ?2 the instrument id, ?3 the token's hash. One row when the token
+/// is valid; its instrument columns are null for an unknown instrument, its
+/// calibration columns null when nothing is on record on or before ?1 (then the
+/// last column tells whether anything is on record later).
+const STATUS_SQL: &str = "\
+SELECT users.id, users.name, users.roles, instruments.role, \
+ (SELECT changes.status FROM instrument_status_changes AS changes \
+  WHERE changes.instrument_id = instruments.id AND changes.effective_on <= ?1 \
+  ORDER BY changes.effective_on DESC, changes.id DESC LIMIT 1), \
+ latest.chain_broken, latest.id, latest.performed_on, latest.due_on, latest.status, \
+ latest.out_of_tolerance, latest.kind, latest.certificate_number, \
+ latest.issuer_certificate_number, \
+ CASE WHEN latest.id IS NULL AND instruments.id IS NOT NULL THEN EXISTS (\
+  SELECT 1 FROM calibrations AS later WHERE later.instrument_id = instruments.id \
+  AND later.status IN ('issued', 'accepted', 'withdrawn')) END \
+FROM api_tokens \
+INNER JOIN users ON api_tokens.user_id = users.id \
+LEFT JOIN instruments ON instruments.id = ?2 \
+LEFT JOIN calibrations AS latest ON latest.instrument_id = instruments.id \
+ AND latest.status IN ('issued', 'accepted', 'withdrawn') AND latest.performed_on <= ?1 \
+WHERE api_tokens.token_hash = ?3 AND api_tokens.revoked_at IS NULL \
+ORDER BY latest.performed_on DESC, latest.id DESC LIMIT 1";
+
+/// Connections holding the prepared status statement, taken by one check at a
+/// time. The checks run on the async workers (see `Database::run_short_read` for
+/// why a WAL read may), so there are never more than workers in use.
+pub struct StatusReaders {
+    path: CString,
+    idle: Mutex<Vec<Reader>>,
+}
+
+impl StatusReaders {
+    pub fn new(path: &str) -> Result<StatusReaders, String> {
+        Ok(StatusReaders {
+            path: CString::new(path).map_err(|_| format!("bad database path {path:?}"))?,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The user holding `token_hash` (None: unknown or revoked) and the validity
+    /// of instrument `id` on `at` (None: no such instrument), as
+    /// `validity::validity_of_one_for_token` answers.
+    pub fn validity_for_token(
+        &self,
+        token_hash: &str,
+        id: i64,
+        at: NaiveDate,
+    ) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+        let reader = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut reader = match reader {
+            Some(reader) => reader,
+            None => Reader::open(&self.path)?,
+        };
+        let answer = reader.validity_for_token(token_hash, id, at);
+        // A reader whose statement failed is dropped rather than reused.
+        if answer.is_ok() {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(reader);
+            }
+        }
+        answer
+    }
+}
+
+struct Reader {
+    connection: *mut ffi::sqlite3,
+    statement: *mut ffi::sqlite3_stmt,
+}
+
+// SAFETY: a Reader is used by one thread at a time (taken out of the idle list
+// for the whole check), and its connection is opened without SQLite's own
+// mutex only for that reason.
+unsafe impl Send for Reader {}
+
+impl Reader {
+    fn open(path: &CStr) -> Result<Reader, ApiError> {
+        let mut connection = std::ptr::null_mut();
+        // SAFETY: `path` is NUL-terminated; the connection handle is closed by Drop
+        // even when opening fails (SQLite hands one back in that case too).
+        let opened = unsafe {
+            ffi::sqlite3_open_v2(
+                path.as_ptr(),
+                &mut connection,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_URI | ffi::SQLITE_OPEN_NOMUTEX,
+                std::ptr::null(),
+            )
+        };
+        let mut reader = Reader {
+            connection,
+            statement: std::ptr::null_mut(),
+        };
+        if opened != ffi::SQLITE_OK {
+            return Err(reader.error("cannot open the database for status checks"));
+        }
+        // The same busy timeout and page cache as the pooled connections (db::mod).
+        let pragmas = c"PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;";
+        // SAFETY: an open connection and a NUL-terminated statement list.
+        let set = unsafe {
+            ffi::sqlite3_exec(
+                connection,
+                pragmas.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        if set != ffi::SQLITE_OK {
+            return Err(reader.error("cannot set up the status connection"));
+        }
+        // SAFETY: the SQL pointer and length describe STATUS_SQL; the statement is
+        // finalized by Drop before the connection is closed.
+        let prepared = unsafe {
+            ffi::sqlite3_prepare_v3(
+                connection,
+                STATUS_SQL.as_ptr().cast(),
+                STATUS_SQL.len() as c_int,
+                ffi::SQLITE_PREPARE_PERSISTENT,
+                &mut reader.statement,
+                std::ptr::null_mut(),
+            )
+        };
+        if prepared != ffi::SQLITE_OK {
+            return Err(reader.error("cannot prepare the status statement"));
+        }
+        Ok(reader)
+    }
+
+    fn validity_for_token(
+        &mut self,
+        token_hash: &str,
+        id: i64,
+        at: NaiveDate,
+    ) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+        // Dates are stored as ISO 8601 text; chrono's format strings cost more
+        // than the rest of the binding.
+        let at_text = format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day());
+        let statement = self.statement;
+        // SAFETY: the statement belongs to this reader's open connection; the bound
+        // texts are copied by SQLite (SQLITE_TRANSIENT) so they may go out of scope.
+        let stepped = unsafe {
+            let bound = [
+                ffi::sqlite3_bind_text(
+                    statement,
+                    1,
+                    at_text.as_ptr().cast(),
+                    at_text.len() as c_int,
+                    ffi::SQLITE_TRANSIENT(),
+                ),
+                ffi::sqlite3_bind_int64(statement, 2, id),
+                ffi::sqlite3_bind_text(
+                    statement,
+                    3,
+                    token_hash.as_ptr().cast(),
+                    token_hash.len() as c_int,
+                    ffi::SQLITE_TRANSIENT(),
+                ),
+            ];
+            if bound.iter().any(|&code| code != ffi::SQLITE_OK) {
+                return Err(self.error("cannot bind the status statement"));
+            }
+            ffi::sqlite3_step(statement)
+        };
+        let answer = match stepped {
+            ffi::SQLITE_ROW => self.read_row(at).map(Some),
+            ffi::SQLITE_DONE => Ok(None),
+            _ => Err(self.error("status check failed")),
+        };
+        // SAFETY: resetting ends the read transaction; the statement stays prepared.
+        unsafe {
+            ffi::sqlite3_reset(statement);
+        }
+        answer
+    }
+
+    fn read_row(&self, at: NaiveDate) -> Result<(AuthUser, Option<Validity>), ApiError> {
+        let user = super::users::auth_user((
+            self.integer(0),
+            self.text(1).unwrap_or_default(),
+            self.text(2).unwrap_or_default(),
+        ));
+        let Some(role) = self.text(3) else {
+            return Ok((user, None));
+        };
+        let status_in_force = self.text(4);
+        let record = match self.text(7) {
+            Some(performed_on) => Some(record_of(
+                self.integer(6),
+                date(&performed_on)?,
+                self.text(8).as_deref().map(date).transpose()?,
+                &self.text(9).unwrap_or_default(),
+                self.integer(10) != 0,
+                &self.text(11).unwrap_or_default(),
+                self.text(12),
+                self.text(13),
+                self.integer(5) != 0,
+            )),
+            None if self.integer(14) != 0 => Some(PERFORMED_LATER),
+            None => None,
+        };
+        let validity = validity_of_row(&role, status_in_force.as_deref(), record, at)?;
+        Ok((user, Some(validity)))
+    }
+
+    fn integer(&self, column: c_int) -> i64 {
+        // SAFETY: the statement has a current row (read_row runs after SQLITE_ROW).
+        unsafe { ffi::sqlite3_column_int64(self.statement, column) }
+    }
+
+    fn text(&self, column: c_int) -> Option<String> {
+        // SAFETY: as in `integer`; the text pointer is valid until the next step or
+        // reset, and is copied before either.
+        unsafe {
+            let text = ffi::sqlite3_column_text(self.statement, column);
+            if text.is_null() {
+                return None;
+            }
+            let length = ffi::sqlite3_column_bytes(self.statement, column) as usize;
+            let bytes = std::slice::from_raw_parts(text, length);
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+
+    fn error(&self, context: &str) -> ApiError {
+        // SAFETY: sqlite3_errmsg accepts any handle SQLite returned, null included.
+        let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.connection)) };
+        ApiError::Unavailable(format!("{context}: {}", message.to_string_lossy()))
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // SAFETY: finalize then close, each on a handle this reader owns (null is
+        // a no-op for both).
+        unsafe {
+            ffi::sqlite3_finalize(self.statement);
+            ffi::sqlite3_close(self.connection);
+        }
+    }
+}
+
+fn date(text: &str) -> Result<NaiveDate, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::Internal(format!("bad date '{text}' in the database")))
+}
