@@ -116,3 +116,60 @@ fn the_demo_lab_shows_every_validity_outcome() {
         .with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
         .is_err());
 }
+
+/// On SQLite the single status check runs the statement `db::status_reader` keeps
+/// prepared; PostgreSQL runs the diesel form. Both must give every answer alike:
+/// every demo instrument (every reason code), an unknown one, on dates before the
+/// first calibration, on due dates and the days after them, and today.
+#[test]
+fn the_prepared_status_statement_answers_as_the_diesel_form() {
+    let app = TestApp::new();
+    let Some(readers) = app.database.status_readers() else {
+        return; // PostgreSQL: there is only the diesel form.
+    };
+    let today = chrono::Utc::now().date_naive();
+    app.with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
+        .expect("demo seeds");
+    let token = app.tokens["inspector"].clone();
+    let hash = caltrace::db::users::hash_token(&token);
+    let (_, listed) = app.get("/api/v1/instruments?per_page=100", Some("inspector"));
+    let mut ids: Vec<i64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|instrument| instrument["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.len() >= 16, "{listed}");
+    ids.push(ids.iter().max().unwrap() + 1000);
+    let mut dates = vec![chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(), today];
+    for &id in &ids {
+        let (_, status) = app.get(
+            &format!("/api/v1/instruments/{id}/status"),
+            Some("inspector"),
+        );
+        if let Some(due) = status["due_on"].as_str() {
+            let due: chrono::NaiveDate = due.parse().unwrap();
+            dates.extend([due, due.succ_opt().unwrap()]);
+        }
+    }
+    let mut compared = 0;
+    for &id in &ids {
+        for &at in &dates {
+            let prepared = readers.validity_for_token(&hash, id, at).unwrap();
+            let diesel = app
+                .with_conn(|conn| {
+                    caltrace::db::validity::validity_of_one_for_token(conn, &token, id, at)
+                })
+                .unwrap();
+            assert_eq!(prepared, diesel, "instrument {id} on {at}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
+    assert_eq!(
+        readers
+            .validity_for_token("not a token", ids[0], today)
+            .unwrap(),
+        None
+    );
+}
