@@ -61,17 +61,16 @@ async fn one(
     at: Option<&str>,
 ) -> Result<InstrumentValidity, ApiError> {
     let token = token?;
+    let parsed_at = at_or_today(at);
     if let (Some(readers), InstrumentRef::Id(id), Ok(at)) =
-        (database.status_readers(), &instrument, at_or_today(at))
+        (database.status_readers(), &instrument, &parsed_at)
     {
         // SQLite, by id: the prepared statement on the worker itself (db::status_reader).
-        let answer = readers.validity_for_token(&db::users::hash_token(&token.0), *id, at)?;
-        return by_id(answer, *id, at);
+        let answer = readers.validity_for_token(&db::users::hash_token(&token.0), *id, *at)?;
+        return by_id(answer, *id, *at);
     }
-    let at = at.map(str::to_string);
     database
         .run_short_read(move |conn| {
-            let parsed_at = at_or_today(at.as_deref());
             if let (InstrumentRef::Id(id), Ok(at)) = (&instrument, &parsed_at) {
                 let answer = db::validity::validity_of_one_for_token(conn, &token.0, *id, *at)?;
                 return by_id(answer, *id, *at);
