@@ -105,7 +105,7 @@ async fn main() {
         libsqlite3_sys::sqlite3_auto_extension(Some(record_connection));
     }
     let config = caltrace::config::AppConfig::from_figment(&caltrace::figment()).unwrap();
-    let database = Database::open(&config.database_url, 2).unwrap();
+    let database = Database::open(&config.database_url, 2, 1).unwrap();
     let token = {
         let mut conn = database.get().unwrap();
         let actor = caltrace::db::audit::Actor::command_line();

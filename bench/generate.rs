@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(500_000);
     let config = caltrace::config::AppConfig::from_figment(&caltrace::figment())?;
-    let database = Database::open(&config.database_url, 2)?;
+    let database = Database::open(&config.database_url, 2, 1)?;
     let mut conn = database.get()?;
     let started = std::time::Instant::now();
 

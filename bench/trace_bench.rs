@@ -66,7 +66,7 @@ SELECT COUNT(DISTINCT calibration_id) AS n FROM affected"
 #[rocket::main]
 async fn main() {
     let config = caltrace::config::AppConfig::from_figment(&caltrace::figment()).unwrap();
-    let database = Database::open(&config.database_url, 2).unwrap();
+    let database = Database::open(&config.database_url, 2, 1).unwrap();
     let at = chrono::Utc::now().date_naive();
     let (working, nationals): (Vec<i64>, Vec<i64>) = {
         let mut conn = database.get().unwrap();

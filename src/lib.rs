@@ -73,8 +73,14 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                     return Err(rocket);
                 }
             };
+            // The async workers, as Rocket will start them: the status readers'
+            // page cache is shared among them (db::status_reader).
+            let workers = rocket
+                .figment()
+                .extract_inner::<usize>("workers")
+                .unwrap_or_else(|_| rocket::Config::default().workers);
             let opened = rocket::tokio::task::spawn_blocking(move || {
-                Database::open(&config.database_url, config.database_pool_size)
+                Database::open(&config.database_url, config.database_pool_size, workers)
                     .map(|db| (db, config))
             })
             .await;

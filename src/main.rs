@@ -114,7 +114,7 @@ enum AuditCommand {
 
 fn open_database() -> Result<Database, String> {
     let config = AppConfig::from_figment(&caltrace::figment())?;
-    Database::open(&config.database_url, 2)
+    Database::open(&config.database_url, 2, 1)
 }
 
 fn run(command: Command) -> Result<(), String> {
@@ -215,7 +215,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Demo => {
             let config = AppConfig::from_figment(&caltrace::figment())?;
-            let database = Database::open(&config.database_url, 2)?;
+            let database = Database::open(&config.database_url, 2, 1)?;
             let mut conn = database.get().map_err(|e| e.to_string())?;
             let today = chrono::Utc::now().date_naive();
             let summary = caltrace::demo::seed(

@@ -117,8 +117,8 @@ impl DatabaseLocation {
                 // 16 MiB holds the upper levels and much of the leaves of what a
                 // status check probes (instruments, calibrations_validity), where
                 // SQLite's default 2 MiB read three pages per check from the OS
-                // (measured: 3.1 → 1.4 preads). A full pool of 8 plus one status
-                // reader per worker stays near 160 MiB, inside the 256 MB target.
+                // (measured: 3.1 → 1.4 preads). A full pool of 8 (128 MiB) plus the
+                // status readers' 128 MiB (status_reader) bound the caches.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
@@ -210,8 +210,9 @@ pub struct Database {
 }
 
 impl Database {
-    /// Applies pending migrations, then opens the pool.
-    pub fn open(url: &str, pool_size: u32) -> Result<Database, String> {
+    /// Applies pending migrations, then opens the pool. `workers`: the async
+    /// workers that will run status checks (`status_reader`).
+    pub fn open(url: &str, pool_size: u32, workers: usize) -> Result<Database, String> {
         let location = DatabaseLocation::parse(url);
         let mut conn = location
             .connect()
@@ -231,7 +232,7 @@ impl Database {
             .map_err(|error| format!("cannot open the connection pool: {error}"))?;
         let status_readers = match &location {
             DatabaseLocation::Sqlite(path) => Some(std::sync::Arc::new(
-                status_reader::StatusReaders::new(path)?,
+                status_reader::StatusReaders::new(path, workers)?,
             )),
             DatabaseLocation::Postgresql(_) => None,
         };

@@ -71,14 +71,30 @@ fn status_sql() -> String {
 /// why a WAL read may), so there are never more than workers in use.
 pub struct StatusReaders {
     path: CString,
+    pragmas: CString,
     sql: CString,
     idle: Mutex<Vec<Reader>>,
 }
 
+/// The page cache of all readers together. On the benchmark's 100 000
+/// instruments the check touches 56 MB at random (the leaves of `instruments`
+/// and of `calibrations_validity`): with 16 MiB per reader most checks read two
+/// pages from the file, and server CPU per check was 2.2–2.4× the bare route's;
+/// with 64 MiB a warm reader reads none, 1.8–2.1×. The caches fill only as pages
+/// are touched.
+const READERS_CACHE_KIB: usize = 128 * 1024;
+
 impl StatusReaders {
-    pub fn new(path: &str) -> Result<StatusReaders, String> {
+    /// `workers`: the async workers, the most readers ever open at once; they
+    /// share [`READERS_CACHE_KIB`], so that a lab with more cores gets more
+    /// readers but not more memory (at least 8 MiB each, at most 64 MiB).
+    pub fn new(path: &str, workers: usize) -> Result<StatusReaders, String> {
+        let cache_kib = (READERS_CACHE_KIB / workers.max(1)).clamp(8 * 1024, 64 * 1024);
+        // The busy timeout of the pooled connections (db::mod).
+        let pragmas = format!("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -{cache_kib};");
         Ok(StatusReaders {
             path: CString::new(path).map_err(|_| format!("bad database path {path:?}"))?,
+            pragmas: CString::new(pragmas).expect("the pragmas hold no NUL"),
             sql: CString::new(status_sql()).expect("the status statement holds no NUL"),
             idle: Mutex::new(Vec::new()),
         })
@@ -96,7 +112,7 @@ impl StatusReaders {
         let reader = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut reader = match reader {
             Some(reader) => reader,
-            None => Reader::open(&self.path, &self.sql)?,
+            None => Reader::open(&self.path, &self.pragmas, &self.sql)?,
         };
         let answer = reader.validity_for_token(token_hash, id, at);
         // A reader whose statement failed is dropped rather than reused.
@@ -120,7 +136,7 @@ struct Reader {
 unsafe impl Send for Reader {}
 
 impl Reader {
-    fn open(path: &CStr, sql: &CStr) -> Result<Reader, ApiError> {
+    fn open(path: &CStr, pragmas: &CStr, sql: &CStr) -> Result<Reader, ApiError> {
         let mut connection = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated; the connection handle is closed by Drop
         // even when opening fails (SQLite hands one back in that case too).
@@ -139,15 +155,6 @@ impl Reader {
         if opened != ffi::SQLITE_OK {
             return Err(reader.error("cannot open the database for status checks"));
         }
-        // The same busy timeout and page cache as the pooled connections (db::mod).
-        // The busy timeout of the pooled connections (db::mod), and a page cache that
-        // holds the whole random working set of the check — the leaves of
-        // `instruments` and of `calibrations_validity`, 56 MB on the benchmark's
-        // 100 000 instruments — so that a warm reader no longer reads pages from
-        // the file: server CPU per check 2.2–2.4× the bare route's with 16 MiB,
-        // 1.8–2.1× with 64 MiB. The cache fills only as pages are touched, and
-        // there are never more readers than async workers.
-        let pragmas = c"PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;";
         // SAFETY: an open connection and a NUL-terminated statement list.
         let set = unsafe {
             ffi::sqlite3_exec(
@@ -343,9 +350,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.sqlite3");
         let path = path.to_str().unwrap();
-        crate::db::Database::open(path, 1).unwrap();
-        let sql = CString::new(status_sql()).unwrap();
-        let reader = Reader::open(&CString::new(path).unwrap(), &sql).unwrap();
+        crate::db::Database::open(path, 1, 1).unwrap();
+        let readers = StatusReaders::new(path, 1).unwrap();
+        let reader = Reader::open(&readers.path, &readers.pragmas, &readers.sql).unwrap();
         let explain = CString::new(format!("EXPLAIN QUERY PLAN {}", status_sql())).unwrap();
         let mut statement = std::ptr::null_mut();
         let mut plan = Vec::new();
