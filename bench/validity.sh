@@ -23,22 +23,39 @@ trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$ROCKET_PORT/healthz" >/dev/null && break; sleep 0.2; done
 
 threads=2; connections=32; duration=${DURATION:-10s}
-rate() { wrk -t$threads -c$connections -d"$duration" "$@" | awk '/Requests\/sec/ {print $2}'; }
+# Requests per second, and the server's CPU time per request (µs, user + system, from
+# /proc/<pid>/stat in clock ticks): the throughput ratio moves with the host's speed, the CPU
+# ratio much less.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+rate_and_cpu() {
+  local before after out
+  before=$(cpu_ticks); out=$(wrk -t$threads -c$connections -d"$duration" "$@"); after=$(cpu_ticks)
+  python3 -c "import sys; requests, rate = int(sys.argv[1]), float(sys.argv[2]); \
+print(rate, round(($after - $before) * 1e6 / $ticks_per_second / requests, 1))" \
+    "$(echo "$out" | awk '/requests in/ {print $1}')" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+}
+rate() { rate_and_cpu "$@" | cut -d' ' -f1; }
 ratio() { python3 -c "print(round($1/$2, 3))"; }
 # Warm the page cache and the server's mappings first: the first run after generating the
 # data set otherwise measures the disk.
 rate -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /api/v1/instruments "$token" >/dev/null
 # The machine's speed drifts within minutes (other work on the host): ROUNDS=N alternates N
 # runs of each route and reports the median of the per-round ratios as well.
-ratios=()
+ratios=(); cpu_ratios=()
 for round in $(seq "${ROUNDS:-1}"); do
-  status=$(rate -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /api/v1/instruments "$token")
-  same=$(rate -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /bench/constant "$token")
+  read -r status status_cpu <<<"$(rate_and_cpu -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /api/v1/instruments "$token")"
+  read -r same same_cpu <<<"$(rate_and_cpu -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /bench/constant "$token")"
   ratios+=("$(ratio "$status" "$same")")
-  echo "single validity over HTTP: $status req/s"
-  echo "  bare constant route, the same requests (path shape, query, bearer header): $same req/s; ratio ${ratios[-1]} (target >= 0.5)"
+  cpu_ratios+=("$(ratio "$status_cpu" "$same_cpu")")
+  echo "single validity over HTTP: $status req/s, server CPU $status_cpu µs/request"
+  echo "  bare constant route, the same requests (path shape, query, bearer header): $same req/s, $same_cpu µs/request; ratio ${ratios[-1]} (target >= 0.5), CPU ${cpu_ratios[-1]}x"
 done
-[ "${ROUNDS:-1}" -gt 1 ] && echo "  median ratio of ${ROUNDS} rounds: $(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}") (${ratios[*]})"
+median() { python3 -c "import statistics, sys; print(round(statistics.median(map(float, sys.argv[1:])), 3))" "$@"; }
+if [ "${ROUNDS:-1}" -gt 1 ]; then
+  echo "  median ratio of ${ROUNDS} rounds: $(median "${ratios[@]}") (${ratios[*]})"
+  echo "  median server CPU per request, validity / bare: $(median "${cpu_ratios[@]}")x (${cpu_ratios[*]})"
+fi
 plain=$(rate "http://127.0.0.1:$ROCKET_PORT/bench/constant")
 echo "  bare constant route, plain GET /bench/constant without headers: $plain req/s; ratio $(ratio "$status" "$plain")"
 kill $server; trap - EXIT

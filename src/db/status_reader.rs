@@ -8,8 +8,10 @@
 //! through format strings, the pool checkout — cost as much as SQLite's own
 //! B-tree work. Here the statement is prepared once per connection
 //! (`SQLITE_PREPARE_PERSISTENT`), three values are bound and fourteen columns
-//! read: server CPU per check 2.55× the bare route's instead of 2.9×, a
-//! median of 0.50 of its throughput (README, Performance).
+//! read, borrowed: with the readers' page cache holding the check's working set
+//! (`READERS_CACHE_KIB`), server CPU per check is about twice the bare route's
+//! (was 2.9× through diesel), a median of 0.50–0.61 of its throughput over
+//! alternating rounds (README, Performance).
 //!
 //! The statement is `validity::validity_of_one_for_token` written as SQL: the
 //! integration tests run every validity case through it on SQLite, and through
@@ -79,8 +81,8 @@ pub struct StatusReaders {
 /// The page cache of all readers together. On the benchmark's 100 000
 /// instruments the check touches 56 MB at random (the leaves of `instruments`
 /// and of `calibrations_validity`): with 16 MiB per reader most checks read two
-/// pages from the file, and server CPU per check was 2.2–2.4× the bare route's;
-/// with 64 MiB a warm reader reads none, 1.8–2.1×. The caches fill only as pages
+/// pages from the file, and server CPU per check was 2.2–2.6× the bare route's;
+/// with 64 MiB a warm reader reads none, 1.7–2.5× (medians 1.96–2.18×). The caches fill only as pages
 /// are touched.
 const READERS_CACHE_KIB: usize = 128 * 1024;
 
