@@ -325,6 +325,21 @@ fn date(text: &str) -> Result<NaiveDate, ApiError> {
 mod tests {
     use super::*;
 
+    /// More workers mean more readers, not more memory: the budget is split,
+    /// within 8 to 64 MiB a reader.
+    #[test]
+    fn the_readers_share_one_cache_budget() {
+        let cache_of = |workers| {
+            let readers = StatusReaders::new("unused.sqlite3", workers).unwrap();
+            readers.pragmas.to_str().unwrap().to_string()
+        };
+        assert!(cache_of(0).ends_with("cache_size = -65536;"));
+        assert!(cache_of(2).ends_with("cache_size = -65536;"));
+        assert!(cache_of(4).ends_with("cache_size = -32768;"));
+        assert!(cache_of(16).ends_with("cache_size = -8192;"));
+        assert!(cache_of(64).ends_with("cache_size = -8192;"));
+    }
+
     #[test]
     fn stored_dates_are_read_as_chrono_reads_them() {
         for text in ["2026-06-01", "2024-02-29", "0001-01-01", "9999-12-31"] {
