@@ -119,11 +119,11 @@ impl DatabaseLocation {
                 // SQLite's default 2 MiB read three pages per check from the OS
                 // (measured: 3.1 → 1.4 preads). A full pool of 8 (128 MiB) plus the
                 // status readers' 128 MiB (status_reader) bound the caches.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                conn.batch_execute(&format!(
+                    "{BUSY_TIMEOUT} PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16384;",
-                )
+                     PRAGMA cache_size = -16384;"
+                ))
                 .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -197,6 +197,10 @@ impl ManageConnection for ConnectionManager {
         false
     }
 }
+
+/// How long a SQLite connection waits for another's write lock before giving up:
+/// every connection, pooled or status reader, queues for the same time.
+pub(super) const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 

@@ -82,8 +82,8 @@ pub struct StatusReaders {
 /// instruments the check touches 56 MB at random (the leaves of `instruments`
 /// and of `calibrations_validity`): with 16 MiB per reader most checks read two
 /// pages from the file, and server CPU per check was 2.2–2.6× the bare route's;
-/// with 64 MiB a warm reader reads none, 1.7–2.5× (medians 1.96–2.18×). The caches fill only as pages
-/// are touched.
+/// with 64 MiB a warm reader reads none, 1.7–2.5× (medians 1.96–2.18×). The
+/// caches fill only as pages are touched.
 const READERS_CACHE_KIB: usize = 128 * 1024;
 
 impl StatusReaders {
@@ -92,8 +92,7 @@ impl StatusReaders {
     /// readers but not more memory (at least 8 MiB each, at most 64 MiB).
     pub fn new(path: &str, workers: usize) -> Result<StatusReaders, String> {
         let cache_kib = (READERS_CACHE_KIB / workers.max(1)).clamp(8 * 1024, 64 * 1024);
-        // The busy timeout of the pooled connections (db::mod).
-        let pragmas = format!("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -{cache_kib};");
+        let pragmas = format!("{} PRAGMA cache_size = -{cache_kib};", super::BUSY_TIMEOUT);
         Ok(StatusReaders {
             path: CString::new(path).map_err(|_| format!("bad database path {path:?}"))?,
             pragmas: CString::new(pragmas).expect("the pragmas hold no NUL"),
@@ -114,7 +113,7 @@ impl StatusReaders {
         let reader = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut reader = match reader {
             Some(reader) => reader,
-            None => Reader::open(&self.path, &self.pragmas, &self.sql)?,
+            None => Reader::open(self)?,
         };
         let answer = reader.validity_for_token(token_hash, id, at);
         // A reader whose statement failed is dropped rather than reused.
@@ -138,7 +137,12 @@ struct Reader {
 unsafe impl Send for Reader {}
 
 impl Reader {
-    fn open(path: &CStr, pragmas: &CStr, sql: &CStr) -> Result<Reader, ApiError> {
+    /// A connection to `readers.path`, set up with their pragmas and holding their
+    /// statement prepared.
+    fn open(readers: &StatusReaders) -> Result<Reader, ApiError> {
+        let StatusReaders {
+            path, pragmas, sql, ..
+        } = readers;
         let mut connection = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated; the connection handle is closed by Drop
         // even when opening fails (SQLite hands one back in that case too).
@@ -369,7 +373,7 @@ mod tests {
         let path = path.to_str().unwrap();
         crate::db::Database::open(path, 1, 1).unwrap();
         let readers = StatusReaders::new(path, 1).unwrap();
-        let reader = Reader::open(&readers.path, &readers.pragmas, &readers.sql).unwrap();
+        let reader = Reader::open(&readers).unwrap();
         let explain = CString::new(format!("EXPLAIN QUERY PLAN {}", status_sql())).unwrap();
         let mut statement = std::ptr::null_mut();
         let mut plan = Vec::new();
