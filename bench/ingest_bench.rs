@@ -10,6 +10,9 @@ use caltrace::auth::UserRole;
 use caltrace::db::audit::Actor;
 use caltrace::db::schema::{calibration_standards, calibrations};
 use caltrace::db::{users, write_transaction, Database};
+use caltrace::domain::calibration::CalibrationKind;
+use caltrace::domain::conformity::DecisionRule;
+use caltrace::domain::states::CalibrationStatus;
 use diesel::prelude::*;
 use rocket::http::{ContentType, Header};
 use rocket::local::asynchronous::Client;
@@ -126,18 +129,18 @@ async fn main() {
                 let body = stored["body"].as_str().unwrap().to_string();
                 let results = stored["results"].as_str().unwrap().to_string();
                 let started = Instant::now();
-                write_transaction(&mut conn, |conn| {
+                write_transaction(&mut conn, |conn| -> Result<(), caltrace::db::DbError> {
                     let now = caltrace::db::now_timestamp();
                     let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
                     for _ in 0..CALIBRATIONS {
                         let id: i64 = diesel::insert_into(calibrations::table)
                             .values((
                                 calibrations::instrument_id.eq(instrument),
-                                calibrations::kind.eq("internal"),
-                                calibrations::status.eq("submitted"),
+                                calibrations::kind.eq(CalibrationKind::Internal),
+                                calibrations::status.eq(CalibrationStatus::Submitted),
                                 calibrations::performed_on.eq(day),
                                 calibrations::due_on.eq(Some(day)),
-                                calibrations::decision_rule.eq("simple"),
+                                calibrations::decision_rule.eq(DecisionRule::Simple),
                                 calibrations::out_of_tolerance.eq(false),
                                 calibrations::accredited.eq(false),
                                 calibrations::body.eq(&body),

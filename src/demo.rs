@@ -11,6 +11,7 @@ use crate::domain::calibration::CalibrationInput;
 use crate::domain::instrument::{validate_instrument, InstrumentInput};
 use crate::domain::validity::InstrumentStatus;
 use crate::error::ApiError;
+use crate::workflow;
 
 pub struct DemoSummary {
     pub tokens: Vec<(String, String)>,
@@ -24,7 +25,7 @@ struct Lab<'a> {
     approver: Actor,
     admin: Actor,
     today: NaiveDate,
-    context: crate::db::certificates::IssueContext,
+    context: crate::workflow::certificates::IssueContext,
     instruments: usize,
     certificates: Vec<String>,
 }
@@ -47,15 +48,20 @@ impl Lab<'_> {
 
     fn draft(&mut self, body: Value) -> Result<i64, ApiError> {
         let input: CalibrationInput = serde_json::from_value(body).map_err(bad)?;
-        Ok(db::calibrations::create(self.conn, &self.technician, &input)?.id)
+        Ok(workflow::calibrations::create(self.conn, &self.technician, &input)?.id)
     }
 
     /// Records, submits and approves a calibration; returns (id, our number).
     fn approved(&mut self, body: Value) -> Result<(i64, Option<String>), ApiError> {
         let id = self.draft(body)?;
-        db::calibrations::submit(self.conn, &self.technician, id)?;
-        let approved =
-            db::calibrations::approve(self.conn, &self.approver, id, self.today, &self.context)?;
+        workflow::calibrations::submit(self.conn, &self.technician, id)?;
+        let approved = workflow::calibrations::approve(
+            self.conn,
+            &self.approver,
+            id,
+            self.today,
+            &self.context,
+        )?;
         if let Some(number) = &approved.certificate_number {
             self.certificates.push(number.clone());
         }
@@ -116,7 +122,7 @@ fn external(
 
 pub fn seed(
     conn: &mut DbConnection,
-    context: &crate::db::certificates::IssueContext,
+    context: &crate::workflow::certificates::IssueContext,
     today: NaiveDate,
 ) -> Result<DemoSummary, ApiError> {
     if db::instruments::get_by_tag(conn, "NIM-P-001").is_ok() {
@@ -129,7 +135,7 @@ pub fn seed(
     let mut actors = Vec::new();
     for role in UserRole::ALL {
         let name = format!("demo-{}", role.name());
-        let user = db::users::create_user(conn, &cli, &name, &[role])?;
+        let user = workflow::users::create_user(conn, &cli, &name, &[role])?;
         let (_, token) = db::users::create_token(conn, &cli, &name)?;
         tokens.push((role.name().to_string(), token));
         actors.push(user.actor());
@@ -323,7 +329,7 @@ pub fn seed(
         gauge_points([0.2, 0.2, 0.1], "as_found"),
     ))?;
     if let Some(number) = withdrawn {
-        db::calibrations::withdraw(
+        workflow::calibrations::withdraw(
             lab.conn,
             &lab.approver,
             &number,
@@ -361,7 +367,7 @@ pub fn seed(
         "simple",
         gauge_points([0.2, 0.3, 0.2], "as_found"),
     ))?;
-    db::calibrations::submit(lab.conn, &lab.technician, pending)?;
+    workflow::calibrations::submit(lab.conn, &lab.technician, pending)?;
 
     let d = lab.days_ago(40);
     lab.approved(json!({"instrument_id": thermometer, "kind": "internal", "performed_on": d, "received_on": d,

@@ -3,13 +3,18 @@
 
 use std::io::Cursor;
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use rocket::http::{ContentType, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde::Serialize;
 
+use crate::db::DbError;
 pub use crate::domain::FieldError;
+
+/// What a request without a valid token is told (401), by a route or the catcher.
+pub const BEARER_REQUIRED: &str =
+    "a valid bearer token is required (Authorization: Bearer <token>)";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -55,11 +60,7 @@ impl ApiError {
         let status = self.status();
         let (slug, detail, errors) = match self {
             ApiError::MalformedJson(detail) => ("malformed-json", detail.clone(), vec![]),
-            ApiError::Unauthorized => (
-                "unauthorized",
-                "a valid bearer token is required (Authorization: Bearer <token>)".to_string(),
-                vec![],
-            ),
+            ApiError::Unauthorized => ("unauthorized", BEARER_REQUIRED.to_string(), vec![]),
             ApiError::Forbidden(detail) => ("forbidden", detail.clone(), vec![]),
             ApiError::NotFound(detail) => ("not-found", detail.clone(), vec![]),
             ApiError::Conflict(detail) => ("conflict", detail.clone(), vec![]),
@@ -137,20 +138,33 @@ impl<'r> Responder<'r, 'static> for ApiError {
     }
 }
 
+impl From<crate::domain::people::MissingRole> for ApiError {
+    fn from(missing: crate::domain::people::MissingRole) -> ApiError {
+        ApiError::Forbidden(missing.to_string())
+    }
+}
+
+/// The storage layer's errors as the API answers them: an outage is 503, a
+/// corrupt row 500 (logged, not shown), never a 4xx that blames the client.
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> ApiError {
+        match error {
+            DbError::NotFound { entity } => ApiError::NotFound(entity),
+            DbError::Conflict { what } | DbError::Duplicate { what, .. } => {
+                ApiError::Conflict(what)
+            }
+            DbError::MissingReference { what } => ApiError::field("", what),
+            DbError::Corrupt { .. } => ApiError::Internal(error.to_string()),
+            DbError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+            DbError::Diesel(_) | DbError::Internal(_) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// Diesel's own errors reach the API only through the storage layer's reading
+/// of them (transactions need this conversion).
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> ApiError {
-        match error {
-            DieselError::NotFound => ApiError::NotFound("no such record".to_string()),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                ApiError::Conflict(format!("already exists: {}", info.message()))
-            }
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-                ApiError::field(
-                    "",
-                    format!("refers to a record that does not exist: {}", info.message()),
-                )
-            }
-            other => ApiError::Internal(format!("database error: {other}")),
-        }
+        ApiError::from(DbError::from(error))
     }
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::auth::UserRole;
 use crate::db::audit::{append, Actor};
-use crate::db::{self, write_transaction, DbConnection};
+use crate::db::{self, write_transaction, DbConnection, DbError};
 use crate::domain::audit::sha256_hex;
 use crate::domain::calibration::{
     Accreditation, CalibrationInput, Environment, Issuer, Limits, PointInput, StatedUncertainty,
@@ -27,6 +27,7 @@ use crate::domain::instrument::{validate_instrument, Instrument, InstrumentInput
 use crate::domain::quantity::QuantityJson;
 use crate::domain::FieldError;
 use crate::error::ApiError;
+use crate::workflow;
 
 /// One bad cell (or row): the 1-based line of the file where the row starts and
 /// the header name of the column; `column` is empty when the row as a whole is bad.
@@ -115,10 +116,8 @@ pub fn actor_named(
     let user = db::users::find_user(conn, name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user named '{name}'"))?;
-    user.require(allowed).map_err(|e| match e {
-        ApiError::Forbidden(detail) => format!("user '{name}' cannot import: {detail}"),
-        other => other.to_string(),
-    })?;
+    user.require(allowed)
+        .map_err(|missing| format!("user '{name}' cannot import: {missing}"))?;
     Ok(user.actor())
 }
 
@@ -348,9 +347,9 @@ fn whole_number(table: &Table, row: &Row, column: &str, errors: &mut Vec<RowErro
 
 fn date(table: &Table, row: &Row, column: &str, errors: &mut Vec<RowError>) -> Option<NaiveDate> {
     let text = table.cell(row, column)?;
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
+    match crate::domain::dates::parse_date(text) {
+        Some(date) => Some(date),
+        None => {
             errors.push(RowError::new(
                 row.line,
                 column,
@@ -612,22 +611,10 @@ pub fn import_instruments(
             }
             match db::instruments::insert(conn, actor, record) {
                 Ok(instrument) => ids.push(instrument.id),
-                Err(ApiError::Conflict(message)) => {
-                    let column = if message.contains("asset tag") {
-                        "asset_tag"
-                    } else {
-                        "serial_number"
-                    };
-                    errors.push(RowError::new(row.line, column, message));
+                Err(DbError::Duplicate { field, what }) => {
+                    errors.push(RowError::new(row.line, field, what));
                 }
-                Err(ApiError::Validation(fields)) => errors.extend(fields.into_iter().map(|e| {
-                    RowError::new(
-                        row.line,
-                        instrument_column(&table, row, &e.field),
-                        e.message,
-                    )
-                })),
-                Err(other) => return Err(other),
+                Err(other) => return Err(other.into()),
             }
             progress(Progress {
                 phase: "storing",
@@ -1227,7 +1214,7 @@ pub fn import_calibrations(
         // every error reported even when an earlier chunk had bad ones.
         for (c, chunk) in inputs.chunks(CHUNK).enumerate() {
             let offset = c * CHUNK;
-            match db::calibrations::create_batch(conn, actor, chunk, submit) {
+            match workflow::calibrations::create_batch(conn, actor, chunk, submit) {
                 Ok(ids) => created.extend(ids),
                 Err(ApiError::Validation(fields)) => {
                     let chunk_groups = &built[offset..offset + chunk.len()];

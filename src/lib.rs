@@ -9,10 +9,13 @@ pub mod dcc;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod password;
 pub mod pdf;
 pub mod web;
+pub mod workflow;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
@@ -56,7 +59,7 @@ fn problem(status: Status, detail: &str) -> (Status, (ContentType, String)) {
 fn default_catcher(status: Status, request: &Request<'_>) -> (Status, (ContentType, String)) {
     let detail = match status.code {
         404 => format!("no route for {} {}", request.method(), request.uri().path()),
-        401 => "a valid bearer token is required (Authorization: Bearer <token>)".to_string(),
+        401 => crate::error::BEARER_REQUIRED.to_string(),
         _ => status.reason_lossy().to_string(),
     };
     problem(status, &detail)

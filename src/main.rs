@@ -4,6 +4,7 @@ use caltrace::auth::UserRole;
 use caltrace::config::AppConfig;
 use caltrace::db::audit::Actor;
 use caltrace::db::{self, Database};
+use caltrace::workflow;
 use clap::{Parser, Subcommand};
 
 /// caltrace: calibration records, uncertainty, traceability and certificates.
@@ -166,8 +167,9 @@ fn run(command: Command) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?;
             let database = open_database()?;
             let mut conn = database.get().map_err(|e| e.to_string())?;
-            let user = db::users::create_user(&mut conn, &Actor::command_line(), &name, &roles)
-                .map_err(|e| e.to_string())?;
+            let user =
+                workflow::users::create_user(&mut conn, &Actor::command_line(), &name, &roles)
+                    .map_err(|e| e.to_string())?;
             let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
             println!(
                 "user {} created (id {}, roles {})",
@@ -187,7 +189,7 @@ fn run(command: Command) -> Result<(), String> {
             let password = line.trim_end_matches(['\r', '\n']);
             let database = open_database()?;
             let mut conn = database.get().map_err(|e| e.to_string())?;
-            db::users::set_password(&mut conn, &Actor::command_line(), &name, password)
+            workflow::users::set_password(&mut conn, &Actor::command_line(), &name, password)
                 .map_err(|e| e.to_string())?;
             println!("password set for {name}");
             Ok(())
@@ -220,7 +222,7 @@ fn run(command: Command) -> Result<(), String> {
             let today = chrono::Utc::now().date_naive();
             let summary = caltrace::demo::seed(
                 &mut conn,
-                &caltrace::db::certificates::IssueContext::from_config(&config),
+                &caltrace::workflow::certificates::IssueContext::from_config(&config),
                 today,
             )
             .map_err(|e| e.to_string())?;
@@ -241,7 +243,7 @@ fn run(command: Command) -> Result<(), String> {
                 getrandom::fill(&mut secret).map_err(|e| e.to_string())?;
                 let password = caltrace::domain::audit::hex(&secret);
                 let name = format!("demo-{role}");
-                db::users::set_password(&mut conn, &Actor::command_line(), &name, &password)
+                workflow::users::set_password(&mut conn, &Actor::command_line(), &name, &password)
                     .map_err(|e| e.to_string())?;
                 println!("  {name:<16} {password}");
             }

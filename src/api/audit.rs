@@ -58,7 +58,7 @@ pub async fn list(
         per_page,
     };
     let (items, total, head) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let (items, total) = db::audit::list(conn, &filter)?;
             Ok((items, total, db::audit::head(conn)?))
         })

@@ -12,17 +12,10 @@ use crate::config::AppConfig;
 use crate::db::calibrations::{Calibration, CalibrationFilter};
 use crate::db::{self, Database};
 use crate::domain::calibration::CalibrationInput;
+use crate::domain::states::CalibrationStatus;
 use crate::error::{ApiError, Problem};
+use crate::workflow;
 
-pub const CALIBRATION_STATUSES: [&str; 7] = [
-    "draft",
-    "submitted",
-    "issued",
-    "accepted",
-    "rejected",
-    "withdrawn",
-    "superseded",
-];
 /// Largest batch accepted in one request.
 pub const MAX_BATCH: usize = 5_000;
 
@@ -52,7 +45,7 @@ pub struct BatchInput {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchResult {
     pub ids: Vec<i64>,
-    pub status: String,
+    pub status: CalibrationStatus,
 }
 
 pub fn reason(input: ReasonInput) -> Result<String, ApiError> {
@@ -79,7 +72,7 @@ pub async fn create(
     let actor = user?.require(roles::TECHNICIANS)?.actor();
     let input = body?.0;
     let created = database
-        .run(move |conn| db::calibrations::create(conn, &actor, &input))
+        .run(move |conn| workflow::calibrations::create(conn, &actor, &input))
         .await?;
     Ok(Created::new(format!("/api/v1/calibrations/{}", created.id)).body(Json(created)))
 }
@@ -107,9 +100,15 @@ pub async fn batch(
     }
     let submit = input.submit;
     let ids = database
-        .run(move |conn| db::calibrations::create_batch(conn, &actor, &input.calibrations, submit))
+        .run(move |conn| {
+            workflow::calibrations::create_batch(conn, &actor, &input.calibrations, submit)
+        })
         .await?;
-    let status = if submit { "submitted" } else { "draft" }.to_string();
+    let status = if submit {
+        CalibrationStatus::Submitted
+    } else {
+        CalibrationStatus::Draft
+    };
     Ok(Created::new("/api/v1/calibrations").body(Json(BatchResult { ids, status })))
 }
 
@@ -158,18 +157,9 @@ pub async fn list(
     user?.require(roles::ANY)?;
     let (page, per_page) = params::page(page, per_page)?;
     let instrument_id = params::optional_id("instrument_id", instrument_id)?;
-    let status = params::filter(status);
-    if let Some(status) = &status {
-        if !CALIBRATION_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::field(
-                "status",
-                format!("must be one of {}", CALIBRATION_STATUSES.join(", ")),
-            ));
-        }
-    }
     let filter = CalibrationFilter {
         instrument_id,
-        status,
+        status: params::state("status", status)?,
         from: params::optional_date("from", from)?,
         to: params::optional_date("to", to)?,
         page,
@@ -204,7 +194,7 @@ pub async fn replace(
     let input = body?.0;
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::replace_draft(conn, &actor, id, &input))
+            .run(move |conn| workflow::calibrations::replace_draft(conn, &actor, id, &input))
             .await?,
     ))
 }
@@ -225,7 +215,7 @@ pub async fn submit(
     let actor = user?.require(roles::TECHNICIANS)?.actor();
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::submit(conn, &actor, id))
+            .run(move |conn| workflow::calibrations::submit(conn, &actor, id))
             .await?,
     ))
 }
@@ -247,11 +237,11 @@ pub async fn approve(
     config: &State<AppConfig>,
 ) -> Result<Json<Calibration>, ApiError> {
     let actor = user?.require(roles::APPROVERS)?.actor();
-    let context = db::certificates::IssueContext::from_config(config);
+    let context = workflow::certificates::IssueContext::from_config(config);
     let today = params::today();
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &context))
+            .run(move |conn| workflow::calibrations::approve(conn, &actor, id, today, &context))
             .await?,
     ))
 }
@@ -274,7 +264,7 @@ pub async fn reject(
     let reason = reason(body?.0)?;
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::reject(conn, &actor, id, &reason))
+            .run(move |conn| workflow::calibrations::reject(conn, &actor, id, &reason))
             .await?,
     ))
 }
@@ -298,7 +288,7 @@ pub async fn withdraw(
     let number = number.to_string();
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::withdraw(conn, &actor, &number, &reason))
+            .run(move |conn| workflow::calibrations::withdraw(conn, &actor, &number, &reason))
             .await?,
     ))
 }

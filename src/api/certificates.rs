@@ -1,9 +1,8 @@
 //! Certificates for auditors and customers: list, read, download the exact
 //! bytes issued, and verify authenticity publicly (DESIGN section 8).
 
-use rocket::http::{ContentType, Header};
 use rocket::serde::json::Json;
-use rocket::{get, routes, Responder, Route, State};
+use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
 use super::params;
@@ -12,6 +11,7 @@ use crate::db::calibrations::Calibration;
 use crate::db::certificates::{CertificateFilter, CertificateItem, Document, Verification};
 use crate::db::{self, Database};
 use crate::error::{ApiError, Problem};
+use crate::http::Download;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CertificatePage {
@@ -28,8 +28,6 @@ pub struct CertificateDetail {
     /// The calibration it certifies.
     pub calibration: Calibration,
 }
-
-const CERTIFICATE_STATUSES: [&str; 3] = ["issued", "withdrawn", "superseded"];
 
 /// Issued certificates, filtered (auditor, approver, admin).
 #[utoipa::path(
@@ -58,17 +56,8 @@ pub async fn list(
 ) -> Result<Json<CertificatePage>, ApiError> {
     user?.require(roles::CERTIFICATE_LISTERS)?;
     let (page, per_page) = params::page(page, per_page)?;
-    let status = params::filter(status);
-    if let Some(status) = &status {
-        if !CERTIFICATE_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::field(
-                "status",
-                "must be issued, withdrawn or superseded",
-            ));
-        }
-    }
     let filter = CertificateFilter {
-        status,
+        status: params::state("status", status)?,
         from: params::optional_date("from", from)?,
         to: params::optional_date("to", to)?,
         instrument_id: params::optional_id("instrument_id", instrument_id)?,
@@ -102,7 +91,7 @@ pub async fn read(
     user?.require(roles::ANY)?;
     let number = number.to_string();
     let detail = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let certificate = db::certificates::get(conn, &number)?
                 .ok_or_else(|| ApiError::NotFound(format!("no certificate numbered {number}")))?;
             let calibration = db::calibrations::get_by_certificate(conn, &number)?;
@@ -113,13 +102,6 @@ pub async fn read(
         })
         .await?;
     Ok(Json(detail))
-}
-
-#[derive(Responder)]
-pub struct Download {
-    body: Vec<u8>,
-    content_type: ContentType,
-    disposition: Header<'static>,
 }
 
 async fn download(
@@ -134,28 +116,6 @@ async fn download(
         .run(move |conn| db::certificates::document(conn, &owned, which))
         .await?;
     Ok(Download::of(number, which, body))
-}
-
-impl Download {
-    /// The issued bytes with their content type and a file name made of the number.
-    pub fn of(number: &str, which: Document, body: Vec<u8>) -> Download {
-        let (content_type, extension) = match which {
-            Document::Pdf => (ContentType::PDF, "pdf"),
-            Document::Dcc => (ContentType::new("application", "xml"), "xml"),
-        };
-        let filename: String = number
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
-        Download {
-            body,
-            content_type,
-            disposition: Header::new(
-                "Content-Disposition",
-                format!("inline; filename=\"{filename}.{extension}\""),
-            ),
-        }
-    }
 }
 
 /// The certificate PDF exactly as issued (any role).

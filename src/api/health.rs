@@ -24,7 +24,10 @@ pub struct Health {
 #[get("/healthz")]
 pub async fn healthz(database: &State<Database>) -> (Status, Json<Health>) {
     let reachable = database
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(Into::into))
+        .run(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(crate::db::DbError::from)
+        })
         .await
         .is_ok();
     let backend = database.backend().name();

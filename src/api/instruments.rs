@@ -271,7 +271,7 @@ pub async fn interval(
 ) -> Result<Json<IntervalSuggestion>, ApiError> {
     user?.require(roles::ANY)?;
     let (instrument, history) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             Ok((
                 db::instruments::get(conn, id)?,
                 db::calibrations::as_found_history(conn, id)?,

@@ -8,7 +8,7 @@ pub mod cmcs;
 pub mod health;
 pub mod instruments;
 pub mod openapi;
-pub mod params;
+pub(crate) use crate::http::params;
 pub mod traceability;
 pub mod uncertainty;
 pub mod validity;

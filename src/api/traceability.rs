@@ -1,21 +1,20 @@
 //! Traceability chains up to national standards, and reverse traceability:
 //! what a standard found out of tolerance has touched (DESIGN section 7).
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDate;
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::body::JsonBody;
 use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::db::{self, Database};
-use crate::domain::calibration::{corrected_decision, StandardCorrection};
-use crate::domain::conformity::{Decision, DecisionRule};
+use crate::domain::calibration::StandardCorrection;
 use crate::domain::traceability::{trace, TraceabilityReport};
 use crate::error::{ApiError, Problem};
+use crate::workflow;
+pub use crate::workflow::impact::{AffectedCalibration, DecisionChange, Impact};
 
 /// The traceability chain of an instrument's latest calibration on or before `at` (any role).
 #[utoipa::path(
@@ -35,7 +34,7 @@ pub async fn chain(
     user?.require(roles::ANY)?;
     let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
     let report = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let graph = db::traceability::graph_for(conn, id, at)?;
             Ok(trace(&graph, id, at))
         })
@@ -43,42 +42,6 @@ pub async fn chain(
     report
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no instrument with id {id}")))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AffectedCalibration {
-    pub id: i64,
-    pub instrument_id: i64,
-    /// Ours, or the issuer's for an external calibration.
-    pub certificate_number: Option<String>,
-    #[schema(value_type = String, format = Date)]
-    pub performed_on: NaiveDate,
-    pub depth: i32,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DecisionChange {
-    pub calibration_id: i64,
-    /// Index of the point in the calibration's `points`.
-    pub point: usize,
-    pub before: Option<Decision>,
-    pub after: Option<Decision>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Impact {
-    pub standard_id: i64,
-    #[schema(value_type = String, format = Date)]
-    pub from: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub to: NaiveDate,
-    pub calibrations: Vec<AffectedCalibration>,
-    pub instruments: Vec<i64>,
-    /// This laboratory's certificates only.
-    pub certificates: Vec<String>,
-    pub customers: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision_changes: Option<Vec<DecisionChange>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -89,92 +52,6 @@ pub struct ImpactInput {
     #[schema(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     pub correction: Option<StandardCorrection>,
-}
-
-fn impact_of(
-    conn: &mut db::DbConnection,
-    standard_id: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-    correction: Option<&StandardCorrection>,
-) -> Result<Impact, ApiError> {
-    db::instruments::get(conn, standard_id)?;
-    let affected = db::traceability::impact(conn, standard_id, from, to)?;
-    let ids: Vec<i64> = affected.iter().map(|a| a.calibration_id).collect();
-    let details = db::calibrations::certificates_and_customers(conn, &ids)?;
-    let mut instruments = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut certificates = Vec::new();
-    let mut customers = BTreeSet::new();
-    let mut calibrations = Vec::with_capacity(affected.len());
-    for a in &affected {
-        let detail = details.get(&a.calibration_id);
-        if seen.insert(a.instrument_id) {
-            instruments.push(a.instrument_id);
-        }
-        if let Some(detail) = detail {
-            if let Some(number) = &detail.our_number {
-                certificates.push(number.clone());
-            }
-            if let Some(customer) = &detail.customer {
-                customers.insert(customer.clone());
-            }
-        }
-        calibrations.push(AffectedCalibration {
-            id: a.calibration_id,
-            instrument_id: a.instrument_id,
-            certificate_number: detail
-                .and_then(|d| d.our_number.clone().or_else(|| d.issuer_number.clone())),
-            performed_on: a.performed_on,
-            depth: a.depth,
-        });
-    }
-    let decision_changes = match correction {
-        None => None,
-        Some(correction) => {
-            let mut changes = Vec::new();
-            for a in affected.iter().filter(|a| a.depth == 1) {
-                let calibration = db::calibrations::get(conn, a.calibration_id)?;
-                let rule: DecisionRule = calibration
-                    .decision_rule
-                    .parse()
-                    .unwrap_or(DecisionRule::Simple);
-                let guard_band = calibration
-                    .guard_band
-                    .as_ref()
-                    .and_then(|w| serde_json::from_value(w.clone()).ok());
-                for (index, point) in calibration.points.iter().enumerate() {
-                    let after = corrected_decision(
-                        point,
-                        rule,
-                        guard_band.as_ref(),
-                        standard_id,
-                        correction,
-                    )
-                    .map_err(|message| ApiError::field("correction", message))?;
-                    if after != point.decision {
-                        changes.push(DecisionChange {
-                            calibration_id: calibration.id,
-                            point: index,
-                            before: point.decision,
-                            after,
-                        });
-                    }
-                }
-            }
-            Some(changes)
-        }
-    };
-    Ok(Impact {
-        standard_id,
-        from,
-        to,
-        calibrations,
-        instruments,
-        certificates,
-        customers: customers.into_iter().collect(),
-        decision_changes,
-    })
 }
 
 fn period(
@@ -213,7 +90,7 @@ pub async fn impact(
     )?;
     Ok(Json(
         database
-            .run(move |conn| impact_of(conn, id, from, to, None))
+            .run(move |conn| workflow::impact::impact_of(conn, id, from, to, None))
             .await?,
     ))
 }
@@ -256,7 +133,9 @@ pub async fn impact_with_correction(
     }
     Ok(Json(
         database
-            .run(move |conn| impact_of(conn, id, from, to, input.correction.as_ref()))
+            .run(move |conn| {
+                workflow::impact::impact_of(conn, id, from, to, input.correction.as_ref())
+            })
             .await?,
     ))
 }

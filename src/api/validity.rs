@@ -12,7 +12,7 @@ use super::body::JsonBody;
 use super::params;
 use crate::auth::{roles, AuthUser, BearerToken};
 use crate::db::{self, Database};
-use crate::domain::validity::{Validity, ValidityReason};
+use crate::domain::validity::Validity;
 use crate::error::{ApiError, Problem};
 
 pub const MAX_BULK: usize = 10_000;
@@ -70,7 +70,7 @@ async fn one(
         return by_id(answer, *id, *at);
     }
     database
-        .run_short_read(move |conn| {
+        .run_short_read(move |conn| -> Result<_, ApiError> {
             if let (InstrumentRef::Id(id), Ok(at)) = (&instrument, &parsed_at) {
                 let answer = db::validity::validity_of_one_for_token(conn, &token.0, *id, *at)?;
                 return by_id(answer, *id, *at);
@@ -216,7 +216,7 @@ pub async fn bulk_status(
             }
             let asked = tags.clone();
             let (ids, answers) = database
-                .run(move |conn| {
+                .run(move |conn| -> Result<_, ApiError> {
                     let ids = db::validity::ids_of_tags(conn, &asked)?;
                     let id_list: Vec<i64> = ids.values().copied().collect();
                     Ok((ids, db::validity::validity_of(conn, &id_list, at)?))
@@ -297,13 +297,7 @@ pub async fn recalls(
         .run(move |conn| db::validity::due_by(conn, as_of, horizon))
         .await?;
     let mut by_customer: BTreeMap<Option<String>, Vec<RecallItem>> = BTreeMap::new();
-    for (id, asset_tag, customer, due_on, validity) in due {
-        if matches!(
-            validity.reason,
-            ValidityReason::Retired | ValidityReason::Suspended
-        ) {
-            continue;
-        }
+    for (id, asset_tag, customer, due_on, _validity) in due {
         let reason = if due_on < as_of { "overdue" } else { "due" }.to_string();
         by_customer.entry(customer).or_default().push(RecallItem {
             id,

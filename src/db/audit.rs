@@ -3,27 +3,12 @@
 use diesel::prelude::*;
 
 use super::schema::audit_log;
-use super::{now_timestamp, DbConnection};
+use super::{now_timestamp, DbConnection, DbResult};
 use crate::domain::audit::{
     entry_hash, AuditEntry, ChainBreak, ChainVerifier, VerifiedChain, GENESIS_HASH,
 };
-use crate::error::ApiError;
 
-/// Who made a change: an authenticated user, or the command line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Actor {
-    pub user_id: Option<i64>,
-    pub name: String,
-}
-
-impl Actor {
-    pub fn command_line() -> Actor {
-        Actor {
-            user_id: None,
-            name: "caltrace-cli".to_string(),
-        }
-    }
-}
+pub use crate::domain::people::Actor;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -69,7 +54,7 @@ pub fn append(
     entity_id: &str,
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
-) -> Result<AuditEntry, ApiError> {
+) -> DbResult<AuditEntry> {
     if let DbConnection::Postgresql(pg) = conn {
         // Serialise appenders: two transactions must not both extend the same head.
         // (SQLite needs nothing: its write transactions already hold the lock.)
@@ -114,7 +99,7 @@ pub fn append(
 }
 
 /// The current head of the chain (the genesis hash for an empty log).
-pub fn head(conn: &mut DbConnection) -> Result<String, ApiError> {
+pub fn head(conn: &mut DbConnection) -> DbResult<String> {
     let head: Option<String> = audit_log::table
         .select(audit_log::hash)
         .order(audit_log::seq.desc())
@@ -132,10 +117,7 @@ pub struct AuditFilter {
     pub per_page: i64,
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &AuditFilter,
-) -> Result<(Vec<AuditEntry>, i64), ApiError> {
+pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> DbResult<(Vec<AuditEntry>, i64)> {
     let build = || {
         let mut query = audit_log::table.into_boxed();
         if let Some(from) = &filter.from {
@@ -163,7 +145,7 @@ pub fn list(
 pub fn verify(
     conn: &mut DbConnection,
     head: Option<String>,
-) -> Result<Result<VerifiedChain, ChainBreak>, ApiError> {
+) -> DbResult<Result<VerifiedChain, ChainBreak>> {
     const PAGE: i64 = 5_000;
     let mut verifier = ChainVerifier::new(head);
     let mut after = 0i64;

@@ -1,26 +1,27 @@
 //! Calibrations, their workflow (draft → submitted → issued/accepted or
 //! rejected; withdrawn; superseded), certificate numbering, and CMCs.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
 use super::audit::{append, Actor};
-use super::schema::{calibration_standards, calibrations, certificate_counters, cmcs, instruments};
-use super::{now_timestamp, write_transaction, DbConnection};
-use crate::domain::calibration::{
-    as_found_in_tolerance, evaluate_calibration, CalibrationInput, CalibrationKind, Cmc, CmcInput,
-    EvaluatedCalibration, InstrumentFacts, PointResult,
+use super::schema::{
+    calibration_contributors, calibration_standards, calibrations, certificate_counters, cmcs,
+    instruments,
 };
-use crate::domain::FieldError;
-use crate::error::ApiError;
+use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
+use crate::domain::calibration::{
+    as_found_in_tolerance, CalibrationInput, CalibrationKind, Cmc, CmcInput, EvaluatedCalibration,
+    PointResult,
+};
+use crate::domain::conformity::DecisionRule;
+use crate::domain::quantity::QuantityJson;
+use crate::domain::states::CalibrationStatus;
 
-/// Statuses that put a calibration "on record" (DESIGN section 6): issued
-/// (including later withdrawn, so a withdrawal invalidates rather than falling
-/// back to an older certificate) and accepted external ones. A superseded one
-/// is replaced by its replacement.
-pub const ON_RECORD: [&str; 3] = ["issued", "accepted", "withdrawn"];
+/// Statuses that put a calibration "on record" (DESIGN section 6).
+pub const ON_RECORD: [CalibrationStatus; 3] = CalibrationStatus::ON_RECORD;
 
 /// A calibration as the API shows it: what was submitted, plus what the lab
 /// computed and the workflow state.
@@ -28,10 +29,8 @@ pub const ON_RECORD: [&str; 3] = ["issued", "accepted", "withdrawn"];
 pub struct Calibration {
     pub id: i64,
     pub instrument_id: i64,
-    /// `internal` or `external`.
-    pub kind: String,
-    /// `draft`, `submitted`, `issued`, `accepted`, `rejected`, `withdrawn` or `superseded`.
-    pub status: String,
+    pub kind: CalibrationKind,
+    pub status: CalibrationStatus,
     #[schema(value_type = String, format = Date)]
     pub performed_on: NaiveDate,
     #[schema(value_type = Option<String>, format = Date)]
@@ -40,7 +39,7 @@ pub struct Calibration {
     pub issued_on: Option<NaiveDate>,
     #[schema(value_type = Option<String>, format = Date)]
     pub due_on: Option<NaiveDate>,
-    pub decision_rule: String,
+    pub decision_rule: DecisionRule,
     pub out_of_tolerance: bool,
     /// This lab's certificate number (internal, once issued).
     pub certificate_number: Option<String>,
@@ -62,6 +61,8 @@ pub struct Calibration {
     pub points: Vec<PointResult>,
     pub created_by: i64,
     pub approved_by: Option<i64>,
+    /// Who made the last change (none: the command line).
+    pub updated_by: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
     /// Its traceability chain was broken on its date (section 7); meaningful once on record.
@@ -73,13 +74,13 @@ pub struct Calibration {
 struct CalibrationRow {
     id: i64,
     instrument_id: i64,
-    kind: String,
-    status: String,
+    kind: CalibrationKind,
+    status: CalibrationStatus,
     performed_on: NaiveDate,
     received_on: Option<NaiveDate>,
     issued_on: Option<NaiveDate>,
     due_on: Option<NaiveDate>,
-    decision_rule: String,
+    decision_rule: DecisionRule,
     out_of_tolerance: bool,
     certificate_number: Option<String>,
     superseded_by: Option<String>,
@@ -91,16 +92,17 @@ struct CalibrationRow {
     created_at: String,
     updated_at: String,
     chain_broken: bool,
+    updated_by: Option<i64>,
 }
 
-fn corrupt(id: i64, what: &str) -> ApiError {
-    ApiError::Internal(format!("calibration {id}: stored {what} is unreadable"))
+fn corrupt(id: i64, what: &str) -> DbError {
+    DbError::corrupt(format!("calibration {id}: stored {what}"))
 }
 
 impl TryFrom<CalibrationRow> for Calibration {
-    type Error = ApiError;
+    type Error = DbError;
 
-    fn try_from(row: CalibrationRow) -> Result<Calibration, ApiError> {
+    fn try_from(row: CalibrationRow) -> DbResult<Calibration> {
         let body: serde_json::Value =
             serde_json::from_str(&row.body).map_err(|_| corrupt(row.id, "body"))?;
         let points: Vec<PointResult> =
@@ -133,10 +135,27 @@ impl TryFrom<CalibrationRow> for Calibration {
             points,
             created_by: row.created_by,
             approved_by: row.approved_by,
+            updated_by: row.updated_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
             chain_broken: row.chain_broken,
         })
+    }
+}
+
+impl Calibration {
+    /// The decision rule and guard band it was decided under, as stored. An
+    /// unreadable one is corrupt data (an error), never read as a default.
+    pub fn conformity_rule(&self) -> DbResult<(DecisionRule, Option<QuantityJson>)> {
+        let rule = self.decision_rule;
+        let guard_band = match &self.guard_band {
+            None => None,
+            Some(value) => Some(
+                serde_json::from_value(value.clone())
+                    .map_err(|_| corrupt(self.id, "guard band"))?,
+            ),
+        };
+        Ok((rule, guard_band))
     }
 }
 
@@ -188,12 +207,12 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
 }
 
 /// Reads the calibration back after a change and appends the audit entry with both states.
-fn audited(
+pub fn audited(
     conn: &mut DbConnection,
     actor: &Actor,
     action: &str,
     before: &Calibration,
-) -> Result<Calibration, ApiError> {
+) -> DbResult<Calibration> {
     let after = get(conn, before.id)?;
     append(
         conn,
@@ -207,35 +226,51 @@ fn audited(
     Ok(after)
 }
 
-pub fn get(conn: &mut DbConnection, id: i64) -> Result<Calibration, ApiError> {
+pub fn get(conn: &mut DbConnection, id: i64) -> DbResult<Calibration> {
     calibrations::table
         .find(id)
         .select(CalibrationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no calibration with id {id}")))?
+        .ok_or_else(|| DbError::not_found(format!("no calibration with id {id}")))?
         .try_into()
 }
 
-pub fn get_by_certificate(conn: &mut DbConnection, number: &str) -> Result<Calibration, ApiError> {
+/// Several calibrations by id, in one query per 10 000, in id order.
+pub fn get_many(conn: &mut DbConnection, ids: &[i64]) -> DbResult<Vec<Calibration>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<CalibrationRow> = calibrations::table
+            .filter(calibrations::id.eq_any(chunk))
+            .select(CalibrationRow::as_select())
+            .order(calibrations::id.asc())
+            .load(conn)?;
+        for row in rows {
+            found.push(Calibration::try_from(row)?);
+        }
+    }
+    Ok(found)
+}
+
+pub fn get_by_certificate(conn: &mut DbConnection, number: &str) -> DbResult<Calibration> {
     calibrations::table
         .filter(calibrations::certificate_number.eq(number))
         .select(CalibrationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no certificate numbered {number}")))?
+        .ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))?
         .try_into()
 }
 
-pub fn list_cmcs(conn: &mut DbConnection) -> Result<Vec<Cmc>, ApiError> {
+pub fn list_cmcs(conn: &mut DbConnection) -> DbResult<Vec<Cmc>> {
     let rows: Vec<(i64, String)> = cmcs::table
         .select((cmcs::id, cmcs::body))
         .order(cmcs::id.asc())
         .load(conn)?;
     rows.into_iter()
         .map(|(id, body)| {
-            let input: CmcInput = serde_json::from_str(&body)
-                .map_err(|_| ApiError::Internal(format!("cmc {id} unreadable")))?;
+            let input: CmcInput =
+                serde_json::from_str(&body).map_err(|_| DbError::corrupt(format!("cmc {id}")))?;
             Ok(Cmc {
                 id,
                 quantity_kind: input.quantity_kind,
@@ -247,11 +282,7 @@ pub fn list_cmcs(conn: &mut DbConnection) -> Result<Vec<Cmc>, ApiError> {
         .collect()
 }
 
-pub fn insert_cmc(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    input: &CmcInput,
-) -> Result<Cmc, ApiError> {
+pub fn insert_cmc(conn: &mut DbConnection, actor: &Actor, input: &CmcInput) -> DbResult<Cmc> {
     write_transaction(conn, |conn| {
         let id: i64 = diesel::insert_into(cmcs::table)
             .values((
@@ -281,106 +312,7 @@ pub fn insert_cmc(
     })
 }
 
-/// Calibration intervals of the instruments a set of calibrations names (the
-/// calibrated instruments and their standards), in one query.
-fn known_instruments(
-    conn: &mut DbConnection,
-    inputs: &[CalibrationInput],
-) -> Result<std::collections::HashMap<i64, Option<i32>>, ApiError> {
-    let mut wanted: Vec<i64> = inputs
-        .iter()
-        .flat_map(|input| {
-            std::iter::once(input.instrument_id).chain(input.standards_used.iter().copied())
-        })
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut known = std::collections::HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(10_000) {
-        let rows: Vec<(i64, Option<i32>)> = instruments::table
-            .select((instruments::id, instruments::interval_days))
-            .filter(instruments::id.eq_any(chunk))
-            .load(conn)?;
-        known.extend(rows);
-    }
-    Ok(known)
-}
-
-/// Validates a calibration against the register and the CMCs and computes its
-/// results; `path` prefixes field names (batch ingestion: `calibrations[3]`).
-fn evaluate(
-    conn: &mut DbConnection,
-    input: &CalibrationInput,
-    known: &std::collections::HashMap<i64, Option<i32>>,
-    cmc_table: &[Cmc],
-    path: &str,
-) -> Result<EvaluatedCalibration, ApiError> {
-    let at = |field: &str| {
-        if path.is_empty() {
-            field.to_string()
-        } else {
-            format!("{path}.{field}")
-        }
-    };
-    let mut errors = Vec::new();
-    let Some(interval_days) = known.get(&input.instrument_id) else {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            at("instrument_id"),
-            format!("no instrument with id {}", input.instrument_id),
-        )]));
-    };
-    for (i, id) in input.standards_used.iter().enumerate() {
-        if !known.contains_key(id) {
-            errors.push(FieldError::new(
-                at(&format!("standards_used[{i}]")),
-                format!("no instrument with id {id}"),
-            ));
-        }
-    }
-    if let Some(replaces) = &input.replaces {
-        let old: Option<(i64, String)> = calibrations::table
-            .select((calibrations::instrument_id, calibrations::status))
-            .filter(calibrations::certificate_number.eq(&replaces.number))
-            .first(conn)
-            .optional()?;
-        match old {
-            None => errors.push(FieldError::new(
-                at("replaces.number"),
-                format!("no certificate numbered {}", replaces.number),
-            )),
-            Some((instrument_id, _)) if instrument_id != input.instrument_id => {
-                errors.push(FieldError::new(
-                    at("replaces.number"),
-                    "the replaced certificate is for another instrument",
-                ))
-            }
-            Some((_, status)) if status != "issued" => errors.push(FieldError::new(
-                at("replaces.number"),
-                format!(
-                    "certificate {} is {status}; only an issued certificate can be replaced",
-                    replaces.number
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
-    let facts = InstrumentFacts {
-        interval_days: *interval_days,
-    };
-    match evaluate_calibration(input, &facts, cmc_table) {
-        Ok(evaluated) if errors.is_empty() => Ok(evaluated),
-        Ok(_) => Err(ApiError::Validation(errors)),
-        Err(more) => {
-            errors.extend(
-                more.into_iter()
-                    .map(|e| FieldError::new(at(&e.field), e.message)),
-            );
-            Err(ApiError::Validation(errors))
-        }
-    }
-}
-
-fn write_standards(conn: &mut DbConnection, id: i64, standards: &[i64]) -> Result<(), ApiError> {
+fn write_standards(conn: &mut DbConnection, id: i64, standards: &[i64]) -> DbResult<()> {
     diesel::delete(
         calibration_standards::table.filter(calibration_standards::calibration_id.eq(id)),
     )
@@ -399,23 +331,16 @@ fn write_standards(conn: &mut DbConnection, id: i64, standards: &[i64]) -> Resul
     Ok(())
 }
 
-fn kind_name(evaluated: &EvaluatedCalibration) -> &'static str {
-    match evaluated.kind {
-        CalibrationKind::Internal => "internal",
-        CalibrationKind::External => "external",
-    }
-}
-
 /// The columns a calibration's content decides, shared by insert and replace.
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = calibrations, treat_none_as_null = true)]
 struct EvaluatedColumns<'a> {
     instrument_id: i64,
-    kind: &'static str,
+    kind: CalibrationKind,
     performed_on: NaiveDate,
     received_on: Option<NaiveDate>,
     due_on: Option<NaiveDate>,
-    decision_rule: &'static str,
+    decision_rule: DecisionRule,
     out_of_tolerance: bool,
     issuer_name: Option<&'a str>,
     issuer_certificate_number: Option<&'a str>,
@@ -429,11 +354,11 @@ impl<'a> EvaluatedColumns<'a> {
     fn new(input: &'a CalibrationInput, evaluated: &EvaluatedCalibration) -> EvaluatedColumns<'a> {
         EvaluatedColumns {
             instrument_id: input.instrument_id,
-            kind: kind_name(evaluated),
+            kind: evaluated.kind,
             performed_on: input.performed_on,
             received_on: input.received_on,
             due_on: Some(evaluated.due_on),
-            decision_rule: evaluated.decision_rule.as_str(),
+            decision_rule: evaluated.decision_rule,
             out_of_tolerance: evaluated.out_of_tolerance,
             issuer_name: input.issuer.as_ref().map(|i| i.name.as_str()),
             issuer_certificate_number: input.issuer.as_ref().map(|i| i.certificate_number.as_str()),
@@ -452,191 +377,85 @@ pub fn insert_evaluated(
     actor: &Actor,
     input: &CalibrationInput,
     evaluated: &EvaluatedCalibration,
-    status: &str,
-) -> Result<i64, ApiError> {
+    status: CalibrationStatus,
+) -> DbResult<i64> {
     let now = now_timestamp();
-    let user_id = actor
-        .user_id
-        .ok_or_else(|| ApiError::Internal("calibrations need a user".into()))?;
+    // The command line records calibrations under a named technician (import
+    // --as), never as itself: a calibration always has a creator.
+    let Some(user_id) = actor.user_id else {
+        return Err(DbError::MissingReference {
+            what: "a calibration is recorded by a user, not by the command line".into(),
+        });
+    };
     let id: i64 = diesel::insert_into(calibrations::table)
         .values((
             EvaluatedColumns::new(input, evaluated),
             calibrations::status.eq(status),
             calibrations::created_by.eq(user_id),
+            calibrations::updated_by.eq(user_id),
             calibrations::created_at.eq(&now),
             calibrations::updated_at.eq(&now),
         ))
         .returning(calibrations::id)
         .get_result(conn)?;
     write_standards(conn, id, &input.standards_used)?;
+    record_contributor(conn, id, actor)?;
     Ok(id)
 }
 
-pub fn create(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    input: &CalibrationInput,
-) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let cmc_table = list_cmcs(conn)?;
-        let known = known_instruments(conn, std::slice::from_ref(input))?;
-        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
-        let id = insert_evaluated(conn, actor, input, &evaluated, "draft")?;
-        let created = get(conn, id)?;
-        append(
-            conn,
-            actor,
-            "create",
-            "calibration",
-            &id.to_string(),
-            None,
-            Some(&to_json(&created)),
-        )?;
-        Ok(created)
-    })
+/// Notes that the actor had a hand in a calibration (created, changed or
+/// submitted it), so four eyes can exclude them from deciding on it.
+pub fn record_contributor(conn: &mut DbConnection, id: i64, actor: &Actor) -> DbResult<()> {
+    let Some(user_id) = actor.user_id else {
+        return Ok(());
+    };
+    let row = (
+        calibration_contributors::calibration_id.eq(id),
+        calibration_contributors::user_id.eq(user_id),
+    );
+    per_backend!(conn, c => diesel::insert_into(calibration_contributors::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
 }
 
-/// Batch ingestion: every calibration or none. Errors name
-/// `calibrations[i].…`; all are reported, not only the first.
-pub fn create_batch(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    inputs: &[CalibrationInput],
-    submit: bool,
-) -> Result<Vec<i64>, ApiError> {
-    write_transaction(conn, |conn| {
-        let cmc_table = list_cmcs(conn)?;
-        let known = known_instruments(conn, inputs)?;
-        let mut errors = Vec::new();
-        let mut evaluated = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.iter().enumerate() {
-            match evaluate(
-                conn,
-                input,
-                &known,
-                &cmc_table,
-                &format!("calibrations[{i}]"),
-            ) {
-                Ok(result) => evaluated.push(result),
-                Err(ApiError::Validation(more)) => errors.extend(more),
-                Err(other) => return Err(other),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        let status = if submit { "submitted" } else { "draft" };
-        let mut ids = Vec::with_capacity(inputs.len());
-        for (input, result) in inputs.iter().zip(&evaluated) {
-            ids.push(insert_evaluated(conn, actor, input, result, status)?);
-        }
-        append(
-            conn,
-            actor,
-            "create_batch",
-            "calibration",
-            &format!(
-                "{}..{}",
-                ids.first().unwrap_or(&0),
-                ids.last().unwrap_or(&0)
-            ),
-            None,
-            Some(&json!({"ids": ids, "status": status})),
-        )?;
-        Ok(ids)
-    })
+/// Everyone who created, changed or submitted a calibration.
+pub fn contributors(conn: &mut DbConnection, id: i64) -> DbResult<Vec<i64>> {
+    Ok(calibration_contributors::table
+        .select(calibration_contributors::user_id)
+        .filter(calibration_contributors::calibration_id.eq(id))
+        .load(conn)?)
 }
 
-fn conflict_unless(
-    calibration: &Calibration,
-    allowed: &[&str],
-    action: &str,
-) -> Result<(), ApiError> {
-    if allowed.contains(&calibration.status.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict(format!(
-            "calibration {} is {}; it cannot be {action}",
-            calibration.id, calibration.status
-        )))
-    }
-}
-
-pub fn replace_draft(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    input: &CalibrationInput,
-) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let before = get(conn, id)?;
-        // Issued data is never changed in place: only drafts (and rejected work,
-        // which goes back to draft) can be replaced.
-        conflict_unless(&before, &["draft", "rejected"], "changed")?;
-        let cmc_table = list_cmcs(conn)?;
-        let known = known_instruments(conn, std::slice::from_ref(input))?;
-        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
-        diesel::update(calibrations::table.find(id))
-            .set((
-                EvaluatedColumns::new(input, &evaluated),
-                calibrations::status.eq("draft"),
-                calibrations::status_reason.eq(None::<String>),
-                calibrations::updated_at.eq(now_timestamp()),
-            ))
-            .execute(conn)?;
-        write_standards(conn, id, &input.standards_used)?;
-        audited(conn, actor, "update", &before)
-    })
-}
-
-fn set_status(
+pub fn set_status(
     conn: &mut DbConnection,
     actor: &Actor,
     before: &Calibration,
-    status: &str,
+    status: CalibrationStatus,
     reason: Option<&str>,
     action: &str,
-) -> Result<Calibration, ApiError> {
+) -> DbResult<Calibration> {
     diesel::update(calibrations::table.find(before.id))
         .set((
             calibrations::status.eq(status),
             calibrations::status_reason.eq(reason),
+            calibrations::updated_by.eq(actor.user_id),
             calibrations::updated_at.eq(now_timestamp()),
         ))
         .execute(conn)?;
     audited(conn, actor, action, before)
 }
 
-pub fn submit(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let before = get(conn, id)?;
-        conflict_unless(&before, &["draft"], "submitted")?;
-        set_status(conn, actor, &before, "submitted", None, "submit")
-    })
-}
-
-pub fn reject(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    reason: &str,
-) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let before = get(conn, id)?;
-        conflict_unless(&before, &["submitted"], "rejected")?;
-        set_status(conn, actor, &before, "rejected", Some(reason), "reject")
-    })
-}
-
 /// The next certificate number of a year, gapless: the counter row is bumped
 /// inside the approval's transaction, so a rolled-back approval gives its number
 /// back, and concurrent approvals queue (PostgreSQL: table lock; SQLite: the
 /// write lock BEGIN IMMEDIATE already holds).
-fn next_certificate_number(
+pub fn next_certificate_number(
     conn: &mut DbConnection,
     year: i32,
     prefix: &str,
-) -> Result<String, ApiError> {
+) -> DbResult<String> {
     if let DbConnection::Postgresql(pg) = conn {
         // The lock also covers a year's first certificate, when there is no
         // counter row to lock yet.
@@ -664,108 +483,103 @@ fn next_certificate_number(
     Ok(format!("{prefix}-{year}-{next:06}"))
 }
 
-pub fn approve(
+/// Rewrites a draft (or rejected work, which goes back to draft) with newly
+/// evaluated content, inside the caller's transaction.
+pub fn update_evaluated(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i64,
-    today: NaiveDate,
-    context: &super::certificates::IssueContext,
-) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let before = get(conn, id)?;
-        // Four eyes (ISO/IEC 17025 7.8.1.2 authorisation): whoever recorded the
-        // work may not be the one who releases it.
-        if Some(before.created_by) == actor.user_id {
-            return Err(ApiError::Forbidden(
-                "four eyes: the approver must not be the user who created the calibration"
-                    .to_string(),
-            ));
-        }
-        conflict_unless(&before, &["submitted"], "approved")?;
-        let (status, number) = if before.kind == "internal" {
-            (
-                "issued",
-                Some(next_certificate_number(
-                    conn,
-                    today.year(),
-                    &context.prefix,
-                )?),
-            )
-        } else {
-            ("accepted", None)
-        };
-        if let (Some(number), Some(replaces)) = (&number, &before.replaces) {
-            let old_number = replaces["number"].as_str().unwrap_or_default();
-            let old = get_by_certificate(conn, old_number)?;
-            if old.status != "issued" {
-                return Err(ApiError::Conflict(format!(
-                    "certificate {old_number} is {}; it can no longer be replaced",
-                    old.status
-                )));
-            }
-            diesel::update(calibrations::table.find(old.id))
-                .set((
-                    calibrations::status.eq("superseded"),
-                    calibrations::superseded_by.eq(number),
-                    calibrations::updated_at.eq(now_timestamp()),
-                ))
-                .execute(conn)?;
-            let superseded = get(conn, old.id)?;
-            append(
-                conn,
-                actor,
-                "supersede",
-                "calibration",
-                &old.id.to_string(),
-                Some(&to_json(&old)),
-                Some(&to_json(&superseded)),
-            )?;
-        }
-        diesel::update(calibrations::table.find(id))
-            .set((
-                calibrations::status.eq(status),
-                calibrations::certificate_number.eq(&number),
-                calibrations::issued_on.eq(Some(today)),
-                calibrations::approved_by.eq(actor.user_id),
-                calibrations::updated_at.eq(now_timestamp()),
-            ))
-            .execute(conn)?;
-        // Its own chain on its date, then everything that used this instrument
-        // from that date on: the new calibration may be what they now rest on.
-        super::traceability::refresh_chain_state(conn, &[id])?;
-        super::traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
-        if let Some(number) = &number {
-            // The certificate is rendered once, here, and kept byte for byte.
-            let issued = get(conn, id)?;
-            let signatory = actor.name.clone();
-            let view =
-                super::certificates::build_view(conn, &issued, number, today, &signatory, context)?;
-            super::certificates::store_documents(conn, &view, &issued)?;
-        }
-        audited(conn, actor, "approve", &before)
-    })
+    input: &CalibrationInput,
+    evaluated: &EvaluatedCalibration,
+) -> DbResult<()> {
+    diesel::update(calibrations::table.find(id))
+        .set((
+            EvaluatedColumns::new(input, evaluated),
+            calibrations::status.eq(CalibrationStatus::Draft),
+            calibrations::status_reason.eq(None::<String>),
+            calibrations::updated_by.eq(actor.user_id),
+            calibrations::updated_at.eq(now_timestamp()),
+        ))
+        .execute(conn)?;
+    write_standards(conn, id, &input.standards_used)?;
+    record_contributor(conn, id, actor)
 }
 
-pub fn withdraw(
+/// Marks a certificate superseded by its replacement, audited.
+pub fn supersede(
     conn: &mut DbConnection,
     actor: &Actor,
+    old: &Calibration,
+    replacement: &str,
+) -> DbResult<()> {
+    diesel::update(calibrations::table.find(old.id))
+        .set((
+            calibrations::status.eq(CalibrationStatus::Superseded),
+            calibrations::superseded_by.eq(replacement),
+            calibrations::updated_by.eq(actor.user_id),
+            calibrations::updated_at.eq(now_timestamp()),
+        ))
+        .execute(conn)?;
+    audited(conn, actor, "supersede", old).map(|_| ())
+}
+
+/// Records the approval: the new status, our certificate number (internal
+/// work) and the issue date.
+pub fn mark_approved(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    status: CalibrationStatus,
+    number: Option<&str>,
+    issued_on: NaiveDate,
+) -> DbResult<()> {
+    diesel::update(calibrations::table.find(id))
+        .set((
+            calibrations::status.eq(status),
+            calibrations::certificate_number.eq(number),
+            calibrations::issued_on.eq(Some(issued_on)),
+            calibrations::approved_by.eq(actor.user_id),
+            calibrations::updated_by.eq(actor.user_id),
+            calibrations::updated_at.eq(now_timestamp()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The instrument and status of the calibration that carries a certificate
+/// number, if any (what a replacement would replace).
+pub fn certificate_holder(
+    conn: &mut DbConnection,
     number: &str,
-    reason: &str,
-) -> Result<Calibration, ApiError> {
-    write_transaction(conn, |conn| {
-        let before = get_by_certificate(conn, number)?;
-        conflict_unless(&before, &["issued"], "withdrawn")?;
-        let after = set_status(conn, actor, &before, "withdrawn", Some(reason), "withdraw")?;
-        // Whatever rested on this certificate now rests on a withdrawn one.
-        super::traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
-        Ok(after)
-    })
+) -> DbResult<Option<(i64, CalibrationStatus)>> {
+    Ok(calibrations::table
+        .select((calibrations::instrument_id, calibrations::status))
+        .filter(calibrations::certificate_number.eq(number))
+        .first(conn)
+        .optional()?)
+}
+
+/// Calibration intervals of the given instruments (those that exist), in one
+/// query per 10 000.
+pub fn intervals_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> DbResult<std::collections::HashMap<i64, Option<i32>>> {
+    let mut known = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(i64, Option<i32>)> = instruments::table
+            .select((instruments::id, instruments::interval_days))
+            .filter(instruments::id.eq_any(chunk))
+            .load(conn)?;
+        known.extend(rows);
+    }
+    Ok(known)
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct CalibrationFilter {
     pub instrument_id: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<CalibrationStatus>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub page: i64,
@@ -775,14 +589,14 @@ pub struct CalibrationFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &CalibrationFilter,
-) -> Result<(Vec<Calibration>, i64), ApiError> {
+) -> DbResult<(Vec<Calibration>, i64)> {
     let build = || {
         let mut query = calibrations::table.into_boxed();
         if let Some(id) = filter.instrument_id {
             query = query.filter(calibrations::instrument_id.eq(id));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(calibrations::status.eq(status.clone()));
+            query = query.filter(calibrations::status.eq(*status));
         }
         if let Some(from) = filter.from {
             query = query.filter(calibrations::performed_on.ge(from));
@@ -802,7 +616,7 @@ pub fn list(
     let items = rows
         .into_iter()
         .map(Calibration::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<DbResult<Vec<_>>>()?;
     Ok((items, total))
 }
 
@@ -812,7 +626,7 @@ pub fn list(
 pub fn as_found_history(
     conn: &mut DbConnection,
     instrument_id: i64,
-) -> Result<Vec<(i64, NaiveDate, bool)>, ApiError> {
+) -> DbResult<Vec<(i64, NaiveDate, bool)>> {
     let rows: Vec<(i64, NaiveDate, String)> = calibrations::table
         .select((
             calibrations::id,
@@ -847,7 +661,7 @@ pub struct CertificateDetail {
 pub fn certificates_and_customers(
     conn: &mut DbConnection,
     ids: &[i64],
-) -> Result<std::collections::HashMap<i64, CertificateDetail>, ApiError> {
+) -> DbResult<std::collections::HashMap<i64, CertificateDetail>> {
     let mut details = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(10_000) {
         let rows: Vec<CertificateRow> = calibrations::table

@@ -7,45 +7,10 @@ use serde::Serialize;
 
 use super::calibrations::{self, Calibration};
 use super::schema::{calibrations as calibrations_table, certificates, instruments};
-use super::{now_timestamp, DbConnection};
-use crate::config::AppConfig;
+use super::{now_timestamp, DbConnection, DbError, DbResult};
 use crate::domain::audit::sha256_hex;
-use crate::domain::calibration::Stage;
-use crate::domain::certificate::{
-    CertificateView, ItemView, LaboratoryView, ReplacesView, StandardView, TraceabilityRootView,
-};
-use crate::domain::quantity::QuantityJson;
-use crate::domain::traceability::trace;
-use crate::error::ApiError;
-
-/// What issuing needs besides the calibration: the laboratory's identity and
-/// where certificates are verified.
-#[derive(Debug, Clone)]
-pub struct IssueContext {
-    pub prefix: String,
-    pub laboratory: LaboratoryView,
-    pub public_base_url: String,
-}
-
-impl IssueContext {
-    pub fn from_config(config: &AppConfig) -> IssueContext {
-        IssueContext {
-            prefix: config.lab.certificate_prefix.clone(),
-            laboratory: LaboratoryView {
-                name: config.lab.name.clone(),
-                address: config.lab.address.clone(),
-                accreditation_body: config.lab.accreditation_body.clone(),
-                accreditation_number: config.lab.accreditation_number.clone(),
-                country: config.lab.country.clone(),
-            },
-            public_base_url: config.public_base_url.trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn verification_url(&self, number: &str) -> String {
-        format!("{}/verify/{number}", self.public_base_url)
-    }
-}
+use crate::domain::certificate::CertificateView;
+use crate::domain::states::CertificateStatus;
 
 /// (calibration id, performed on, due on, kind, our number, issuer's number, issuer).
 type RestsOnRow = (
@@ -58,186 +23,76 @@ type RestsOnRow = (
     Option<String>,
 );
 
-/// Gathers everything the certificate of an approved internal calibration states.
-pub fn build_view(
-    conn: &mut DbConnection,
-    calibration: &Calibration,
-    number: &str,
-    issued_on: NaiveDate,
-    signatory: &str,
-    context: &IssueContext,
-) -> Result<CertificateView, ApiError> {
-    let instrument = super::instruments::get(conn, calibration.instrument_id)?;
-    let mut standards = Vec::with_capacity(calibration.standards_used.len());
-    for &standard_id in &calibration.standards_used {
-        let standard = super::instruments::get(conn, standard_id)?;
-        // The certificate the link rests on: the standard's latest on record on the calibration date.
-        let rests_on: Option<RestsOnRow> = calibrations_table::table
-            .select((
-                calibrations_table::id,
-                calibrations_table::performed_on,
-                calibrations_table::due_on,
-                calibrations_table::kind,
-                calibrations_table::certificate_number,
-                calibrations_table::issuer_certificate_number,
-                calibrations_table::issuer_name,
-            ))
-            .filter(calibrations_table::instrument_id.eq(standard_id))
-            .filter(calibrations_table::status.eq_any(calibrations::ON_RECORD))
-            .filter(calibrations_table::performed_on.le(calibration.performed_on))
-            .order((
-                calibrations_table::performed_on.desc(),
-                calibrations_table::id.desc(),
-            ))
-            .first(conn)
-            .optional()?;
-        let (certificate_number, issuer, calibrated_on, due_on, sha256) = match rests_on {
-            Some((_, performed_on, due_on, kind, ours, theirs, issuer_name))
-                if kind == "external" =>
-            {
-                (
-                    theirs,
-                    issuer_name.or(ours),
-                    Some(performed_on),
-                    due_on,
-                    None,
-                )
-            }
-            Some((_, performed_on, due_on, _, ours, _, _)) => {
-                let sha256: Option<String> = match &ours {
-                    Some(number) => certificates::table
-                        .select(certificates::pdf_sha256)
-                        .find(number)
-                        .first(conn)
-                        .optional()?,
-                    None => None,
-                };
-                (
-                    ours,
-                    Some(context.laboratory.name.clone()),
-                    Some(performed_on),
-                    due_on,
-                    sha256,
-                )
-            }
-            None => (None, None, None, None, None),
-        };
-        standards.push(StandardView {
-            instrument_id: standard.id,
-            asset_tag: standard.asset_tag,
-            description: standard.description,
-            manufacturer: standard.manufacturer,
-            model: standard.model,
-            serial_number: standard.serial_number,
-            certificate_number,
-            issuer,
-            calibrated_on,
-            due_on,
-            certificate_sha256: sha256,
-        });
-    }
-    let graph =
-        super::traceability::graph_for(conn, calibration.instrument_id, calibration.performed_on)?;
-    let report = trace(&graph, calibration.instrument_id, calibration.performed_on)
-        .ok_or_else(|| ApiError::Internal("the calibrated instrument vanished".to_string()))?;
-    let mut traceability_roots = Vec::new();
-    for national in &report.national_standards {
-        let identifier: Option<String> = instruments::table
-            .select(instruments::standard_identifier)
-            .find(national.instrument_id)
-            .first::<Option<String>>(conn)
-            .optional()?
-            .flatten();
-        traceability_roots.push(TraceabilityRootView {
-            kind: "national_standard".to_string(),
-            name: format!(
-                "{} ({})",
-                national.institute.clone().unwrap_or_default(),
-                national.country.clone().unwrap_or_default()
-            ),
-            reference: identifier,
-        });
-    }
-    for root in &report.accredited_roots {
-        traceability_roots.push(TraceabilityRootView {
-            kind: "accredited_laboratory".to_string(),
-            name: format!(
-                "{}, {} {}",
-                root.issuer.name, root.issuer.accreditation_body, root.issuer.accreditation_number
-            ),
-            reference: root.certificate_number.clone(),
-        });
-    }
-    let environment = ["temperature", "relative_humidity", "pressure"]
-        .iter()
-        .filter_map(|key| {
-            let value = calibration.environment.as_ref()?.get(*key)?;
-            let quantity: QuantityJson = serde_json::from_value(value.clone()).ok()?;
-            Some((key.to_string(), quantity))
-        })
-        .collect();
-    let found_out = calibration
-        .points
-        .iter()
-        .any(|p| p.stage == Stage::AsFound && p.decision.is_some_and(|d| d.is_out_of_tolerance()));
-    let replaces = calibration.replaces.as_ref().map(|r| ReplacesView {
-        number: r["number"].as_str().unwrap_or_default().to_string(),
-        replacement_type: r["type"].as_str().unwrap_or_default().to_string(),
-        reason: r["reason"].as_str().unwrap_or_default().to_string(),
-    });
-    Ok(CertificateView {
-        number: number.to_string(),
-        issued_on,
-        laboratory: context.laboratory.clone(),
-        customer: instrument.customer.clone(),
-        item: ItemView {
-            asset_tag: instrument.asset_tag.clone(),
-            description: instrument.description.clone(),
-            manufacturer: instrument.manufacturer.clone(),
-            model: instrument.model.clone(),
-            serial_number: instrument.serial_number.clone(),
-            quantity_kind: instrument.quantity_kind.name().to_string(),
-            range: instrument
-                .range
-                .as_ref()
-                .map(|r| (r.min.clone(), r.max.clone())),
-            resolution: instrument.resolution.clone(),
-            condition: if found_out {
-                "Received in working order; found out of tolerance before adjustment (see as-found results)".to_string()
-            } else {
-                "Received in working order".to_string()
-            },
-        },
-        received_on: calibration.received_on,
-        performed_on: calibration.performed_on,
-        location: calibration.location.clone(),
-        procedure: calibration.procedure.clone(),
-        environment,
-        decision_rule: calibration.decision_rule.clone(),
-        points: calibration.points.clone(),
-        standards,
-        traceability_roots,
-        traceable: report.traceable,
-        deviations: None,
-        replaces,
-        signatory: signatory.to_string(),
-        verification_url: context.verification_url(number),
-        audit_head: super::audit::head(conn)?,
-        due_on: calibration.due_on,
-    })
+/// The certificate a standard's link rests on: its latest calibration on
+/// record on a date (DESIGN section 7).
+pub struct RestsOn {
+    pub performed_on: NaiveDate,
+    pub due_on: Option<NaiveDate>,
+    pub external: bool,
+    pub our_number: Option<String>,
+    pub issuer_number: Option<String>,
+    pub issuer_name: Option<String>,
+    /// SHA-256 of our certificate's PDF, for an internal one.
+    pub pdf_sha256: Option<String>,
 }
 
-/// Renders and stores the documents of a certificate being issued (inside the
+/// The certificate `standard_id` rested on when it was used on `on`, if any.
+pub fn rests_on(
+    conn: &mut DbConnection,
+    standard_id: i64,
+    on: NaiveDate,
+) -> DbResult<Option<RestsOn>> {
+    let row: Option<RestsOnRow> = calibrations_table::table
+        .select((
+            calibrations_table::id,
+            calibrations_table::performed_on,
+            calibrations_table::due_on,
+            calibrations_table::kind,
+            calibrations_table::certificate_number,
+            calibrations_table::issuer_certificate_number,
+            calibrations_table::issuer_name,
+        ))
+        .filter(calibrations_table::instrument_id.eq(standard_id))
+        .filter(calibrations_table::status.eq_any(calibrations::ON_RECORD))
+        .filter(calibrations_table::performed_on.le(on))
+        .order((
+            calibrations_table::performed_on.desc(),
+            calibrations_table::id.desc(),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((_, performed_on, due_on, kind, our_number, issuer_number, issuer_name)) = row else {
+        return Ok(None);
+    };
+    let external = kind == "external";
+    let pdf_sha256 = match (&our_number, external) {
+        (Some(number), false) => certificates::table
+            .select(certificates::pdf_sha256)
+            .find(number)
+            .first(conn)
+            .optional()?,
+        _ => None,
+    };
+    Ok(Some(RestsOn {
+        performed_on,
+        due_on,
+        external,
+        our_number,
+        issuer_number,
+        issuer_name,
+        pdf_sha256,
+    }))
+}
+
+/// Stores the documents of a certificate being issued, as rendered (inside the
 /// approval's transaction: a certificate exists with its documents or not at all).
-pub fn store_documents(
+pub fn insert_documents(
     conn: &mut DbConnection,
     view: &CertificateView,
     calibration: &Calibration,
-) -> Result<(), ApiError> {
-    let pdf = crate::pdf::render(view)
-        .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
-    let dcc = crate::dcc::render(view)
-        .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
+    pdf: Vec<u8>,
+    dcc: String,
+) -> DbResult<()> {
     diesel::insert_into(certificates::table)
         .values((
             certificates::number.eq(&view.number),
@@ -259,8 +114,7 @@ pub fn store_documents(
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CertificateItem {
     pub number: String,
-    /// `issued`, `withdrawn` or `superseded`.
-    pub status: String,
+    pub status: CertificateStatus,
     #[schema(value_type = String, format = Date)]
     pub issued_on: NaiveDate,
     pub instrument_id: i64,
@@ -273,7 +127,7 @@ pub struct CertificateItem {
 
 type ItemRow = (
     String,
-    String,
+    CertificateStatus,
     NaiveDate,
     i64,
     String,
@@ -299,7 +153,7 @@ fn item(
 
 #[derive(Debug, Clone, Default)]
 pub struct CertificateFilter {
-    pub status: Option<String>,
+    pub status: Option<CertificateStatus>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub instrument_id: Option<i64>,
@@ -311,14 +165,14 @@ pub struct CertificateFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &CertificateFilter,
-) -> Result<(Vec<CertificateItem>, i64), ApiError> {
+) -> DbResult<(Vec<CertificateItem>, i64)> {
     let build = || {
         let mut query = certificates::table
             .inner_join(calibrations_table::table)
             .inner_join(instruments::table.on(instruments::id.eq(certificates::instrument_id)))
             .into_boxed();
         if let Some(status) = &filter.status {
-            query = query.filter(calibrations_table::status.eq(status.clone()));
+            query = query.filter(calibrations_table::status.eq(*status));
         }
         if let Some(from) = filter.from {
             query = query.filter(certificates::issued_on.ge(from));
@@ -353,7 +207,7 @@ pub fn list(
     Ok((rows.into_iter().map(item).collect(), total))
 }
 
-pub fn get(conn: &mut DbConnection, number: &str) -> Result<Option<CertificateItem>, ApiError> {
+pub fn get(conn: &mut DbConnection, number: &str) -> DbResult<Option<CertificateItem>> {
     let row: Option<ItemRow> = certificates::table
         .inner_join(calibrations_table::table)
         .select((
@@ -378,17 +232,13 @@ pub enum Document {
     Dcc,
 }
 
-pub fn document(
-    conn: &mut DbConnection,
-    number: &str,
-    which: Document,
-) -> Result<Vec<u8>, ApiError> {
+pub fn document(conn: &mut DbConnection, number: &str, which: Document) -> DbResult<Vec<u8>> {
     let query = certificates::table.filter(certificates::number.eq(number));
     let bytes: Option<Vec<u8>> = match which {
         Document::Pdf => query.select(certificates::pdf).first(conn).optional()?,
         Document::Dcc => query.select(certificates::dcc).first(conn).optional()?,
     };
-    bytes.ok_or_else(|| ApiError::NotFound(format!("no certificate numbered {number}")))
+    bytes.ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))
 }
 
 /// The item a certificate describes, for public verification: its identity only.
@@ -404,7 +254,7 @@ pub struct VerifiedItem {
 pub struct Verification {
     pub number: String,
     pub genuine: bool,
-    pub status: Option<String>,
+    pub status: Option<CertificateStatus>,
     pub superseded_by: Option<String>,
     #[schema(value_type = Option<String>, format = Date)]
     pub issued_on: Option<NaiveDate>,
@@ -416,7 +266,7 @@ pub struct Verification {
 type VerifyRow = (
     String,
     String,
-    String,
+    CertificateStatus,
     Option<String>,
     NaiveDate,
     NaiveDate,
@@ -429,7 +279,7 @@ pub fn verify(
     conn: &mut DbConnection,
     number: &str,
     sha256: Option<&str>,
-) -> Result<Verification, ApiError> {
+) -> DbResult<Verification> {
     let row: Option<VerifyRow> = certificates::table
         .inner_join(calibrations_table::table)
         .inner_join(instruments::table.on(instruments::id.eq(certificates::instrument_id)))

@@ -5,11 +5,10 @@ use diesel::prelude::*;
 
 use super::audit::{append, Actor};
 use super::schema::{instrument_status_changes, instruments};
-use super::{now_timestamp, write_transaction, DbConnection};
+use super::{now_timestamp, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::instrument::{status_transition, Instrument, InstrumentRecord, MeasuringRange};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 use crate::domain::validity::InstrumentStatus;
-use crate::error::ApiError;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -49,12 +48,11 @@ fn quantity(value: Option<f64>, unit: Option<String>) -> Option<QuantityJson> {
 }
 
 impl TryFrom<InstrumentRow> for Instrument {
-    type Error = ApiError;
+    type Error = DbError;
 
-    fn try_from(row: InstrumentRow) -> Result<Instrument, ApiError> {
-        let corrupt = |what: &str| {
-            ApiError::Internal(format!("instrument {}: stored {what} is not valid", row.id))
-        };
+    fn try_from(row: InstrumentRow) -> DbResult<Instrument> {
+        let corrupt =
+            |what: &str| DbError::corrupt(format!("instrument {}: stored {what}", row.id));
         let role = row.role.parse().map_err(|_| corrupt("role"))?;
         let quantity_kind =
             QuantityKind::from_name(&row.quantity_kind).ok_or_else(|| corrupt("quantity kind"))?;
@@ -146,38 +144,71 @@ fn to_json(instrument: &Instrument) -> serde_json::Value {
     serde_json::to_value(instrument).unwrap_or(serde_json::Value::Null)
 }
 
-/// A friendlier 409 than the raw constraint text, naming what collided.
-fn uniqueness(error: ApiError, record: &InstrumentRecord) -> ApiError {
-    match error {
-        ApiError::Conflict(detail) if detail.contains("asset_tag") => ApiError::Conflict(format!(
-            "an instrument with asset tag '{}' already exists",
-            record.asset_tag
-        )),
-        ApiError::Conflict(_) => ApiError::Conflict(
-            "an instrument with this manufacturer, model and serial number already exists"
+/// Refuses a record whose asset tag, or manufacturer, model and serial number,
+/// another instrument already has: a 409 that names the field, found by asking
+/// rather than by reading the constraint's message.
+fn refuse_duplicates(
+    conn: &mut DbConnection,
+    record: &InstrumentRecord,
+    except: Option<i64>,
+) -> DbResult<()> {
+    let others = || {
+        instruments::table
+            .select(instruments::id)
+            .filter(instruments::id.ne(except.unwrap_or(0)))
+            .into_boxed()
+    };
+    let tag_taken: Option<i64> = others()
+        .filter(instruments::asset_tag.eq(&record.asset_tag))
+        .first(conn)
+        .optional()?;
+    if tag_taken.is_some() {
+        return Err(DbError::Duplicate {
+            field: "asset_tag",
+            what: format!(
+                "an instrument with asset tag '{}' already exists",
+                record.asset_tag
+            ),
+        });
+    }
+    let (Some(manufacturer), Some(model), Some(serial)) =
+        (&record.manufacturer, &record.model, &record.serial_number)
+    else {
+        return Ok(());
+    };
+    let serial_taken: Option<i64> = others()
+        .filter(instruments::manufacturer.eq(manufacturer))
+        .filter(instruments::model.eq(model))
+        .filter(instruments::serial_number.eq(serial))
+        .first(conn)
+        .optional()?;
+    match serial_taken {
+        Some(_) => Err(DbError::Duplicate {
+            field: "serial_number",
+            what: "an instrument with this manufacturer, model and serial number already exists"
                 .to_string(),
-        ),
-        other => other,
+        }),
+        None => Ok(()),
     }
 }
 
-pub fn get(conn: &mut DbConnection, id: i64) -> Result<Instrument, ApiError> {
+pub fn get(conn: &mut DbConnection, id: i64) -> DbResult<Instrument> {
     instruments::table
         .find(id)
         .select(InstrumentRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no instrument with id {id}")))?
+        .ok_or_else(|| DbError::not_found(format!("no instrument with id {id}")))?
         .try_into()
 }
 
-pub fn get_by_tag(conn: &mut DbConnection, asset_tag: &str) -> Result<Instrument, ApiError> {
+pub fn get_by_tag(conn: &mut DbConnection, asset_tag: &str) -> DbResult<Instrument> {
     instruments::table
         .filter(instruments::asset_tag.eq(asset_tag))
         .select(InstrumentRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no instrument with asset tag '{asset_tag}'")))?
+        .ok_or_else(|| DbError::not_found(format!("no instrument with asset tag '{asset_tag}'")))?
         .try_into()
 }
 
@@ -185,8 +216,9 @@ pub fn insert(
     conn: &mut DbConnection,
     actor: &Actor,
     record: &InstrumentRecord,
-) -> Result<Instrument, ApiError> {
+) -> DbResult<Instrument> {
     write_transaction(conn, |conn| {
+        refuse_duplicates(conn, record, None)?;
         let now = now_timestamp();
         let id: i64 = diesel::insert_into(instruments::table)
             .values((
@@ -195,8 +227,7 @@ pub fn insert(
                 instruments::created_at.eq(&now),
             ))
             .returning(instruments::id)
-            .get_result(conn)
-            .map_err(|error| uniqueness(error.into(), record))?;
+            .get_result(conn)?;
         let created = get(conn, id)?;
         append(
             conn,
@@ -216,13 +247,13 @@ pub fn update(
     actor: &Actor,
     id: i64,
     record: &InstrumentRecord,
-) -> Result<Instrument, ApiError> {
+) -> DbResult<Instrument> {
     write_transaction(conn, |conn| {
         let before = get(conn, id)?;
+        refuse_duplicates(conn, record, Some(id))?;
         diesel::update(instruments::table.find(id))
             .set(InstrumentChanges::from(record))
-            .execute(conn)
-            .map_err(|error| uniqueness(error.into(), record))?;
+            .execute(conn)?;
         let after = get(conn, id)?;
         append(
             conn,
@@ -246,7 +277,7 @@ pub fn change_status(
     wanted: InstrumentStatus,
     reason: Option<&str>,
     today: NaiveDate,
-) -> Result<Instrument, ApiError> {
+) -> DbResult<Instrument> {
     let action = match wanted {
         InstrumentStatus::Active => "reactivate",
         InstrumentStatus::Suspended => "suspend",
@@ -254,7 +285,7 @@ pub fn change_status(
     };
     write_transaction(conn, |conn| {
         let before = get(conn, id)?;
-        status_transition(before.status, wanted).map_err(ApiError::Conflict)?;
+        status_transition(before.status, wanted).map_err(DbError::conflict)?;
         let now = now_timestamp();
         diesel::update(instruments::table.find(id))
             .set((
@@ -314,7 +345,7 @@ fn like_pattern(text: &str) -> String {
 pub fn list(
     conn: &mut DbConnection,
     filter: &InstrumentFilter,
-) -> Result<(Vec<Instrument>, i64), ApiError> {
+) -> DbResult<(Vec<Instrument>, i64)> {
     let build = || {
         let mut query = instruments::table.into_boxed();
         if let Some(role) = &filter.role {

@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod calibrations;
 pub mod certificates;
+pub mod error;
 pub mod instruments;
 pub mod pages;
 pub mod schema;
+pub mod states;
 pub mod status_reader;
 pub mod traceability;
 pub mod users;
@@ -16,12 +18,12 @@ use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::ApiError;
+pub use error::{DbError, DbResult};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -189,12 +191,15 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::r2d2::Error::QueryError)
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction was left open (a panic unwound through
+    /// `write_transaction`, e.g. in PDF rendering during approval) still holds
+    /// SQLite's write lock, and its next write would become a savepoint inside
+    /// the orphaned transaction: the pool must drop it, never hand it out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
     }
 }
 
@@ -260,26 +265,32 @@ impl Database {
         self.pool.state()
     }
 
-    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, ApiError> {
+    pub fn get(&self) -> DbResult<r2d2::PooledConnection<ConnectionManager>> {
         self.pool
             .get()
-            .map_err(|error| ApiError::Unavailable(format!("database unavailable: {error}")))
+            .map_err(|error| DbError::Unavailable(error.to_string()))
     }
 
     /// Runs blocking database work on Rocket's blocking thread pool so the async
-    /// executor never waits on SQLite or libpq.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// executor never waits on SQLite or libpq. A panic in the work is passed on
+    /// to the caller's task (Rocket answers it with a 500), after the pool has
+    /// dropped the connection it left in a transaction.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let database = self.clone();
-        rocket::tokio::task::spawn_blocking(move || {
+        let task = rocket::tokio::task::spawn_blocking(move || {
             let mut conn = database.get()?;
             work(&mut conn)
-        })
-        .await
-        .map_err(|error| ApiError::Internal(format!("database task failed: {error}")))?
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(DbError::Unavailable("the database task was cancelled".into()).into()),
+        }
     }
 }
 
@@ -293,10 +304,11 @@ impl Database {
     /// ~15 µs of SQLite work). A WAL reader never waits for the
     /// writer, so the worker is held only for the statement. PostgreSQL always
     /// goes to the blocking pool: there the statement is a network round trip.
-    pub async fn run_short_read<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn run_short_read<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         if self.backend == Backend::Sqlite {
             if let Some(mut conn) = self.pool.try_get() {
@@ -357,9 +369,10 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
 /// lock is taken up front: a deferred transaction that reads first and writes
 /// later cannot wait for the lock (SQLite returns SQLITE_BUSY at once to avoid a
 /// deadlock), whereas an immediate one queues on the busy timeout.
-pub fn write_transaction<T, F>(conn: &mut DbConnection, work: F) -> Result<T, ApiError>
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
 {
     // Already inside a write transaction (an all-or-nothing CSV import calling
     // the same repository functions as the API): nest as a savepoint, which the

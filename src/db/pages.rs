@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::calibrations::ON_RECORD;
 use super::schema::{calibrations, instruments};
-use super::DbConnection;
-use crate::error::ApiError;
+use super::{DbConnection, DbResult};
+use crate::domain::states::CalibrationStatus;
 
 /// How many rows each dashboard list shows (the totals are counted in full).
 pub const DASHBOARD_ROWS: usize = 50;
@@ -80,12 +80,12 @@ pub fn dashboard(
     conn: &mut DbConnection,
     today: NaiveDate,
     horizon_days: i64,
-) -> Result<Dashboard, ApiError> {
+) -> DbResult<Dashboard> {
     // Counted over the whole register, described (validity, tag, customer) only as shown.
     let due = super::validity::due_dates(conn, today, today + Duration::days(horizon_days))?;
     let (overdue, due_soon): (Vec<_>, Vec<_>) =
         due.into_iter().partition(|&(_, due_on)| due_on < today);
-    let mut rows = |list: Vec<(i64, NaiveDate)>| -> Result<(Vec<DueRow>, usize), ApiError> {
+    let mut rows = |list: Vec<(i64, NaiveDate)>| -> DbResult<(Vec<DueRow>, usize)> {
         let shown = &list[..list.len().min(DASHBOARD_ROWS)];
         let described = super::validity::describe_due(conn, shown, today)?
             .into_iter()
@@ -146,7 +146,7 @@ pub fn dashboard(
         .load(conn)?;
     let awaiting: Vec<RowTuple> = calibrations::table
         .inner_join(instruments::table)
-        .filter(calibrations::status.eq("submitted"))
+        .filter(calibrations::status.eq(CalibrationStatus::Submitted))
         .select(columns)
         .order(calibrations::id.asc())
         .limit(DASHBOARD_ROWS as i64)
@@ -165,7 +165,7 @@ pub fn dashboard(
 }
 
 /// Asset tags of the given instruments, in one query.
-pub fn asset_tags(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, String>, ApiError> {
+pub fn asset_tags(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, String>> {
     let mut tags = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(10_000) {
         let rows: Vec<(i64, String)> = instruments::table

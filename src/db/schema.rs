@@ -126,6 +126,14 @@ diesel::table! {
         created_at -> Text,
         updated_at -> Text,
         chain_broken -> Bool,
+        updated_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    calibration_contributors (calibration_id, user_id) {
+        calibration_id -> BigInt,
+        user_id -> BigInt,
     }
 }
 
@@ -171,6 +179,7 @@ diesel::table! {
 diesel::joinable!(calibrations -> instruments (instrument_id));
 diesel::joinable!(certificates -> calibrations (calibration_id));
 diesel::joinable!(calibration_standards -> calibrations (calibration_id));
+diesel::joinable!(calibration_contributors -> calibrations (calibration_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -182,6 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     calibrations,
     calibration_standards,
+    calibration_contributors,
     certificate_counters,
     cmcs,
     certificates,

@@ -25,9 +25,9 @@ use libsqlite3_sys as ffi;
 
 use super::calibrations::ON_RECORD;
 use super::validity::{record_of, validity_of_row, PERFORMED_LATER};
-use crate::auth::AuthUser;
+use super::{DbError, DbResult};
+use crate::domain::people::AuthUser;
 use crate::domain::validity::Validity;
-use crate::error::ApiError;
 
 /// ?1 the date, ?2 the instrument id, ?3 the token's hash. One row when the token
 /// is valid; its instrument columns are null for an unknown instrument, its
@@ -109,7 +109,7 @@ impl StatusReaders {
         token_hash: &str,
         id: i64,
         at: NaiveDate,
-    ) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+    ) -> DbResult<Option<(AuthUser, Option<Validity>)>> {
         let reader = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut reader = match reader {
             Some(reader) => reader,
@@ -139,7 +139,7 @@ unsafe impl Send for Reader {}
 impl Reader {
     /// A connection to `readers.path`, set up with their pragmas and holding their
     /// statement prepared.
-    fn open(readers: &StatusReaders) -> Result<Reader, ApiError> {
+    fn open(readers: &StatusReaders) -> DbResult<Reader> {
         let StatusReaders {
             path, pragmas, sql, ..
         } = readers;
@@ -197,7 +197,7 @@ impl Reader {
         token_hash: &str,
         id: i64,
         at: NaiveDate,
-    ) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+    ) -> DbResult<Option<(AuthUser, Option<Validity>)>> {
         // Dates are stored as ISO 8601 text; chrono's format strings cost more
         // than the rest of the binding.
         let at_text = format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day());
@@ -239,7 +239,7 @@ impl Reader {
         answer
     }
 
-    fn read_row(&self, at: NaiveDate) -> Result<(AuthUser, Option<Validity>), ApiError> {
+    fn read_row(&self, at: NaiveDate) -> DbResult<(AuthUser, Option<Validity>)> {
         let user = super::users::auth_user((
             self.integer(0),
             self.text(1).unwrap_or_default().to_string(),
@@ -287,10 +287,10 @@ impl Reader {
         }
     }
 
-    fn error(&self, context: &str) -> ApiError {
+    fn error(&self, context: &str) -> DbError {
         // SAFETY: sqlite3_errmsg accepts any handle SQLite returned, null included.
         let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.connection)) };
-        ApiError::Unavailable(format!("{context}: {}", message.to_string_lossy()))
+        DbError::Unavailable(format!("{context}: {}", message.to_string_lossy()))
     }
 }
 
@@ -305,24 +305,10 @@ impl Drop for Reader {
     }
 }
 
-/// A stored date (`YYYY-MM-DD`, as diesel writes it) without chrono's format
-/// machinery, which cost more than the rest of reading the row.
-fn date(text: &str) -> Result<NaiveDate, ApiError> {
-    let digits = |range: std::ops::Range<usize>| {
-        text.get(range)
-            .filter(|part| part.bytes().all(|byte| byte.is_ascii_digit()))
-            .and_then(|part| part.parse::<u32>().ok())
-    };
-    let parsed = match (text.len(), text.as_bytes().get(4), text.as_bytes().get(7)) {
-        (10, Some(b'-'), Some(b'-')) => match (digits(0..4), digits(5..7), digits(8..10)) {
-            (Some(year), Some(month), Some(day)) => {
-                NaiveDate::from_ymd_opt(year as i32, month, day)
-            }
-            _ => None,
-        },
-        _ => None,
-    };
-    parsed.ok_or_else(|| ApiError::Internal(format!("bad date '{text}' in the database")))
+/// A stored date (`YYYY-MM-DD`, as diesel writes it).
+fn date(text: &str) -> DbResult<NaiveDate> {
+    crate::domain::dates::iso_date(text)
+        .ok_or_else(|| DbError::corrupt(format!("stored date '{text}'")))
 }
 
 #[cfg(test)]

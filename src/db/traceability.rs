@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Date, Integer};
 
 use super::calibrations::ON_RECORD;
 use super::schema::{calibration_standards, calibrations, instruments};
-use super::DbConnection;
+use super::{DbConnection, DbError, DbResult};
 use crate::domain::calibration::{final_points, PointResult};
 use crate::domain::quantity::parse_unit;
 use crate::domain::traceability::{
@@ -19,7 +19,6 @@ use crate::domain::traceability::{
     StatedUncertainty,
 };
 use crate::domain::validity::Role;
-use crate::error::ApiError;
 
 #[derive(QueryableByName)]
 struct Reached {
@@ -41,7 +40,7 @@ macro_rules! reach_step_sqlite {
     FROM reach
     JOIN calibrations c ON c.id = (
         SELECT n.id FROM calibrations n
-        WHERE n.instrument_id = reach.id AND n.status IN ('issued', 'accepted', 'withdrawn')
+        WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
           AND n.performed_on <= reach.used_on
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1)
     JOIN calibration_standards cs ON cs.calibration_id = c.id
@@ -58,13 +57,23 @@ macro_rules! reach_step_postgres {
     FROM reach
     CROSS JOIN LATERAL (
         SELECT n.id, n.performed_on FROM calibrations n
-        WHERE n.instrument_id = reach.id AND n.status IN ('issued', 'accepted', 'withdrawn')
+        WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
           AND n.performed_on <= reach.used_on
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) c
     JOIN calibration_standards cs ON cs.calibration_id = c.id
 )
 SELECT DISTINCT id FROM reach"
     };
+}
+
+/// A query written with `{ON_RECORD}` for the list of statuses on record,
+/// spelt from the enum (never again by hand).
+fn with_on_record(template: &str) -> String {
+    let statuses: Vec<String> = ON_RECORD
+        .iter()
+        .map(|status| format!("'{}'", status.as_str()))
+        .collect();
+    template.replace("{ON_RECORD}", &format!("({})", statuses.join(", ")))
 }
 
 const REACH_SQLITE: &str = concat!(
@@ -91,17 +100,13 @@ const REACH_FROM_CALIBRATIONS_POSTGRES: &str = concat!(
     reach_step_postgres!()
 );
 
-fn reachable(
-    conn: &mut DbConnection,
-    instrument_id: i64,
-    at: NaiveDate,
-) -> Result<Vec<i64>, ApiError> {
+fn reachable(conn: &mut DbConnection, instrument_id: i64, at: NaiveDate) -> DbResult<Vec<i64>> {
     let rows: Vec<Reached> = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(REACH_SQLITE)
+        DbConnection::Sqlite(c) => diesel::sql_query(with_on_record(REACH_SQLITE))
             .bind::<BigInt, _>(instrument_id)
             .bind::<Date, _>(at)
             .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(REACH_POSTGRES)
+        DbConnection::Postgresql(c) => diesel::sql_query(with_on_record(REACH_POSTGRES))
             .bind::<BigInt, _>(instrument_id)
             .bind::<Date, _>(at)
             .load(c)?,
@@ -144,10 +149,7 @@ fn smallest_uncertainty(points: &[PointResult]) -> Option<StatedUncertainty> {
 }
 
 /// Everything the chain logic needs about a set of instruments, in five queries.
-pub fn facts_of(
-    conn: &mut DbConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, InstrumentFacts>, ApiError> {
+pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, InstrumentFacts>> {
     let mut graph = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(10_000) {
         let rows: Vec<InstrumentRow> = instruments::table
@@ -254,7 +256,7 @@ pub fn facts_of(
         for (id, asset_tag, role, institute, country) in rows {
             let role: Role = role
                 .parse()
-                .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+                .map_err(|_| DbError::corrupt(format!("instrument role '{role}'")))?;
             graph.insert(
                 id,
                 InstrumentFacts {
@@ -277,7 +279,7 @@ pub fn graph_for(
     conn: &mut DbConnection,
     instrument_id: i64,
     at: NaiveDate,
-) -> Result<HashMap<i64, InstrumentFacts>, ApiError> {
+) -> DbResult<HashMap<i64, InstrumentFacts>> {
     let ids = reachable(conn, instrument_id, at)?;
     facts_of(conn, &ids)
 }
@@ -294,10 +296,7 @@ const REFRESH_BATCH: usize = 5_000;
 /// most two updates. Each chain is judged on the batch's shared graph exactly as on its own:
 /// a walk only looks up the standards of the calibrations it follows, and those are what the
 /// reach query collects for that calibration.
-pub fn refresh_chain_state(
-    conn: &mut DbConnection,
-    calibration_ids: &[i64],
-) -> Result<usize, ApiError> {
+pub fn refresh_chain_state(conn: &mut DbConnection, calibration_ids: &[i64]) -> DbResult<usize> {
     let mut changed = 0;
     for batch in calibration_ids.chunks(REFRESH_BATCH) {
         let stored: Vec<(i64, i64, bool)> = calibrations::table
@@ -335,17 +334,21 @@ pub fn refresh_chain_state(
 fn reachable_from_calibrations(
     conn: &mut DbConnection,
     calibration_ids: &[i64],
-) -> Result<Vec<i64>, ApiError> {
+) -> DbResult<Vec<i64>> {
     let rows: Vec<Reached> = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(REACH_FROM_CALIBRATIONS_SQLITE)
-            .bind::<diesel::sql_types::Text, _>(
-                serde_json::to_string(calibration_ids)
-                    .map_err(|error| ApiError::Internal(error.to_string()))?,
-            )
-            .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(REACH_FROM_CALIBRATIONS_POSTGRES)
-            .bind::<diesel::sql_types::Array<BigInt>, _>(calibration_ids)
-            .load(c)?,
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query(with_on_record(REACH_FROM_CALIBRATIONS_SQLITE))
+                .bind::<diesel::sql_types::Text, _>(
+                    serde_json::to_string(calibration_ids)
+                        .map_err(|error| DbError::Internal(error.to_string()))?,
+                )
+                .load(c)?
+        }
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query(with_on_record(REACH_FROM_CALIBRATIONS_POSTGRES))
+                .bind::<diesel::sql_types::Array<BigInt>, _>(calibration_ids)
+                .load(c)?
+        }
     };
     Ok(rows.into_iter().map(|row| row.id).collect())
 }
@@ -356,7 +359,7 @@ pub fn broken_link(
     instrument_id: i64,
     calibration_id: i64,
     performed_on: NaiveDate,
-) -> Result<Option<BrokenLink>, ApiError> {
+) -> DbResult<Option<BrokenLink>> {
     let graph = graph_for(conn, instrument_id, performed_on)?;
     Ok(broken_link_of_calibration(
         &graph,
@@ -387,7 +390,7 @@ const IMPACT_SQLITE: &str = "
 WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
     SELECT c.id, c.instrument_id, c.performed_on, 1
     FROM calibration_standards cs JOIN calibrations c ON c.id = cs.calibration_id
-    WHERE cs.standard_id = ?1 AND c.status IN ('issued', 'accepted', 'withdrawn')
+    WHERE cs.standard_id = ?1 AND c.status IN {ON_RECORD}
       AND c.performed_on >= ?2 AND c.performed_on <= ?3 AND c.instrument_id <> ?1
     UNION
     SELECT c.id, c.instrument_id, c.performed_on, a.depth + 1
@@ -395,11 +398,11 @@ WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
     JOIN calibration_standards cs ON cs.standard_id = a.instrument_id
     JOIN calibrations c ON c.id = cs.calibration_id
     WHERE a.depth < 32 AND c.instrument_id <> ?1
-      AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.status IN {ON_RECORD}
       AND c.performed_on >= a.performed_on
       AND NOT EXISTS (
         SELECT 1 FROM calibrations n
-        WHERE n.instrument_id = a.instrument_id AND n.status IN ('issued', 'accepted', 'withdrawn')
+        WHERE n.instrument_id = a.instrument_id AND n.status IN {ON_RECORD}
           AND (n.performed_on > a.performed_on OR (n.performed_on = a.performed_on AND n.id > a.calibration_id))
           AND n.performed_on <= c.performed_on)
 )
@@ -411,7 +414,7 @@ const IMPACT_POSTGRES: &str = "
 WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
     SELECT c.id, c.instrument_id, c.performed_on, 1
     FROM calibration_standards cs JOIN calibrations c ON c.id = cs.calibration_id
-    WHERE cs.standard_id = $1 AND c.status IN ('issued', 'accepted', 'withdrawn')
+    WHERE cs.standard_id = $1 AND c.status IN {ON_RECORD}
       AND c.performed_on >= $2 AND c.performed_on <= $3 AND c.instrument_id <> $1
     UNION
     SELECT c.id, c.instrument_id, c.performed_on, a.depth + 1
@@ -419,11 +422,11 @@ WITH RECURSIVE affected(calibration_id, instrument_id, performed_on, depth) AS (
     JOIN calibration_standards cs ON cs.standard_id = a.instrument_id
     JOIN calibrations c ON c.id = cs.calibration_id
     WHERE a.depth < 32 AND c.instrument_id <> $1
-      AND c.status IN ('issued', 'accepted', 'withdrawn')
+      AND c.status IN {ON_RECORD}
       AND c.performed_on >= a.performed_on
       AND NOT EXISTS (
         SELECT 1 FROM calibrations n
-        WHERE n.instrument_id = a.instrument_id AND n.status IN ('issued', 'accepted', 'withdrawn')
+        WHERE n.instrument_id = a.instrument_id AND n.status IN {ON_RECORD}
           AND (n.performed_on > a.performed_on OR (n.performed_on = a.performed_on AND n.id > a.calibration_id))
           AND n.performed_on <= c.performed_on)
 )
@@ -436,14 +439,14 @@ pub fn impact(
     standard_id: i64,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<Affected>, ApiError> {
+) -> DbResult<Vec<Affected>> {
     Ok(match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(IMPACT_SQLITE)
+        DbConnection::Sqlite(c) => diesel::sql_query(with_on_record(IMPACT_SQLITE))
             .bind::<BigInt, _>(standard_id)
             .bind::<Date, _>(from)
             .bind::<Date, _>(to)
             .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(IMPACT_POSTGRES)
+        DbConnection::Postgresql(c) => diesel::sql_query(with_on_record(IMPACT_POSTGRES))
             .bind::<BigInt, _>(standard_id)
             .bind::<Date, _>(from)
             .bind::<Date, _>(to)
@@ -462,7 +465,7 @@ pub fn refresh_downstream(
     conn: &mut DbConnection,
     instrument_id: i64,
     from: NaiveDate,
-) -> Result<usize, ApiError> {
+) -> DbResult<usize> {
     let affected = impact(conn, instrument_id, from, far_future())?;
     let ids: Vec<i64> = affected
         .iter()

@@ -6,10 +6,9 @@ use serde_json::json;
 
 use super::audit::{append, Actor};
 use super::schema::{api_tokens, login_failures, users, web_sessions};
-use super::{now_timestamp, per_backend, write_transaction, DbConnection};
-use crate::auth::{AuthUser, UserRole};
+use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::audit::{hex, sha256_hex};
-use crate::error::ApiError;
+use crate::domain::people::{AuthUser, UserRole};
 
 pub fn hash_token(token: &str) -> String {
     sha256_hex(token.as_bytes())
@@ -32,17 +31,8 @@ pub fn create_user(
     actor: &Actor,
     name: &str,
     roles: &[UserRole],
-) -> Result<AuthUser, ApiError> {
+) -> DbResult<AuthUser> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "name",
-            "must be 1 to 100 printable characters",
-        ));
-    }
-    if roles.is_empty() {
-        return Err(ApiError::field("roles", "at least one role is required"));
-    }
     write_transaction(conn, |conn| {
         let id: i64 = diesel::insert_into(users::table)
             .values((
@@ -70,7 +60,7 @@ pub fn create_user(
     })
 }
 
-pub fn find_user(conn: &mut DbConnection, name: &str) -> Result<Option<AuthUser>, ApiError> {
+pub fn find_user(conn: &mut DbConnection, name: &str) -> DbResult<Option<AuthUser>> {
     let row: Option<(i64, String, String)> = users::table
         .select((users::id, users::name, users::roles))
         .filter(users::name.eq(name))
@@ -89,12 +79,12 @@ pub fn create_token(
     conn: &mut DbConnection,
     actor: &Actor,
     user_name: &str,
-) -> Result<(i64, String), ApiError> {
+) -> DbResult<(i64, String)> {
     let user = find_user(conn, user_name)?
-        .ok_or_else(|| ApiError::NotFound(format!("no user named '{user_name}'")))?;
+        .ok_or_else(|| DbError::not_found(format!("no user named '{user_name}'")))?;
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret)
-        .map_err(|error| ApiError::Internal(format!("no randomness: {error}")))?;
+        .map_err(|error| DbError::Internal(format!("no randomness: {error}")))?;
     let token = format!("ct_{}", hex(&secret));
     let token_hash = hash_token(&token);
     write_transaction(conn, |conn| {
@@ -119,7 +109,7 @@ pub fn create_token(
     })
 }
 
-pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Result<(), ApiError> {
+pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> DbResult<()> {
     write_transaction(conn, |conn| {
         let revoked: Option<Option<String>> = api_tokens::table
             .select(api_tokens::revoked_at)
@@ -127,9 +117,9 @@ pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Re
             .first(conn)
             .optional()?;
         match revoked {
-            None => return Err(ApiError::NotFound(format!("no token with id {token_id}"))),
+            None => return Err(DbError::not_found(format!("no token with id {token_id}"))),
             Some(Some(_)) => {
-                return Err(ApiError::Conflict(format!(
+                return Err(DbError::conflict(format!(
                     "token {token_id} is already revoked"
                 )))
             }
@@ -157,7 +147,7 @@ pub fn revoke_token(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Re
 /// connection as it is on the path of every authenticated request. Nothing is
 /// written and nothing is cached: a token revoked by another process or
 /// instance is refused on its next use.
-pub fn user_for_token(conn: &mut DbConnection, token: &str) -> Result<Option<AuthUser>, ApiError> {
+pub fn user_for_token(conn: &mut DbConnection, token: &str) -> DbResult<Option<AuthUser>> {
     let token_hash = hash_token(token);
     let rows: Vec<(i64, String, String)> = per_backend!(conn, c => api_tokens::table
         .inner_join(users::table)
@@ -183,12 +173,10 @@ pub fn set_password(
     actor: &Actor,
     name: &str,
     password: &str,
-) -> Result<(), ApiError> {
-    crate::auth::password::acceptable(password)
-        .map_err(|message| ApiError::field("password", &message))?;
+) -> DbResult<()> {
     let user = find_user(conn, name)?
-        .ok_or_else(|| ApiError::NotFound(format!("no user named '{name}'")))?;
-    let stored = crate::auth::password::hash(password).map_err(ApiError::Internal)?;
+        .ok_or_else(|| DbError::not_found(format!("no user named '{name}'")))?;
+    let stored = crate::password::hash(password).map_err(DbError::Internal)?;
     write_transaction(conn, |conn| {
         diesel::update(users::table.filter(users::id.eq(user.id)))
             .set(users::password_hash.eq(&stored))
@@ -211,7 +199,7 @@ pub fn user_for_password(
     conn: &mut DbConnection,
     name: &str,
     password: &str,
-) -> Result<Option<AuthUser>, ApiError> {
+) -> DbResult<Option<AuthUser>> {
     let row: Option<(i64, String, String, Option<String>)> = users::table
         .select((users::id, users::name, users::roles, users::password_hash))
         .filter(users::name.eq(name))
@@ -219,7 +207,7 @@ pub fn user_for_password(
         .optional()?;
     Ok(row.and_then(|(id, name, roles, stored)| {
         let stored = stored?;
-        crate::auth::password::verify(password, &stored).then(|| AuthUser {
+        crate::password::verify(password, &stored).then(|| AuthUser {
             id,
             name,
             roles: parse_roles(&roles),
@@ -247,7 +235,7 @@ pub fn attempt_login(
     conn: &mut DbConnection,
     name: &str,
     password: &str,
-) -> Result<LoginOutcome, ApiError> {
+) -> DbResult<LoginOutcome> {
     let now = chrono::Utc::now();
     let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
     let since = (now - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -261,7 +249,7 @@ pub fn attempt_login(
         .load(conn)?;
     if recent.len() >= LOGIN_ATTEMPTS {
         let oldest = chrono::DateTime::parse_from_rfc3339(&recent[0])
-            .map_err(|error| ApiError::Internal(format!("bad login failure time: {error}")))?;
+            .map_err(|error| DbError::corrupt(format!("login failure time: {error}")))?;
         let retry_after_seconds = (oldest.to_utc() + window - now).num_seconds().max(1);
         return Ok(LoginOutcome::Throttled {
             retry_after_seconds,
@@ -291,10 +279,10 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
-fn random_hex() -> Result<String, ApiError> {
+fn random_hex() -> DbResult<String> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret)
-        .map_err(|error| ApiError::Internal(format!("no randomness: {error}")))?;
+        .map_err(|error| DbError::Internal(format!("no randomness: {error}")))?;
     Ok(hex(&secret))
 }
 
@@ -302,7 +290,7 @@ pub fn create_session(
     conn: &mut DbConnection,
     user_id: i64,
     lifetime: chrono::Duration,
-) -> Result<NewSession, ApiError> {
+) -> DbResult<NewSession> {
     let cookie = random_hex()?;
     let csrf_token = random_hex()?;
     let now = chrono::Utc::now();
@@ -326,7 +314,7 @@ pub fn create_session(
 pub fn user_for_session(
     conn: &mut DbConnection,
     cookie: &str,
-) -> Result<Option<(AuthUser, String)>, ApiError> {
+) -> DbResult<Option<(AuthUser, String)>> {
     let row: Option<(i64, String, String, String)> = web_sessions::table
         .inner_join(users::table)
         .select((
@@ -351,7 +339,7 @@ pub fn user_for_session(
     }))
 }
 
-pub fn delete_session(conn: &mut DbConnection, cookie: &str) -> Result<(), ApiError> {
+pub fn delete_session(conn: &mut DbConnection, cookie: &str) -> DbResult<()> {
     diesel::delete(web_sessions::table.filter(web_sessions::session_hash.eq(hash_token(cookie))))
         .execute(conn)?;
     Ok(())

@@ -8,10 +8,13 @@ use diesel::prelude::*;
 
 use super::calibrations::ON_RECORD;
 use super::schema::{api_tokens, calibrations, instrument_status_changes, instruments, users};
-use super::{per_backend, DbConnection};
-use crate::auth::AuthUser;
-use crate::domain::validity::{validity_on, CalibrationOnRecord, Role, StatusChange, Validity};
-use crate::error::ApiError;
+use super::{per_backend, DbConnection, DbError, DbResult};
+use crate::domain::calibration::CalibrationKind;
+use crate::domain::people::AuthUser;
+use crate::domain::states::CalibrationStatus;
+use crate::domain::validity::{
+    validity_on, CalibrationOnRecord, InstrumentStatus, Role, StatusChange, Validity,
+};
 
 /// SQLite allows 32 766 bound parameters per statement; stay well below it.
 const CHUNK: usize = 10_000;
@@ -21,7 +24,7 @@ pub fn validity_of(
     conn: &mut DbConnection,
     ids: &[i64],
     at: NaiveDate,
-) -> Result<HashMap<i64, Validity>, ApiError> {
+) -> DbResult<HashMap<i64, Validity>> {
     let mut answers = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         answers.extend(validity_chunk(conn, chunk, at)?);
@@ -155,31 +158,43 @@ pub fn due_by(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
-) -> Result<Vec<Recalled>, ApiError> {
+) -> DbResult<Vec<Recalled>> {
     let due = due_dates(conn, as_of, horizon)?;
     describe_due(conn, &due, as_of)
 }
 
-/// (instrument, due date) of the instruments (not national) whose latest calibration on
+/// The recall list, for the API and the dashboard alike: (instrument, due date) of the
+/// instruments in service (not national, suspended or retired) whose latest calibration on
 /// record as of `as_of` is due by `horizon`, earliest due first: cheap enough to count a
 /// whole register, so lists can describe only the rows they show.
 pub fn due_dates(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
-) -> Result<Vec<(i64, NaiveDate)>, ApiError> {
+) -> DbResult<Vec<(i64, NaiveDate)>> {
     let due: Vec<LatestRow> = latest_on_record(as_of)
         .filter(calibrations::due_on.le(horizon))
         .load(conn)?;
-    let national: HashSet<i64> = instruments::table
+    // Not recalled: national standards (they have no due date of ours), and
+    // instruments taken out of service (suspended or retired; status changes
+    // take effect on the day they are made, so the column is today's status).
+    let out_of_service = [
+        InstrumentStatus::Suspended.as_str(),
+        InstrumentStatus::Retired.as_str(),
+    ];
+    let not_recalled: HashSet<i64> = instruments::table
         .select(instruments::id)
-        .filter(instruments::role.eq("national"))
+        .filter(
+            instruments::role
+                .eq("national")
+                .or(instruments::status.eq_any(out_of_service)),
+        )
         .load::<i64>(conn)?
         .into_iter()
         .collect();
     let mut out: Vec<(i64, NaiveDate)> = due
         .into_iter()
-        .filter(|row| !national.contains(&row.1))
+        .filter(|row| !not_recalled.contains(&row.1))
         .map(|row| (row.1, row.4.unwrap_or(row.3)))
         .collect();
     out.sort_by_key(|&(id, due_on)| (due_on, id));
@@ -192,7 +207,7 @@ pub fn describe_due(
     conn: &mut DbConnection,
     due: &[(i64, NaiveDate)],
     as_of: NaiveDate,
-) -> Result<Vec<Recalled>, ApiError> {
+) -> DbResult<Vec<Recalled>> {
     let ids: Vec<i64> = due.iter().map(|row| row.0).collect();
     let mut validity = validity_of(conn, &ids, as_of)?;
     let mut described: HashMap<i64, (String, Option<String>)> = HashMap::new();
@@ -223,7 +238,7 @@ fn validity_chunk(
     conn: &mut DbConnection,
     ids: &[i64],
     at: NaiveDate,
-) -> Result<HashMap<i64, Validity>, ApiError> {
+) -> DbResult<HashMap<i64, Validity>> {
     // Each instrument with its latest calibration on record on or before `at`:
     // driven from the instruments, one index probe per instrument.
     let rows: Vec<(i64, String, Option<LatestRow>)> = instruments::table
@@ -259,7 +274,7 @@ fn validity_chunk(
     for (id, role, latest) in rows {
         let role: Role = role
             .parse()
-            .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+            .map_err(|_| DbError::corrupt(format!("instrument role '{role}'")))?;
         let record = match latest {
             Some(row) => Some(on_record(row)),
             None if calibrated_later.contains(&id) => Some(PERFORMED_LATER),
@@ -303,12 +318,12 @@ pub(super) fn record_of(
         performed_on,
         sequence: id,
         due_on: due_on.unwrap_or(performed_on),
-        certificate_number: if kind == "external" {
+        certificate_number: if kind == CalibrationKind::External.as_str() {
             issuer_number
         } else {
             number
         },
-        withdrawn: status == "withdrawn",
+        withdrawn: status == CalibrationStatus::Withdrawn.as_str(),
         out_of_tolerance,
         chain_broken,
     }
@@ -370,7 +385,7 @@ pub fn validity_of_one(
     conn: &mut DbConnection,
     id: i64,
     at: NaiveDate,
-) -> Result<Option<Validity>, ApiError> {
+) -> DbResult<Option<Validity>> {
     let rows: Vec<(String, Option<String>, Option<LatestRow>)> = per_backend!(conn, c => {
         instruments::table
             .left_join(on_record_of!(instruments::id, at))
@@ -403,7 +418,7 @@ pub fn validity_of_one_for_token(
     token: &str,
     id: i64,
     at: NaiveDate,
-) -> Result<Option<(AuthUser, Option<Validity>)>, ApiError> {
+) -> DbResult<Option<(AuthUser, Option<Validity>)>> {
     let token_hash = super::users::hash_token(token);
     #[allow(clippy::type_complexity)]
     let rows: Vec<(
@@ -447,7 +462,7 @@ fn validity_from(
     role: String,
     status_in_force: Option<String>,
     latest: Option<LatestRow>,
-) -> Result<Validity, ApiError> {
+) -> DbResult<Validity> {
     let record = match latest {
         Some(row) => Some(on_record(row)),
         None => per_backend!(conn, c => calibrations::table
@@ -469,10 +484,10 @@ pub(super) fn validity_of_row(
     status_in_force: Option<&str>,
     record: Option<CalibrationOnRecord>,
     at: NaiveDate,
-) -> Result<Validity, ApiError> {
+) -> DbResult<Validity> {
     let role: Role = role
         .parse()
-        .map_err(|_| ApiError::Internal(format!("bad role '{role}'")))?;
+        .map_err(|_| DbError::corrupt(format!("instrument role '{role}'")))?;
     // The change in force stands for the whole history: validity only asks
     // which status is in force on `at`.
     let changes = match status_in_force {
@@ -481,7 +496,7 @@ pub(super) fn validity_of_row(
             sequence: 0,
             status: status
                 .parse()
-                .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?,
+                .map_err(|_| DbError::corrupt(format!("instrument status '{status}'")))?,
         }],
         None => Vec::new(),
     };
@@ -494,7 +509,7 @@ pub fn status_changes_of(
     conn: &mut DbConnection,
     ids: &[i64],
     up_to: Option<NaiveDate>,
-) -> Result<HashMap<i64, Vec<StatusChange>>, ApiError> {
+) -> DbResult<HashMap<i64, Vec<StatusChange>>> {
     let mut query = instrument_status_changes::table
         .select((
             instrument_status_changes::instrument_id,
@@ -513,7 +528,7 @@ pub fn status_changes_of(
     {
         let status = status
             .parse()
-            .map_err(|_| ApiError::Internal(format!("bad status '{status}'")))?;
+            .map_err(|_| DbError::corrupt(format!("instrument status '{status}'")))?;
         changes_by_id
             .entry(instrument_id)
             .or_default()
@@ -527,10 +542,7 @@ pub fn status_changes_of(
 }
 
 /// Ids of asset tags (unknown tags are absent).
-pub fn ids_of_tags(
-    conn: &mut DbConnection,
-    tags: &[String],
-) -> Result<HashMap<String, i64>, ApiError> {
+pub fn ids_of_tags(conn: &mut DbConnection, tags: &[String]) -> DbResult<HashMap<String, i64>> {
     let mut found = HashMap::with_capacity(tags.len());
     for chunk in tags.chunks(CHUNK) {
         let rows: Vec<(String, i64)> = instruments::table

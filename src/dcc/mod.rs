@@ -536,30 +536,11 @@ fn rule_of(view: &CertificateView) -> Result<DecisionRule, String> {
     DecisionRule::from_str(view.decision_rule.trim())
 }
 
-/// (convention, English and Chinese description) of a decision rule.
+/// (convention, English and Chinese description) of a decision rule: the
+/// wording of domain::conformity, the same as the PDF's.
 fn rule_text(rule: DecisionRule) -> (&'static str, &'static str, &'static str) {
-    match rule {
-        DecisionRule::Simple => (
-            "ILAC-G8:2019 4.2.1 simple acceptance",
-            "Binary statement with simple acceptance (ILAC-G8:2019 4.2.1): a point passes when its error lies within the tolerance limits; the measurement uncertainty is reported but not taken into account.",
-            "简单接受的二元判定（ILAC-G8:2019 4.2.1）：误差在允许限内即判为合格；测量不确定度予以报告但不参与判定。",
-        ),
-        DecisionRule::GuardBand => (
-            "ILAC-G8:2019 4.2.2 guarded acceptance",
-            "Binary statement with guarded acceptance (ILAC-G8:2019 4.2.2): the acceptance limits are the tolerance limits reduced by the guard band on each side.",
-            "带保护带接受的二元判定（ILAC-G8:2019 4.2.2）：接受限为允许限两侧各减去保护带。",
-        ),
-        DecisionRule::NonBinary => (
-            "ILAC-G8:2019 4.2.3 non-binary statement",
-            "Non-binary statement (ILAC-G8:2019 4.2.3): pass, conditional pass, conditional fail or fail, with zone edges at the tolerance limits plus or minus the guard band.",
-            "非二元判定（ILAC-G8:2019 4.2.3）：合格、有条件合格、有条件不合格或不合格，区间边界为允许限加减保护带。",
-        ),
-        DecisionRule::None => (
-            "no statement of conformity",
-            "No statement of conformity is made; values only.",
-            "不作符合性声明，仅报告测量值。",
-        ),
-    }
+    let statement = rule.statement();
+    (statement.convention, statement.english, statement.chinese)
 }
 
 fn open_statement(w: &mut XmlWriter, ref_type: &str, en: &str, zh: &str) {

@@ -358,7 +358,9 @@ fn celsius_quantities() {
     // 30 mK of uncertainty on a °C error is 0.03 °C
     assert!(xml.contains("<si:valueExpandedMU>0.03</si:valueExpandedMU>"));
     assert!(xml.contains("<dcc:conformity>conditionalPass</dcc:conformity>"));
-    assert!(xml.contains("ILAC-G8:2019 4.2.3 non-binary statement"));
+    let statement = crate::domain::conformity::DecisionRule::NonBinary.statement();
+    assert!(xml.contains(statement.convention));
+    assert!(xml.contains(statement.english), "the PDF's wording");
     // TUR below 4:1 is flagged
     assert!(xml.contains("<dcc:content lang=\"en\">Below 4:1</dcc:content>"));
 }

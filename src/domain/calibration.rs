@@ -17,7 +17,7 @@ use super::FieldError;
 
 /// Coverage probability assumed when a stated uncertainty does not give one:
 /// k = 2 for a normal distribution (EA-4/02).
-pub const DEFAULT_COVERAGE_PROBABILITY: f64 = 0.9545;
+pub use super::uncertainty::DEFAULT_COVERAGE_PROBABILITY;
 /// Interval used for the due date when neither the calibration nor the
 /// instrument gives one (a national standard's own recalibration).
 pub const FALLBACK_INTERVAL_DAYS: i64 = 365;
@@ -133,6 +133,28 @@ pub enum Stage {
 pub enum CalibrationKind {
     Internal,
     External,
+}
+
+impl CalibrationKind {
+    /// The kind as written in the API and stored in the database.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CalibrationKind::Internal => "internal",
+            CalibrationKind::External => "external",
+        }
+    }
+}
+
+impl std::str::FromStr for CalibrationKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        super::states::parse_state(
+            text,
+            &[CalibrationKind::Internal, CalibrationKind::External],
+            |kind| kind.as_str(),
+        )
+    }
 }
 
 /// The computed result of one point, stored with the calibration and echoed.

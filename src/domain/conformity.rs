@@ -63,6 +63,55 @@ impl DecisionRule {
     }
 }
 
+/// A decision rule as a certificate states it (ISO/IEC 17025 7.8.6.2): the one
+/// wording that the PDF, the DCC and the pages all print.
+pub struct RuleStatement {
+    /// The rule's reference, as the DCC's `convention`.
+    pub convention: &'static str,
+    pub english: &'static str,
+    pub chinese: &'static str,
+}
+
+impl DecisionRule {
+    pub fn statement(&self) -> RuleStatement {
+        match self {
+            DecisionRule::Simple => RuleStatement {
+                convention: "ILAC-G8:09/2019 4.2.1 simple acceptance",
+                english: "Simple acceptance (ILAC-G8:09/2019, 4.2.1): a point passes when the \
+                          measured error lies within the tolerance limits; the uncertainty is \
+                          reported but not subtracted, so the risk of a wrong decision is shared.",
+                chinese: "简单接受（ILAC-G8:09/2019 4.2.1）：测得误差在允差限内即判合格，\
+                          不扣除测量不确定度，误判风险由双方共担。",
+            },
+            DecisionRule::GuardBand => RuleStatement {
+                convention: "ILAC-G8:09/2019 4.2.2 guarded acceptance",
+                english: "Guarded acceptance (ILAC-G8:09/2019, 4.2.2): a point passes only when \
+                          the measured error lies within the tolerance limits narrowed on each \
+                          side by a guard band w (w = U unless agreed otherwise), which limits \
+                          the risk of false acceptance.",
+                chinese: "保护带接受（ILAC-G8:09/2019 4.2.2）：测得误差须落在两侧各收窄保护带 w\
+                          （未另行约定时 w = U）的允差限内方判合格，以限制误判合格的风险。",
+            },
+            DecisionRule::NonBinary => RuleStatement {
+                convention: "ILAC-G8:09/2019 4.2.3 non-binary statement",
+                english: "Non-binary statement (ILAC-G8:09/2019, 4.2.3): pass when the error is \
+                          inside the limits by more than the guard band w (w = U unless agreed \
+                          otherwise), conditional pass when inside but within w of a limit, \
+                          conditional fail when outside by less than w, fail otherwise.",
+                chinese: "非二元判定（ILAC-G8:09/2019 4.2.3）：误差在允差限内且距限值超过保护带 w\
+                          （未另行约定时 w = U）为合格；在限内但距限值不足 w 为有条件合格；\
+                          超出限值不足 w 为有条件不合格；否则为不合格。",
+            },
+            DecisionRule::None => RuleStatement {
+                convention: "no statement of conformity",
+                english: "No statement of conformity is made; the results are reported as \
+                          measured.",
+                chinese: "本证书不作符合性声明，仅报告测量结果。",
+            },
+        }
+    }
+}
+
 impl std::str::FromStr for DecisionRule {
     type Err = String;
 

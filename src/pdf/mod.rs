@@ -8,11 +8,13 @@ pub(crate) mod chart;
 #[cfg(test)]
 mod tests;
 
+use std::str::FromStr;
+
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
 use crate::domain::certificate::{printed_point, CertificateView};
-use crate::domain::conformity::Decision;
+use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::QuantityJson;
 
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
@@ -1044,35 +1046,13 @@ fn result_cells(no: usize, p: &PointResult) -> Vec<Cell> {
     ]
 }
 
-/// ILAC-G8:09/2019 4.2: the rule in one sentence, in both languages.
-fn decision_rule_sentence(rule: &str) -> &'static str {
-    match rule {
-        "simple" => {
-            "Simple acceptance (ILAC-G8:09/2019, 4.2.1): a point passes when the measured error \
-             lies within the tolerance limits; the uncertainty is reported but not subtracted, so \
-             the risk of a wrong decision is shared. / 简单接受（ILAC-G8:09/2019 4.2.1）：测得误差在\
-             允差限内即判合格，不扣除测量不确定度，误判风险由双方共担。"
-        }
-        "guard_band" => {
-            "Guarded acceptance (ILAC-G8:09/2019, 4.2.2): a point passes only when the measured \
-             error lies within the tolerance limits narrowed on each side by a guard band w (w = U \
-             unless agreed otherwise), which limits the risk of false acceptance. / 保护带接受\
-             （ILAC-G8:09/2019 4.2.2）：测得误差须落在两侧各收窄保护带 w（未另行约定时 w = U）的允差限内\
-             方判合格，以限制误判合格的风险。"
-        }
-        "non_binary" => {
-            "Non-binary statement (ILAC-G8:09/2019, 4.2.3): pass when the error is inside the \
-             limits by more than the guard band w (w = U unless agreed otherwise), conditional \
-             pass when inside but within w of a limit, conditional fail when outside by less \
-             than w, fail otherwise. / 非二元判定（ILAC-G8:09/2019 4.2.3）：误差在允差限内且距限值超过\
-             保护带 w（未另行约定时 w = U）为合格；在限内但距限值不足 w 为有条件合格；超出限值不足 w \
-             为有条件不合格；否则为不合格。"
-        }
-        _ => {
-            "No statement of conformity is made; the results are reported as measured. / \
-             本证书不作符合性声明，仅报告测量结果。"
-        }
-    }
+/// ILAC-G8:09/2019 4.2: the rule in one sentence, in both languages (the
+/// wording of domain::conformity, the same as the DCC's). A stored rule that
+/// cannot be read was refused before issue; it prints as no statement.
+fn decision_rule_sentence(rule: &str) -> String {
+    let rule = DecisionRule::from_str(rule).unwrap_or(DecisionRule::None);
+    let statement = rule.statement();
+    format!("{} / {}", statement.english, statement.chinese)
 }
 
 fn conformity_sentence(stage: Stage, decisions: &[Option<Decision>]) -> (String, Color) {

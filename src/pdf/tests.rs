@@ -524,23 +524,11 @@ fn replacement_names_the_certificate_it_replaces_and_why() {
 
 #[test]
 fn every_decision_rule_is_explained() {
-    let cases = [
-        (
-            "guard_band",
-            "Guarded acceptance (ILAC-G8:09/2019, 4.2.2)",
-            "保护带接受",
-        ),
-        (
-            "non_binary",
-            "Non-binary statement (ILAC-G8:09/2019, 4.2.3)",
-            "非二元判定",
-        ),
-        (
-            "none",
-            "No statement of conformity is made",
-            "本证书不作符合性声明",
-        ),
-    ];
+    // The words come from domain::conformity, the one source the DCC and the pages use too.
+    let cases = ["simple", "guard_band", "non_binary", "none"].map(|rule| {
+        let statement = rule.parse::<DecisionRule>().unwrap().statement();
+        (rule, statement.english, statement.chinese)
+    });
     for (rule, en, zh) in cases {
         let mut v = view();
         v.decision_rule = rule.to_string();
@@ -631,8 +619,10 @@ fn bad_verification_url_is_an_error_not_a_panic() {
     assert!(render(&v).unwrap_err().contains("QR"));
 }
 
-/// Renders previews for a person to look at (target/pdf-preview/*.png).
+/// A tool, not a test: renders previews for a person to look at
+/// (target/pdf-preview/*.png), with `cargo test --lib preview_pages_as_png -- --ignored`.
 #[test]
+#[ignore = "a tool: writes PNG previews for a person to look at"]
 fn preview_pages_as_png() {
     if !have_tools() {
         return;
@@ -661,8 +651,10 @@ fn preview_pages_as_png() {
     }
 }
 
-/// Certificates per second on one core (DESIGN section 10 wants ≥ 50/s in release).
+/// A benchmark, not a test: certificates per second on one core (DESIGN section 10
+/// wants ≥ 50/s in release), with `cargo test --release --lib render_rate -- --ignored --nocapture`.
 #[test]
+#[ignore = "a benchmark: prints certificates per second"]
 fn render_rate() {
     let v = view();
     render(&v).unwrap(); // parse fonts once

@@ -14,6 +14,7 @@ use rocket_dyn_templates::Template;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{roles, UserRole};
+use crate::db::DbError;
 use crate::error::ApiError;
 
 pub use session::Session;
@@ -39,8 +40,36 @@ pub enum PageError {
     Forbidden(String),
     NotFound(String),
     Conflict(String),
+    /// Values that are wrong (422), naming each field.
     BadRequest(String),
+    /// A request the server cannot read at all (400).
+    Malformed(String),
+    TooLarge(String),
+    /// The database cannot be reached (503): try again later.
+    Unavailable(String),
     Internal(String),
+}
+
+impl From<crate::domain::people::MissingRole> for PageError {
+    fn from(missing: crate::domain::people::MissingRole) -> PageError {
+        PageError::Forbidden(missing.to_string())
+    }
+}
+
+impl From<DbError> for PageError {
+    fn from(error: DbError) -> PageError {
+        match error {
+            DbError::NotFound { entity } => PageError::NotFound(entity),
+            DbError::Conflict { what } | DbError::Duplicate { what, .. } => {
+                PageError::Conflict(what)
+            }
+            DbError::MissingReference { what } => PageError::BadRequest(what),
+            DbError::Unavailable(_) => PageError::Unavailable(error.to_string()),
+            DbError::Corrupt { .. } | DbError::Diesel(_) | DbError::Internal(_) => {
+                PageError::Internal(error.to_string())
+            }
+        }
+    }
 }
 
 impl From<ApiError> for PageError {
@@ -51,14 +80,14 @@ impl From<ApiError> for PageError {
             ApiError::NotFound(message) => PageError::NotFound(message),
             ApiError::Conflict(message) => PageError::Conflict(message),
             ApiError::Internal(message) => PageError::Internal(message),
-            other => PageError::BadRequest(
-                other
-                    .problem()
-                    .errors
+            // An outage is the server's, never the user's input (503 as on the API).
+            ApiError::Unavailable(message) => PageError::Unavailable(message),
+            ApiError::PayloadTooLarge(message) => PageError::TooLarge(message),
+            ApiError::MalformedJson(message) => PageError::Malformed(message),
+            ApiError::Validation(errors) => PageError::BadRequest(
+                errors
                     .iter()
                     .map(|error| format!("{}: {}", error.field, error.message))
-                    .chain(std::iter::once(other.problem().detail))
-                    .filter(|text| !text.is_empty())
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
@@ -78,27 +107,45 @@ pub fn url_encode(text: &str) -> String {
         .collect()
 }
 
+impl PageError {
+    /// The status and the heading a person sees, and the message below it.
+    fn shown(self) -> (Status, &'static str, String) {
+        match self {
+            PageError::LoginRequired => (Status::Unauthorized, "Log in", String::new()),
+            PageError::Forbidden(message) => (Status::Forbidden, "Not allowed", message),
+            PageError::NotFound(message) => (Status::NotFound, "Not found", message),
+            PageError::Conflict(message) => (Status::Conflict, "Not possible now", message),
+            PageError::BadRequest(message) => (Status::UnprocessableEntity, "Bad input", message),
+            PageError::Malformed(message) => (Status::BadRequest, "Unreadable request", message),
+            PageError::TooLarge(message) => (Status::PayloadTooLarge, "Too large", message),
+            PageError::Unavailable(_) => (
+                Status::ServiceUnavailable,
+                "Temporarily unavailable",
+                "the database cannot be reached just now; please try again in a minute".to_string(),
+            ),
+            PageError::Internal(_) => (
+                Status::InternalServerError,
+                "Server error",
+                "something went wrong on our side; it has been logged".to_string(),
+            ),
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for PageError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        let (status, title, message) = match self {
+        match &self {
             PageError::LoginRequired => {
                 let next = request.uri().to_string();
                 return Redirect::to(format!("/login?next={}", url_encode(&next)))
                     .respond_to(request);
             }
-            PageError::Forbidden(message) => (Status::Forbidden, "Not allowed", message),
-            PageError::NotFound(message) => (Status::NotFound, "Not found", message),
-            PageError::Conflict(message) => (Status::Conflict, "Not possible now", message),
-            PageError::BadRequest(message) => (Status::UnprocessableEntity, "Bad input", message),
-            PageError::Internal(message) => {
+            PageError::Internal(message) | PageError::Unavailable(message) => {
                 rocket::error!("page {}: {message}", request.uri());
-                (
-                    Status::InternalServerError,
-                    "Server error",
-                    "something went wrong on our side; it has been logged".to_string(),
-                )
             }
-        };
+            _ => {}
+        }
+        let (status, title, message) = self.shown();
         let session = request.local_cache(|| None::<Session>).clone();
         let context = layout(
             session.as_ref(),
@@ -133,4 +180,27 @@ pub fn layout(session: Option<&Session>, title: &str, active: &str, page: Value)
         context.extend(fields);
     }
     Value::Object(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outage is 503 on the pages as on the API; only wrong values are 422.
+    #[test]
+    fn pages_answer_each_api_error_with_its_own_status() {
+        let cases = [
+            (ApiError::Unavailable("pool timed out".into()), 503),
+            (ApiError::PayloadTooLarge("2 MiB".into()), 413),
+            (ApiError::MalformedJson("not JSON".into()), 400),
+            (ApiError::field("reason", "must not be empty"), 422),
+            (ApiError::Conflict("issued".into()), 409),
+            (ApiError::Internal("bug".into()), 500),
+        ];
+        for (error, status) in cases {
+            let shown = PageError::from(error.clone()).shown();
+            assert_eq!(shown.0.code, status, "{error:?}");
+            assert_eq!(shown.0, error.status(), "pages and API agree on {error:?}");
+        }
+    }
 }

@@ -8,8 +8,6 @@ use serde_json::{json, Value};
 
 use super::session::CsrfForm;
 use super::{layout, svg, PageError, Session};
-use crate::api::certificates::Download;
-use crate::api::params;
 use crate::auth::{roles, UserRole};
 use crate::config::AppConfig;
 use crate::db::calibrations::CalibrationFilter;
@@ -18,9 +16,13 @@ use crate::db::instruments::InstrumentFilter;
 use crate::db::{self, Database};
 use crate::domain::calibration::Stage;
 use crate::domain::certificate::printed_point;
+use crate::domain::four_eyes::may_decide;
+use crate::domain::states::{CalibrationStatus, CertificateStatus};
 use crate::domain::traceability::trace;
 use crate::domain::validity::InstrumentStatus;
 use crate::domain::validity::Role;
+use crate::http::{params, Download};
+use crate::workflow;
 
 const PER_PAGE: i64 = 50;
 /// The dashboard's "due soon" horizon.
@@ -102,7 +104,7 @@ async fn instruments(
     let today = params::today();
     let shown_filter = filter.clone();
     let (items, total, validity) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, PageError> {
             let (items, total) = db::instruments::list(conn, &filter)?;
             let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
             let validity = db::validity::validity_of(conn, &ids, today)?;
@@ -150,7 +152,7 @@ async fn instrument(
     let session = session?;
     let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
     let (instrument, validity, history, report, outcomes) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, PageError> {
             let instrument = db::instruments::get(conn, id)?;
             let validity = db::validity::validity_of_one(conn, id, at)?;
             let (history, _) = db::calibrations::list(
@@ -233,21 +235,22 @@ async fn calibration(
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
-    let (calibration, instrument, tags, certificate) = database
-        .run(move |conn| {
+    let (calibration, contributors, instrument, tags, certificate) = database
+        .run(move |conn| -> Result<_, PageError> {
             let calibration = db::calibrations::get(conn, id)?;
+            let contributors = db::calibrations::contributors(conn, id)?;
             let instrument = db::instruments::get(conn, calibration.instrument_id)?;
             let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
             let certificate = match &calibration.certificate_number {
                 Some(number) => db::certificates::get(conn, number)?,
                 None => None,
             };
-            Ok((calibration, instrument, tags, certificate))
+            Ok((calibration, contributors, instrument, tags, certificate))
         })
         .await?;
     let is_approver = session.user.roles.contains(&UserRole::Approver);
-    let own_work = calibration.created_by == session.user.id;
-    let submitted = calibration.status == "submitted";
+    let own_work = may_decide(&contributors, Some(session.user.id)).is_err();
+    let submitted = calibration.status == CalibrationStatus::Submitted;
     let points = |stage: Stage| -> Vec<Value> {
         calibration
             .points
@@ -263,6 +266,7 @@ async fn calibration(
         .iter()
         .map(|id| json!({"id": id, "asset_tag": tags.get(id)}))
         .collect();
+    let rule = calibration.decision_rule;
     let title = format!("Calibration {} of {}", calibration.id, instrument.asset_tag);
     Ok(Template::render(
         "calibration",
@@ -280,6 +284,7 @@ async fn calibration(
                 "certificate": certificate,
                 "can_decide": is_approver && submitted && !own_work,
                 "four_eyes_block": is_approver && submitted && own_work,
+                "decision_rule_statement": rule.statement().english,
             }),
         ),
     ))
@@ -296,10 +301,10 @@ async fn approve(
     let session = session?;
     session.check_csrf(&form.csrf_token)?;
     let actor = session.require(roles::APPROVERS)?.actor();
-    let context = db::certificates::IssueContext::from_config(config);
+    let context = workflow::certificates::IssueContext::from_config(config);
     let today = params::today();
     database
-        .run(move |conn| db::calibrations::approve(conn, &actor, id, today, &context))
+        .run(move |conn| workflow::calibrations::approve(conn, &actor, id, today, &context))
         .await?;
     Ok(Redirect::to(format!("/calibrations/{id}")))
 }
@@ -326,7 +331,7 @@ async fn reject(
         reason: form.reason.clone(),
     })?;
     database
-        .run(move |conn| db::calibrations::reject(conn, &actor, id, &reason))
+        .run(move |conn| workflow::calibrations::reject(conn, &actor, id, &reason))
         .await?;
     Ok(Redirect::to(format!("/calibrations/{id}")))
 }
@@ -345,16 +350,8 @@ async fn certificates(
     let session = session?;
     session.require(roles::CERTIFICATE_LISTERS)?;
     let page = page_number(page)?;
-    let status = params::filter(status);
-    if let Some(status) = &status {
-        if !["issued", "withdrawn", "superseded"].contains(&status.as_str()) {
-            return Err(PageError::BadRequest(
-                "status must be issued, withdrawn or superseded".into(),
-            ));
-        }
-    }
     let filter = CertificateFilter {
-        status,
+        status: params::state("status", status)?,
         from: params::optional_date("from", params::filter(from).as_deref())?,
         to: params::optional_date("to", params::filter(to).as_deref())?,
         instrument_id: None,
@@ -366,7 +363,7 @@ async fn certificates(
         "status": filter.status, "from": filter.from, "to": filter.to, "customer": filter.customer,
     });
     let (items, total, tags) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, PageError> {
             let (items, total) = db::certificates::list(conn, &filter)?;
             let ids: Vec<i64> = items.iter().map(|item| item.instrument_id).collect();
             let tags = db::pages::asset_tags(conn, &ids)?;
@@ -397,7 +394,7 @@ async fn certificate(
     let session = session?;
     let owned = number.to_string();
     let (certificate, calibration, instrument) = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, PageError> {
             let certificate = db::certificates::get(conn, &owned)?.ok_or_else(|| {
                 crate::error::ApiError::NotFound(format!("no certificate numbered {owned}"))
             })?;
@@ -467,10 +464,14 @@ async fn verify(
     let answer = database
         .run(move |conn| db::certificates::verify(conn, &owned, hash.as_deref()))
         .await?;
-    let (headline, tone) = match (answer.genuine, answer.status.as_deref()) {
-        (true, Some("issued")) => ("Genuine and current / 真实有效", "ok"),
-        (true, Some("withdrawn")) => ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad"),
-        (true, Some("superseded")) => ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad"),
+    let (headline, tone) = match (answer.genuine, answer.status) {
+        (true, Some(CertificateStatus::Issued)) => ("Genuine and current / 真实有效", "ok"),
+        (true, Some(CertificateStatus::Withdrawn)) => {
+            ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad")
+        }
+        (true, Some(CertificateStatus::Superseded)) => {
+            ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad")
+        }
         (false, Some(_)) => (
             "NOT GENUINE: the document differs from what was issued / 与签发文件不符",
             "bad",

@@ -49,11 +49,7 @@ impl Session {
 }
 
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |difference, (x, y)| difference | (x ^ y))
-            == 0
+    crate::domain::secret::same_secret(a.as_bytes(), b.as_bytes())
 }
 
 /// Handlers take `Result<Session, PageError>` and apply `?` first: without a live session the
@@ -181,7 +177,7 @@ async fn login(
     let password = form.password.clone();
     // PBKDF2 with 600 000 iterations is deliberately slow: run it off the async workers.
     let outcome = database
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, PageError> {
             Ok(
                 match db::users::attempt_login(conn, &username, &password)? {
                     LoginOutcome::Accepted(user) => Ok(db::users::create_session(

@@ -1,7 +1,7 @@
 use rocket::http::{Method, Status};
 use serde_json::{json, Value};
 
-use crate::calibrations::{calibration, issue, point, submitted};
+use crate::common::fixtures::{calibration, issue, point, submitted};
 use crate::common::{pressure_gauge, TestApp, ROLES};
 
 fn budget() -> Value {

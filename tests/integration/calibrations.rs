@@ -2,81 +2,8 @@ use caltrace::auth::UserRole;
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::common::{fields, pressure_gauge, TestApp};
-
-pub fn register(app: &TestApp, tag: &str, role: &str) -> i64 {
-    let mut body = pressure_gauge(tag, &format!("SN-{tag}"));
-    body["role"] = json!(role);
-    if role == "national" {
-        body["institute"] = json!("NIM");
-        body["country"] = json!("CN");
-    }
-    let (status, created) = app.post("/api/v1/instruments", Some("admin"), &body);
-    assert_eq!(status, Status::Created, "{created}");
-    created["id"].as_i64().unwrap()
-}
-
-/// One as-found point at 0.5 MPa with a stated U.
-pub fn point(indicated: f64, u: f64) -> Value {
-    json!({"stage": "as_found", "reference": {"value": 0.5, "unit": "MPa"},
-           "indicated": {"value": indicated, "unit": "MPa"}, "tolerance": {"value": 0.001, "unit": "MPa"},
-           "stated_uncertainty": {"expanded_uncertainty": {"value": u, "unit": "MPa"}, "coverage_factor": 2}})
-}
-
-pub fn calibration(
-    instrument_id: i64,
-    standards: &[i64],
-    performed_on: &str,
-    points: Vec<Value>,
-) -> Value {
-    json!({"instrument_id": instrument_id, "kind": "internal", "performed_on": performed_on,
-           "received_on": performed_on, "procedure": "JJG 52-2013", "location": "laboratory",
-           "environment": {"temperature": {"value": 20.1, "unit": "degC"}, "relative_humidity": {"value": 45, "unit": "%RH"}},
-           "standards_used": standards, "decision_rule": "simple", "points": points})
-}
-
-/// Creates as the technician and submits; returns its id.
-pub fn submitted(app: &TestApp, body: &Value) -> i64 {
-    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), body);
-    assert_eq!(status, Status::Created, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let (status, submitted) = app.post(
-        &format!("/api/v1/calibrations/{id}/submit"),
-        Some("technician"),
-        &json!({}),
-    );
-    assert_eq!(status, Status::Ok, "{submitted}");
-    id
-}
-
-/// Creates, submits and approves; returns the approved calibration.
-pub fn issue(app: &TestApp, body: &Value) -> Value {
-    let id = submitted(app, body);
-    let (status, approved) = app.post(
-        &format!("/api/v1/calibrations/{id}/approve"),
-        Some("approver"),
-        &json!({}),
-    );
-    assert_eq!(status, Status::Ok, "{approved}");
-    approved
-}
-
-pub fn external(
-    instrument_id: i64,
-    standards: &[i64],
-    performed_on: &str,
-    issuer_number: &str,
-) -> Value {
-    let mut body = calibration(
-        instrument_id,
-        standards,
-        performed_on,
-        vec![point(0.5001, 0.00005)],
-    );
-    body["kind"] = json!("external");
-    body["issuer"] = json!({"name": "NIM", "certificate_number": issuer_number});
-    body
-}
+use crate::common::fixtures::{calibration, external, point, register};
+use crate::common::{fields, TestApp};
 
 #[test]
 fn a_draft_echoes_its_computed_results() {
@@ -291,6 +218,87 @@ fn workflow_four_eyes_and_immutability() {
     );
     let (_, unchanged) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
     assert_eq!(unchanged, approved);
+}
+
+/// The probe's attack (issue 21): a technician-approver rewrote another
+/// technician's draft, submitted it and approved it. Drafts belong to their
+/// creator (and admins); whoever changed or submitted work never decides on it.
+#[test]
+fn four_eyes_covers_editors_and_submitters() {
+    let mut app = TestApp::new();
+    let both = app.add_user("both", &[UserRole::Technician, UserRole::Approver]);
+    let chief = app.add_user(
+        "chief",
+        &[UserRole::Admin, UserRole::Technician, UserRole::Approver],
+    );
+    let gauge = register(&app, "PG-1", "working");
+    let body = calibration(gauge, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
+    let (_, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    let id = created["id"].as_i64().unwrap();
+    let url = format!("/api/v1/calibrations/{id}");
+    let path = |action: &str| format!("{url}/{action}");
+    let rewritten = calibration(gauge, &[], "2026-05-10", vec![point(0.5001, 0.0002)]);
+    // Another technician may neither rewrite nor submit the draft.
+    let (status, problem) = app.put(&url, Some(&both), &rewritten);
+    assert_eq!(status, Status::Forbidden, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("created this calibration"));
+    assert_eq!(
+        app.post(&path("submit"), Some(&both), &json!({})).0,
+        Status::Forbidden
+    );
+    let (_, unchanged) = app.get(&url, Some("auditor"));
+    assert_eq!(unchanged["points"], created["points"]);
+    assert_eq!(unchanged["status"], "draft");
+    // An admin may correct it, and is then one of its contributors.
+    let (status, edited) = app.put(&url, Some(&chief), &rewritten);
+    assert_eq!(status, Status::Ok, "{edited}");
+    assert_eq!(edited["created_by"], created["created_by"]);
+    assert_ne!(edited["updated_by"], created["created_by"]);
+    assert_eq!(
+        app.post(&path("submit"), Some("technician"), &json!({})).0,
+        Status::Ok
+    );
+    for action in ["approve", "reject"] {
+        let (status, problem) = app.post(&path(action), Some(&chief), &json!({"reason": "mine"}));
+        assert_eq!(status, Status::Forbidden, "{action}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("four eyes"));
+    }
+    // The creator, holding the approver role too, may not reject either.
+    let (_, own) = app.post("/api/v1/calibrations", Some(&both), &body);
+    let own_id = own["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/calibrations/{own_id}/submit"),
+        Some(&both),
+        &json!({}),
+    );
+    let (status, _) = app.post(
+        &format!("/api/v1/calibrations/{own_id}/reject"),
+        Some(&both),
+        &json!({"reason": "mine"}),
+    );
+    assert_eq!(status, Status::Forbidden);
+    // A submitter who did not create it (an admin submitting a technician's draft).
+    let (_, third) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    let third_id = third["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/calibrations/{third_id}/submit"),
+        Some(&chief),
+        &json!({}),
+    );
+    let (status, _) = app.post(
+        &format!("/api/v1/calibrations/{third_id}/approve"),
+        Some(&chief),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Forbidden);
+    // Someone with no hand in it approves: the certificate names that approver.
+    let (status, approved) = app.post(&path("approve"), Some("approver"), &json!({}));
+    assert_eq!(status, Status::Ok, "{approved}");
+    assert_ne!(approved["approved_by"], edited["updated_by"]);
+    assert_eq!(approved["updated_by"], approved["approved_by"]);
 }
 
 #[test]
@@ -602,10 +610,12 @@ fn concurrent_approvals_take_consecutive_numbers() {
                 scope.spawn(move || {
                     barrier.wait();
                     let mut conn = database.get().unwrap();
-                    caltrace::db::calibrations::approve(&mut conn, &actor, id, today, &context)
-                        .unwrap()
-                        .certificate_number
-                        .unwrap()
+                    caltrace::workflow::calibrations::approve(
+                        &mut conn, &actor, id, today, &context,
+                    )
+                    .unwrap()
+                    .certificate_number
+                    .unwrap()
                 })
             })
             .collect();

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::audit::cli;
-use crate::calibrations::{calibration, issue, point, register};
+use crate::common::fixtures::{calibration, issue, point, register};
 use crate::common::{fields, TestApp};
 
 fn sha256(bytes: &[u8]) -> String {

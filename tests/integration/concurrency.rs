@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::calibrations::{calibration, point};
+use crate::common::fixtures::{calibration, point};
+use crate::common::live::{request, LiveDatabase, Response, Server};
 use crate::common::pressure_gauge;
-use crate::live::{request, LiveDatabase, Response, Server};
 
 const CLIENTS: usize = 200;
 /// Each client repeats its mix this many times, so contention lasts.

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::calibrations::{calibration, point};
+use crate::common::fixtures::{calibration, point};
+use crate::common::live::{request, LiveDatabase, Server};
 use crate::common::pressure_gauge;
-use crate::live::{request, LiveDatabase, Server};
 
 const WRITERS: usize = 4;
 /// Kill, restart, write on: this many times.

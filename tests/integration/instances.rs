@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use crate::calibrations::{calibration, point};
+use crate::common::fixtures::{calibration, point};
+use crate::common::live::{LiveDatabase, Server};
 use crate::common::pressure_gauge;
-use crate::live::{LiveDatabase, Server};
 
 #[test]
 fn two_instances_share_one_database_and_one_numbering() {

@@ -1,7 +1,7 @@
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::calibrations::{calibration, external, issue, point, register};
+use crate::common::fixtures::{calibration, external, issue, point, register};
 use crate::common::{fields, TestApp};
 
 fn report(app: &TestApp, id: i64, at: &str) -> Value {
@@ -407,4 +407,35 @@ fn impact_across_three_levels_with_the_cut_off_and_a_correction() {
         (status, fields(&problem)),
         (Status::UnprocessableEntity, vec!["correction".to_string()])
     );
+}
+
+/// A stored decision rule that cannot be read is corrupt data: impact analysis
+/// reports it as an error instead of re-deciding under `simple` as if nothing
+/// were wrong.
+#[test]
+fn impact_refuses_an_unreadable_stored_decision_rule() {
+    let app = TestApp::new();
+    let national = register(&app, "NIM-P", "national");
+    let standard = register(&app, "REF-1", "reference");
+    let gauge = register(&app, "PG-1", "working");
+    issue_one_point(&app, standard, national, "2026-01-10", 0.0001);
+    let used = issue_one_point(&app, gauge, standard, "2026-02-10", 0.0002);
+    let id = used["id"].as_i64().unwrap();
+    app.with_conn(|conn| {
+        use caltrace::db::schema::calibrations;
+        use diesel::prelude::*;
+        diesel::update(calibrations::table.find(id))
+            .set(calibrations::decision_rule.eq("guardband??"))
+            .execute(conn)
+            .unwrap();
+    });
+    let correction = json!({"correction": {"reference_offset": {"value": 0.1, "unit": "kPa"},
+                                           "standard_uncertainty": {"value": 0.0001, "unit": "MPa"}}});
+    let (status, problem) = app.post(
+        &format!("/api/v1/instruments/{standard}/impact"),
+        Some("approver"),
+        &correction,
+    );
+    assert_eq!(status, Status::InternalServerError, "{problem}");
+    assert!(problem.get("decision_changes").is_none(), "{problem}");
 }

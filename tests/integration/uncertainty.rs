@@ -225,16 +225,16 @@ fn every_error_case_is_422_naming_its_field() {
 #[test]
 fn calibration_points_use_the_engine() {
     let app = TestApp::new();
-    let gauge = crate::calibrations::register(&app, "PG-1", "working");
-    let standard = crate::calibrations::register(&app, "REF-1", "reference");
-    let mut point = crate::calibrations::point(0.5003, 0.0002);
+    let gauge = crate::common::fixtures::register(&app, "PG-1", "working");
+    let standard = crate::common::fixtures::register(&app, "REF-1", "reference");
+    let mut point = crate::common::fixtures::point(0.5003, 0.0002);
     point.as_object_mut().unwrap().remove("stated_uncertainty");
     point["budget"] = json!({"components": [
         {"name": "reference standard", "type": "B", "distribution": "normal", "expanded_uncertainty": 0.1, "coverage_factor": 2, "unit": "kPa", "standard": standard},
         {"name": "resolution", "type": "B", "distribution": "rectangular", "half_width": 0.05, "unit": "kPa"},
         {"name": "repeatability", "type": "A", "readings": [0.5002, 0.5003, 0.5004], "unit": "MPa"}]});
     let body =
-        crate::calibrations::calibration(gauge, &[standard], "2026-05-10", vec![point.clone()]);
+        crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![point.clone()]);
     let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
     assert_eq!(status, Status::Created, "{created}");
     let p = &created["points"][0];
@@ -260,7 +260,7 @@ fn calibration_points_use_the_engine() {
     // A component naming a standard not used is refused, inside the point.
     point["budget"]["components"][0]["standard"] = json!(gauge);
     let body =
-        crate::calibrations::calibration(gauge, &[standard], "2026-05-10", vec![point.clone()]);
+        crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![point.clone()]);
     let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &body);
     assert_eq!(
         (status, fields(&problem)),
@@ -271,7 +271,7 @@ fn calibration_points_use_the_engine() {
     );
     point["budget"]["components"][0]["standard"] = json!(standard);
     point["budget"]["components"][1]["unit"] = json!("K");
-    let body = crate::calibrations::calibration(gauge, &[standard], "2026-05-10", vec![point]);
+    let body = crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![point]);
     let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &body);
     assert_eq!(
         (status, fields(&problem)),

@@ -1,7 +1,7 @@
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::calibrations::{calibration, external, issue, point, register};
+use crate::common::fixtures::{calibration, external, issue, point, register};
 use crate::common::{fields, TestApp};
 
 fn status(app: &TestApp, id: i64, at: &str) -> Value {

@@ -1,13 +1,14 @@
 //! The web pages through rocket::local: login sessions, CSRF, roles, escaping, and the
 //! approve → certificate → download → verify path a person takes.
 
+use caltrace::auth::UserRole;
 use caltrace::db::audit::Actor;
 use caltrace::db::users;
 use rocket::http::{ContentType, Status};
 use serde_json::json;
 use sha2::Digest;
 
-use crate::calibrations::{calibration, issue, point, register, submitted};
+use crate::common::fixtures::{calibration, issue, point, register, submitted};
 use crate::common::TestApp;
 
 const PASSWORD: &str = "correct horse battery";
@@ -290,6 +291,50 @@ fn approving_needs_the_approver_role_and_the_session_csrf_token() {
     assert!(verify.body.contains("CPG1500"));
 }
 
+/// Four eyes on the pages: an admin-approver who submitted a technician's draft
+/// sees why they cannot decide, and neither approve nor reject goes through.
+#[test]
+fn the_pages_refuse_a_decision_by_a_submitter() {
+    let mut app = TestApp::new();
+    app.add_user(
+        "chief",
+        &[UserRole::Admin, UserRole::Technician, UserRole::Approver],
+    );
+    set_password(&app, "chief");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5003, 0.0002)],
+    );
+    let (_, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = app.post(
+        &format!("/api/v1/calibrations/{id}/submit"),
+        Some("chief"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok);
+    let path = format!("/calibrations/{id}");
+    login(&app, "chief", PASSWORD, &path);
+    let page = get(&app, &path);
+    assert!(!page.body.contains("Approve and issue"), "{}", page.body);
+    assert!(page.body.contains("four eyes"), "{}", page.body);
+    let csrf = hidden(&page.body, "csrf_token");
+    let approved = post_form(&app, &format!("{path}/approve"), &[("csrf_token", &csrf)]);
+    assert_eq!(approved.status, Status::Forbidden);
+    let rejected = post_form(
+        &app,
+        &format!("{path}/reject"),
+        &[("csrf_token", &csrf), ("reason", "mine")],
+    );
+    assert_eq!(rejected.status, Status::Forbidden);
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
+    assert_eq!(record["status"], "submitted");
+}
+
 #[test]
 fn reject_from_the_page_records_the_reason() {
     let app = TestApp::new();
@@ -412,6 +457,29 @@ fn dashboard_lists_what_needs_attention() {
         &calibration(failed, &[national], &today, vec![point(0.5020, 0.0002)]),
     );
     let waiting_id = pending(&app, waiting, national);
+    // Overdue too, but suspended: out of service, so recalled by neither list.
+    let parked = register(&app, "PG-PARKED", "working");
+    issue(
+        &app,
+        &calibration(
+            parked,
+            &[national],
+            "2024-01-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    let (status, _) = app.post(
+        &format!("/api/v1/instruments/{parked}/suspend"),
+        Some("technician"),
+        &json!({"reason": "sent for repair"}),
+    );
+    assert_eq!(status, Status::Ok);
+    let (_, recalls) = app.get("/api/v1/recalls", Some("inspector"));
+    let recalled = recalls.to_string();
+    assert!(
+        recalled.contains("PG-OLD") && !recalled.contains("PG-PARKED"),
+        "{recalls}"
+    );
     login(&app, "approver", PASSWORD, "/");
     let page = get(&app, "/");
     assert_eq!(page.status, Status::Ok);
@@ -422,6 +490,11 @@ fn dashboard_lists_what_needs_attention() {
     };
     assert!(section("overdue").contains("PG-OLD"));
     assert!(!section("overdue").contains("PG-FAIL"));
+    assert!(
+        !section("overdue").contains("PG-PARKED"),
+        "{}",
+        section("overdue")
+    );
     assert!(section("oot").contains("PG-FAIL"));
     assert!(!section("oot").contains("PG-OLD"));
     assert!(section("approval").contains(&format!("/calibrations/{waiting_id}")));

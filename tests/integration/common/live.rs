@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{create_postgres_database, drop_postgres_database, run_cli};
+use super::{create_postgres_database, drop_postgres_database, run_cli};
 
 /// A database for one test, removed when dropped.
 pub struct LiveDatabase {

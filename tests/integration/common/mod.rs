@@ -2,6 +2,9 @@
 //! PostgreSQL database when CALTRACE_TEST_DATABASE_URL points at a server), a
 //! Rocket local client, and one user with a token per role.
 
+pub mod fixtures;
+pub mod live;
+
 use std::collections::HashMap;
 
 use caltrace::auth::UserRole;
@@ -75,13 +78,13 @@ impl TestApp {
     }
 
     /// How this test's service issues certificates (its configured lab and prefix).
-    pub fn issue_context(&self) -> caltrace::db::certificates::IssueContext {
+    pub fn issue_context(&self) -> caltrace::workflow::certificates::IssueContext {
         let config = self
             .client
             .rocket()
             .state::<caltrace::config::AppConfig>()
             .expect("config");
-        caltrace::db::certificates::IssueContext::from_config(config)
+        caltrace::workflow::certificates::IssueContext::from_config(config)
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -1,0 +1,2 @@
+ALTER TABLE calibrations DROP COLUMN updated_by;
+DROP TABLE calibration_contributors;

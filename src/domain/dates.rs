@@ -1,0 +1,66 @@
+//! Calendar dates as the service reads them: `YYYY-MM-DD` from users, files
+//! and the database alike, parsed in one place.
+
+use chrono::NaiveDate;
+
+/// "Today" is the UTC date (DESIGN section 6).
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// A date written `YYYY-MM-DD` (surrounding blanks ignored), as chrono's
+/// `%Y-%m-%d` reads it. The plain ten-character form every client and the
+/// database send is read directly: chrono's format-string parser cost more than
+/// the rest of a query string on the single status check, and more than the
+/// rest of reading a row in the status reader.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    iso_date(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+}
+
+/// Exactly `YYYY-MM-DD` with digits in place, as a real calendar date.
+pub fn iso_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        bytes[range].iter().try_fold(0u32, |value, &byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_directly_agree_with_chrono() {
+        for text in [
+            "2026-06-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-06-31",
+            "0000-01-01",
+            "9999-12-31",
+            "2026-6-1",
+            "2026-06-1x",
+            "+2026-06-01",
+            " 2026-06-01 ",
+            "2026/06/01",
+            "",
+            "2026-06-01T00:00",
+        ] {
+            let chrono = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+            assert_eq!(parse_date(text), chrono, "{text:?}");
+        }
+        assert_eq!(iso_date("2026-06-01"), NaiveDate::from_ymd_opt(2026, 6, 1));
+        assert_eq!(iso_date("2023-02-29"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Query-string values parsed by hand, so a bad one is a 422 naming the
+//! parameter instead of Rocket's silent forward to 404.
+
+use chrono::NaiveDate;
+
+use crate::domain::dates::parse_date;
+use crate::error::ApiError;
+
+pub const DEFAULT_PER_PAGE: i64 = 50;
+pub const MAX_PER_PAGE: i64 = 1000;
+
+pub fn page(page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let number =
+        |field: &str, text: Option<&str>, default: i64, max: i64| -> Result<i64, ApiError> {
+            match text {
+                None => Ok(default),
+                Some(text) => match text.trim().parse::<i64>() {
+                    Ok(value) if (1..=max).contains(&value) => Ok(value),
+                    _ => Err(ApiError::field(
+                        field,
+                        format!("must be a whole number from 1 to {max}"),
+                    )),
+                },
+            }
+        };
+    Ok((
+        number("page", page, 1, 1_000_000)?,
+        number("per_page", per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
+    ))
+}
+
+pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+    parse_date(text).ok_or_else(|| ApiError::field(field, "must be a date as YYYY-MM-DD"))
+}
+
+pub fn optional_date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    text.map(|text| date(field, text)).transpose()
+}
+
+pub use crate::domain::dates::today;
+
+/// A non-empty filter value, or None when absent or blank.
+pub fn filter(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// A state named in a filter (`status=issued`), or None when absent or blank;
+/// an unknown name is a 422 listing the names it may take.
+pub fn state<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    filter(text)
+        .map(|name| name.parse::<T>())
+        .transpose()
+        .map_err(|message| ApiError::field(field, message))
+}
+
+pub fn optional_id(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    text.map(|text| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::field(field, "must be a whole number"))
+    })
+    .transpose()
+}

@@ -1,0 +1,348 @@
+//! A calibration's way from draft to certificate (DESIGN section 6): recording
+//! and evaluating it against the register and the CMCs, four eyes, approval
+//! (numbering, issuing the certificate, recomputing chains), rejection and
+//! withdrawal. Each operation is one transaction: all of it or nothing.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde_json::json;
+
+use super::certificates::{issue_certificate, IssueContext};
+use crate::db::audit::{append, Actor};
+use crate::db::calibrations::{self as repo, Calibration};
+use crate::db::{traceability, write_transaction, DbConnection};
+use crate::domain::calibration::{
+    evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
+};
+use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
+use crate::domain::states::CalibrationStatus::{
+    self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
+};
+use crate::domain::FieldError;
+use crate::error::ApiError;
+
+/// Intervals of the instruments a set of calibrations names (the calibrated
+/// instruments and their standards), in one query.
+fn known_instruments(
+    conn: &mut DbConnection,
+    inputs: &[CalibrationInput],
+) -> Result<HashMap<i64, Option<i32>>, ApiError> {
+    let mut wanted: Vec<i64> = inputs
+        .iter()
+        .flat_map(|input| {
+            std::iter::once(input.instrument_id).chain(input.standards_used.iter().copied())
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    Ok(repo::intervals_of(conn, &wanted)?)
+}
+
+/// What is wrong with the certificate a calibration says it replaces.
+fn check_replaced(
+    conn: &mut DbConnection,
+    input: &CalibrationInput,
+    field: String,
+) -> Result<Option<FieldError>, ApiError> {
+    let Some(replaces) = &input.replaces else {
+        return Ok(None);
+    };
+    let problem = match repo::certificate_holder(conn, &replaces.number)? {
+        None => format!("no certificate numbered {}", replaces.number),
+        Some((instrument_id, _)) if instrument_id != input.instrument_id => {
+            "the replaced certificate is for another instrument".to_string()
+        }
+        Some((_, status)) if status != Issued => format!(
+            "certificate {} is {status}; only an issued certificate can be replaced",
+            replaces.number
+        ),
+        Some(_) => return Ok(None),
+    };
+    Ok(Some(FieldError::new(field, problem)))
+}
+
+/// Validates a calibration against the register and the CMCs and computes its
+/// results; `path` prefixes field names (batch ingestion: `calibrations[3]`).
+fn evaluate(
+    conn: &mut DbConnection,
+    input: &CalibrationInput,
+    known: &HashMap<i64, Option<i32>>,
+    cmc_table: &[crate::domain::calibration::Cmc],
+    path: &str,
+) -> Result<EvaluatedCalibration, ApiError> {
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let Some(interval_days) = known.get(&input.instrument_id) else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            at("instrument_id"),
+            format!("no instrument with id {}", input.instrument_id),
+        )]));
+    };
+    let mut errors: Vec<FieldError> = input
+        .standards_used
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !known.contains_key(id))
+        .map(|(i, id)| {
+            FieldError::new(
+                at(&format!("standards_used[{i}]")),
+                format!("no instrument with id {id}"),
+            )
+        })
+        .collect();
+    errors.extend(check_replaced(conn, input, at("replaces.number"))?);
+    let facts = InstrumentFacts {
+        interval_days: *interval_days,
+    };
+    match evaluate_calibration(input, &facts, cmc_table) {
+        Ok(evaluated) if errors.is_empty() => Ok(evaluated),
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(more) => {
+            errors.extend(
+                more.into_iter()
+                    .map(|e| FieldError::new(at(&e.field), e.message)),
+            );
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+fn forbid(rule: Result<(), FourEyes>, action: &str) -> Result<(), ApiError> {
+    rule.map_err(|broken| ApiError::Forbidden(broken.explain(action)))
+}
+
+fn conflict_unless(
+    calibration: &Calibration,
+    allowed: &[CalibrationStatus],
+    action: &str,
+) -> Result<(), ApiError> {
+    if allowed.contains(&calibration.status) {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
+            "calibration {} is {}; it cannot be {action}",
+            calibration.id, calibration.status
+        )))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Records a new calibration as a draft.
+pub fn create(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    input: &CalibrationInput,
+) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let cmc_table = repo::list_cmcs(conn)?;
+        let known = known_instruments(conn, std::slice::from_ref(input))?;
+        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
+        let id = repo::insert_evaluated(conn, actor, input, &evaluated, Draft)?;
+        let created = repo::get(conn, id)?;
+        append(
+            conn,
+            actor,
+            "create",
+            "calibration",
+            &id.to_string(),
+            None,
+            Some(&to_json(&created)),
+        )?;
+        Ok(created)
+    })
+}
+
+/// Batch ingestion: every calibration or none. Errors name
+/// `calibrations[i].…`; all are reported, not only the first.
+pub fn create_batch(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    inputs: &[CalibrationInput],
+    submit: bool,
+) -> Result<Vec<i64>, ApiError> {
+    write_transaction(conn, |conn| {
+        let cmc_table = repo::list_cmcs(conn)?;
+        let known = known_instruments(conn, inputs)?;
+        let mut errors = Vec::new();
+        let mut evaluated = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            let path = format!("calibrations[{i}]");
+            match evaluate(conn, input, &known, &cmc_table, &path) {
+                Ok(result) => evaluated.push(result),
+                Err(ApiError::Validation(more)) => errors.extend(more),
+                Err(other) => return Err(other),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let status = if submit { Submitted } else { Draft };
+        let mut ids = Vec::with_capacity(inputs.len());
+        for (input, result) in inputs.iter().zip(&evaluated) {
+            ids.push(repo::insert_evaluated(conn, actor, input, result, status)?);
+        }
+        let range = format!(
+            "{}..{}",
+            ids.first().unwrap_or(&0),
+            ids.last().unwrap_or(&0)
+        );
+        let after = json!({"ids": ids, "status": status});
+        append(
+            conn,
+            actor,
+            "create_batch",
+            "calibration",
+            &range,
+            None,
+            Some(&after),
+        )?;
+        Ok(ids)
+    })
+}
+
+/// Replaces a draft (or rejected work, which goes back to draft). Issued data
+/// is never changed in place; drafts belong to their creator (and admins).
+pub fn replace_draft(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    input: &CalibrationInput,
+) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get(conn, id)?;
+        conflict_unless(&before, &[Draft, Rejected], "changed")?;
+        let may = may_change(before.created_by, actor.user_id, actor.is_admin);
+        forbid(may, "change")?;
+        let cmc_table = repo::list_cmcs(conn)?;
+        let known = known_instruments(conn, std::slice::from_ref(input))?;
+        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
+        repo::update_evaluated(conn, actor, id, input, &evaluated)?;
+        Ok(repo::audited(conn, actor, "update", &before)?)
+    })
+}
+
+pub fn submit(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get(conn, id)?;
+        conflict_unless(&before, &[Draft], "submitted")?;
+        let may = may_change(before.created_by, actor.user_id, actor.is_admin);
+        forbid(may, "submit")?;
+        repo::record_contributor(conn, id, actor)?;
+        Ok(repo::set_status(
+            conn, actor, &before, Submitted, None, "submit",
+        )?)
+    })
+}
+
+pub fn reject(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get(conn, id)?;
+        conflict_unless(&before, &[Submitted], "rejected")?;
+        forbid(
+            may_decide(&repo::contributors(conn, id)?, actor.user_id),
+            "rejects",
+        )?;
+        Ok(repo::set_status(
+            conn,
+            actor,
+            &before,
+            Rejected,
+            Some(reason),
+            "reject",
+        )?)
+    })
+}
+
+/// The certificate a replacement replaces becomes superseded (it must still be issued).
+fn supersede_replaced(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    before: &Calibration,
+    number: &str,
+) -> Result<(), ApiError> {
+    let Some(replaces) = &before.replaces else {
+        return Ok(());
+    };
+    let old_number = replaces["number"].as_str().unwrap_or_default();
+    let old = repo::get_by_certificate(conn, old_number)?;
+    if old.status != Issued {
+        return Err(ApiError::Conflict(format!(
+            "certificate {old_number} is {}; it can no longer be replaced",
+            old.status
+        )));
+    }
+    Ok(repo::supersede(conn, actor, &old, number)?)
+}
+
+/// Approves a submitted calibration (never by one of its contributors): issues
+/// the certificate of an internal one, accepts an external one.
+pub fn approve(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    today: NaiveDate,
+    context: &IssueContext,
+) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get(conn, id)?;
+        forbid(
+            may_decide(&repo::contributors(conn, id)?, actor.user_id),
+            "approves",
+        )?;
+        conflict_unless(&before, &[Submitted], "approved")?;
+        let number = match before.kind {
+            CalibrationKind::Internal => Some(repo::next_certificate_number(
+                conn,
+                today.year(),
+                &context.prefix,
+            )?),
+            CalibrationKind::External => None,
+        };
+        let status = if number.is_some() { Issued } else { Accepted };
+        if let Some(number) = &number {
+            supersede_replaced(conn, actor, &before, number)?;
+        }
+        repo::mark_approved(conn, actor, id, status, number.as_deref(), today)?;
+        // Its own chain on its date, then everything that used this instrument
+        // from that date on: the new calibration may be what they now rest on.
+        traceability::refresh_chain_state(conn, &[id])?;
+        traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        if let Some(number) = &number {
+            // The certificate is rendered once, here, and kept byte for byte.
+            let issued = repo::get(conn, id)?;
+            issue_certificate(conn, &issued, number, today, &actor.name, context)?;
+        }
+        Ok(repo::audited(conn, actor, "approve", &before)?)
+    })
+}
+
+/// Withdraws an issued certificate: whatever rested on it now rests on a
+/// withdrawn one, so the chains downstream are recomputed.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    number: &str,
+    reason: &str,
+) -> Result<Calibration, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get_by_certificate(conn, number)?;
+        conflict_unless(&before, &[Issued], "withdrawn")?;
+        let after = repo::set_status(conn, actor, &before, Withdrawn, Some(reason), "withdraw")?;
+        traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        Ok(after)
+    })
+}

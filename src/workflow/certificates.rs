@@ -1,0 +1,221 @@
+//! Issuing a certificate (DESIGN section 8): gathering what it states from the
+//! register, the calibration, the standards and the traceability chain;
+//! rendering the PDF and the DCC once; storing them byte for byte.
+
+use chrono::NaiveDate;
+
+use crate::config::AppConfig;
+use crate::db::calibrations::Calibration;
+use crate::db::{self, DbConnection};
+use crate::domain::calibration::Stage;
+use crate::domain::certificate::{
+    CertificateView, ItemView, LaboratoryView, ReplacesView, StandardView, TraceabilityRootView,
+};
+use crate::domain::quantity::QuantityJson;
+use crate::domain::traceability::{trace, TraceabilityReport};
+use crate::error::ApiError;
+
+/// What issuing needs besides the calibration: the laboratory's identity and
+/// where certificates are verified.
+#[derive(Debug, Clone)]
+pub struct IssueContext {
+    pub prefix: String,
+    pub laboratory: LaboratoryView,
+    pub public_base_url: String,
+}
+
+impl IssueContext {
+    pub fn from_config(config: &AppConfig) -> IssueContext {
+        IssueContext {
+            prefix: config.lab.certificate_prefix.clone(),
+            laboratory: LaboratoryView {
+                name: config.lab.name.clone(),
+                address: config.lab.address.clone(),
+                accreditation_body: config.lab.accreditation_body.clone(),
+                accreditation_number: config.lab.accreditation_number.clone(),
+                country: config.lab.country.clone(),
+            },
+            public_base_url: config.public_base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn verification_url(&self, number: &str) -> String {
+        format!("{}/verify/{number}", self.public_base_url)
+    }
+}
+
+/// Renders and stores the certificate of an approved internal calibration,
+/// inside the approval's transaction.
+pub fn issue_certificate(
+    conn: &mut DbConnection,
+    calibration: &Calibration,
+    number: &str,
+    issued_on: NaiveDate,
+    signatory: &str,
+    context: &IssueContext,
+) -> Result<CertificateView, ApiError> {
+    let view = build_view(conn, calibration, number, issued_on, signatory, context)?;
+    let pdf = crate::pdf::render(&view)
+        .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
+    let dcc = crate::dcc::render(&view)
+        .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
+    db::certificates::insert_documents(conn, &view, calibration, pdf, dcc)?;
+    Ok(view)
+}
+
+/// A standard used, with the certificate its link rested on that day.
+fn standard_view(
+    conn: &mut DbConnection,
+    standard_id: i64,
+    on: NaiveDate,
+    context: &IssueContext,
+) -> Result<StandardView, ApiError> {
+    let standard = db::instruments::get(conn, standard_id)?;
+    let rests_on = db::certificates::rests_on(conn, standard_id, on)?;
+    let (certificate_number, issuer, calibrated_on, due_on, sha256) = match rests_on {
+        None => (None, None, None, None, None),
+        Some(r) if r.external => (
+            r.issuer_number,
+            r.issuer_name.or(r.our_number),
+            Some(r.performed_on),
+            r.due_on,
+            None,
+        ),
+        Some(r) => (
+            r.our_number,
+            Some(context.laboratory.name.clone()),
+            Some(r.performed_on),
+            r.due_on,
+            r.pdf_sha256,
+        ),
+    };
+    Ok(StandardView {
+        instrument_id: standard.id,
+        asset_tag: standard.asset_tag,
+        description: standard.description,
+        manufacturer: standard.manufacturer,
+        model: standard.model,
+        serial_number: standard.serial_number,
+        certificate_number,
+        issuer,
+        calibrated_on,
+        due_on,
+        certificate_sha256: sha256,
+    })
+}
+
+/// Where the chain ends: national standards (with their identifiers) and
+/// accredited laboratories.
+fn traceability_roots(
+    conn: &mut DbConnection,
+    report: &TraceabilityReport,
+) -> Result<Vec<TraceabilityRootView>, ApiError> {
+    let mut roots = Vec::new();
+    for national in &report.national_standards {
+        roots.push(TraceabilityRootView {
+            kind: "national_standard".to_string(),
+            name: format!(
+                "{} ({})",
+                national.institute.clone().unwrap_or_default(),
+                national.country.clone().unwrap_or_default()
+            ),
+            reference: db::instruments::get(conn, national.instrument_id)?.standard_identifier,
+        });
+    }
+    for root in &report.accredited_roots {
+        roots.push(TraceabilityRootView {
+            kind: "accredited_laboratory".to_string(),
+            name: format!(
+                "{}, {} {}",
+                root.issuer.name, root.issuer.accreditation_body, root.issuer.accreditation_number
+            ),
+            reference: root.certificate_number.clone(),
+        });
+    }
+    Ok(roots)
+}
+
+fn environment_of(calibration: &Calibration) -> Vec<(String, QuantityJson)> {
+    ["temperature", "relative_humidity", "pressure"]
+        .iter()
+        .filter_map(|key| {
+            let value = calibration.environment.as_ref()?.get(*key)?;
+            let quantity: QuantityJson = serde_json::from_value(value.clone()).ok()?;
+            Some((key.to_string(), quantity))
+        })
+        .collect()
+}
+
+fn item_view(instrument: &crate::domain::instrument::Instrument, found_out: bool) -> ItemView {
+    ItemView {
+        asset_tag: instrument.asset_tag.clone(),
+        description: instrument.description.clone(),
+        manufacturer: instrument.manufacturer.clone(),
+        model: instrument.model.clone(),
+        serial_number: instrument.serial_number.clone(),
+        quantity_kind: instrument.quantity_kind.name().to_string(),
+        range: instrument
+            .range
+            .as_ref()
+            .map(|r| (r.min.clone(), r.max.clone())),
+        resolution: instrument.resolution.clone(),
+        condition: if found_out {
+            "Received in working order; found out of tolerance before adjustment (see as-found results)".to_string()
+        } else {
+            "Received in working order".to_string()
+        },
+    }
+}
+
+/// Gathers everything the certificate of an approved internal calibration states.
+pub fn build_view(
+    conn: &mut DbConnection,
+    calibration: &Calibration,
+    number: &str,
+    issued_on: NaiveDate,
+    signatory: &str,
+    context: &IssueContext,
+) -> Result<CertificateView, ApiError> {
+    let instrument = db::instruments::get(conn, calibration.instrument_id)?;
+    let standards = calibration
+        .standards_used
+        .iter()
+        .map(|&id| standard_view(conn, id, calibration.performed_on, context))
+        .collect::<Result<Vec<_>, _>>()?;
+    let graph =
+        db::traceability::graph_for(conn, calibration.instrument_id, calibration.performed_on)?;
+    let report = trace(&graph, calibration.instrument_id, calibration.performed_on)
+        .ok_or_else(|| ApiError::Internal("the calibrated instrument vanished".to_string()))?;
+    let found_out = calibration
+        .points
+        .iter()
+        .any(|p| p.stage == Stage::AsFound && p.decision.is_some_and(|d| d.is_out_of_tolerance()));
+    let replaces = calibration.replaces.as_ref().map(|r| ReplacesView {
+        number: r["number"].as_str().unwrap_or_default().to_string(),
+        replacement_type: r["type"].as_str().unwrap_or_default().to_string(),
+        reason: r["reason"].as_str().unwrap_or_default().to_string(),
+    });
+    Ok(CertificateView {
+        number: number.to_string(),
+        issued_on,
+        laboratory: context.laboratory.clone(),
+        customer: instrument.customer.clone(),
+        item: item_view(&instrument, found_out),
+        received_on: calibration.received_on,
+        performed_on: calibration.performed_on,
+        location: calibration.location.clone(),
+        procedure: calibration.procedure.clone(),
+        environment: environment_of(calibration),
+        decision_rule: calibration.decision_rule.as_str().to_string(),
+        points: calibration.points.clone(),
+        standards,
+        traceability_roots: traceability_roots(conn, &report)?,
+        traceable: report.traceable,
+        deviations: None,
+        replaces,
+        signatory: signatory.to_string(),
+        verification_url: context.verification_url(number),
+        audit_head: db::audit::head(conn)?,
+        due_on: calibration.due_on,
+    })
+}

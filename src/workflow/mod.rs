@@ -1,0 +1,9 @@
+//! Operations that span several repositories (DESIGN section 3): a handler or a
+//! page parses its input, calls one function here (or one repository
+//! function), and answers. Rendering and signing are called from here, never
+//! from `db/`.
+
+pub mod calibrations;
+pub mod certificates;
+pub mod impact;
+pub mod users;

@@ -1,0 +1,38 @@
+//! Accounts as the command line and the demo create them: the rules a user
+//! name and a password must meet are checked here, before anything is stored.
+
+use crate::db::audit::Actor;
+use crate::db::{users, DbConnection};
+use crate::domain::people::{AuthUser, UserRole};
+use crate::error::ApiError;
+
+pub fn create_user(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &str,
+    roles: &[UserRole],
+) -> Result<AuthUser, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "name",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    if roles.is_empty() {
+        return Err(ApiError::field("roles", "at least one role is required"));
+    }
+    Ok(users::create_user(conn, actor, name, roles)?)
+}
+
+/// Sets (or replaces) a user's web login password (NIST SP 800-63B length rules).
+pub fn set_password(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    crate::password::acceptable(password)
+        .map_err(|message| ApiError::field("password", &message))?;
+    Ok(users::set_password(conn, actor, name, password)?)
+}

@@ -1,0 +1,81 @@
+//! Records the tests of several modules build on: instruments registered,
+//! calibrations recorded, submitted and issued through the API.
+
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+use super::{pressure_gauge, TestApp};
+
+pub fn register(app: &TestApp, tag: &str, role: &str) -> i64 {
+    let mut body = pressure_gauge(tag, &format!("SN-{tag}"));
+    body["role"] = json!(role);
+    if role == "national" {
+        body["institute"] = json!("NIM");
+        body["country"] = json!("CN");
+    }
+    let (status, created) = app.post("/api/v1/instruments", Some("admin"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+    created["id"].as_i64().unwrap()
+}
+
+/// One as-found point at 0.5 MPa with a stated U.
+pub fn point(indicated: f64, u: f64) -> Value {
+    json!({"stage": "as_found", "reference": {"value": 0.5, "unit": "MPa"},
+           "indicated": {"value": indicated, "unit": "MPa"}, "tolerance": {"value": 0.001, "unit": "MPa"},
+           "stated_uncertainty": {"expanded_uncertainty": {"value": u, "unit": "MPa"}, "coverage_factor": 2}})
+}
+
+pub fn calibration(
+    instrument_id: i64,
+    standards: &[i64],
+    performed_on: &str,
+    points: Vec<Value>,
+) -> Value {
+    json!({"instrument_id": instrument_id, "kind": "internal", "performed_on": performed_on,
+           "received_on": performed_on, "procedure": "JJG 52-2013", "location": "laboratory",
+           "environment": {"temperature": {"value": 20.1, "unit": "degC"}, "relative_humidity": {"value": 45, "unit": "%RH"}},
+           "standards_used": standards, "decision_rule": "simple", "points": points})
+}
+
+/// Creates as the technician and submits; returns its id.
+pub fn submitted(app: &TestApp, body: &Value) -> i64 {
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), body);
+    assert_eq!(status, Status::Created, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let (status, submitted) = app.post(
+        &format!("/api/v1/calibrations/{id}/submit"),
+        Some("technician"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{submitted}");
+    id
+}
+
+/// Creates, submits and approves; returns the approved calibration.
+pub fn issue(app: &TestApp, body: &Value) -> Value {
+    let id = submitted(app, body);
+    let (status, approved) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{approved}");
+    approved
+}
+
+pub fn external(
+    instrument_id: i64,
+    standards: &[i64],
+    performed_on: &str,
+    issuer_number: &str,
+) -> Value {
+    let mut body = calibration(
+        instrument_id,
+        standards,
+        performed_on,
+        vec![point(0.5001, 0.00005)],
+    );
+    body["kind"] = json!("external");
+    body["issuer"] = json!({"name": "NIM", "certificate_number": issuer_number});
+    body
+}
