@@ -643,6 +643,17 @@ pub fn import_instruments(
 
 /// Writes the whole register as CSV (the import format), ordered by id.
 /// Returns the number of instruments written.
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+/// carriage return first: OWASP's CSV injection list) is written with a leading
+/// apostrophe, which spreadsheets show as text. Numeric columns are written as
+/// numbers and never pass through here, so a negative range stays a number.
+pub fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
 pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Result<usize, String> {
     let mut all: Vec<Instrument> = Vec::new();
     let mut page = 1;
@@ -675,7 +686,7 @@ pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Resul
     };
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(columns).map_err(|e| e.to_string())?;
-    let opt = |value: &Option<String>| value.clone().unwrap_or_default();
+    let opt = |value: &Option<String>| spreadsheet_safe(value.as_deref().unwrap_or_default());
     for instrument in &all {
         let (min, max, unit, min_unit, max_unit) = match &instrument.range {
             Some(range) if range.min.unit == range.max.unit => (
@@ -695,7 +706,7 @@ pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Resul
             None => Default::default(),
         };
         let mut record = vec![
-            instrument.asset_tag.clone(),
+            spreadsheet_safe(&instrument.asset_tag),
             opt(&instrument.description),
             opt(&instrument.manufacturer),
             opt(&instrument.model),

@@ -100,6 +100,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             }
         }))
         .attach(rocket_dyn_templates::Template::fairing())
+        .attach(web::page_headers())
         .mount("/", api::routes())
         .mount("/", web::routes())
         .mount("/", metrics::routes())

@@ -105,6 +105,9 @@ pub fn insert_documents(
             certificates::dcc.eq(dcc.into_bytes()),
             certificates::audit_head.eq(&view.audit_head),
             certificates::created_at.eq(now_timestamp()),
+            certificates::item_manufacturer.eq(&view.item.manufacturer),
+            certificates::item_model.eq(&view.item.model),
+            certificates::item_serial_number.eq(&view.item.serial_number),
         ))
         .execute(conn)?;
     Ok(())
@@ -280,9 +283,9 @@ pub fn verify(
     number: &str,
     sha256: Option<&str>,
 ) -> DbResult<Verification> {
+    // The item as certified, frozen at issue, not the register's current data.
     let row: Option<VerifyRow> = certificates::table
         .inner_join(calibrations_table::table)
-        .inner_join(instruments::table.on(instruments::id.eq(certificates::instrument_id)))
         .select((
             certificates::pdf_sha256,
             certificates::dcc_sha256,
@@ -290,9 +293,9 @@ pub fn verify(
             calibrations_table::superseded_by,
             certificates::issued_on,
             calibrations_table::performed_on,
-            instruments::manufacturer,
-            instruments::model,
-            instruments::serial_number,
+            certificates::item_manufacturer,
+            certificates::item_model,
+            certificates::item_serial_number,
         ))
         .filter(certificates::number.eq(number))
         .first(conn)

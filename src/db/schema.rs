@@ -173,6 +173,9 @@ diesel::table! {
         dcc_sha256 -> Text,
         audit_head -> Text,
         created_at -> Text,
+        item_manufacturer -> Nullable<Text>,
+        item_model -> Nullable<Text>,
+        item_serial_number -> Nullable<Text>,
     }
 }
 

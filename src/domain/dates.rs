@@ -8,6 +8,23 @@ pub fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
+/// The dates a record may carry (DESIGN section 9): a year typed wrong
+/// (`0226`, `20266`, `9999`) is refused rather than stored.
+pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(date) => date,
+    None => panic!("valid date"),
+};
+pub const LATEST: NaiveDate = match NaiveDate::from_ymd_opt(2999, 12, 31) {
+    Some(date) => date,
+    None => panic!("valid date"),
+};
+
+/// Why a date is out of the range records may carry, if it is.
+pub fn out_of_range(date: NaiveDate) -> Option<String> {
+    (!(EARLIEST..=LATEST).contains(&date))
+        .then(|| format!("must be between {EARLIEST} and {LATEST}; check the year"))
+}
+
 /// A date written `YYYY-MM-DD` (surrounding blanks ignored), as chrono's
 /// `%Y-%m-%d` reads it. The plain ten-character form every client and the
 /// database send is read directly: chrono's format-string parser cost more than

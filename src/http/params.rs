@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::dates::parse_date;
+use crate::domain::dates::{out_of_range, parse_date};
 use crate::error::ApiError;
 
 pub const DEFAULT_PER_PAGE: i64 = 50;
@@ -30,7 +30,12 @@ pub fn page(page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64), Ap
 }
 
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    parse_date(text).ok_or_else(|| ApiError::field(field, "must be a date as YYYY-MM-DD"))
+    let date =
+        parse_date(text).ok_or_else(|| ApiError::field(field, "must be a date as YYYY-MM-DD"))?;
+    match out_of_range(date) {
+        Some(message) => Err(ApiError::field(field, message)),
+        None => Ok(date),
+    }
 }
 
 pub fn optional_date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {

@@ -91,7 +91,12 @@ impl<'r> FromRequest<'r> for Session {
 /// Only a path on this site is followed after login (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
             path.to_string()
         }
         _ => "/".to_string(),
@@ -162,6 +167,14 @@ async fn login(
     database: &State<Database>,
     config: &State<AppConfig>,
 ) -> Result<Result<Redirect, (Status, Template)>, PageError> {
+    // A control character in `next` cannot become a Location header: refused
+    // before the password is checked, so no session is made for a redirect
+    // that could not be sent.
+    if form.next.chars().any(char::is_control) {
+        return Err(PageError::BadRequest(
+            "next: must be a path on this site, without control characters".into(),
+        ));
+    }
     let next = safe_next(Some(&form.next));
     let expected = cookies.get(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|expected| same(&expected, &form.login_token)) {

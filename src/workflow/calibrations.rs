@@ -14,7 +14,9 @@ use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
     evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
+    PointResult,
 };
+use crate::domain::dates::out_of_range;
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
@@ -84,24 +86,32 @@ fn evaluate(
             format!("no instrument with id {}", input.instrument_id),
         )]));
     };
-    let mut errors: Vec<FieldError> = input
-        .standards_used
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| !known.contains_key(id))
-        .map(|(i, id)| {
-            FieldError::new(
-                at(&format!("standards_used[{i}]")),
-                format!("no instrument with id {id}"),
-            )
-        })
-        .collect();
+    let mut errors = limits(input, &at);
+    errors.extend(
+        input
+            .standards_used
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !known.contains_key(id))
+            .map(|(i, id)| {
+                FieldError::new(
+                    at(&format!("standards_used[{i}]")),
+                    format!("no instrument with id {id}"),
+                )
+            }),
+    );
     errors.extend(check_replaced(conn, input, at("replaces.number"))?);
     let facts = InstrumentFacts {
         interval_days: *interval_days,
     };
     match evaluate_calibration(input, &facts, cmc_table) {
-        Ok(evaluated) if errors.is_empty() => Ok(evaluated),
+        Ok(evaluated) if errors.is_empty() => {
+            let overflowing = overflowing_points(&evaluated, &at);
+            match overflowing.is_empty() {
+                true => Ok(evaluated),
+                false => Err(ApiError::Validation(overflowing)),
+            }
+        }
         Ok(_) => Err(ApiError::Validation(errors)),
         Err(more) => {
             errors.extend(
@@ -111,6 +121,60 @@ fn evaluate(
             Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// Most points one calibration may carry (DESIGN section 9): a certificate of
+/// a thousand points is already forty pages; more is a mistake or an attack.
+pub const MAX_POINTS: usize = 1000;
+
+/// The limits a calibration must keep before it is evaluated: the number of
+/// points and the range of its dates.
+fn limits(input: &CalibrationInput, at: &dyn Fn(&str) -> String) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if input.points.len() > MAX_POINTS {
+        errors.push(FieldError::new(
+            at("points"),
+            format!(
+                "holds {} points; at most {MAX_POINTS} per calibration: split the work into several calibrations",
+                input.points.len()
+            ),
+        ));
+    }
+    let dates = [
+        ("performed_on", Some(input.performed_on)),
+        ("received_on", input.received_on),
+    ];
+    for (field, date) in dates {
+        if let Some(message) = date.and_then(out_of_range) {
+            errors.push(FieldError::new(at(field), message));
+        }
+    }
+    errors
+}
+
+/// Points whose results cannot be stored: a value so large that the error, its
+/// uncertainty or the TUR overflows to infinity (1e308 in a reading). Stored,
+/// they would read back as corrupt; they are refused instead, naming the point.
+fn overflowing_points(
+    evaluated: &EvaluatedCalibration,
+    at: &dyn Fn(&str) -> String,
+) -> Vec<FieldError> {
+    evaluated
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(_, point)| {
+            let stored = serde_json::to_value(point).unwrap_or(serde_json::Value::Null);
+            serde_json::from_value::<PointResult>(stored).is_err()
+        })
+        .map(|(i, _)| {
+            FieldError::new(
+                at(&format!("points[{i}]")),
+                "the values are too large: the error or its uncertainty overflows; \
+                 check the value and its unit",
+            )
+        })
+        .collect()
 }
 
 fn forbid(rule: Result<(), FourEyes>, action: &str) -> Result<(), ApiError> {

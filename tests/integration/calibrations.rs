@@ -632,3 +632,54 @@ fn concurrent_approvals_take_consecutive_numbers() {
         .iter()
         .all(|n| n.starts_with(&format!("CT-{year}-"))));
 }
+
+/// The probe's findings (issue 21): 55 000 points were accepted, 1e308 in a
+/// reading gave a 500, and `performed_on: 9999-12-31` was stored. Each is now a
+/// 422 naming the field, and nothing is stored.
+#[test]
+fn limits_on_points_magnitudes_and_dates() {
+    let app = TestApp::new();
+    let gauge = register(&app, "PG-1", "working");
+    let many = vec![point(0.5001, 0.0002); 1001];
+    let (status, problem) = app.post(
+        "/api/v1/calibrations",
+        Some("technician"),
+        &calibration(gauge, &[], "2026-05-10", many),
+    );
+    assert_eq!(
+        (status, fields(&problem)),
+        (Status::UnprocessableEntity, vec!["points".to_string()])
+    );
+    let mut huge = point(0.5, 0.0002);
+    huge["indicated"]["value"] = json!(1e308);
+    huge["reference"]["value"] = json!(-1e308);
+    let (status, problem) = app.post(
+        "/api/v1/calibrations",
+        Some("technician"),
+        &calibration(gauge, &[], "2026-05-10", vec![point(0.5001, 0.0002), huge]),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(fields(&problem), vec!["points[1]".to_string()], "{problem}");
+    for date in ["9999-12-31", "0226-05-10"] {
+        let (status, problem) = app.post(
+            "/api/v1/calibrations",
+            Some("technician"),
+            &calibration(gauge, &[], date, vec![point(0.5001, 0.0002)]),
+        );
+        assert_eq!(status, Status::UnprocessableEntity, "{date}: {problem}");
+        assert!(
+            fields(&problem).contains(&"performed_on".to_string()),
+            "{problem}"
+        );
+    }
+    let (status, problem) = app.get(
+        &format!("/api/v1/instruments/{gauge}/status?at=3000-01-01"),
+        Some("inspector"),
+    );
+    assert_eq!(
+        (status, fields(&problem)),
+        (Status::UnprocessableEntity, vec!["at".to_string()])
+    );
+    let (_, listed) = app.get("/api/v1/calibrations", Some("auditor"));
+    assert_eq!(listed["total"], 0, "nothing stored");
+}

@@ -263,3 +263,24 @@ fn issued_documents_read_back() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// The probe's finding (issue 21): after a PUT changed the instrument's serial
+/// number, verification answered the new one. It answers the item as certified.
+#[test]
+fn verification_answers_the_item_as_certified() {
+    let app = TestApp::new();
+    let (gauge, issued) = traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap().to_string();
+    let mut changed = crate::common::pressure_gauge("PG-1", "SN-CHANGED");
+    changed["role"] = json!("working");
+    let (status, body) = app.put(
+        &format!("/api/v1/instruments/{gauge}"),
+        Some("admin"),
+        &changed,
+    );
+    assert_eq!(status, Status::Ok, "{body}");
+    assert_eq!(body["serial_number"], "SN-CHANGED");
+    let (status, answer) = app.get(&format!("/api/v1/verify/{number}"), None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(answer["item"]["serial_number"], "SN-PG-1", "{answer}");
+}

@@ -426,6 +426,29 @@ fn an_export_imports_into_an_empty_register_unchanged() {
     assert_eq!(export(&second), exported);
 }
 
+/// The probe's finding (issue 21): a description `=HYPERLINK(…)` went out as a
+/// formula a spreadsheet would run. Text cells that start like a formula are
+/// written as text; a negative range end stays a number.
+#[test]
+fn the_export_neutralises_cells_a_spreadsheet_would_run() {
+    let app = TestApp::new();
+    let (status, created) = app.post(
+        "/api/v1/instruments",
+        Some("admin"),
+        &json!({"asset_tag": "TH-1", "role": "working", "quantity_kind": "temperature",
+                "range": {"min": {"value": -40, "unit": "degC"}, "max": {"value": 150, "unit": "degC"}},
+                "description": "=HYPERLINK(\"http://evil.example\",\"click\")",
+                "customer": "@SUM(A1:A9)", "location": "+1 lab"}),
+    );
+    assert_eq!(status, Status::Created, "{created}");
+    let exported = export(&app);
+    let row = exported.lines().nth(1).unwrap();
+    assert!(row.contains("\"'=HYPERLINK("), "{row}");
+    assert!(row.contains(",'@SUM(A1:A9),"), "{row}");
+    assert!(row.contains(",'+1 lab,"), "{row}");
+    assert!(row.contains(",-40,150,degC,"), "{row}");
+}
+
 #[test]
 fn the_binary_imports_reports_and_exports() {
     let app = TestApp::new();
