@@ -5,6 +5,8 @@ mod audit;
 mod auth;
 mod calibrations;
 mod certificates;
+#[path = "../tools/checkers.rs"]
+mod checkers;
 mod common;
 mod concurrency;
 mod crash;
