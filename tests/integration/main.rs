@@ -11,6 +11,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod demo;
+mod documents;
 mod import;
 mod instances;
 mod instruments;
