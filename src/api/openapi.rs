@@ -234,14 +234,21 @@ fn complete_operation(operation: &mut Operation) {
     });
     if integer_path {
         add("404", "No such record");
-        const NOT_AN_ID: &str = "The id in the path is not a 64-bit integer";
+        // Rocket refuses such an id before the handler runs: a 422 of its own, or one more
+        // reason for the 422 the annotation already describes.
         match responses.get_mut("422") {
-            Some(RefOr::T(response)) if !response.description.contains(NOT_AN_ID) => {
-                response.description = format!("{}; or: {NOT_AN_ID}", response.description);
+            Some(RefOr::T(response)) if !response.description.contains("id in the path") => {
+                response.description = format!(
+                    "{}; or the id in the path is not a 64-bit integer",
+                    response.description
+                );
             }
             Some(_) => {}
             None => {
-                responses.insert("422".to_string(), problem_response(NOT_AN_ID));
+                responses.insert(
+                    "422".to_string(),
+                    problem_response("The id in the path is not a 64-bit integer"),
+                );
             }
         }
     }
