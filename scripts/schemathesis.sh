@@ -10,8 +10,8 @@
 #   scripts/schemathesis.sh
 #   SCHEMATHESIS_MAX_EXAMPLES=100 SCHEMATHESIS_SEED=7 scripts/schemathesis.sh   # longer / other seed
 #
-# Installs schemathesis with pip when `st` is missing. Reports (JUnit) land in
-# target/schemathesis/.
+# Installs schemathesis when `st` is missing, into the venv scripts/python-tools.sh keeps
+# (target/python-tools). Reports (JUnit) land in target/schemathesis/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,8 @@ role_examples=${SCHEMATHESIS_ROLE_EXAMPLES:-5}
 seed=${SCHEMATHESIS_SEED:-20260515}
 
 if ! command -v st >/dev/null 2>&1; then
-  echo "== installing schemathesis"
-  python3 -m pip install --quiet schemathesis
+  source scripts/python-tools.sh
+  python_tools schemathesis
 fi
 
 echo "== building caltrace"

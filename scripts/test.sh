@@ -16,11 +16,20 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_packages[@]}"
 fi
 
+# --- Python checkers the Rust tests run (tests/tools/checkers.rs) -------------------------
+# openapi-spec-validator on the served OpenAPI document; PTB's dcclib (with lxml) for its DCC
+# schematron on every DCC the tests produce. Installed into target/python-tools, a venv
+# (Debian's python3 refuses a plain pip install); the tests run them with $CALTRACE_PYTHON.
+source scripts/python-tools.sh
+python_tools openapi-spec-validator dcclib lxml
+# ------------------------------------------------------------------------------------------
+
 # A throwaway PostgreSQL cluster; durability off, it only has to be fast.
 source scripts/pg.sh
 start_throwaway_pg "${CALTRACE_PG_PORT:-55432}" fsync=off synchronous_commit=off full_page_writes=off
 
-# The document tests (DCC schema, PDF text and structure) must not skip here.
+# The document tests (DCC schema and PTB rules, PDF text and structure, OpenAPI validity)
+# must not skip here.
 export CALTRACE_REQUIRE_TOOLS=1
 
 echo "== tests on SQLite"

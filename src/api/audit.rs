@@ -30,8 +30,12 @@ pub struct AuditPage {
         ("entity" = Option<String>, Query, description = "e.g. instrument, user, api_token"),
         ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
     ),
-    responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = AuditPage, description = "A page of audit-log entries in log order, the total that match, and the hash of the newest entry in the whole log (its head)"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only auditors and admins read the audit log"),
+        (status = 422, body = Problem, description = "A query parameter is invalid (a date not written YYYY-MM-DD, page or per_page out of range); errors name it")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/audit?<from>&<to>&<entity>&<page>&<per_page>")]

@@ -59,8 +59,13 @@ pub fn reason(input: ReasonInput) -> Result<String, ApiError> {
 /// Record a calibration as a draft (technician).
 #[utoipa::path(
     tag = "calibrations", request_body = CalibrationInput,
-    responses((status = 201, body = Calibration), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 201, body = Calibration, description = "Recorded as a draft, with its results evaluated (errors, expanded uncertainties, decisions); the Location header gives its URL"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians record calibrations"),
+        (status = 422, body = Problem, description = "The calibration is invalid (wrong shape, an instrument or standard that is not registered, impossible values); errors name each field")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/calibrations", data = "<body>")]
@@ -80,8 +85,13 @@ pub async fn create(
 /// Store many calibrations at once, all or nothing (technician).
 #[utoipa::path(
     tag = "calibrations", request_body = BatchInput,
-    responses((status = 201, body = BatchResult), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 422, body = Problem, description = "errors name calibrations[i]…")),
+    responses(
+        (status = 201, body = BatchResult, description = "Every calibration recorded, as drafts or (with submit) submitted; their ids in the order given"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians record calibrations"),
+        (status = 422, body = Problem, description = "Nothing was recorded: the batch is empty or holds more than 5 000, or some calibrations are invalid; every error is listed, named calibrations[i].field")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/calibrations/batch", data = "<body>")]
@@ -115,7 +125,11 @@ pub async fn batch(
 /// One calibration (any role).
 #[utoipa::path(
     tag = "calibrations",
-    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "The calibration, with its evaluated results and its status"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No calibration with this id")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/calibrations/<id>")]
@@ -139,7 +153,11 @@ pub async fn read(
            ("from" = Option<chrono::NaiveDate>, Query, description = "performed on or after, YYYY-MM-DD"),
            ("to" = Option<chrono::NaiveDate>, Query, description = "performed on or before, YYYY-MM-DD"),
            ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
-    responses((status = 200, body = CalibrationPage), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = CalibrationPage, description = "A page of the calibrations that match the filters, and the total that match"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 422, body = Problem, description = "A query parameter is invalid (an unknown status, a date not written YYYY-MM-DD, page or per_page out of range); errors name it")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/calibrations?<instrument_id>&<status>&<from>&<to>&<page>&<per_page>")]
@@ -179,8 +197,14 @@ pub async fn list(
 /// Replace a draft (technician); 409 once submitted.
 #[utoipa::path(
     tag = "calibrations", request_body = CalibrationInput,
-    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "The draft replaced and evaluated again; a rejected calibration becomes a draft again"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians change calibrations"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "The calibration is neither a draft nor rejected: submitted and approved work does not change"),
+        (status = 422, body = Problem, description = "The calibration is invalid (wrong shape, an instrument or standard that is not registered, impossible values); errors name each field")
+    ),
     security(("bearer" = []))
 )]
 #[put("/api/v1/calibrations/<id>", data = "<body>")]
@@ -202,8 +226,13 @@ pub async fn replace(
 /// Submit a draft for approval (technician).
 #[utoipa::path(
     tag = "calibrations",
-    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "Submitted: it now waits for an approver"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians submit calibrations"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "Only a draft can be submitted")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/calibrations/<id>/submit")]
@@ -224,9 +253,13 @@ pub async fn submit(
 /// certificate of an internal one, accepts an external one.
 #[utoipa::path(
     tag = "calibrations",
-    responses((status = 200, body = Calibration), (status = 401, body = Problem),
-              (status = 403, body = Problem, description = "wrong role, or the approver created it (four eyes)"),
-              (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "Approved: an internal calibration is issued, with its certificate number, PDF and DCC; an external one is accepted"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only approvers approve, and never a calibration they recorded themselves (four eyes)"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "The calibration is not submitted, or the certificate it replaces is no longer issued")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/calibrations/<id>/approve")]
@@ -249,8 +282,14 @@ pub async fn approve(
 /// Reject a submitted calibration with a reason (approver).
 #[utoipa::path(
     tag = "calibrations", request_body = ReasonInput,
-    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "Rejected, with the reason; the technician can change it and submit it again"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only approvers reject calibrations"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "Only a submitted calibration can be rejected"),
+        (status = 422, body = Problem, description = "The body is not {\"reason\": text}, or the reason is empty or longer than 1000 characters")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/calibrations/<id>/reject", data = "<body>")]
@@ -272,8 +311,14 @@ pub async fn reject(
 /// Withdraw an issued certificate with a reason (approver, admin).
 #[utoipa::path(
     tag = "certificates", request_body = ReasonInput,
-    responses((status = 200, body = Calibration), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Calibration, description = "Withdrawn: the certified calibration, now with status withdrawn; verification reports the certificate as withdrawn"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only approvers and admins withdraw certificates"),
+        (status = 404, body = Problem, description = "No certificate with this number"),
+        (status = 409, body = Problem, description = "The certificate is not issued: it is already withdrawn or superseded"),
+        (status = 422, body = Problem, description = "The body is not {\"reason\": text}, or the reason is empty or longer than 1000 characters")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/certificates/<number>/withdraw", data = "<body>")]

@@ -37,8 +37,12 @@ pub struct CertificateDetail {
            ("to" = Option<chrono::NaiveDate>, Query, description = "issued on or before, YYYY-MM-DD"),
            ("instrument_id" = Option<i64>, Query), ("customer" = Option<String>, Query),
            ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
-    responses((status = 200, body = CertificatePage), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = CertificatePage, description = "A page of the certificates that match the filters, each with the SHA-256 of its PDF and DCC, and the total that match"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only auditors, approvers and admins list certificates"),
+        (status = 422, body = Problem, description = "A query parameter is invalid (an unknown status, a date not written YYYY-MM-DD, page or per_page out of range); errors name it")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/certificates?<status>&<from>&<to>&<instrument_id>&<customer>&<page>&<per_page>")]
@@ -79,7 +83,11 @@ pub async fn list(
 /// One certificate with the calibration it certifies (any role).
 #[utoipa::path(
     tag = "certificates",
-    responses((status = 200, body = CertificateDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = CertificateDetail, description = "The certificate and the calibration it certifies"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No certificate with this number")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/certificates/<number>", rank = 2)]
@@ -121,8 +129,11 @@ async fn download(
 /// The certificate PDF exactly as issued (any role).
 #[utoipa::path(
     tag = "certificates",
-    responses((status = 200, content_type = "application/pdf", description = "the bytes whose SHA-256 the list gives"),
-              (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, content_type = "application/pdf", description = "The certificate as issued (PDF), byte for byte: its SHA-256 is the one the certificate list gives"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No certificate with this number")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/certificates/<number>/pdf")]
@@ -137,7 +148,11 @@ pub async fn pdf(
 /// The certificate as a PTB Digital Calibration Certificate (DCC 3.3.0 XML), exactly as issued (any role).
 #[utoipa::path(
     tag = "certificates",
-    responses((status = 200, content_type = "application/xml"), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, content_type = "application/xml", description = "The Digital Calibration Certificate as issued (PTB DCC 3.3.0 XML), byte for byte: its SHA-256 is the one the certificate list gives"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No certificate with this number")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/certificates/<number>/dcc")]
@@ -153,7 +168,9 @@ pub async fn dcc(
 #[utoipa::path(
     tag = "certificates",
     params(("sha256" = Option<String>, Query, description = "SHA-256 of the PDF or the DCC in hand")),
-    responses((status = 200, body = Verification))
+    responses(
+        (status = 200, body = Verification, description = "Whether the number names a certificate of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise")
+    )
 )]
 #[get("/api/v1/verify/<number>?<sha256>")]
 pub async fn verify(

@@ -13,8 +13,13 @@ use crate::error::{ApiError, Problem};
 /// Add a CMC row: U(x) = a + b·|x| at k = 2 over a range of one quantity kind (admin).
 #[utoipa::path(
     tag = "cmcs", request_body = CmcInput,
-    responses((status = 201, body = Cmc), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 201, body = Cmc, description = "The CMC entry (calibration and measurement capability) added; calibrations are checked against it from now on"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only admins manage the CMC table"),
+        (status = 422, body = Problem, description = "The CMC entry is invalid; errors name each field")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/cmcs", data = "<body>")]
@@ -35,7 +40,10 @@ pub async fn create(
 /// The CMC table (any role).
 #[utoipa::path(
     tag = "cmcs",
-    responses((status = 200, body = Vec<Cmc>), (status = 401, body = Problem)),
+    responses(
+        (status = 200, body = Vec<Cmc>, description = "Every CMC entry of the laboratory"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/cmcs")]

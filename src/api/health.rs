@@ -19,7 +19,10 @@ pub struct Health {
 /// Liveness and database reachability.
 #[utoipa::path(
     tag = "service",
-    responses((status = 200, body = Health), (status = 503, body = Health))
+    responses(
+        (status = 200, body = Health, description = "The service is up and its database answers"),
+        (status = 503, body = Health, description = "The service is up but its database does not answer")
+    )
 )]
 #[get("/healthz")]
 pub async fn healthz(database: &State<Database>) -> (Status, Json<Health>) {

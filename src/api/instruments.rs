@@ -32,10 +32,12 @@ pub struct StatusChangeInput {
     tag = "instruments",
     request_body = InstrumentInput,
     responses(
-        (status = 201, body = Instrument),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem, description = "asset tag or manufacturer/model/serial already registered"),
-        (status = 422, body = Problem)
+        (status = 201, body = Instrument, description = "Registered, active; the Location header gives its URL"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins change the instrument register"),
+        (status = 409, body = Problem, description = "An instrument with this asset tag, or with this manufacturer, model and serial number, is already registered"),
+        (status = 422, body = Problem, description = "The instrument is invalid; errors name each field")
     ),
     security(("bearer" = []))
 )]
@@ -56,7 +58,11 @@ pub async fn create(
 /// One instrument (any role).
 #[utoipa::path(
     tag = "instruments",
-    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = Instrument, description = "The instrument as registered, with its status"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No instrument with this id")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/<id>", rank = 2)]
@@ -83,7 +89,11 @@ pub async fn read(
         ("q" = Option<String>, Query, description = "text in asset tag, serial number, model or manufacturer"),
         ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
     ),
-    responses((status = 200, body = InstrumentPage), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = InstrumentPage, description = "A page of the instruments that match the filters, and the total that match"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 422, body = Problem, description = "A query parameter is invalid (an unknown role or status, page or per_page out of range); errors name it")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments?<role>&<status>&<customer>&<q>&<page>&<per_page>")]
@@ -136,9 +146,13 @@ pub async fn list(
     tag = "instruments",
     request_body = InstrumentInput,
     responses(
-        (status = 200, body = Instrument), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)
+        (status = 200, body = Instrument, description = "The instrument as updated"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins change the instrument register"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 409, body = Problem, description = "Another instrument already has this asset tag, or this manufacturer, model and serial number"),
+        (status = 422, body = Problem, description = "The instrument is invalid; errors name each field")
     ),
     security(("bearer" = []))
 )]
@@ -186,8 +200,13 @@ async fn change_status(
 /// Take an instrument out of service from today (admin, technician).
 #[utoipa::path(
     tag = "instruments", request_body(content = Option<StatusChangeInput>),
-    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem, description = "already suspended or retired")),
+    responses(
+        (status = 200, body = Instrument, description = "Suspended: not valid for use until reactivated; the reason, if given, is kept in the audit log"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins change the instrument register"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 409, body = Problem, description = "The instrument is already suspended, or retired (retirement is final)")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/<id>/suspend", data = "<body>")]
@@ -203,8 +222,13 @@ pub async fn suspend(
 /// Put a suspended instrument back in service from today (admin, technician).
 #[utoipa::path(
     tag = "instruments", request_body(content = Option<StatusChangeInput>),
-    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem, description = "already active, or retired")),
+    responses(
+        (status = 200, body = Instrument, description = "Active again"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins change the instrument register"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 409, body = Problem, description = "The instrument is already active, or retired (retirement is final)")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/<id>/reactivate", data = "<body>")]
@@ -220,8 +244,13 @@ pub async fn reactivate(
 /// Retire an instrument for good, from today (admin, technician).
 #[utoipa::path(
     tag = "instruments", request_body(content = Option<StatusChangeInput>),
-    responses((status = 200, body = Instrument), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem, description = "already retired")),
+    responses(
+        (status = 200, body = Instrument, description = "Retired, for good"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins change the instrument register"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 409, body = Problem, description = "The instrument is already retired")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/<id>/retire", data = "<body>")]
@@ -260,7 +289,11 @@ pub struct IntervalSuggestion {
 /// staircase method from the as-found history (any role).
 #[utoipa::path(
     tag = "instruments",
-    responses((status = 200, body = IntervalSuggestion), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = IntervalSuggestion, description = "The configured recalibration interval, the interval the as-found history suggests (OIML D10 method 1), and that history"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No instrument with this id")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/<id>/interval")]

@@ -219,11 +219,11 @@ fn complete_operation(operation: &mut Operation) {
             .or_insert_with(|| problem_response(description));
     };
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-        add("401", "no valid bearer token");
+        add("401", "No valid bearer token: missing, unknown or revoked");
     }
     if operation.request_body.is_some() {
-        add("400", "the body is not JSON");
-        add("413", "the body exceeds the JSON limit");
+        add("400", "The body is not JSON");
+        add("413", "The body is larger than the service accepts");
         add(
             "422",
             "JSON of the wrong shape or with invalid values; errors name each field",
@@ -233,8 +233,24 @@ fn complete_operation(operation: &mut Operation) {
         matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Path && is_integer(&p.schema))
     });
     if integer_path {
-        add("404", "no such record");
-        add("422", "the path parameter is not a 64-bit integer");
+        add("404", "No such record");
+        // Rocket refuses such an id before the handler runs: a 422 of its own, or one more
+        // reason for the 422 the annotation already describes.
+        match responses.get_mut("422") {
+            Some(RefOr::T(response)) if !response.description.contains("id in the path") => {
+                response.description = format!(
+                    "{}; or the id in the path is not a 64-bit integer",
+                    response.description
+                );
+            }
+            Some(_) => {}
+            None => {
+                responses.insert(
+                    "422".to_string(),
+                    problem_response("The id in the path is not a 64-bit integer"),
+                );
+            }
+        }
     }
 }
 
@@ -286,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn every_route_is_documented_with_unique_ids_and_problem_errors() {
+    fn every_route_is_documented_with_unique_ids_described_responses_and_problem_errors() {
         let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = document["paths"].as_object().unwrap();
         for route in crate::api::routes() {
@@ -310,6 +326,13 @@ mod tests {
                 assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
                 let responses = operation["responses"].as_object().unwrap();
                 for (status, response) in responses {
+                    // Required by OpenAPI; what a client reads to know what happened.
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|d| !d.trim().is_empty()),
+                        "{method} {path} {status} has no description"
+                    );
                     if status.starts_with('4') {
                         assert!(
                             response["content"].get(PROBLEM_JSON).is_some(),

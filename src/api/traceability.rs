@@ -20,8 +20,12 @@ pub use crate::workflow::impact::{AffectedCalibration, DecisionChange, Impact};
 #[utoipa::path(
     tag = "traceability",
     params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
-    responses((status = 200, body = TraceabilityReport), (status = 401, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = TraceabilityReport, description = "The chain from the instrument's latest calibration on or before the date up to national standards or accredited laboratories, whether it is unbroken, and where it breaks if not"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 422, body = Problem, description = "at is not a date written YYYY-MM-DD")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/<id>/traceability?<at>")]
@@ -71,8 +75,13 @@ fn period(
 #[utoipa::path(
     tag = "traceability",
     params(("from" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD"), ("to" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD")),
-    responses((status = 200, body = Impact), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Impact, description = "Every calibration that used this standard in the period, and everything calibrated with those in turn"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians, approvers, auditors and admins analyse impact"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 422, body = Problem, description = "from or to is not a date written YYYY-MM-DD, or from is after to")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/<id>/impact?<from>&<to>")]
@@ -99,8 +108,14 @@ pub async fn impact(
 /// re-decided, and which decisions change.
 #[utoipa::path(
     tag = "traceability", request_body = ImpactInput,
-    responses((status = 200, body = Impact), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Impact, description = "The affected calibrations as without a correction and, with one, the directly affected points decided again and the decisions that change"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians, approvers, auditors and admins analyse impact"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 422, body = Problem, description = "The body is invalid (from after to, a correction with an impossible quantity or a negative uncertainty); errors name each field")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/<id>/impact", data = "<body>")]

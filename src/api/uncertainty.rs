@@ -12,8 +12,12 @@ use crate::error::{ApiError, Problem};
 #[utoipa::path(
     tag = "uncertainty",
     request_body = BudgetRequest,
-    responses((status = 200, body = BudgetResult), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = BudgetResult, description = "The budget evaluated (GUM): each component's contribution, combined and expanded uncertainty, effective degrees of freedom and coverage factor"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 422, body = Problem, description = "The budget is invalid (wrong shape, units that do not combine, impossible values); errors name each field")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/uncertainty/evaluate", data = "<body>")]

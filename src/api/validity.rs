@@ -121,8 +121,12 @@ enum InstrumentRef {
 #[utoipa::path(
     tag = "validity",
     params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
-    responses((status = 200, body = InstrumentValidity), (status = 401, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = InstrumentValidity, description = "Whether the instrument is validly calibrated on the date and, if not, why"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No instrument with this id"),
+        (status = 422, body = Problem, description = "at is not a date written YYYY-MM-DD")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/<id>/status?<at>")]
@@ -139,8 +143,12 @@ pub async fn status(
 #[utoipa::path(
     tag = "validity",
     params(("at" = Option<chrono::NaiveDate>, Query, description = "YYYY-MM-DD, default today (UTC)")),
-    responses((status = 200, body = InstrumentValidity), (status = 401, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = InstrumentValidity, description = "Whether the instrument is validly calibrated on the date and, if not, why"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No instrument with this asset tag"),
+        (status = 422, body = Problem, description = "at is not a date written YYYY-MM-DD")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/instruments/by-tag/<asset_tag>/status?<at>")]
@@ -164,8 +172,12 @@ pub async fn status_by_tag(
 /// Validity of up to 10 000 instruments (by id or asset tag) on one date, in the order asked.
 #[utoipa::path(
     tag = "validity", request_body = BulkStatusInput,
-    responses((status = 200, body = BulkStatus), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = BulkStatus, description = "The validity of each instrument asked for, in the order asked; one that is not registered is reported as unknown"),
+        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 422, body = Problem, description = "Give either ids or asset_tags, not both, and at most 10 000")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/status", data = "<body>")]
@@ -269,7 +281,11 @@ pub struct Recalls {
 #[utoipa::path(
     tag = "validity",
     params(("within" = Option<i64>, Query, minimum = 0, maximum = 3650, description = "days ahead, default 30")),
-    responses((status = 200, body = Recalls), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = Recalls, description = "The instruments overdue or due for calibration within the window, by customer"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 422, body = Problem, description = "within is not a whole number of days from 0 to 3650")
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/recalls?<within>")]

@@ -238,10 +238,14 @@ fn administrative_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), 
     Ok(())
 }
 
+/// caltrace's version as PTB's DCC rules want a software release written: a letter, then
+/// the version numbers (`v0.1.0`; the schematron rejects a bare `0.1.0`).
+const RELEASE: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
 fn caltrace_software(w: &mut XmlWriter, purpose_en: &str, purpose_zh: &str) {
     w.open("dcc:software", &[]);
     plain(w, "dcc:name", "caltrace");
-    w.leaf("dcc:release", &[], env!("CARGO_PKG_VERSION"));
+    w.leaf("dcc:release", &[], RELEASE);
     w.leaf("dcc:type", &[], "application");
     w.open("dcc:description", &[]);
     w.leaf("dcc:content", &[("lang", "en")], purpose_en);
@@ -887,10 +891,25 @@ fn measuring_equipment(
 }
 
 fn influence_conditions(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
-    if view.environment.is_empty() {
-        return Ok(());
-    }
     w.open("dcc:influenceConditions", &[]);
+    if view.environment.is_empty() {
+        // PTB's DCC rules require influence conditions on every result; with none recorded
+        // the certificate says so instead of leaving them out.
+        w.open(
+            "dcc:influenceCondition",
+            &[("refType", "caltrace_environment")],
+        );
+        bilingual(w, "dcc:name", "Ambient conditions", "环境条件");
+        w.open("dcc:data", &[]);
+        bilingual(
+            w,
+            "dcc:text",
+            "Not recorded for this calibration",
+            "本次校准未记录",
+        );
+        w.close();
+        w.close();
+    }
     for (label, q) in &view.environment {
         let (ref_type, en, zh) = match label.as_str() {
             "temperature" => ("basic_temperature", "Ambient temperature", "环境温度"),

@@ -1,10 +1,13 @@
 //! DCC exports of several certificate shapes, each validated against the bundled DCC 3.3.0
-//! schema with xmllint (Debian package libxml2-utils). scripts/test.sh (and so CI) installs it
-//! and sets CALTRACE_REQUIRE_TOOLS=1, under which a missing xmllint fails the tests: a schema
-//! check that silently skips proves nothing. A bare `cargo test` on a machine without it skips
-//! the schema check and says so, so the suite still runs with nothing else installed.
+//! schema with xmllint (Debian package libxml2-utils) and against PTB's DCC schematron, the
+//! good-practice rules shipped with PTB's `dcclib` (PyPI; tests/tools/dcc_schematron.py).
+//! scripts/test.sh (and so CI) installs both and sets CALTRACE_REQUIRE_TOOLS=1, under which
+//! a missing tool fails the tests: a check that silently skips proves nothing. A bare
+//! `cargo test` on a machine without them skips those checks and says so, so the suite still
+//! runs with nothing else installed.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
@@ -57,9 +60,42 @@ fn compact(xml: &str) -> String {
     xml.lines().map(str::trim).collect()
 }
 
+/// Valid against the schema, and breaks none of PTB's good-practice rules.
 fn assert_valid(xml: &str) {
     if let Err(e) = validate(xml) {
         panic!("DCC fails schema validation:\n{e}\n--- document ---\n{xml}");
+    }
+    assert_good_practice(&[xml.to_string()]);
+}
+
+#[path = "../../tests/tools/checkers.rs"]
+mod checkers;
+
+/// PTB's DCC schematron over the documents, in one run: a rule of role error that fires
+/// fails the test (printing the documents it fired on), warnings are printed.
+fn assert_good_practice(documents: &[String]) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let files: Vec<PathBuf> = documents
+        .iter()
+        .enumerate()
+        .map(|(i, xml)| {
+            let file = dir.path().join(format!("dcc-{i}.xml"));
+            std::fs::write(&file, xml).expect("DCC written");
+            file
+        })
+        .collect();
+    match checkers::dcc_schematron(&files) {
+        None => {}
+        Some(Ok(report)) => eprint!("{report}"),
+        Some(Err(report)) => {
+            let failing: String = files
+                .iter()
+                .zip(documents)
+                .filter(|(file, _)| report.contains(&format!("{}: ERROR", file.display())))
+                .map(|(file, xml)| format!("--- {} ---\n{xml}\n", file.display()))
+                .collect();
+            panic!("DCC breaks PTB's DCC schematron:\n{report}{failing}");
+        }
     }
 }
 
@@ -507,6 +543,53 @@ fn the_validator_rejects_an_invalid_dcc() {
     validate(&valid).unwrap();
 }
 
+/// The schematron check is not vacuous: a malformed release is an error, reported where
+/// it fired.
+#[test]
+fn the_schematron_rejects_a_malformed_release() {
+    let xml = render(&internal_mpa()).unwrap();
+    let release = release_of(&xml);
+    let malformed = xml.replacen(
+        &format!("<dcc:release>{release}</dcc:release>"),
+        "<dcc:release>1.0-beta</dcc:release>",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("malformed-release.xml");
+    std::fs::write(&file, malformed).unwrap();
+    match checkers::dcc_schematron(&[file]) {
+        None => {} // dcclib not installed, and not required: skipped, as it said
+        Some(Ok(report)) => panic!("a malformed release passes:\n{report}"),
+        Some(Err(report)) => assert!(report.contains("dcc:release[1]: "), "{report}"),
+    }
+}
+
+fn release_of(xml: &str) -> &str {
+    xml.split("<dcc:release>")
+        .nth(1)
+        .and_then(|rest| rest.split("</dcc:release>").next())
+        .expect("a release")
+}
+
+/// PTB's rule on dcc:software/dcc:release (a letter, then up to four dot-separated numbers
+/// such as v0.1.0), checked here too so that it holds on machines without dcclib.
+#[test]
+fn the_software_release_is_written_as_ptb_asks() {
+    let xml = render(&internal_mpa()).unwrap();
+    let release = release_of(&xml);
+    let (letter, numbers) = release.split_at(1);
+    assert_eq!(letter, "v", "{release}");
+    let parts: Vec<&str> = numbers.split('.').collect();
+    assert!(
+        (1..=4).contains(&parts.len())
+            && parts
+                .iter()
+                .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())),
+        "{release}"
+    );
+    assert_eq!(numbers, env!("CARGO_PKG_VERSION"));
+}
+
 #[test]
 fn escaping_covers_the_five_entities() {
     assert_eq!(
@@ -540,17 +623,19 @@ fn country_is_read_from_the_address() {
     assert_eq!(super::country_code(""), "CN");
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
-
-    /// Whatever people type into the free-text fields, the document stays schema-valid.
-    #[test]
-    fn any_text_yields_a_valid_dcc(
-        customer in any::<String>(),
-        description in any::<String>(),
-        signatory in "[^\\s]\\PC{0,20}",
-        reason in any::<String>(),
-    ) {
+/// Whatever people type into the free-text fields, the document stays schema-valid, and
+/// (checked on all of them at once at the end) breaks none of PTB's rules.
+#[test]
+fn any_text_yields_a_valid_dcc() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(16));
+    let documents = std::cell::RefCell::new(Vec::new());
+    let texts = (
+        any::<String>(),
+        any::<String>(),
+        "[^\\s]\\PC{0,20}",
+        any::<String>(),
+    );
+    let outcome = runner.run(&texts, |(customer, description, signatory, reason)| {
         let mut view = internal_mpa();
         view.customer = Some(customer);
         view.item.description = Some(description);
@@ -562,5 +647,11 @@ proptest! {
         });
         let xml = render(&view).unwrap();
         prop_assert!(validate(&xml).is_ok(), "{}", validate(&xml).unwrap_err());
+        documents.borrow_mut().push(xml);
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
     }
+    assert_good_practice(&documents.into_inner());
 }

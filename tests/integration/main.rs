@@ -5,10 +5,13 @@ mod audit;
 mod auth;
 mod calibrations;
 mod certificates;
+#[path = "../tools/checkers.rs"]
+mod checkers;
 mod common;
 mod concurrency;
 mod crash;
 mod demo;
+mod documents;
 mod import;
 mod instances;
 mod instruments;

@@ -1,0 +1,83 @@
+//! Document checkers from PyPI, run by the tests: `openapi-spec-validator` on the served
+//! OpenAPI document and PTB's DCC schematron (`dcclib`, through dcc_schematron.py beside
+//! this file) on exported DCCs. Included with `#[path]` by the library's unit tests
+//! (src/dcc/tests.rs) and by the integration tests, so both run them the same way.
+//!
+//! The checkers run with the Python named by CALTRACE_PYTHON, else `python3`.
+//! scripts/test.sh installs them into a virtual environment (scripts/python-tools.sh),
+//! names its python in CALTRACE_PYTHON and sets CALTRACE_REQUIRE_TOOLS=1, under which a
+//! missing checker fails the test: a check that silently skips proves nothing. A bare
+//! `cargo test` without them skips the check and says so, like the xmllint and poppler
+//! checks.
+
+#![allow(dead_code)] // each includer uses some of it
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DCC_SCHEMATRON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/dcc_schematron.py");
+
+fn python() -> String {
+    std::env::var("CALTRACE_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// What a checker said: `Ok` with its report when it found no error (the report lists
+/// warnings), `Err` with its report when it did, `None` when it is not installed and
+/// CALTRACE_REQUIRE_TOOLS is unset (the skip is printed).
+fn run(module: &str, package: &str, args: Vec<OsString>) -> Option<Result<String, String>> {
+    let python = python();
+    let installed = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !installed {
+        let message = format!(
+            "{package} (PyPI) is not installed for `{python}`; scripts/test.sh installs it, \
+             or `pip install {package}` and set CALTRACE_PYTHON to that python"
+        );
+        if std::env::var_os("CALTRACE_REQUIRE_TOOLS").is_some() {
+            panic!("{message} (required: CALTRACE_REQUIRE_TOOLS is set)");
+        }
+        eprintln!("NOTE: {message}: check skipped");
+        return None;
+    }
+    let output = Command::new(&python)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{python} runs: {e}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(if output.status.success() {
+        Ok(report)
+    } else {
+        Err(report)
+    })
+}
+
+/// `openapi-spec-validator` (OpenAPI 3.1, every error listed) on the document in `file`.
+pub fn openapi_spec_validator(file: &Path) -> Option<Result<String, String>> {
+    run(
+        "openapi_spec_validator",
+        "openapi-spec-validator",
+        vec![
+            "-m".into(),
+            "openapi_spec_validator".into(),
+            "--schema".into(),
+            "3.1".into(),
+            "--validation-errors".into(),
+            "all".into(),
+            file.into(),
+        ],
+    )
+}
+
+/// PTB's DCC schematron on these files: errors fail, warnings are listed in the report.
+pub fn dcc_schematron(files: &[PathBuf]) -> Option<Result<String, String>> {
+    let mut args: Vec<OsString> = vec![DCC_SCHEMATRON.into()];
+    args.extend(files.iter().map(|file| file.into()));
+    run("dcclib.validation.schematron", "dcclib", args)
+}
