@@ -92,7 +92,10 @@ enum UserCommand {
         roles: Vec<String>,
     },
     /// Set a user's password for the web pages; reads it from the first line of stdin.
+    /// Ends the user's sessions and revokes their tokens.
     Password { name: String },
+    /// Disable a user: no login from now on, every session ended, every token revoked.
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +195,16 @@ fn run(command: Command) -> Result<(), String> {
             workflow::users::set_password(&mut conn, &Actor::command_line(), &name, password)
                 .map_err(|e| e.to_string())?;
             println!("password set for {name}");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Disable { name },
+        } => {
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            db::users::disable_user(&mut conn, &Actor::command_line(), &name)
+                .map_err(|e| e.to_string())?;
+            println!("user {name} disabled: sessions ended, tokens revoked");
             Ok(())
         }
         Command::Token {

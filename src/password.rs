@@ -24,6 +24,24 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Checks a password against a stored hash, or, when there is none (an unknown
+/// user, a user without a password), against a hash no password matches, so
+/// that every refusal costs the same PBKDF2 work and the answer's timing does
+/// not tell which user names exist.
+pub fn verify_or_spend(password: &str, stored: Option<&str>) -> bool {
+    static NOBODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash("no account has this password; it only spends the same time")
+            .unwrap_or_else(|_| format!("{SCHEME}${ITERATIONS}$00$00"))
+    });
+    match stored {
+        Some(stored) => verify(password, stored),
+        None => {
+            verify(password, &NOBODY);
+            false
+        }
+    }
+}
+
 /// A new stored hash of `password`.
 pub fn hash(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];

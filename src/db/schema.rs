@@ -8,6 +8,7 @@ diesel::table! {
         roles -> Text,
         created_at -> Text,
         password_hash -> Nullable<Text>,
+        disabled_at -> Nullable<Text>,
     }
 }
 

@@ -88,6 +88,7 @@ pub fn create_token(
     let token = format!("ct_{}", hex(&secret));
     let token_hash = hash_token(&token);
     write_transaction(conn, |conn| {
+        refuse_if_disabled(conn, &user)?;
         let id: i64 = diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::user_id.eq(user.id),
@@ -178,9 +179,20 @@ pub fn set_password(
         .ok_or_else(|| DbError::not_found(format!("no user named '{name}'")))?;
     let stored = crate::password::hash(password).map_err(DbError::Internal)?;
     write_transaction(conn, |conn| {
+        refuse_if_disabled(conn, &user)?;
+        let previous: Option<String> = users::table
+            .select(users::password_hash)
+            .find(user.id)
+            .first(conn)?;
         diesel::update(users::table.filter(users::id.eq(user.id)))
             .set(users::password_hash.eq(&stored))
             .execute(conn)?;
+        // A changed password: whoever held the old one (or a token given with it)
+        // is out. A first password changes nobody's access.
+        let (sessions, tokens) = match previous {
+            Some(_) => end_sessions_and_tokens(conn, user.id)?,
+            None => (0, 0),
+        };
         append(
             conn,
             actor,
@@ -188,31 +200,66 @@ pub fn set_password(
             "user",
             &user.id.to_string(),
             None,
-            Some(&json!({"id": user.id, "password": "changed"})),
+            Some(&json!({"id": user.id, "password": "changed",
+                         "sessions_ended": sessions, "tokens_revoked": tokens})),
         )?;
         Ok(())
     })
 }
 
-/// The user with this name and password, if both match.
-pub fn user_for_password(
-    conn: &mut DbConnection,
-    name: &str,
-    password: &str,
-) -> DbResult<Option<AuthUser>> {
-    let row: Option<(i64, String, String, Option<String>)> = users::table
-        .select((users::id, users::name, users::roles, users::password_hash))
-        .filter(users::name.eq(name))
-        .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(id, name, roles, stored)| {
-        let stored = stored?;
-        crate::password::verify(password, &stored).then(|| AuthUser {
-            id,
-            name,
-            roles: parse_roles(&roles),
-        })
-    }))
+fn refuse_if_disabled(conn: &mut DbConnection, user: &AuthUser) -> DbResult<()> {
+    let disabled: Option<String> = users::table
+        .select(users::disabled_at)
+        .find(user.id)
+        .first(conn)?;
+    match disabled {
+        Some(when) => Err(DbError::conflict(format!(
+            "user '{}' was disabled at {when}",
+            user.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Ends every web session of a user and revokes every token: (sessions, tokens).
+fn end_sessions_and_tokens(conn: &mut DbConnection, user_id: i64) -> DbResult<(usize, usize)> {
+    let sessions = diesel::delete(web_sessions::table.filter(web_sessions::user_id.eq(user_id)))
+        .execute(conn)?;
+    let tokens = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now_timestamp()))
+    .execute(conn)?;
+    Ok((sessions, tokens))
+}
+
+/// `caltrace user disable NAME`: the user cannot log in, every session ends and
+/// every token is revoked, at once; the account stays, so what it did stays
+/// attributed (audited).
+pub fn disable_user(conn: &mut DbConnection, actor: &Actor, name: &str) -> DbResult<AuthUser> {
+    write_transaction(conn, |conn| {
+        let user = find_user(conn, name)?
+            .ok_or_else(|| DbError::not_found(format!("no user named '{name}'")))?;
+        refuse_if_disabled(conn, &user)?;
+        let now = now_timestamp();
+        diesel::update(users::table.find(user.id))
+            .set(users::disabled_at.eq(&now))
+            .execute(conn)?;
+        let (sessions, tokens) = end_sessions_and_tokens(conn, user.id)?;
+        append(
+            conn,
+            actor,
+            "disable",
+            "user",
+            &user.id.to_string(),
+            Some(&json!({"id": user.id, "disabled_at": null})),
+            Some(&json!({"id": user.id, "disabled_at": now,
+                         "sessions_ended": sessions, "tokens_revoked": tokens})),
+        )?;
+        Ok(user)
+    })
 }
 
 /// Failed web logins allowed per account name within [`LOGIN_WINDOW_MINUTES`]; the next
@@ -229,48 +276,155 @@ pub enum LoginOutcome {
     Throttled { retry_after_seconds: i64 },
 }
 
-/// One web login attempt: throttled, refused (recorded against the name, known or not, so the
-/// answer does not tell which names exist) or accepted (the name's failures forgotten).
+/// A login attempt allowed to go on to the password check: the attempt is
+/// already counted as a failure (so concurrent guesses cannot exceed the limit),
+/// and carries what the check needs without holding a connection.
+pub struct Reserved {
+    /// The account of that name, if there is one that may log in.
+    pub user: Option<AuthUser>,
+    /// Its stored password hash, if it has a password.
+    pub stored_hash: Option<String>,
+}
+
+pub enum Reservation {
+    Throttled { retry_after_seconds: i64 },
+    Reserved(Reserved),
+}
+
+/// The first step of a web login, in one short write transaction: forget
+/// failures older than the window, refuse if the name has used up its
+/// attempts, else record this attempt as a failure up front. The check and the
+/// record are one transaction (SQLite: the write lock; PostgreSQL: a table
+/// lock), so sixty simultaneous guesses get five password checks, not twenty.
+pub fn reserve_login(conn: &mut DbConnection, name: &str) -> DbResult<Reservation> {
+    write_transaction(conn, |conn| {
+        if let DbConnection::Postgresql(pg) = conn {
+            diesel::sql_query("LOCK TABLE login_failures IN SHARE ROW EXCLUSIVE MODE")
+                .execute(pg)?;
+        }
+        let now = chrono::Utc::now();
+        let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
+        let since = (now - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        // Failures that left the window are dropped here, so the table cannot grow without bound.
+        diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(&since)))
+            .execute(conn)?;
+        let recent: Vec<String> = login_failures::table
+            .select(login_failures::failed_at)
+            .filter(login_failures::user_name.eq(name))
+            .order(login_failures::failed_at.asc())
+            .load(conn)?;
+        if recent.len() >= LOGIN_ATTEMPTS {
+            let oldest = chrono::DateTime::parse_from_rfc3339(&recent[0])
+                .map_err(|error| DbError::corrupt(format!("login failure time: {error}")))?;
+            let retry_after_seconds = (oldest.to_utc() + window - now).num_seconds().max(1);
+            audit_login(conn, None, name, "login_locked_out")?;
+            return Ok(Reservation::Throttled {
+                retry_after_seconds,
+            });
+        }
+        diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::user_name.eq(name),
+                login_failures::failed_at.eq(now_timestamp()),
+            ))
+            .execute(conn)?;
+        let row: Option<(i64, String, String, Option<String>)> = users::table
+            .select((users::id, users::name, users::roles, users::password_hash))
+            .filter(users::name.eq(name))
+            .filter(users::disabled_at.is_null())
+            .first(conn)
+            .optional()?;
+        Ok(Reservation::Reserved(match row {
+            Some((id, name, roles, stored_hash)) => Reserved {
+                user: Some(AuthUser {
+                    id,
+                    name,
+                    roles: parse_roles(&roles),
+                }),
+                stored_hash,
+            },
+            None => Reserved {
+                user: None,
+                stored_hash: None,
+            },
+        }))
+    })
+}
+
+/// Audits a login event under the name that was typed (the user's id when known).
+fn audit_login(
+    conn: &mut DbConnection,
+    user: Option<&AuthUser>,
+    name: &str,
+    action: &str,
+) -> DbResult<()> {
+    let typed: String = name.chars().take(100).collect();
+    let actor = Actor {
+        user_id: user.map(|user| user.id),
+        name: typed.clone(),
+        is_admin: false,
+    };
+    let entity_id = user.map(|user| user.id.to_string()).unwrap_or_default();
+    append(
+        conn,
+        &actor,
+        action,
+        "user",
+        &entity_id,
+        None,
+        Some(&json!({"user_name": typed})),
+    )?;
+    Ok(())
+}
+
+/// The last step of a web login, after the password was checked off the
+/// database: a success forgets the name's failures (the reserved one too) and
+/// opens a session; a failure keeps the reserved failure. Both are audited.
+pub fn settle_login(
+    conn: &mut DbConnection,
+    name: &str,
+    accepted: Option<&AuthUser>,
+    lifetime: chrono::Duration,
+) -> DbResult<Option<NewSession>> {
+    write_transaction(conn, |conn| match accepted {
+        Some(user) => {
+            diesel::delete(login_failures::table.filter(login_failures::user_name.eq(name)))
+                .execute(conn)?;
+            audit_login(conn, Some(user), name, "login")?;
+            Ok(Some(create_session(conn, user.id, lifetime)?))
+        }
+        None => {
+            audit_login(conn, None, name, "login_failed")?;
+            Ok(None)
+        }
+    })
+}
+
+/// One web login attempt on one connection (the command line and the tests):
+/// reserve, check the password, settle. The web handler runs the same steps
+/// with the hashing off the database connection.
 pub fn attempt_login(
     conn: &mut DbConnection,
     name: &str,
     password: &str,
 ) -> DbResult<LoginOutcome> {
-    let now = chrono::Utc::now();
-    let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
-    let since = (now - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    // Failures that left the window are dropped here, so the table cannot grow without bound.
-    diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(&since)))
-        .execute(conn)?;
-    let recent: Vec<String> = login_failures::table
-        .select(login_failures::failed_at)
-        .filter(login_failures::user_name.eq(name))
-        .order(login_failures::failed_at.asc())
-        .load(conn)?;
-    if recent.len() >= LOGIN_ATTEMPTS {
-        let oldest = chrono::DateTime::parse_from_rfc3339(&recent[0])
-            .map_err(|error| DbError::corrupt(format!("login failure time: {error}")))?;
-        let retry_after_seconds = (oldest.to_utc() + window - now).num_seconds().max(1);
-        return Ok(LoginOutcome::Throttled {
+    let reserved = match reserve_login(conn, name)? {
+        Reservation::Throttled {
             retry_after_seconds,
-        });
-    }
-    match user_for_password(conn, name, password)? {
-        Some(user) => {
-            diesel::delete(login_failures::table.filter(login_failures::user_name.eq(name)))
-                .execute(conn)?;
-            Ok(LoginOutcome::Accepted(user))
+        } => {
+            return Ok(LoginOutcome::Throttled {
+                retry_after_seconds,
+            })
         }
-        None => {
-            diesel::insert_into(login_failures::table)
-                .values((
-                    login_failures::user_name.eq(name),
-                    login_failures::failed_at.eq(now_timestamp()),
-                ))
-                .execute(conn)?;
-            Ok(LoginOutcome::Refused)
-        }
-    }
+        Reservation::Reserved(reserved) => reserved,
+    };
+    let matches = crate::password::verify_or_spend(password, reserved.stored_hash.as_deref());
+    let accepted = reserved.user.filter(|_| matches);
+    settle_login(conn, name, accepted.as_ref(), chrono::Duration::hours(1))?;
+    Ok(match accepted {
+        Some(user) => LoginOutcome::Accepted(user),
+        None => LoginOutcome::Refused,
+    })
 }
 
 /// A web session: the cookie value (shown once, stored hashed) and its CSRF token.
@@ -340,7 +494,15 @@ pub fn user_for_session(
 }
 
 pub fn delete_session(conn: &mut DbConnection, cookie: &str) -> DbResult<()> {
-    diesel::delete(web_sessions::table.filter(web_sessions::session_hash.eq(hash_token(cookie))))
+    write_transaction(conn, |conn| {
+        let user = user_for_session(conn, cookie)?;
+        diesel::delete(
+            web_sessions::table.filter(web_sessions::session_hash.eq(hash_token(cookie))),
+        )
         .execute(conn)?;
-    Ok(())
+        match user {
+            Some((user, _)) => audit_login(conn, Some(&user), &user.name.clone(), "logout"),
+            None => Ok(()),
+        }
+    })
 }

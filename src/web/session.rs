@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{layout, PageError};
 use crate::auth::AuthUser;
 use crate::config::AppConfig;
-use crate::db::users::LoginOutcome;
+use crate::db::users::Reservation;
 use crate::db::{self, Database};
 use crate::domain::audit::hex;
 
@@ -188,26 +188,15 @@ async fn login(
     }
     let username = form.username.trim().to_string();
     let password = form.password.clone();
-    // PBKDF2 with 600 000 iterations is deliberately slow: run it off the async workers.
-    let outcome = database
-        .run(move |conn| -> Result<_, PageError> {
-            Ok(
-                match db::users::attempt_login(conn, &username, &password)? {
-                    LoginOutcome::Accepted(user) => Ok(db::users::create_session(
-                        conn,
-                        user.id,
-                        Duration::hours(SESSION_HOURS),
-                    )?),
-                    refused => Err(refused),
-                },
-            )
-        })
-        .await?;
-    let session = match outcome {
-        Ok(session) => session,
-        Err(LoginOutcome::Throttled {
+    let name = username.clone();
+    let reserved = match database
+        .run(move |conn| db::users::reserve_login(conn, &name))
+        .await?
+    {
+        Reservation::Reserved(reserved) => reserved,
+        Reservation::Throttled {
             retry_after_seconds,
-        }) => {
+        } => {
             let minutes = (retry_after_seconds + 59) / 60;
             let message = format!(
                 "Too many failed logins for this account. Try again in {minutes} minute{}.",
@@ -216,15 +205,27 @@ async fn login(
             let page = login_page(cookies, config, &next, Some(&message))?;
             return Ok(Err((Status::TooManyRequests, page)));
         }
-        Err(_) => {
-            let page = login_page(
-                cookies,
-                config,
-                &next,
-                Some("Unknown user name or wrong password."),
-            )?;
-            return Ok(Err((Status::Unauthorized, page)));
-        }
+    };
+    let accepted = check_password(password, reserved).await?;
+    let name = username.clone();
+    let session = database
+        .run(move |conn| {
+            db::users::settle_login(
+                conn,
+                &name,
+                accepted.as_ref(),
+                Duration::hours(SESSION_HOURS),
+            )
+        })
+        .await?;
+    let Some(session) = session else {
+        let page = login_page(
+            cookies,
+            config,
+            &next,
+            Some("Unknown user name or wrong password."),
+        )?;
+        return Ok(Err((Status::Unauthorized, page)));
     };
     cookies.remove(Cookie::build(LOGIN_COOKIE).path("/login"));
     cookies.add(
@@ -236,6 +237,32 @@ async fn login(
             .max_age(rocket::time::Duration::hours(SESSION_HOURS)),
     );
     Ok(Ok(Redirect::to(next)))
+}
+
+/// PBKDF2 with 600 000 iterations is deliberately slow: it runs on the blocking
+/// pool without a database connection (a hundred logins at once must not stall
+/// everyone's reads), at most one per core at a time, and for an unknown user
+/// too (same cost: the timing does not tell which names exist).
+async fn check_password(
+    password: String,
+    reserved: db::users::Reserved,
+) -> Result<Option<AuthUser>, PageError> {
+    static HASHING: std::sync::LazyLock<rocket::tokio::sync::Semaphore> =
+        std::sync::LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            rocket::tokio::sync::Semaphore::new(cores)
+        });
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|_| PageError::Internal("the hashing queue closed".into()))?;
+    let db::users::Reserved { user, stored_hash } = reserved;
+    let matches = rocket::tokio::task::spawn_blocking(move || {
+        crate::password::verify_or_spend(&password, stored_hash.as_deref())
+    })
+    .await
+    .map_err(|error| PageError::Internal(format!("password check failed: {error}")))?;
+    Ok(user.filter(|_| matches))
 }
 
 #[derive(FromForm)]

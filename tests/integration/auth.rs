@@ -395,3 +395,100 @@ fn single_status_refusals_and_revocation() {
     assert_eq!(app.get(by_tag, Some(&token)).0, Status::Unauthorized);
     assert_eq!(app.get(by_tag, Some("inspector")).0, Status::Ok);
 }
+
+/// The probe's finding (issue 21): sixty simultaneous web logins (59 wrong and
+/// the right one) got 19 password checks and one got in after the fifth
+/// failure. The attempt is counted before the password is checked, in one
+/// transaction: at most five of the sixty reach the check.
+#[test]
+fn simultaneous_guesses_get_no_more_than_five_password_checks() {
+    use caltrace::db::users::{self, LoginOutcome};
+    let app = TestApp::new();
+    const PASSWORD: &str = "correct horse battery";
+    app.with_conn(|conn| {
+        users::set_password(
+            conn,
+            &caltrace::db::audit::Actor::command_line(),
+            "auditor",
+            PASSWORD,
+        )
+    })
+    .unwrap();
+    let outcomes: Vec<LoginOutcome> = std::thread::scope(|scope| {
+        let attempts: Vec<_> = (0..60)
+            .map(|i| {
+                let database = app.database.clone();
+                scope.spawn(move || {
+                    let mut conn = database.get().unwrap();
+                    let password = if i == 59 {
+                        PASSWORD.to_string()
+                    } else {
+                        format!("guess {i}")
+                    };
+                    users::attempt_login(&mut conn, "auditor", &password).unwrap()
+                })
+            })
+            .collect();
+        attempts.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    let checked = outcomes
+        .iter()
+        .filter(|o| !matches!(o, LoginOutcome::Throttled { .. }))
+        .count();
+    assert!(
+        checked <= users::LOGIN_ATTEMPTS,
+        "{checked} password checks"
+    );
+    let audited: i64 = app.with_conn(|conn| {
+        use caltrace::db::schema::audit_log;
+        use diesel::prelude::*;
+        audit_log::table
+            .filter(audit_log::action.eq_any(["login", "login_failed", "login_locked_out"]))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(audited, 60, "every attempt is in the audit log");
+}
+
+/// A password change and `caltrace user disable` end the user's sessions and
+/// tokens at once (issue 21: sessions survived a password change).
+#[test]
+fn password_change_and_disable_end_sessions_and_tokens() {
+    use caltrace::db::audit::Actor;
+    use caltrace::db::users;
+    let app = TestApp::new();
+    let cli = Actor::command_line();
+    app.with_conn(|conn| users::set_password(conn, &cli, "inspector", "a first passphrase"))
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/instruments", Some("inspector")).0,
+        Status::Ok,
+        "a first password changes nobody's access"
+    );
+    app.with_conn(|conn| users::set_password(conn, &cli, "inspector", "a long passphrase"))
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/instruments", Some("inspector")).0,
+        Status::Unauthorized,
+        "the token given before the change is revoked"
+    );
+    let session = app.with_conn(|conn| {
+        let user = users::find_user(conn, "auditor").unwrap().unwrap();
+        users::create_session(conn, user.id, chrono::Duration::hours(1)).unwrap()
+    });
+    app.with_conn(|conn| users::disable_user(conn, &cli, "auditor"))
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/audit", Some("auditor")).0,
+        Status::Unauthorized
+    );
+    let still: Option<_> = app
+        .with_conn(|conn| users::user_for_session(conn, &session.cookie))
+        .unwrap();
+    assert!(still.is_none(), "the session ended");
+    let again = app.with_conn(|conn| users::attempt_login(conn, "auditor", "anything at all"));
+    assert!(matches!(again, Ok(users::LoginOutcome::Refused)));
+    let token = app.with_conn(|conn| users::create_token(conn, &cli, "auditor"));
+    assert!(token.is_err(), "no new token for a disabled user");
+}

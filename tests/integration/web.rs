@@ -57,9 +57,15 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap().to_string()
 }
 
-fn set_password(app: &TestApp, name: &str) {
+/// Gives a user a password; the change revokes their tokens (DESIGN section 9), so
+/// the test's token for them is issued again.
+fn set_password(app: &mut TestApp, name: &str) {
     app.with_conn(|conn| users::set_password(conn, &Actor::command_line(), name, PASSWORD))
         .unwrap();
+    let (_, token) = app
+        .with_conn(|conn| users::create_token(conn, &Actor::command_line(), name))
+        .unwrap();
+    app.tokens.insert(name.to_string(), token);
 }
 
 /// Logs in through the form (the tracked client keeps the cookie); returns the answer.
@@ -94,8 +100,8 @@ fn pending(app: &TestApp, gauge: i64, standard: i64) -> i64 {
 
 #[test]
 fn pages_need_a_login_and_a_wrong_password_gets_none() {
-    let app = TestApp::new();
-    set_password(&app, "inspector");
+    let mut app = TestApp::new();
+    set_password(&mut app, "inspector");
     let page = get(&app, "/instruments?q=PG");
     assert_eq!(page.status, Status::SeeOther);
     assert_eq!(
@@ -155,9 +161,9 @@ fn pages_need_a_login_and_a_wrong_password_gets_none() {
 /// success forgets earlier failures. Counted in the database, so every instance agrees.
 #[test]
 fn repeated_wrong_passwords_lock_the_account_for_a_while() {
-    let app = TestApp::new();
+    let mut app = TestApp::new();
     for name in ["technician", "approver", "auditor"] {
-        set_password(&app, name);
+        set_password(&mut app, name);
     }
     for attempt in 1..=users::LOGIN_ATTEMPTS {
         let refused = login(&app, "technician", &format!("guess {attempt}"), "/");
@@ -219,9 +225,9 @@ fn repeated_wrong_passwords_lock_the_account_for_a_while() {
 
 #[test]
 fn approving_needs_the_approver_role_and_the_session_csrf_token() {
-    let app = TestApp::new();
-    set_password(&app, "technician");
-    set_password(&app, "approver");
+    let mut app = TestApp::new();
+    set_password(&mut app, "technician");
+    set_password(&mut app, "approver");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
     let id = pending(&app, gauge, national);
@@ -304,7 +310,7 @@ fn the_pages_refuse_a_decision_by_a_submitter() {
         "chief",
         &[UserRole::Admin, UserRole::Technician, UserRole::Approver],
     );
-    set_password(&app, "chief");
+    set_password(&mut app, "chief");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
     let body = calibration(
@@ -344,8 +350,8 @@ fn the_pages_refuse_a_decision_by_a_submitter() {
 /// cached with someone's data in them.
 #[test]
 fn login_refuses_control_characters_in_next_and_pages_are_never_cached() {
-    let app = TestApp::new();
-    set_password(&app, "inspector");
+    let mut app = TestApp::new();
+    set_password(&mut app, "inspector");
     let form = get(&app, "/login?next=/");
     let token = hidden(&form.body, "login_token");
     let refused = post_form(
@@ -394,8 +400,8 @@ fn login_refuses_control_characters_in_next_and_pages_are_never_cached() {
 
 #[test]
 fn reject_from_the_page_records_the_reason() {
-    let app = TestApp::new();
-    set_password(&app, "approver");
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
     let id = pending(&app, gauge, national);
@@ -425,8 +431,8 @@ fn reject_from_the_page_records_the_reason() {
 
 #[test]
 fn instrument_pages_search_show_validity_chain_and_escape_text() {
-    let app = TestApp::new();
-    set_password(&app, "inspector");
+    let mut app = TestApp::new();
+    set_password(&mut app, "inspector");
     let national = register(&app, "NIM-P", "national");
     let gauge = register(&app, "PG-1", "working");
     issue(
@@ -493,8 +499,8 @@ fn instrument_pages_search_show_validity_chain_and_escape_text() {
 
 #[test]
 fn dashboard_lists_what_needs_attention() {
-    let app = TestApp::new();
-    set_password(&app, "approver");
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
     let national = register(&app, "NIM-P", "national");
     let overdue = register(&app, "PG-OLD", "working");
     let failed = register(&app, "PG-FAIL", "working");
