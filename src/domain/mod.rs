@@ -6,6 +6,7 @@ pub mod certificate;
 pub mod conformity;
 pub mod instrument;
 pub mod interval;
+pub mod model;
 pub mod quantity;
 pub mod traceability;
 pub mod uncertainty;
