@@ -989,3 +989,28 @@ fn gtc_differential() {
         cases.len()
     );
 }
+
+/// Every model request in docs/uncertainty-models.md evaluates as the text says it does.
+#[test]
+fn the_documented_examples_evaluate() {
+    let text = include_str!("../../../docs/uncertainty-models.md");
+    let mut found = 0;
+    for block in text.split("```json").skip(1) {
+        let body = block.split("```").next().unwrap();
+        let Ok(mut v) = serde_json::from_str::<Value>(body) else {
+            continue;
+        };
+        if v.get("model").is_none() || v.get("measurand").is_none() {
+            continue;
+        }
+        if v.get("monte_carlo").is_some() {
+            v["monte_carlo"]["trials"] = json!(10000);
+        }
+        let m = model(v);
+        if let Some(g) = &m.gum {
+            assert!(g.combined_standard_uncertainty.value > 0.0);
+        }
+        found += 1;
+    }
+    assert_eq!(found, 3, "GUM H.1, the pressure balance, the thermometer");
+}
