@@ -144,11 +144,50 @@ pub struct AdaptiveOptions {
 // ---------------------------------------------------------------------------------------------
 
 /// The answer of the calculator: section 5's for components, section 5b's for a model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EvaluateResult {
     Model(Box<ModelResult>),
     Budget(BudgetResult),
+}
+
+/// anyOf, not oneOf: a model's GUM answer carries every field of a component budget's too, and
+/// its GUM fields are present or absent together (`method`).
+impl utoipa::PartialSchema for EvaluateResult {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+        use utoipa::openapi::Ref;
+        AnyOfBuilder::new()
+            .item(
+                AllOfBuilder::new()
+                    .item(Ref::from_schema_name("ModelResult"))
+                    .item(Ref::from_schema_name("GumResult"))
+                    .description(Some("a model evaluated by method gum or both")),
+            )
+            .item(Ref::from_schema_name("ModelResult"))
+            .item(Ref::from_schema_name("BudgetResult"))
+            .description(Some(
+                "section 5's result for components; for a model, ModelResult with GumResult's fields (methods gum and both) and/or monte_carlo",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EvaluateResult {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("ModelResult".into(), ModelResult::schema()));
+        <ModelResult as ToSchema>::schemas(schemas);
+        schemas.push(("GumResult".into(), GumResult::schema()));
+        <GumResult as ToSchema>::schemas(schemas);
+        schemas.push(("BudgetResult".into(), BudgetResult::schema()));
+        <BudgetResult as ToSchema>::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -157,8 +196,10 @@ pub struct ModelResult {
     pub model: String,
     /// `gum`, `monte_carlo` or `both`.
     pub method: String,
-    /// The GUM result (methods `gum` and `both`).
+    /// The GUM result (methods `gum` and `both`), its fields at this level; in the OpenAPI
+    /// document as `EvaluateResult`'s ModelResult with GumResult.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub gum: Option<GumResult>,
     /// Methods `monte_carlo` and `both`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
