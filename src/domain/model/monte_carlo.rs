@@ -455,6 +455,61 @@ mod tests {
         assert!((numerical_tolerance(31.66, 2) - 0.5).abs() < 1e-15);
     }
 
+    /// Two threads compute exactly what one computes chunk by chunk: a chunk's numbers depend
+    /// only on the seed and the chunk's index.
+    #[test]
+    fn two_threads_give_the_bytes_of_one() {
+        use crate::domain::model::compile::{compile, InputScale};
+        use crate::domain::model::parser::parse;
+        use crate::domain::quantity::Dimension;
+        let one = InputScale {
+            dimension: Dimension::DIMENSIONLESS,
+            factor: 1.0,
+            offset: 0.0,
+        };
+        let names = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let program = compile(
+            &parse("a * exp(b) / (2 + c^2)").unwrap(),
+            &names,
+            &[one; 3],
+            Dimension::DIMENSIONLESS,
+            1.0,
+        )
+        .unwrap();
+        let setup = Setup {
+            program,
+            draws: vec![
+                Draw::Gaussian { mean: 1.0, sd: 0.1 },
+                Draw::T {
+                    mean: 0.0,
+                    scale: 0.2,
+                    t: StudentT::new(4.0).unwrap(),
+                },
+                Draw::Arcsine {
+                    mean: 0.5,
+                    half_width: 0.3,
+                },
+            ],
+            order: vec![0, 1, 2],
+            group: None,
+        };
+        let m = 5 * CHUNK + 1234;
+        let mut parallel = vec![0.0; m];
+        assert_eq!(simulate(&setup, 99, 0, &mut parallel), 0);
+        let mut sequential = vec![0.0; m];
+        let mut scratch = Scratch::new(&setup);
+        for (c, out) in sequential.chunks_mut(CHUNK).enumerate() {
+            simulate_chunk(&setup, 99, c as u64, out, &mut scratch);
+        }
+        assert!(parallel
+            .iter()
+            .zip(&sequential)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        let mut other_seed = vec![0.0; m];
+        simulate(&setup, 100, 0, &mut other_seed);
+        assert_ne!(parallel, other_seed);
+    }
+
     #[test]
     fn histogram_counts_every_value() {
         let sorted: Vec<f64> = (0..10_000).map(|i| f64::from(i) / 10.0).collect();
