@@ -45,4 +45,11 @@ scripts/e2e.sh
 echo "== API conformance (schemathesis against the OpenAPI document)"
 scripts/schemathesis.sh
 
+# --- measurement models against the GUM Tree Calculator (DESIGN 5b) -------------------------
+# A few hundred generated models: estimate, u_c, ν_eff and sensitivities to 1e-9 relative.
+echo "== measurement models against GTC (tests/gtc_differential.py)"
+python_tools "gtc==1.5.1"
+"$CALTRACE_PYTHON" tests/gtc_differential.py --cases 300
+# --- end of the GTC block -------------------------------------------------------------------
+
 echo "== all tests passed on SQLite and PostgreSQL; pages pass in Chromium; schemathesis found nothing"

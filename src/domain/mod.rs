@@ -8,6 +8,7 @@ pub mod dates;
 pub mod four_eyes;
 pub mod instrument;
 pub mod interval;
+pub mod model;
 pub mod people;
 pub mod quantity;
 pub mod secret;

@@ -929,6 +929,39 @@ fn evaluate_component<'a>(
     })
 }
 
+/// Standard uncertainty and ν (None = infinite) of one input described with section 5's
+/// fields (Type A readings, pooled, or a Type B distribution), for budget forms other than
+/// components (the measurement models of DESIGN 5b). `kind` is "A" or "B"; errors name fields
+/// relative to the input (`half_width`, `readings[2]`, `pooled.degrees_of_freedom`).
+pub fn input_standard_uncertainty(
+    kind: &str,
+    c: &ComponentInput,
+) -> Result<(f64, Option<f64>), Vec<FieldError>> {
+    let mut errors = Errors(Vec::new());
+    let (u, nu, _) = match kind {
+        "A" => type_a(0, c, &mut errors),
+        _ => type_b(0, c, &mut errors),
+    };
+    match u {
+        Some(u) if errors.len() == 0 => Ok((u, nu)),
+        _ => {
+            let mut found = errors.0;
+            for e in &mut found {
+                if let Some(rest) = e.field.strip_prefix("components[0].") {
+                    e.field = rest.to_string();
+                }
+            }
+            if found.is_empty() {
+                found.push(FieldError::new(
+                    "type",
+                    "no standard uncertainty could be formed",
+                ));
+            }
+            Err(found)
+        }
+    }
+}
+
 /// (u in the component's unit, ν (None = infinite), the field u came from).
 type Standard = (Option<f64>, Option<f64>, &'static str);
 

@@ -281,3 +281,266 @@ fn calibration_points_use_the_engine() {
         )
     );
 }
+
+// --- Measurement models, correlations and Monte Carlo (DESIGN 5b) ----------------------------
+
+fn design_model_request() -> Value {
+    json!({
+      "measurand": {"name": "Power dissipated", "unit": "mW"},
+      "model": "V^2 / R0 / (1 + alpha * (t - t0))",
+      "inputs": [
+        {"name": "V", "estimate": {"value": 1.0, "unit": "V"}, "type": "B", "distribution": "normal",
+         "standard_uncertainty": 0.002},
+        {"name": "R0", "type": "A", "readings": [100.02, 99.98, 100.01, 100.00, 99.99], "unit": "ohm"},
+        {"name": "alpha", "estimate": {"value": 0.0039, "unit": "1/K"}, "type": "B",
+         "distribution": "rectangular", "half_width": 0.0001},
+        {"name": "t", "estimate": {"value": 23.0, "unit": "degC"}, "type": "B", "distribution": "normal",
+         "expanded_uncertainty": 0.2, "coverage_factor": 2},
+        {"name": "t0", "estimate": {"value": 20, "unit": "degC"}}
+      ],
+      "correlations": [{"inputs": ["V", "t"], "coefficient": 0.3}],
+      "method": "both",
+      "monte_carlo": {"trials": 100000, "seed": 7, "interval": "symmetric"}
+    })
+}
+
+/// The request of DESIGN 5b: GUM with exact sensitivities and the correlation, and Monte Carlo.
+#[test]
+fn the_design_model_example_evaluates_by_both_methods() {
+    let app = TestApp::new();
+    let (status, result) = app.post(
+        "/api/v1/uncertainty/evaluate",
+        Some("inspector"),
+        &design_model_request(),
+    );
+    assert_eq!(status, Status::Ok, "{result}");
+    let d = 1.0 + 0.0039 * 3.0;
+    let y = 10.0 / d; // mW
+    assert_eq!(result["method"], "both");
+    assert_eq!(result["estimate"]["unit"], "mW");
+    close(&result["estimate"]["value"], y, 1e-12);
+    let components = result["components"].as_array().unwrap();
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["V", "R0", "alpha", "t"], "t0 is an exact constant");
+    let by = |n: &str| components.iter().find(|c| c["name"] == n).unwrap();
+    // ∂P/∂V = 2V/(R0·d), ∂P/∂R0 = −P/R0, ∂P/∂t = −P·α/d: exact, with their units.
+    close(&by("V")["sensitivity"]["value"], 2.0 * y, 1e-12);
+    assert_eq!(by("V")["sensitivity"]["unit"], "mW/V");
+    close(&by("R0")["sensitivity"]["value"], -y / 100.0, 1e-10);
+    assert_eq!(by("R0")["sensitivity"]["unit"], "mW/ohm");
+    close(&by("R0")["estimate"]["value"], 100.0, 1e-12);
+    assert_eq!(by("R0")["degrees_of_freedom"], 4.0);
+    close(&by("t")["sensitivity"]["value"], -y * 0.0039 / d, 1e-12);
+    assert_eq!(by("t")["sensitivity"]["unit"], "mW/degC");
+    close(&by("t")["standard_uncertainty"]["value"], 0.1, 1e-12);
+    // u_c² = Σ(c_i u_i)² + 2·0.3·c_V u_V c_t u_t
+    let cu = |n: &str| {
+        by(n)["sensitivity"]["value"].as_f64().unwrap()
+            * by(n)["standard_uncertainty"]["value"].as_f64().unwrap()
+    };
+    let u_c = (["V", "R0", "alpha", "t"]
+        .iter()
+        .map(|n| cu(n).powi(2))
+        .sum::<f64>()
+        + 2.0 * 0.3 * cu("V") * cu("t"))
+    .sqrt();
+    close(
+        &result["combined_standard_uncertainty"]["value"],
+        u_c,
+        1e-12,
+    );
+    let mc = &result["monte_carlo"];
+    assert_eq!(mc["trials"], 100000);
+    assert_eq!(mc["seed"], 7);
+    assert_eq!(mc["converged"], true);
+    close(&mc["estimate"]["value"], y, 1e-3);
+    close(&mc["standard_uncertainty"]["value"], u_c, 0.02);
+    assert_eq!(mc["coverage_interval"]["kind"], "symmetric");
+    assert_eq!(mc["coverage_interval"]["unit"], "mW");
+    assert_eq!(mc["coverage_interval"]["probability"], 0.9545);
+    let counts: u64 = mc["histogram"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counts, 100_000);
+    assert_eq!(
+        mc["histogram"]["edges"].as_array().unwrap().len(),
+        mc["histogram"]["counts"].as_array().unwrap().len() + 1
+    );
+    let v = &mc["gum_validation"];
+    assert!(v["tolerance"].as_f64().unwrap() > 0.0);
+    assert!(v["passed"].is_boolean());
+    // The same seed gives the same bytes.
+    let (_, again) = app.post(
+        "/api/v1/uncertainty/evaluate",
+        Some("inspector"),
+        &design_model_request(),
+    );
+    assert_eq!(result.to_string(), again.to_string());
+}
+
+#[test]
+fn a_monte_carlo_request_without_a_seed_states_the_seed_it_drew() {
+    let app = TestApp::new();
+    let mut body = design_model_request();
+    body["monte_carlo"] = json!({"trials": 10000});
+    body["method"] = json!("monte_carlo");
+    let (status, result) = app.post("/api/v1/uncertainty/evaluate", Some("inspector"), &body);
+    assert_eq!(status, Status::Ok, "{result}");
+    assert!(result.get("combined_standard_uncertainty").is_none());
+    let seed = result["monte_carlo"]["seed"].as_u64().unwrap();
+    assert!(seed < 1 << 53);
+    body["monte_carlo"]["seed"] = json!(seed);
+    let (_, replay) = app.post("/api/v1/uncertainty/evaluate", Some("inspector"), &body);
+    assert_eq!(result["monte_carlo"], replay["monte_carlo"]);
+}
+
+/// JCGM 101:2008 9.3 through the route: GUM δm = 1.2340 mg, u = 0.0539 mg; Monte Carlo
+/// u = 0.0754 mg, shortest 95 % interval [1.0834, 1.3825] mg; the GUM result is not validated.
+#[test]
+fn jcgm_101_mass_calibration_through_the_route() {
+    let app = TestApp::new();
+    let body = json!({
+        "measurand": {"name": "deviation from 100 g", "unit": "mg"},
+        "coverage_probability": 0.95,
+        "model": "(m_Rc + dm_Rc) * (1 + (rho_a - rho_a0) * (1/rho_W - 1/rho_R)) - m_nom",
+        "inputs": [
+            {"name": "m_Rc", "estimate": {"value": 100000.000, "unit": "mg"}, "type": "B", "distribution": "normal", "standard_uncertainty": 0.050},
+            {"name": "dm_Rc", "estimate": {"value": 1.234, "unit": "mg"}, "type": "B", "distribution": "normal", "standard_uncertainty": 0.020},
+            {"name": "rho_a", "estimate": {"value": 1.20, "unit": "kg/m^3"}, "type": "B", "distribution": "rectangular", "half_width": 0.10},
+            {"name": "rho_W", "estimate": {"value": 8000, "unit": "kg/m^3"}, "type": "B", "distribution": "rectangular", "half_width": 1000},
+            {"name": "rho_R", "estimate": {"value": 8000, "unit": "kg/m^3"}, "type": "B", "distribution": "rectangular", "half_width": 50},
+            {"name": "rho_a0", "estimate": {"value": 1.2, "unit": "kg/m^3"}},
+            {"name": "m_nom", "estimate": {"value": 100, "unit": "g"}}
+        ],
+        "method": "both",
+        "monte_carlo": {"trials": 200000, "seed": 2008, "interval": "shortest"}
+    });
+    let (status, r) = app.post("/api/v1/uncertainty/evaluate", Some("technician"), &body);
+    assert_eq!(status, Status::Ok, "{r}");
+    close(&r["estimate"]["value"], 1.2340, 5e-5);
+    close(&r["combined_standard_uncertainty"]["value"], 0.0539, 1e-3);
+    let mc = &r["monte_carlo"];
+    close(&mc["standard_uncertainty"]["value"], 0.0754, 0.01);
+    close(&mc["coverage_interval"]["low"], 1.0834, 0.002);
+    close(&mc["coverage_interval"]["high"], 1.3825, 0.002);
+    assert_eq!(mc["coverage_interval"]["kind"], "shortest");
+    assert_eq!(mc["gum_validation"]["passed"], false);
+}
+
+#[test]
+fn every_model_rule_is_422_naming_its_field() {
+    let app = TestApp::new();
+    let base = design_model_request();
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut b = base.clone();
+        edit(&mut b);
+        b
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            with(&|b| b["inputs"][2]["half_width"] = json!(-0.1)),
+            "inputs[2].half_width",
+            "negative",
+        ),
+        (
+            with(&|b| b["model"] = json!("V^2 / R0 / (1 + alpha * (t - t0)")),
+            "model",
+            "character 33",
+        ),
+        (
+            with(&|b| b["model"] = json!("V^2 / R0 + alpha")),
+            "model",
+            "character 10",
+        ),
+        (
+            with(&|b| b["model"] = json!("V^2 / R0 / (1 + alpha * t)")),
+            "model",
+            "give t in K",
+        ),
+        (
+            with(&|b| b["correlations"][0]["coefficient"] = json!(-1.5)),
+            "correlations[0].coefficient",
+            "[-1, 1]",
+        ),
+        (
+            with(&|b| b["inputs"][0]["sensitivity"] = json!(1)),
+            "inputs[0].sensitivity",
+            "not allowed",
+        ),
+        (
+            with(&|b| b["inputs"][4]["name"] = json!("t1")),
+            "model",
+            "'t0' is not an input",
+        ),
+        (
+            with(&|b| b["monte_carlo"]["trials"] = json!(100)),
+            "monte_carlo.trials",
+            "10000",
+        ),
+        (with(&|b| b["components"] = json!([])), "model", "not both"),
+        (
+            with(&|b| b["measurand"]["unit"] = json!("mm")),
+            "model",
+            "power",
+        ),
+        (
+            with(&|b| {
+                b["model"] = json!("V^2 / R0 / (alpha * (t - t0))");
+                b["inputs"][3]["estimate"]["value"] = json!(20.0);
+            }),
+            "model",
+            "not finite",
+        ),
+    ];
+    for (body, field, text) in cases {
+        let (status, problem) = app.post("/api/v1/uncertainty/evaluate", Some("auditor"), &body);
+        assert_eq!(status, Status::UnprocessableEntity, "{body}: {problem}");
+        let errors = problem["errors"].as_array().unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(text)),
+            "expected {field} ({text}), got {problem}"
+        );
+    }
+    // Not finite in some trials: the share is stated, never a 500 or a NaN.
+    let body = json!({
+        "measurand": {"name": "y", "unit": "1"},
+        "model": "1 / x",
+        "inputs": [{"name": "x", "estimate": {"value": 0.001, "unit": "1"}, "type": "B",
+                    "distribution": "rectangular", "half_width": 1}],
+        "method": "monte_carlo",
+        "monte_carlo": {"trials": 10000, "seed": 1}
+    });
+    let (status, problem) = app.post("/api/v1/uncertainty/evaluate", Some("auditor"), &body);
+    // 1/x is finite for every x ≠ 0: the rectangle includes 0 with probability zero, so this
+    // is a valid (if wild) answer, never a NaN.
+    assert!(
+        status == Status::Ok || status == Status::UnprocessableEntity,
+        "{problem}"
+    );
+    let body = json!({
+        "measurand": {"name": "y", "unit": "1"},
+        "model": "sqrt(x)",
+        "inputs": [{"name": "x", "estimate": {"value": 0.5, "unit": "1"}, "type": "B",
+                    "distribution": "rectangular", "half_width": 1}],
+        "method": "monte_carlo",
+        "monte_carlo": {"trials": 10000, "seed": 1}
+    });
+    let (status, problem) = app.post("/api/v1/uncertainty/evaluate", Some("auditor"), &body);
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(fields(&problem), vec!["model".to_string()]);
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("% of the Monte Carlo trials"),
+        "{problem}"
+    );
+}

@@ -1,0 +1,765 @@
+//! Unit checking and compilation of a parsed model (DESIGN 5b).
+//!
+//! One pass over the tree checks dimensions with the runtime algebra of `quantity.rs`
+//! ([`Dimension`]) and emits a flat program in static single assignment form: operation `k`
+//! writes register `k`, operands are earlier registers. The same program is evaluated
+//!
+//! - once with dual numbers ([`Dual`]) per input at the estimates: the value and the exact
+//!   first derivative (forward-mode automatic differentiation), and
+//! - in blocks of trials by [`Program::eval_block`] in the Monte Carlo loop: one pass over the
+//!   operations per block, each operation a tight loop over the block's trials, into registers
+//!   allocated once.
+//!
+//! Units: every input is loaded in its own unit and scaled to coherent SI (`x·factor`), so `+`
+//! and `-` of commensurable operands need no further conversion (this is the same as converting
+//! the right operand to the left one's unit); the result is divided by the measurand's factor.
+//! Derivatives of the program are therefore ∂y/∂x_i in measurand unit per input unit.
+//!
+//! An input in °C/°F is a point on an affine scale: the only place it may appear is one side
+//! of a difference with another affine temperature, `t - t0`, which is compiled as
+//! `(t − t0 expressed on t's scale) · factor_t`, a kelvin-sized interval.
+
+use super::parser::{BinOp, Expr, Func, Node};
+use crate::domain::quantity::Dimension;
+
+/// What the checker needs of an input's unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputScale {
+    pub dimension: Dimension,
+    /// SI value of one unit, as an interval.
+    pub factor: f64,
+    /// Kelvin of the scale's zero for °C/°F (affine); 0 otherwise.
+    pub offset: f64,
+}
+
+impl InputScale {
+    pub fn is_affine(&self) -> bool {
+        self.offset != 0.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    /// Raw value of input i, in its own unit.
+    Input(usize),
+    Const(f64),
+    Add(usize, usize),
+    Sub(usize, usize),
+    Mul(usize, usize),
+    Div(usize, usize),
+    Neg(usize),
+    /// a · k
+    Scale(usize, f64),
+    /// a · k + m
+    Affine(usize, f64, f64),
+    Powi(usize, i32),
+    /// a ^ constant
+    Powf(usize, f64),
+    /// a ^ b, both computed
+    Pow(usize, usize),
+    Call(Func, usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub ops: Vec<Op>,
+    pub inputs: usize,
+}
+
+/// A unit or syntax problem in the model; `position` is the 1-based character it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckError {
+    pub position: Option<usize>,
+    pub message: String,
+}
+
+fn at(position: usize, message: impl Into<String>) -> CheckError {
+    CheckError {
+        position: Some(position),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Val {
+    Reg {
+        reg: usize,
+        dim: Dimension,
+        constant: Option<f64>,
+    },
+    /// An affine temperature input, not yet placed in a difference.
+    Affine { input: usize, position: usize },
+}
+
+struct Compiler<'a> {
+    scales: &'a [InputScale],
+    names: &'a [String],
+    ops: Vec<Op>,
+}
+
+impl Compiler<'_> {
+    fn emit(&mut self, op: Op) -> usize {
+        self.ops.push(op);
+        self.ops.len() - 1
+    }
+
+    /// A constant result is emitted as a constant: the Monte Carlo loop never recomputes it.
+    fn emit_value(&mut self, op: Op, dim: Dimension, constant: Option<f64>) -> Val {
+        let reg = match constant {
+            Some(c) => self.emit(Op::Const(c)),
+            None => self.emit(op),
+        };
+        Val::Reg { reg, dim, constant }
+    }
+
+    fn value(&self, v: Val) -> Result<(usize, Dimension, Option<f64>), CheckError> {
+        match v {
+            Val::Reg { reg, dim, constant } => Ok((reg, dim, constant)),
+            Val::Affine { input, position } => Err(at(
+                position,
+                format!(
+                    "{0} is a temperature on the Celsius or Fahrenheit scale (an affine point): it may only be one side of a difference with another such temperature; give {0} in K or subtract a reference temperature ({0} - {0}_ref)",
+                    self.names[input]
+                ),
+            )),
+        }
+    }
+
+    fn check(&mut self, e: &Expr) -> Result<Val, CheckError> {
+        match &e.node {
+            Node::Number(v) => {
+                Ok(self.emit_value(Op::Const(*v), Dimension::DIMENSIONLESS, Some(*v)))
+            }
+            Node::Pi => Ok(self.emit_value(
+                Op::Const(std::f64::consts::PI),
+                Dimension::DIMENSIONLESS,
+                Some(std::f64::consts::PI),
+            )),
+            Node::Name(name) => {
+                let i = self
+                    .names
+                    .iter()
+                    .position(|n| n == name)
+                    .ok_or_else(|| at(e.span.start, format!("'{name}' is not an input")))?;
+                let scale = self.scales[i];
+                if scale.is_affine() {
+                    return Ok(Val::Affine {
+                        input: i,
+                        position: e.span.start,
+                    });
+                }
+                let load = self.emit(Op::Input(i));
+                let reg = if scale.factor == 1.0 {
+                    load
+                } else {
+                    self.emit(Op::Scale(load, scale.factor))
+                };
+                Ok(Val::Reg {
+                    reg,
+                    dim: scale.dimension,
+                    constant: None,
+                })
+            }
+            Node::Neg(x) => {
+                let v = self.check(x)?;
+                let (a, dim, c) = self.value(v)?;
+                Ok(self.emit_value(Op::Neg(a), dim, c.map(|c| -c)))
+            }
+            Node::Call(func, x) => {
+                let v = self.check(x)?;
+                let (a, dim, c) = self.value(v)?;
+                let out_dim = match func {
+                    Func::Abs => dim,
+                    Func::Sqrt => {
+                        let mut half = [0i8; 7];
+                        for (h, e) in half.iter_mut().zip(dim.0) {
+                            if e % 2 != 0 {
+                                return Err(at(
+                                    x.span.start,
+                                    format!(
+                                        "sqrt of a quantity of dimension {} has no dimension with integer exponents",
+                                        dim.describe()
+                                    ),
+                                ));
+                            }
+                            *h = e / 2;
+                        }
+                        Dimension(half)
+                    }
+                    _ => {
+                        if !dim.is_dimensionless() {
+                            return Err(at(
+                                x.span.start,
+                                format!(
+                                    "the argument of {} must be dimensionless (angles in radians), found {}",
+                                    func.name(),
+                                    dim.describe()
+                                ),
+                            ));
+                        }
+                        Dimension::DIMENSIONLESS
+                    }
+                };
+                let constant = c.map(|c| apply(*func, c)).filter(|v| v.is_finite());
+                if c.is_some() && constant.is_none() {
+                    return Err(at(
+                        e.span.start,
+                        format!(
+                            "{}({}) is not a finite number",
+                            func.name(),
+                            c.unwrap_or(0.0)
+                        ),
+                    ));
+                }
+                Ok(self.emit_value(Op::Call(*func, a), out_dim, constant))
+            }
+            Node::Binary {
+                op,
+                at: position,
+                left,
+                right,
+            } => self.binary(*op, *position, left, right),
+        }
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        position: usize,
+        left: &Expr,
+        right: &Expr,
+    ) -> Result<Val, CheckError> {
+        let l = self.check(left)?;
+        let r = self.check(right)?;
+        if op == BinOp::Sub {
+            if let (Val::Affine { input: i, .. }, Val::Affine { input: j, .. }) = (l, r) {
+                // (t − t0 on t's scale) · factor_t: exact when both are in the same unit.
+                let (si, sj) = (self.scales[i], self.scales[j]);
+                let a = self.emit(Op::Input(i));
+                let b = self.emit(Op::Input(j));
+                let ratio = sj.factor / si.factor;
+                let shift = (sj.offset - si.offset) / si.factor;
+                let b = if ratio == 1.0 && shift == 0.0 {
+                    b
+                } else {
+                    self.emit(Op::Affine(b, ratio, shift))
+                };
+                let d = self.emit(Op::Sub(a, b));
+                let reg = if si.factor == 1.0 {
+                    d
+                } else {
+                    self.emit(Op::Scale(d, si.factor))
+                };
+                return Ok(Val::Reg {
+                    reg,
+                    dim: si.dimension,
+                    constant: None,
+                });
+            }
+        }
+        let (a, da, ca) = self.value(l)?;
+        let (b, db, cb) = self.value(r)?;
+        let both = ca.zip(cb);
+        let fold = |f: fn(f64, f64) -> f64| both.map(|(x, y)| f(x, y));
+        match op {
+            BinOp::Add | BinOp::Sub => {
+                if da != db {
+                    return Err(at(
+                        position,
+                        format!(
+                            "'{}' needs operands of one dimension: the left is {}, the right {}",
+                            op.symbol(),
+                            da.describe(),
+                            db.describe()
+                        ),
+                    ));
+                }
+                let (ir, c) = if op == BinOp::Add {
+                    (Op::Add(a, b), fold(|x, y| x + y))
+                } else {
+                    (Op::Sub(a, b), fold(|x, y| x - y))
+                };
+                Ok(self.emit_value(ir, da, c))
+            }
+            BinOp::Mul | BinOp::Div => {
+                let dim = if op == BinOp::Mul {
+                    da.checked_mul(db)
+                } else {
+                    da.checked_div(db)
+                }
+                .ok_or_else(|| at(position, "the dimension's exponents are out of range"))?;
+                let (ir, c) = if op == BinOp::Mul {
+                    (Op::Mul(a, b), fold(|x, y| x * y))
+                } else {
+                    (Op::Div(a, b), fold(|x, y| x / y))
+                };
+                if let Some(c) = c {
+                    if !c.is_finite() {
+                        return Err(at(position, "a constant part of the model is not finite"));
+                    }
+                }
+                Ok(self.emit_value(ir, dim, c))
+            }
+            BinOp::Pow => {
+                if !db.is_dimensionless() {
+                    return Err(at(
+                        right.span.start,
+                        format!("an exponent must be dimensionless, found {}", db.describe()),
+                    ));
+                }
+                let c = fold(f64::powf).filter(|v| v.is_finite());
+                if both.is_some() && c.is_none() {
+                    return Err(at(position, "a constant power in the model is not finite"));
+                }
+                if da.is_dimensionless() {
+                    let ir = match cb {
+                        Some(p) if p == p.trunc() && p.abs() <= 64.0 => Op::Powi(a, p as i32),
+                        Some(p) => Op::Powf(a, p),
+                        None => Op::Pow(a, b),
+                    };
+                    return Ok(self.emit_value(ir, da, c));
+                }
+                let Some(p) = cb else {
+                    return Err(at(
+                        right.span.start,
+                        format!(
+                            "the exponent of a base of dimension {} must be a constant (no input in it)",
+                            da.describe()
+                        ),
+                    ));
+                };
+                let mut out = [0i8; 7];
+                for (o, e) in out.iter_mut().zip(da.0) {
+                    let x = f64::from(e) * p;
+                    if (x - x.round()).abs() > 1e-9 || x.abs() > 127.0 {
+                        return Err(at(
+                            right.span.start,
+                            format!(
+                                "{} to the power {p} has no dimension with integer exponents",
+                                da.describe()
+                            ),
+                        ));
+                    }
+                    *o = x.round() as i8;
+                }
+                let ir = if p == p.trunc() && p.abs() <= 64.0 {
+                    Op::Powi(a, p as i32)
+                } else {
+                    Op::Powf(a, p)
+                };
+                Ok(self.emit_value(ir, Dimension(out), c))
+            }
+        }
+    }
+}
+
+/// Checks units through `expr` and compiles it. `names[i]` and `scales[i]` describe input i;
+/// the result must have `measurand.dimension`, and is expressed in the measurand's unit.
+pub fn compile(
+    expr: &Expr,
+    names: &[String],
+    scales: &[InputScale],
+    measurand: Dimension,
+    measurand_factor: f64,
+) -> Result<Program, CheckError> {
+    let mut compiler = Compiler {
+        scales,
+        names,
+        ops: Vec::new(),
+    };
+    let v = compiler.check(expr)?;
+    let (reg, dim, _) = compiler.value(v)?;
+    if dim != measurand {
+        return Err(CheckError {
+            position: None,
+            message: format!(
+                "the model gives a quantity of dimension {}; the measurand's unit needs {}",
+                dim.describe(),
+                measurand.describe()
+            ),
+        });
+    }
+    if measurand_factor != 1.0 {
+        compiler.emit(Op::Scale(reg, 1.0 / measurand_factor));
+    } else if reg + 1 != compiler.ops.len() {
+        compiler.emit(Op::Scale(reg, 1.0));
+    }
+    Ok(Program {
+        ops: compiler.ops,
+        inputs: names.len(),
+    })
+}
+
+pub fn apply(f: Func, x: f64) -> f64 {
+    match f {
+        Func::Sqrt => x.sqrt(),
+        Func::Exp => x.exp(),
+        Func::Ln => x.ln(),
+        Func::Log10 => x.log10(),
+        Func::Sin => x.sin(),
+        Func::Cos => x.cos(),
+        Func::Tan => x.tan(),
+        Func::Asin => x.asin(),
+        Func::Acos => x.acos(),
+        Func::Atan => x.atan(),
+        Func::Abs => x.abs(),
+    }
+}
+
+/// A dual number v + d·ε (ε² = 0): forward-mode automatic differentiation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dual {
+    pub v: f64,
+    pub d: f64,
+}
+
+impl Dual {
+    fn call(f: Func, x: Dual) -> Dual {
+        let v = apply(f, x.v);
+        let slope = match f {
+            Func::Sqrt => 0.5 / v,
+            Func::Exp => v,
+            Func::Ln => 1.0 / x.v,
+            Func::Log10 => 1.0 / (x.v * std::f64::consts::LN_10),
+            Func::Sin => x.v.cos(),
+            Func::Cos => -x.v.sin(),
+            Func::Tan => 1.0 + v * v,
+            Func::Asin => 1.0 / (1.0 - x.v * x.v).sqrt(),
+            Func::Acos => -1.0 / (1.0 - x.v * x.v).sqrt(),
+            Func::Atan => 1.0 / (1.0 + x.v * x.v),
+            Func::Abs => {
+                if x.v > 0.0 {
+                    1.0
+                } else if x.v < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+        };
+        Dual {
+            v,
+            d: if x.d == 0.0 { 0.0 } else { slope * x.d },
+        }
+    }
+}
+
+impl Program {
+    /// Value and ∂y/∂x_wrt at `x` (the inputs in their own units), by dual numbers.
+    pub fn eval_dual(&self, x: &[f64], wrt: Option<usize>, regs: &mut Vec<Dual>) -> Dual {
+        regs.clear();
+        for op in &self.ops {
+            let r = |i: usize| regs[i];
+            let out = match *op {
+                Op::Input(i) => Dual {
+                    v: x[i],
+                    d: if Some(i) == wrt { 1.0 } else { 0.0 },
+                },
+                Op::Const(c) => Dual { v: c, d: 0.0 },
+                Op::Add(a, b) => Dual {
+                    v: r(a).v + r(b).v,
+                    d: r(a).d + r(b).d,
+                },
+                Op::Sub(a, b) => Dual {
+                    v: r(a).v - r(b).v,
+                    d: r(a).d - r(b).d,
+                },
+                Op::Mul(a, b) => Dual {
+                    v: r(a).v * r(b).v,
+                    d: r(a).d * r(b).v + r(a).v * r(b).d,
+                },
+                Op::Div(a, b) => {
+                    let (p, q) = (r(a), r(b));
+                    let v = p.v / q.v;
+                    Dual {
+                        v,
+                        d: (p.d - v * q.d) / q.v,
+                    }
+                }
+                Op::Neg(a) => Dual {
+                    v: -r(a).v,
+                    d: -r(a).d,
+                },
+                Op::Scale(a, k) => Dual {
+                    v: r(a).v * k,
+                    d: r(a).d * k,
+                },
+                Op::Affine(a, k, m) => Dual {
+                    v: r(a).v * k + m,
+                    d: r(a).d * k,
+                },
+                Op::Powi(a, n) => {
+                    let p = r(a);
+                    Dual {
+                        v: p.v.powi(n),
+                        d: if p.d == 0.0 || n == 0 {
+                            0.0
+                        } else {
+                            f64::from(n) * p.v.powi(n - 1) * p.d
+                        },
+                    }
+                }
+                Op::Powf(a, e) => {
+                    let p = r(a);
+                    Dual {
+                        v: p.v.powf(e),
+                        d: if p.d == 0.0 {
+                            0.0
+                        } else {
+                            e * p.v.powf(e - 1.0) * p.d
+                        },
+                    }
+                }
+                Op::Pow(a, b) => {
+                    let (p, q) = (r(a), r(b));
+                    let v = p.v.powf(q.v);
+                    let mut d = 0.0;
+                    if p.d != 0.0 {
+                        d += q.v * p.v.powf(q.v - 1.0) * p.d;
+                    }
+                    if q.d != 0.0 {
+                        d += v * p.v.ln() * q.d;
+                    }
+                    Dual { v, d }
+                }
+                Op::Call(f, a) => Dual::call(f, r(a)),
+            };
+            regs.push(out);
+        }
+        *regs.last().expect("a program has at least one operation")
+    }
+
+    /// Evaluates `n` trials at once. `x` holds the inputs input-major: input i of trial t at
+    /// `x[i * stride + t]`; `regs` has room for `ops.len() * stride` values; the results are
+    /// written to `out[..n]`. Allocates nothing.
+    pub fn eval_block(
+        &self,
+        x: &[f64],
+        stride: usize,
+        n: usize,
+        regs: &mut [f64],
+        out: &mut [f64],
+    ) {
+        debug_assert!(regs.len() >= self.ops.len() * stride && n <= stride);
+        for (k, op) in self.ops.iter().enumerate() {
+            let (done, rest) = regs.split_at_mut(k * stride);
+            let done: &[f64] = done;
+            let dst = &mut rest[..n];
+            let src = |i: usize| &done[i * stride..i * stride + n];
+            match *op {
+                Op::Input(i) => dst.copy_from_slice(&x[i * stride..i * stride + n]),
+                Op::Const(c) => dst.fill(c),
+                Op::Add(a, b) => zip2(dst, src(a), src(b), |p, q| p + q),
+                Op::Sub(a, b) => zip2(dst, src(a), src(b), |p, q| p - q),
+                Op::Mul(a, b) => zip2(dst, src(a), src(b), |p, q| p * q),
+                Op::Div(a, b) => zip2(dst, src(a), src(b), |p, q| p / q),
+                Op::Pow(a, b) => zip2(dst, src(a), src(b), f64::powf),
+                Op::Neg(a) => zip1(dst, src(a), |p| -p),
+                Op::Scale(a, k) => zip1(dst, src(a), |p| p * k),
+                Op::Affine(a, k, m) => zip1(dst, src(a), |p| p * k + m),
+                Op::Powi(a, 2) => zip1(dst, src(a), |p| p * p),
+                Op::Powi(a, e) => zip1(dst, src(a), |p| p.powi(e)),
+                Op::Powf(a, e) => zip1(dst, src(a), |p| p.powf(e)),
+                Op::Call(f, a) => match f {
+                    Func::Sqrt => zip1(dst, src(a), f64::sqrt),
+                    Func::Exp => zip1(dst, src(a), f64::exp),
+                    Func::Ln => zip1(dst, src(a), f64::ln),
+                    Func::Log10 => zip1(dst, src(a), f64::log10),
+                    Func::Sin => zip1(dst, src(a), f64::sin),
+                    Func::Cos => zip1(dst, src(a), f64::cos),
+                    Func::Tan => zip1(dst, src(a), f64::tan),
+                    Func::Asin => zip1(dst, src(a), f64::asin),
+                    Func::Acos => zip1(dst, src(a), f64::acos),
+                    Func::Atan => zip1(dst, src(a), f64::atan),
+                    Func::Abs => zip1(dst, src(a), f64::abs),
+                },
+            }
+        }
+        let last = self.ops.len() - 1;
+        out[..n].copy_from_slice(&regs[last * stride..last * stride + n]);
+    }
+}
+
+#[inline(always)]
+fn zip1(dst: &mut [f64], a: &[f64], f: impl Fn(f64) -> f64) {
+    for (d, &p) in dst.iter_mut().zip(a) {
+        *d = f(p);
+    }
+}
+
+#[inline(always)]
+fn zip2(dst: &mut [f64], a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) {
+    for ((d, &p), &q) in dst.iter_mut().zip(a).zip(b) {
+        *d = f(p, q);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::parser::parse;
+    use crate::domain::quantity::parse_unit;
+
+    fn scale(symbol: &str) -> InputScale {
+        let u = parse_unit(symbol).unwrap();
+        InputScale {
+            dimension: u.dimension,
+            factor: u.factor,
+            offset: u.offset,
+        }
+    }
+
+    fn build(model: &str, inputs: &[(&str, &str)], measurand: &str) -> Result<Program, CheckError> {
+        let names: Vec<String> = inputs.iter().map(|(n, _)| n.to_string()).collect();
+        let scales: Vec<InputScale> = inputs.iter().map(|(_, u)| scale(u)).collect();
+        let m = parse_unit(measurand).unwrap();
+        compile(
+            &parse(model).unwrap(),
+            &names,
+            &scales,
+            m.dimension,
+            m.factor,
+        )
+    }
+
+    fn value(p: &Program, x: &[f64]) -> f64 {
+        p.eval_dual(x, None, &mut Vec::new()).v
+    }
+
+    #[test]
+    fn the_design_power_model_checks_and_converts() {
+        let inputs = [
+            ("V", "V"),
+            ("R0", "ohm"),
+            ("alpha", "1/K"),
+            ("t", "degC"),
+            ("t0", "degC"),
+        ];
+        let p = build("V^2 / R0 / (1 + alpha * (t - t0))", &inputs, "mW").unwrap();
+        let x = [1.0, 100.0, 0.0039, 23.0, 20.0];
+        let expected = 1000.0 / 100.0 / (1.0 + 0.0039 * 3.0);
+        assert!((value(&p, &x) - expected).abs() < 1e-12);
+        // ∂P/∂V = 2V/(R0(1 + α(t − t0))) in mW/V
+        let d = p.eval_dual(&x, Some(0), &mut Vec::new()).d;
+        assert!((d - 2.0 * expected).abs() < 1e-12);
+        // in °F the same temperatures give the same power
+        let inputs_f = [
+            ("V", "V"),
+            ("R0", "ohm"),
+            ("alpha", "1/K"),
+            ("t", "degF"),
+            ("t0", "degC"),
+        ];
+        let p = build("V^2 / R0 / (1 + alpha * (t - t0))", &inputs_f, "mW").unwrap();
+        let x = [1.0, 100.0, 0.0039, 73.4, 20.0];
+        assert!(
+            (value(&p, &x) - expected).abs() < 1e-12,
+            "{}",
+            value(&p, &x)
+        );
+    }
+
+    #[test]
+    fn unit_errors_point_at_the_operator() {
+        let e = build("a + b", &[("a", "m"), ("b", "s")], "m").unwrap_err();
+        assert_eq!(e.position, Some(3));
+        assert!(e.message.contains("length (m)"), "{}", e.message);
+        let e = build("sin(a)", &[("a", "m")], "1").unwrap_err();
+        assert_eq!(e.position, Some(5));
+        let e = build("a^b", &[("a", "m"), ("b", "1")], "m").unwrap_err();
+        assert_eq!(e.position, Some(3));
+        assert!(e.message.contains("constant"));
+        let e = build("a*b", &[("a", "m"), ("b", "m")], "m").unwrap_err();
+        assert_eq!(e.position, None);
+        assert!(e.message.contains("area"), "{}", e.message);
+        assert!(build("sqrt(a*b)", &[("a", "m"), ("b", "m")], "mm").is_ok());
+        assert!(build("a^(1/2)", &[("a", "m^2")], "mm").is_ok());
+        assert!(build("a^0.5", &[("a", "m")], "mm").is_err());
+        assert!(build("sqrt(a)", &[("a", "m")], "mm").is_err());
+        assert!(build("2^b", &[("b", "1")], "1").is_ok());
+        assert!(build("abs(a)", &[("a", "kPa")], "Pa").is_ok());
+        assert!(build("ln(-1 + 0*a)", &[("a", "1")], "1").is_ok());
+        assert!(build("ln(-1)*a", &[("a", "1")], "1").is_err());
+    }
+
+    #[test]
+    fn affine_temperatures_only_in_differences() {
+        let two = [("t", "degC"), ("t0", "°F")];
+        assert!(build("t - t0", &two, "K").is_ok());
+        assert!(build("(t) - (t0)", &two, "mK").is_ok());
+        for model in [
+            "t + t0",
+            "t",
+            "2*t - t0",
+            "-t - t0",
+            "t - t0 - t",
+            "sqrt(t)",
+        ] {
+            let e = build(model, &two, "K").unwrap_err();
+            assert!(e.message.contains("give t"), "{model}: {}", e.message);
+        }
+        let e = build("t - T", &[("t", "degC"), ("T", "K")], "K").unwrap_err();
+        assert_eq!(e.position, Some(1));
+        // in a compound unit a temperature is an interval
+        assert!(build("a*d", &[("a", "mm/degC"), ("d", "K")], "um").is_ok());
+        let p = build("t - t0", &two, "K").unwrap();
+        assert!((value(&p, &[100.0, 32.0]) - 100.0).abs() < 1e-12);
+        let p = build("t - t0", &[("t", "degF"), ("t0", "degF")], "K").unwrap();
+        assert!((value(&p, &[212.0, 32.0]) - 100.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn block_evaluation_equals_dual_evaluation() {
+        let inputs = [("x", "1"), ("y", "m"), ("z", "mm")];
+        let model =
+            "exp(x)^2 * y / (z - y) * y + abs(y)*sin(x)^3/cos(x) - y*x^x + sqrt(y*z)*atan(x)";
+        let p = build(model, &inputs, "um").unwrap();
+        let n = 7;
+        let stride = 8;
+        let mut x = vec![0.0; 3 * stride];
+        for t in 0..n {
+            x[t] = 0.1 + 0.1 * t as f64;
+            x[stride + t] = 0.002 + 0.001 * t as f64;
+            x[2 * stride + t] = 5.0 + t as f64;
+        }
+        let mut regs = vec![0.0; p.ops.len() * stride];
+        let mut out = vec![0.0; stride];
+        p.eval_block(&x, stride, n, &mut regs, &mut out);
+        for t in 0..n {
+            let v = value(&p, &[x[t], x[stride + t], x[2 * stride + t]]);
+            assert_eq!(out[t], v);
+        }
+    }
+
+    #[test]
+    fn dual_derivatives_match_finite_differences() {
+        let inputs = [("a", "1"), ("b", "1")];
+        let models = [
+            "sqrt(a)*exp(b)",
+            "ln(a)/log10(b+2)",
+            "sin(a)*cos(b)*tan(a*b)",
+            "asin(a/3)+acos(b/3)+atan(a*b)",
+            "a^b",
+            "a^2.5 - b^-3",
+            "abs(a-b)/(a+b)",
+            "-a^2",
+        ];
+        let x = [0.7, 1.3];
+        for model in models {
+            let p = build(model, &inputs, "1").unwrap();
+            for i in 0..2 {
+                let d = p.eval_dual(&x, Some(i), &mut Vec::new()).d;
+                let h = 1e-6;
+                let mut hi = x;
+                hi[i] += h;
+                let mut lo = x;
+                lo[i] -= h;
+                let fd = (value(&p, &hi) - value(&p, &lo)) / (2.0 * h);
+                assert!(
+                    (d - fd).abs() <= 1e-7 * (1.0 + fd.abs()),
+                    "{model} ∂/∂x{i}: {d} vs {fd}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,1230 @@
+//! Measurement models Y = f(X₁…X_N), correlated inputs and the Monte Carlo method
+//! (GUM 5.1–5.2, JCGM 101:2008). Contract: DESIGN.md section 5b. Pure: no I/O (the seed drawn
+//! for a request without one is handed in by the caller).
+//!
+//! - [`parser`]: the model language, with the character position in every error;
+//! - [`compile`]: units checked through the expression (the dimension algebra of
+//!   `quantity.rs`, the affine-temperature rule) and a flat program, evaluated with dual numbers
+//!   for exact first derivatives and in blocks for Monte Carlo;
+//! - [`monte_carlo`]: JCGM 101 sampling, fixed or adaptive trials, intervals, histogram.
+//!
+//! The GUM result (5.1.2, 5.2.2): u_c² = Σ c_i²u_i² + 2 Σ_{i<j} c_i c_j r_ij u_i u_j with c_i the
+//! exact partial derivatives at the estimates; ν_eff by Welch–Satterthwaite with only the
+//! finite-ν contributions below (correlated inputs must have infinite ν); k and U as section 5.
+
+pub mod compile;
+pub mod monte_carlo;
+pub mod parser;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::quantity::parse_unit;
+use super::uncertainty::{
+    self, coverage_factor, BudgetRequest, BudgetResult, ComponentInput, Measurand, PooledInput,
+    ValueUnit, DEFAULT_COVERAGE_PROBABILITY,
+};
+use super::FieldError;
+use compile::{InputScale, Program};
+use monte_carlo::{Draw, Group, IntervalKind, Setup, Trials};
+
+// ---------------------------------------------------------------------------------------------
+// Request
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /api/v1/uncertainty/evaluate`: either section 5's `components`, or section 5b's
+/// `model` with `inputs` (and optionally `correlations`, `method`, `monte_carlo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    pub measurand: Measurand,
+    /// In (0, 1); default 0.9545.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 0.9545)]
+    pub coverage_probability: Option<f64>,
+    /// A component budget (section 5); not with `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<ComponentInput>>,
+    /// A measurement model (section 5b), e.g. `V^2 / R0 / (1 + alpha * (t - t0))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "V^2 / R0 / (1 + alpha * (t - t0))")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<ModelInput>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<Vec<CorrelationInput>>,
+    /// `gum` (default), `monte_carlo` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "both")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monte_carlo: Option<MonteCarloOptions>,
+}
+
+/// One input quantity X_i of a model: its estimate and, unless it is an exact constant, its
+/// uncertainty with the fields of a component (section 5), in the estimate's unit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInput {
+    /// The name used in the model (`[A-Za-z_][A-Za-z0-9_]*`).
+    #[schema(example = "V")]
+    pub name: String,
+    /// Required except for Type A (the mean of the readings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<ValueUnit>,
+    /// "A" or "B"; absent for an exact constant.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Unit of the readings (Type A without `estimate`); otherwise the estimate's unit applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<PooledInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_width: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expanded_uncertainty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_factor: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_uncertainty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrees_of_freedom: Option<f64>,
+    /// Not allowed: sensitivities are computed from the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub sensitivity: Option<serde_json::Value>,
+}
+
+/// r(X_a, X_b) of two distinct inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationInput {
+    #[schema(example = json!(["V", "t"]))]
+    pub inputs: Vec<String>,
+    /// In [−1, 1].
+    #[schema(example = 0.3)]
+    pub coefficient: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonteCarloOptions {
+    /// 10 000 … 10 000 000; default 1 000 000. Not with `adaptive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1000000)]
+    pub trials: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveOptions>,
+    /// The same request with the same seed gives identical numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 7)]
+    pub seed: Option<u64>,
+    /// `symmetric` (default) or `shortest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "symmetric")]
+    pub interval: Option<String>,
+}
+
+/// JCGM 101 7.9.4: trials in batches until the results are stable to this many digits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveOptions {
+    /// 1 or 2.
+    #[schema(example = 2)]
+    pub significant_digits: u8,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response
+// ---------------------------------------------------------------------------------------------
+
+/// The answer of the calculator: section 5's for components, section 5b's for a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EvaluateResult {
+    Model(Box<ModelResult>),
+    Budget(BudgetResult),
+}
+
+/// anyOf, not oneOf: a model's GUM answer carries every field of a component budget's too, and
+/// its GUM fields are present or absent together (`method`).
+impl utoipa::PartialSchema for EvaluateResult {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+        use utoipa::openapi::Ref;
+        AnyOfBuilder::new()
+            .item(
+                AllOfBuilder::new()
+                    .item(Ref::from_schema_name("ModelResult"))
+                    .item(Ref::from_schema_name("GumResult"))
+                    .description(Some("a model evaluated by method gum or both")),
+            )
+            .item(Ref::from_schema_name("ModelResult"))
+            .item(Ref::from_schema_name("BudgetResult"))
+            .description(Some(
+                "section 5's result for components; for a model, ModelResult with GumResult's fields (methods gum and both) and/or monte_carlo",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EvaluateResult {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("ModelResult".into(), ModelResult::schema()));
+        <ModelResult as ToSchema>::schemas(schemas);
+        schemas.push(("GumResult".into(), GumResult::schema()));
+        <GumResult as ToSchema>::schemas(schemas);
+        schemas.push(("BudgetResult".into(), BudgetResult::schema()));
+        <BudgetResult as ToSchema>::schemas(schemas);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelResult {
+    pub measurand: Measurand,
+    pub model: String,
+    /// `gum`, `monte_carlo` or `both`.
+    pub method: String,
+    /// The GUM result (methods `gum` and `both`), its fields at this level; in the OpenAPI
+    /// document as `EvaluateResult`'s ModelResult with GumResult.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub gum: Option<GumResult>,
+    /// Methods `monte_carlo` and `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monte_carlo: Option<MonteCarloResult>,
+}
+
+/// Section 5's result plus the estimate y = f(x̂).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GumResult {
+    pub estimate: ValueUnit,
+    pub combined_standard_uncertainty: ValueUnit,
+    /// null when infinite.
+    pub effective_degrees_of_freedom: Option<f64>,
+    pub coverage_factor: f64,
+    pub coverage_probability: f64,
+    pub expanded_uncertainty: ValueUnit,
+    /// One per input that carries an uncertainty, in request order.
+    pub components: Vec<ModelComponentResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelComponentResult {
+    pub name: String,
+    pub estimate: ValueUnit,
+    /// In the input's unit.
+    pub standard_uncertainty: ValueUnit,
+    /// ∂f/∂X_i at the estimates, in measurand unit per input unit.
+    pub sensitivity: ValueUnit,
+    /// |c_i|·u_i in the measurand's unit.
+    pub contribution: ValueUnit,
+    /// null when infinite.
+    pub degrees_of_freedom: Option<f64>,
+    /// c_i²u_i²/u_c² × 100 (need not sum to 100 with correlations).
+    pub percent_of_variance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonteCarloResult {
+    pub trials: u64,
+    pub seed: u64,
+    /// Fixed trials: true. Adaptive: whether JCGM 101 7.9.4's criterion held within 10⁷ trials.
+    pub converged: bool,
+    pub estimate: ValueUnit,
+    pub standard_uncertainty: ValueUnit,
+    pub coverage_interval: CoverageInterval,
+    pub histogram: Histogram,
+    /// JCGM 101 8.2 (method `both`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gum_validation: Option<GumValidation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CoverageInterval {
+    pub low: f64,
+    pub high: f64,
+    pub unit: String,
+    pub probability: f64,
+    /// `symmetric` or `shortest`.
+    pub kind: String,
+}
+
+/// `counts[i]` model values in [edges[i], edges[i+1]); every trial is counted. Equal bins,
+/// except that with long tails the first and last bin reach out to the extreme values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Histogram {
+    pub edges: Vec<f64>,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GumValidation {
+    /// δ of JCGM 101 7.9.2 from u_c.
+    pub tolerance: f64,
+    /// |y − U − y_low|
+    pub d_low: f64,
+    /// |y + U − y_high|
+    pub d_high: f64,
+    pub passed: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+// ---------------------------------------------------------------------------------------------
+
+/// Evaluates a request of either form. `drawn_seed` is used when a Monte Carlo request has no
+/// seed of its own (the answer states it).
+pub fn evaluate_request(
+    request: &EvaluateRequest,
+    drawn_seed: u64,
+) -> Result<EvaluateResult, Vec<FieldError>> {
+    match (&request.components, &request.model) {
+        (Some(_), Some(_)) => Err(vec![FieldError::new(
+            "model",
+            "give either components or a model with inputs, not both",
+        )]),
+        (None, None) => Err(vec![FieldError::new(
+            "components",
+            "give components (a component budget) or a model with inputs",
+        )]),
+        (Some(components), None) => {
+            let mut errors = Vec::new();
+            for (field, present) in [
+                ("inputs", request.inputs.is_some()),
+                ("correlations", request.correlations.is_some()),
+                ("method", request.method.is_some()),
+                ("monte_carlo", request.monte_carlo.is_some()),
+            ] {
+                if present {
+                    errors.push(FieldError::new(
+                        field,
+                        "only with a model: a component budget is evaluated by the GUM method with uncorrelated components",
+                    ));
+                }
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            let budget = BudgetRequest {
+                measurand: request.measurand.clone(),
+                coverage_probability: request.coverage_probability,
+                components: components.clone(),
+            };
+            uncertainty::evaluate(&budget).map(EvaluateResult::Budget)
+        }
+        (None, Some(_)) => {
+            evaluate_model(request, drawn_seed).map(|m| EvaluateResult::Model(Box::new(m)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model evaluation
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Gum,
+    MonteCarlo,
+    Both,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Gum => "gum",
+            Method::MonteCarlo => "monte_carlo",
+            Method::Both => "both",
+        }
+    }
+}
+
+/// How an input's uncertainty was stated: what Monte Carlo draws from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    Normal,
+    Rectangular,
+    Triangular,
+    UShaped,
+    TypeA,
+}
+
+#[derive(Debug, Clone)]
+struct Input {
+    name: String,
+    unit: String,
+    scale: InputScale,
+    estimate: f64,
+    /// None: an exact constant.
+    uncertainty: Option<(f64, Option<f64>, Shape)>,
+}
+
+fn input_field(i: usize, field: &str) -> String {
+    format!("inputs[{i}].{field}")
+}
+
+const RESERVED_HINT: &str = "pi and the function names are reserved";
+
+fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Option<Input> {
+    let before = errors.len();
+    let mut push =
+        |field: &str, message: String| errors.push(FieldError::new(input_field(i, field), message));
+    if !parser::is_valid_name(&input.name) {
+        push(
+            "name",
+            format!(
+                "{:?} is not a model name: a letter or '_', then letters, digits or '_'",
+                input.name
+            ),
+        );
+    } else if parser::is_reserved(&input.name) {
+        push(
+            "name",
+            format!("'{}' is reserved ({RESERVED_HINT})", input.name),
+        );
+    }
+    if input.sensitivity.is_some() {
+        push(
+            "sensitivity",
+            "not allowed on a model input: sensitivities are the partial derivatives of the model, computed at the estimates".to_string(),
+        );
+    }
+    // The unit: the estimate's, or `unit` for readings without an estimate.
+    let (unit, unit_field) = match (&input.estimate, &input.unit) {
+        (Some(e), Some(u)) if e.unit != *u => {
+            push(
+                "unit",
+                format!(
+                    "differs from the estimate's unit '{}': uncertainties are stated in the estimate's unit; give it once",
+                    e.unit
+                ),
+            );
+            (e.unit.clone(), "estimate.unit")
+        }
+        (Some(e), _) => (e.unit.clone(), "estimate.unit"),
+        (None, Some(u)) => (u.clone(), "unit"),
+        (None, None) => {
+            let what = if input.kind.as_deref() == Some("A") {
+                "unit"
+            } else {
+                "estimate"
+            };
+            push(
+                what,
+                "required: the estimate {value, unit} (a Type A input may give unit and readings instead)".to_string(),
+            );
+            (String::new(), "")
+        }
+    };
+    let scale = if unit_field.is_empty() {
+        None
+    } else {
+        match parse_unit(&unit) {
+            Ok(u) => Some(InputScale {
+                dimension: u.dimension,
+                factor: u.factor,
+                offset: u.offset,
+            }),
+            Err(e) => {
+                push(unit_field, e.to_string());
+                None
+            }
+        }
+    };
+    if let Some(e) = &input.estimate {
+        if !e.value.is_finite() {
+            push("estimate.value", "must be a finite number".to_string());
+        }
+    }
+    let has_uncertainty_fields = input.readings.is_some()
+        || input.pooled.is_some()
+        || input.distribution.is_some()
+        || input.half_width.is_some()
+        || input.expanded_uncertainty.is_some()
+        || input.coverage_factor.is_some()
+        || input.standard_uncertainty.is_some()
+        || input.degrees_of_freedom.is_some();
+    let uncertainty = match input.kind.as_deref() {
+        None if has_uncertainty_fields => {
+            push(
+                "type",
+                "required with uncertainty fields: \"A\" (readings) or \"B\" (a distribution)"
+                    .to_string(),
+            );
+            None
+        }
+        None => None,
+        Some(kind @ ("A" | "B")) => {
+            let c = ComponentInput {
+                name: input.name.clone(),
+                kind: kind.to_string(),
+                unit: unit.clone(),
+                readings: input.readings.clone(),
+                pooled: input.pooled.clone(),
+                distribution: input.distribution.clone(),
+                half_width: input.half_width,
+                expanded_uncertainty: input.expanded_uncertainty,
+                coverage_factor: input.coverage_factor,
+                standard_uncertainty: input.standard_uncertainty,
+                degrees_of_freedom: input.degrees_of_freedom,
+                sensitivity: None,
+                standard: None,
+            };
+            match uncertainty::input_standard_uncertainty(kind, &c) {
+                Ok((u, nu)) => {
+                    let shape = match (kind, input.distribution.as_deref()) {
+                        ("A", _) => Shape::TypeA,
+                        (_, Some("rectangular")) => Shape::Rectangular,
+                        (_, Some("triangular")) => Shape::Triangular,
+                        (_, Some("u_shaped")) => Shape::UShaped,
+                        _ => Shape::Normal,
+                    };
+                    Some((u, nu, shape))
+                }
+                Err(found) => {
+                    for e in found {
+                        push(&e.field, e.message);
+                    }
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            push("type", format!("must be \"A\" or \"B\", not {other:?}"));
+            None
+        }
+    };
+    let estimate = match (&input.estimate, input.kind.as_deref(), &input.readings) {
+        (Some(e), _, _) => Some(e.value),
+        (None, Some("A"), Some(readings)) if !readings.is_empty() => {
+            let n = readings.len() as f64;
+            Some(readings.iter().map(|r| r / n).sum::<f64>())
+        }
+        _ => None,
+    };
+    if errors.len() > before {
+        return None;
+    }
+    let estimate = estimate?;
+    if !estimate.is_finite() {
+        errors.push(FieldError::new(
+            input_field(i, "readings"),
+            "the mean of the readings is not finite",
+        ));
+        return None;
+    }
+    Some(Input {
+        name: input.name.clone(),
+        unit,
+        scale: scale?,
+        estimate,
+        uncertainty,
+    })
+}
+
+/// `measurand/input` as a unit symbol that `parse_unit` reads back.
+fn quotient_symbol(numerator: &str, denominator: &str) -> String {
+    let den = denominator.trim();
+    if den == "1" {
+        return numerator.to_string();
+    }
+    let compound = |s: &str| {
+        s.contains(['/', '*', '·', '⋅', ' ', '^']) || s.chars().any(|c| "⁻¹²³⁴⁵⁶⁷⁸⁹".contains(c))
+    };
+    let den = if compound(den) {
+        format!("({den})")
+    } else {
+        den.to_string()
+    };
+    if numerator.trim() == "1" {
+        format!("1/{den}")
+    } else {
+        format!("{numerator}/{den}")
+    }
+}
+
+/// Eigenvalues and eigenvectors (columns of `vectors`, row-major n×n) of a symmetric matrix,
+/// by cyclic Jacobi rotations: small, exact to rounding, and needs nothing but the matrix.
+fn symmetric_eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+/// The correlated inputs, and the eigenvalues and eigenvectors of their correlation matrix.
+type Structure = (Vec<usize>, Vec<f64>, Vec<f64>);
+
+/// The checked correlations: (i, j, r) with i ≠ j input indices, r ≠ 0.
+type Correlations = Vec<(usize, usize, f64)>;
+
+fn check_correlations(
+    request: &[CorrelationInput],
+    inputs: &[Option<Input>],
+    names: &[&str],
+    method: Method,
+    errors: &mut Vec<FieldError>,
+) -> Correlations {
+    let mut out: Correlations = Vec::new();
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    for (k, c) in request.iter().enumerate() {
+        let field = |f: &str| format!("correlations[{k}].{f}");
+        if !(c.coefficient.is_finite() && (-1.0..=1.0).contains(&c.coefficient)) {
+            errors.push(FieldError::new(
+                field("coefficient"),
+                "must be a number in [-1, 1]",
+            ));
+        }
+        if c.inputs.len() != 2 {
+            errors.push(FieldError::new(
+                field("inputs"),
+                format!("must name two inputs (got {})", c.inputs.len()),
+            ));
+            continue;
+        }
+        let mut pair = [usize::MAX; 2];
+        let mut ok = true;
+        for (j, name) in c.inputs.iter().enumerate() {
+            match names.iter().position(|n| n == name) {
+                None => {
+                    errors.push(FieldError::new(
+                        field(&format!("inputs[{j}]")),
+                        format!("'{name}' is not an input"),
+                    ));
+                    ok = false;
+                }
+                Some(i) => pair[j] = i,
+            }
+        }
+        if !ok {
+            continue;
+        }
+        if pair[0] == pair[1] {
+            errors.push(FieldError::new(
+                field("inputs"),
+                "a correlation is between two distinct inputs",
+            ));
+            continue;
+        }
+        let key = (pair[0].min(pair[1]), pair[0].max(pair[1]));
+        if seen.contains(&key) {
+            errors.push(FieldError::new(
+                field("inputs"),
+                format!(
+                    "the pair {} and {} is already correlated above",
+                    names[key.0], names[key.1]
+                ),
+            ));
+            continue;
+        }
+        seen.push(key);
+        for (j, &i) in pair.iter().enumerate() {
+            let Some(input) = &inputs[i] else {
+                ok = false;
+                continue;
+            };
+            let why = match input.uncertainty {
+                None => Some("is an exact constant: only inputs with an uncertainty can be correlated".to_string()),
+                Some((_, Some(nu), _)) => Some(format!(
+                    "has {nu} degrees of freedom: correlated inputs must have infinite degrees of freedom (GUM gives no ν_eff for them)"
+                )),
+                Some((_, None, shape)) if shape != Shape::Normal && method != Method::Gum => Some(
+                    "is not normal: for Monte Carlo correlated inputs must be Gaussian (JCGM 101 6.4.8)".to_string(),
+                ),
+                _ => None,
+            };
+            if let Some(why) = why {
+                errors.push(FieldError::new(
+                    field(&format!("inputs[{j}]")),
+                    format!("{} {why}", names[i]),
+                ));
+                ok = false;
+            }
+        }
+        if ok && c.coefficient.is_finite() && c.coefficient != 0.0 && c.coefficient.abs() <= 1.0 {
+            out.push((key.0, key.1, c.coefficient));
+        }
+    }
+    out
+}
+
+/// The correlated inputs (sorted) and the eigen-decomposition of their correlation matrix;
+/// Err(smallest eigenvalue) when it is not positive semi-definite.
+fn correlation_structure(
+    correlations: &Correlations,
+    names: &[&str],
+) -> Result<Option<Structure>, f64> {
+    if correlations.is_empty() {
+        return Ok(None);
+    }
+    let mut members: Vec<usize> = correlations.iter().flat_map(|&(i, j, _)| [i, j]).collect();
+    // By name, so that the order the inputs are listed in changes nothing.
+    members.sort_unstable_by_key(|&i| names[i]);
+    members.dedup();
+    let m = members.len();
+    let mut r = vec![0.0; m * m];
+    for k in 0..m {
+        r[k * m + k] = 1.0;
+    }
+    for &(i, j, c) in correlations {
+        let a = members.iter().position(|&k| k == i).expect("member");
+        let b = members.iter().position(|&k| k == j).expect("member");
+        r[a * m + b] = c;
+        r[b * m + a] = c;
+    }
+    let (values, vectors) = symmetric_eigen(r, m);
+    let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
+    if smallest < -1e-10 * m as f64 {
+        return Err(smallest);
+    }
+    Ok(Some((members, values, vectors)))
+}
+
+/// Evaluates a model request (DESIGN 5b); every problem found is reported with its JSON path.
+pub fn evaluate_model(
+    request: &EvaluateRequest,
+    drawn_seed: u64,
+) -> Result<ModelResult, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let model_text = request.model.as_deref().unwrap_or_default();
+
+    let p = match request.coverage_probability {
+        None => DEFAULT_COVERAGE_PROBABILITY,
+        Some(p) if p.is_finite() && p > 0.0 && p < 1.0 => p,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "coverage_probability",
+                "must be greater than 0 and less than 1",
+            ));
+            DEFAULT_COVERAGE_PROBABILITY
+        }
+    };
+    let measurand = match parse_unit(&request.measurand.unit) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            errors.push(FieldError::new("measurand.unit", e.to_string()));
+            None
+        }
+    };
+    let method = match request.method.as_deref() {
+        None | Some("gum") => Method::Gum,
+        Some("monte_carlo") => Method::MonteCarlo,
+        Some("both") => Method::Both,
+        Some(other) => {
+            errors.push(FieldError::new(
+                "method",
+                format!("{other:?} is not a method: gum, monte_carlo or both"),
+            ));
+            Method::Gum
+        }
+    };
+
+    // Monte Carlo options.
+    let options = request.monte_carlo.clone().unwrap_or(MonteCarloOptions {
+        trials: None,
+        adaptive: None,
+        seed: None,
+        interval: None,
+    });
+    if method == Method::Gum && request.monte_carlo.is_some() {
+        errors.push(FieldError::new(
+            "monte_carlo",
+            "only with method monte_carlo or both",
+        ));
+    }
+    let trials = match (&options.trials, &options.adaptive) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "monte_carlo.adaptive",
+                "give either trials or adaptive, not both",
+            ));
+            Trials::Fixed(1_000_000)
+        }
+        (Some(t), None) => {
+            if (monte_carlo::MIN_TRIALS as u64..=monte_carlo::MAX_TRIALS as u64).contains(t) {
+                Trials::Fixed(*t as usize)
+            } else {
+                errors.push(FieldError::new(
+                    "monte_carlo.trials",
+                    "must be from 10000 to 10000000",
+                ));
+                Trials::Fixed(1_000_000)
+            }
+        }
+        (None, Some(a)) => {
+            if matches!(a.significant_digits, 1 | 2) {
+                Trials::Adaptive {
+                    significant_digits: a.significant_digits,
+                }
+            } else {
+                errors.push(FieldError::new(
+                    "monte_carlo.adaptive.significant_digits",
+                    "must be 1 or 2",
+                ));
+                Trials::Fixed(1_000_000)
+            }
+        }
+        (None, None) => Trials::Fixed(1_000_000),
+    };
+    let kind = match options.interval.as_deref() {
+        None | Some("symmetric") => IntervalKind::Symmetric,
+        Some("shortest") => IntervalKind::Shortest,
+        Some(other) => {
+            errors.push(FieldError::new(
+                "monte_carlo.interval",
+                format!("{other:?} is not an interval: symmetric or shortest"),
+            ));
+            IntervalKind::Symmetric
+        }
+    };
+
+    // Inputs.
+    let requested: &[ModelInput] = request.inputs.as_deref().unwrap_or_default();
+    if request.inputs.is_none() {
+        errors.push(FieldError::new("inputs", "required with a model"));
+    } else if requested.is_empty() {
+        errors.push(FieldError::new("inputs", "at least one input is required"));
+    }
+    let inputs: Vec<Option<Input>> = requested
+        .iter()
+        .enumerate()
+        .map(|(i, input)| check_input(i, input, &mut errors))
+        .collect();
+    let names: Vec<&str> = requested.iter().map(|i| i.name.as_str()).collect();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            errors.push(FieldError::new(
+                input_field(i, "name"),
+                format!("'{name}' is already an input"),
+            ));
+        }
+    }
+
+    // The model: syntax, names, units.
+    let mut program: Option<Program> = None;
+    match parser::parse(model_text) {
+        Err(e) => errors.push(FieldError::new("model", e.to_string())),
+        Ok(expr) => {
+            let mut used = Vec::new();
+            parser::names(&expr, &mut used);
+            let mut names_ok = true;
+            for (name, span) in &used {
+                if !names.contains(&name.as_str()) {
+                    errors.push(FieldError::new(
+                        "model",
+                        format!("at character {}: '{name}' is not an input", span.start),
+                    ));
+                    names_ok = false;
+                }
+            }
+            for (i, name) in names.iter().enumerate() {
+                if !used.iter().any(|(n, _)| n == name) && parser::is_valid_name(name) {
+                    errors.push(FieldError::new(
+                        input_field(i, "name"),
+                        format!("input '{name}' is not used in the model"),
+                    ));
+                }
+            }
+            if let (true, Some(m)) = (names_ok, &measurand) {
+                if inputs.iter().all(Option::is_some) {
+                    let scales: Vec<InputScale> =
+                        inputs.iter().flatten().map(|i| i.scale).collect();
+                    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                    match compile::compile(&expr, &owned, &scales, m.dimension, m.factor) {
+                        Ok(p) => program = Some(p),
+                        Err(e) => errors.push(FieldError::new(
+                            "model",
+                            match e.position {
+                                Some(at) => format!("at character {at}: {}", e.message),
+                                None => format!("{} ({})", e.message, request.measurand.unit),
+                            },
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    let mut correlations = check_correlations(
+        request.correlations.as_deref().unwrap_or_default(),
+        &inputs,
+        &names,
+        method,
+        &mut errors,
+    );
+    // Pairs by name, for sums independent of the order of the request.
+    for pair in &mut correlations {
+        if names[pair.0] > names[pair.1] {
+            *pair = (pair.1, pair.0, pair.2);
+        }
+    }
+    correlations.sort_by(|a, b| (names[a.0], names[a.1]).cmp(&(names[b.0], names[b.1])));
+    let structure = match correlation_structure(&correlations, &names) {
+        Ok(s) => s,
+        Err(smallest) => {
+            errors.push(FieldError::new(
+                "correlations",
+                format!(
+                    "the correlation matrix is not positive semi-definite (smallest eigenvalue {smallest:.3e}): these coefficients cannot hold together"
+                ),
+            ));
+            None
+        }
+    };
+    if !requested.is_empty()
+        && inputs.iter().all(Option::is_some)
+        && inputs.iter().flatten().all(|i| i.uncertainty.is_none())
+    {
+        errors.push(FieldError::new(
+            "inputs",
+            "no input carries an uncertainty: give at least one a type and uncertainty",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let inputs: Vec<Input> = inputs.into_iter().flatten().collect();
+    let program = program.expect("a checked model compiles");
+    let unit = request.measurand.unit.clone();
+    let x: Vec<f64> = inputs.iter().map(|i| i.estimate).collect();
+
+    let gum = if method == Method::MonteCarlo {
+        None
+    } else {
+        Some(gum(&program, &inputs, &x, &correlations, p, &unit)?)
+    };
+
+    let monte_carlo = if method == Method::Gum {
+        None
+    } else {
+        let seed = options.seed.unwrap_or(drawn_seed);
+        let setup = monte_carlo_setup(program, &inputs, structure);
+        let outcome = monte_carlo::run(&setup, trials, seed, p, kind).map_err(|nf| {
+            vec![FieldError::new(
+                "model",
+                format!(
+                    "the model is not finite in {:.4} % of the Monte Carlo trials ({} of {}): e.g. a division by zero or the logarithm of a negative number where the inputs' distributions reach",
+                    100.0 * nf.bad as f64 / nf.trials as f64,
+                    nf.bad,
+                    nf.trials
+                ),
+            )]
+        })?;
+        if !(outcome.estimate.is_finite() && outcome.standard_uncertainty.is_finite()) {
+            return Err(vec![FieldError::new(
+                "model",
+                "the Monte Carlo mean or standard deviation of the model values is not finite",
+            )]);
+        }
+        let gum_validation = match (&gum, method) {
+            (Some(g), Method::Both) => {
+                let digits = match trials {
+                    Trials::Adaptive { significant_digits } => significant_digits,
+                    Trials::Fixed(_) => 2,
+                };
+                let tolerance =
+                    monte_carlo::numerical_tolerance(g.combined_standard_uncertainty.value, digits);
+                let y = g.estimate.value;
+                let big_u = g.expanded_uncertainty.value;
+                let d_low = (y - big_u - outcome.low).abs();
+                let d_high = (y + big_u - outcome.high).abs();
+                Some(GumValidation {
+                    tolerance,
+                    d_low,
+                    d_high,
+                    passed: d_low <= tolerance && d_high <= tolerance,
+                })
+            }
+            _ => None,
+        };
+        Some(MonteCarloResult {
+            trials: outcome.trials as u64,
+            seed,
+            converged: outcome.converged,
+            estimate: ValueUnit {
+                value: outcome.estimate,
+                unit: unit.clone(),
+            },
+            standard_uncertainty: ValueUnit {
+                value: outcome.standard_uncertainty,
+                unit: unit.clone(),
+            },
+            coverage_interval: CoverageInterval {
+                low: outcome.low,
+                high: outcome.high,
+                unit: unit.clone(),
+                probability: p,
+                kind: match kind {
+                    IntervalKind::Symmetric => "symmetric",
+                    IntervalKind::Shortest => "shortest",
+                }
+                .to_string(),
+            },
+            histogram: Histogram {
+                edges: outcome.edges,
+                counts: outcome.counts,
+            },
+            gum_validation,
+        })
+    };
+
+    Ok(ModelResult {
+        measurand: request.measurand.clone(),
+        model: model_text.to_string(),
+        method: method.name().to_string(),
+        gum,
+        monte_carlo,
+    })
+}
+
+fn model_error(message: impl Into<String>) -> Vec<FieldError> {
+    vec![FieldError::new("model", message)]
+}
+
+/// The GUM law of propagation (5.1.2, 5.2.2) with exact first derivatives.
+fn gum(
+    program: &Program,
+    inputs: &[Input],
+    x: &[f64],
+    correlations: &Correlations,
+    p: f64,
+    unit: &str,
+) -> Result<GumResult, Vec<FieldError>> {
+    let mut regs = Vec::with_capacity(program.ops.len());
+    let y = program.eval_dual(x, None, &mut regs).v;
+    if !y.is_finite() {
+        return Err(model_error(
+            "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
+        ));
+    }
+    // (index, c_i, u_i, ν_i) of each input with an uncertainty, by name: sums are formed in an
+    // order that does not depend on how the request lists the inputs.
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by(|&a, &b| inputs[a].name.cmp(&inputs[b].name));
+    let mut terms: Vec<(usize, f64, f64, Option<f64>)> = Vec::new();
+    for &i in &order {
+        let input = &inputs[i];
+        if let Some((u, nu, _)) = input.uncertainty {
+            let c = program.eval_dual(x, Some(i), &mut regs).d;
+            if !c.is_finite() {
+                return Err(model_error(format!(
+                    "the partial derivative with respect to {} is not finite at the estimates",
+                    input.name
+                )));
+            }
+            terms.push((i, c, u, nu));
+        }
+    }
+    // Scaled by the largest |c_i u_i| so that squares neither overflow nor underflow.
+    let largest = terms
+        .iter()
+        .map(|&(_, c, u, _)| (c * u).abs())
+        .fold(0.0f64, f64::max);
+    if !largest.is_finite() {
+        return Err(model_error(
+            "a contribution c_i·u_i is too large to represent",
+        ));
+    }
+    if largest == 0.0 {
+        return Err(model_error(
+            "the combined standard uncertainty is zero: no input with an uncertainty has a non-zero sensitivity at the estimates (use method monte_carlo for such a model)",
+        ));
+    }
+    let scaled = |i: usize| {
+        terms
+            .iter()
+            .find(|t| t.0 == i)
+            .map_or(0.0, |&(_, c, u, _)| c * u / largest)
+    };
+    let mut sum: f64 = terms
+        .iter()
+        .map(|&(_, c, u, _)| (c * u / largest).powi(2))
+        .sum();
+    for &(i, j, r) in correlations {
+        sum += 2.0 * r * scaled(i) * scaled(j);
+    }
+    if sum.is_nan() || sum <= 0.0 {
+        return Err(model_error(
+            "the combined standard uncertainty is zero: the correlated contributions cancel",
+        ));
+    }
+    let u_c = largest * sum.sqrt();
+    let mut ws = 0.0;
+    for &(_, c, u, nu) in &terms {
+        if let Some(nu) = nu {
+            let r2 = ((c * u).abs() / u_c).powi(2);
+            ws += r2 * r2 / nu;
+        }
+    }
+    let nu_eff = Some(1.0 / ws).filter(|nu| ws > 0.0 && nu.is_finite());
+    let k = coverage_factor(p, nu_eff);
+    let big_u = k * u_c;
+    if !(u_c.is_finite() && big_u.is_finite() && big_u > 0.0) {
+        return Err(model_error(
+            "the combined or expanded uncertainty cannot be represented",
+        ));
+    }
+    let mut listed = terms.clone();
+    listed.sort_by_key(|t| t.0);
+    let components = listed
+        .iter()
+        .map(|&(i, c, u, nu)| {
+            let input = &inputs[i];
+            let r = (c * u).abs() / u_c;
+            ModelComponentResult {
+                name: input.name.clone(),
+                estimate: ValueUnit {
+                    value: input.estimate,
+                    unit: input.unit.clone(),
+                },
+                standard_uncertainty: ValueUnit {
+                    value: u,
+                    unit: input.unit.clone(),
+                },
+                sensitivity: ValueUnit {
+                    value: c,
+                    unit: quotient_symbol(unit, &input.unit),
+                },
+                contribution: ValueUnit {
+                    value: (c * u).abs(),
+                    unit: unit.to_string(),
+                },
+                degrees_of_freedom: nu,
+                percent_of_variance: 100.0 * r * r,
+            }
+        })
+        .collect();
+    Ok(GumResult {
+        estimate: ValueUnit {
+            value: y,
+            unit: unit.to_string(),
+        },
+        combined_standard_uncertainty: ValueUnit {
+            value: u_c,
+            unit: unit.to_string(),
+        },
+        effective_degrees_of_freedom: nu_eff,
+        coverage_factor: k,
+        coverage_probability: p,
+        expanded_uncertainty: ValueUnit {
+            value: big_u,
+            unit: unit.to_string(),
+        },
+        components,
+    })
+}
+
+/// JCGM 101 6.4 as DESIGN 5b assigns distributions to inputs.
+fn monte_carlo_setup(program: Program, inputs: &[Input], structure: Option<Structure>) -> Setup {
+    let mut draws: Vec<Draw> = inputs
+        .iter()
+        .map(|input| {
+            let mean = input.estimate;
+            match input.uncertainty {
+                None => Draw::Fixed(mean),
+                Some((u, Some(nu), _)) => match rand_distr::StudentT::new(nu) {
+                    Ok(t) => Draw::T { mean, scale: u, t },
+                    Err(_) => Draw::Gaussian { mean, sd: u },
+                },
+                Some((u, None, shape)) => match shape {
+                    Shape::Normal | Shape::TypeA => Draw::Gaussian { mean, sd: u },
+                    Shape::Rectangular => Draw::Rectangular {
+                        mean,
+                        half_width: u * 3f64.sqrt(),
+                    },
+                    Shape::Triangular => Draw::Triangular {
+                        mean,
+                        half_width: u * 6f64.sqrt(),
+                    },
+                    Shape::UShaped => Draw::Arcsine {
+                        mean,
+                        half_width: u * 2f64.sqrt(),
+                    },
+                },
+            }
+        })
+        .collect();
+    let group = structure.map(|(members, values, vectors)| {
+        let m = members.len();
+        // F = diag(u) · Q · √Λ, so that F·Fᵀ = diag(u) R diag(u), the covariance matrix.
+        let mut factor = vec![0.0; m * m];
+        for row in 0..m {
+            let u = inputs[members[row]].uncertainty.map_or(0.0, |(u, _, _)| u);
+            for col in 0..m {
+                factor[row * m + col] = u * vectors[row * m + col] * values[col].max(0.0).sqrt();
+            }
+        }
+        for &i in &members {
+            draws[i] = Draw::Grouped;
+        }
+        Group {
+            means: members.iter().map(|&i| inputs[i].estimate).collect(),
+            members,
+            factor,
+        }
+    });
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by(|&a, &b| inputs[a].name.cmp(&inputs[b].name));
+    Setup {
+        program,
+        draws,
+        order,
+        group,
+    }
+}
+
+#[cfg(test)]
+mod tests;
