@@ -392,16 +392,10 @@ fn contour(items: &[Item], i: usize, rel: &mut [f64]) -> Vec<(f64, f64)> {
     out
 }
 
-/// The traceability chain as a diagram: the instrument at the bottom, each node's standards
-/// (in the order given) on the row above it, up to the national standards and accredited roots.
-/// One box per node (asset tag, role, certificate number, date, expanded U), each a link to
-/// `link(instrument_id)`. A broken link (`link_valid` false) is drawn red and dashed, with a ✕
-/// on its edge and its reason written in the box. National standards carry a dark band naming
-/// their institute, accredited roots a green band naming the accreditation; a
-/// `uncertainty_below_standard` warning is a ⚠ note. At most [`MAX_NODES`] boxes are drawn
-/// (breadth first); the rest is counted.
-pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> String) -> String {
-    // Breadth first, so that what is cut is the far end of the chain.
+/// The nodes to draw, breadth first (a parent always before its children), and how many nodes
+/// were left out. Breadth first, so that what the cap cuts is the far end of the chain, not a
+/// whole branch near the instrument.
+fn select_items(report: &TraceabilityReport) -> (Vec<Item<'_>>, usize) {
     let mut items = vec![Item {
         node: &report.chain,
         depth: 0,
@@ -433,136 +427,151 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
         }
         q += 1;
     }
+    (items, hidden_total)
+}
 
-    let kind_of = |item: &Item| -> Kind {
-        let node = item.node;
-        if node.instrument.role == Role::National {
-            Kind::National
-        } else if report.accredited_roots.iter().any(|r| {
+/// Which style a box gets. Checked in this order, so a national standard that is also an
+/// accredited root is styled (and banded) as a national standard.
+fn kind_of(report: &TraceabilityReport, item: &Item) -> Kind {
+    let node = item.node;
+    if node.instrument.role == Role::National {
+        Kind::National
+    } else if report.accredited_roots.iter().any(|r| {
+        r.instrument_id == node.instrument.id && r.certificate_number == node.certificate_number
+    }) {
+        Kind::Accredited
+    } else if item.depth == 0 {
+        Kind::Instrument
+    } else {
+        Kind::Standard
+    }
+}
+
+fn institute_of(report: &TraceabilityReport, id: i64) -> Option<String> {
+    report
+        .national_standards
+        .iter()
+        .find(|s| s.instrument_id == id)
+        .and_then(|s| match (&s.institute, &s.country) {
+            (Some(i), Some(c)) => Some(format!("{i} ({c})")),
+            (Some(i), None) => Some(i.clone()),
+            (None, Some(c)) => Some(c.clone()),
+            (None, None) => None,
+        })
+}
+
+/// The text of one box: its band, its lines `(text, colour, bold)` and its tooltip. Computed
+/// before any geometry because the tallest box sets the height of every box.
+struct BoxText {
+    band: Option<String>,
+    lines: Vec<(String, &'static str, bool)>,
+    tooltip: String,
+}
+
+/// The text of `item`'s box. Lines are cut to the box's width ("…"); the tooltip keeps the
+/// whole text, so nothing is lost to the cut.
+fn box_text(report: &TraceabilityReport, item: &Item) -> BoxText {
+    let inner = BOX_W - 2.0 * BOX_PAD;
+    let node = item.node;
+    let kind = kind_of(report, item);
+    let mut lines = vec![(
+        fit(&node.instrument.asset_tag, inner, 15.0, true),
+        INK,
+        true,
+    )];
+    let mut tip = vec![
+        node.instrument.asset_tag.clone(),
+        role_text(node.instrument.role).to_string(),
+    ];
+    let band = match kind {
+        Kind::National => Some("NATIONAL STANDARD".to_string()),
+        Kind::Accredited => Some("ACCREDITED ROOT".to_string()),
+        Kind::Instrument => Some("INSTRUMENT".to_string()),
+        Kind::Standard => None,
+    };
+    lines.push((role_text(node.instrument.role).to_string(), MUTED, false));
+    if kind == Kind::National {
+        let by = match institute_of(report, node.instrument.id) {
+            Some(i) => format!("Realised by {i}"),
+            None => "Realised by its NMI".to_string(),
+        };
+        lines.push((fit(&by, inner, 12.5, false), INK, false));
+        tip.push(by);
+    }
+    if kind == Kind::Accredited {
+        if let Some(r) = report.accredited_roots.iter().find(|r| {
             r.instrument_id == node.instrument.id && r.certificate_number == node.certificate_number
         }) {
-            Kind::Accredited
-        } else if item.depth == 0 {
-            Kind::Instrument
-        } else {
-            Kind::Standard
+            let i = &r.issuer;
+            let by = format!(
+                "{} {} · {}",
+                i.accreditation_body, i.accreditation_number, i.name
+            );
+            tip.push(format!("Accredited calibration (ILAC MRA): {by}"));
+            lines.push((fit(&by, inner, 12.5, false), ACCREDITED, false));
         }
-    };
-    let institute_of = |id: i64| -> Option<String> {
-        report
-            .national_standards
-            .iter()
-            .find(|s| s.instrument_id == id)
-            .and_then(|s| match (&s.institute, &s.country) {
-                (Some(i), Some(c)) => Some(format!("{i} ({c})")),
-                (Some(i), None) => Some(i.clone()),
-                (None, Some(c)) => Some(c.clone()),
-                (None, None) => None,
-            })
-    };
-
-    // The text of each box.
-    struct BoxText {
-        band: Option<String>,
-        lines: Vec<(String, &'static str, bool)>,
-        tooltip: String,
     }
-    let inner = BOX_W - 2.0 * BOX_PAD;
-    let texts: Vec<BoxText> = items
-        .iter()
-        .map(|item| {
-            let node = item.node;
-            let kind = kind_of(item);
-            let mut lines = vec![(
-                fit(&node.instrument.asset_tag, inner, 15.0, true),
-                INK,
-                true,
-            )];
-            let mut tip = vec![
-                node.instrument.asset_tag.clone(),
-                role_text(node.instrument.role).to_string(),
-            ];
-            let band = match kind {
-                Kind::National => Some("NATIONAL STANDARD".to_string()),
-                Kind::Accredited => Some("ACCREDITED ROOT".to_string()),
-                Kind::Instrument => Some("INSTRUMENT".to_string()),
-                Kind::Standard => None,
-            };
-            lines.push((role_text(node.instrument.role).to_string(), MUTED, false));
-            if kind == Kind::National {
-                let by = match institute_of(node.instrument.id) {
-                    Some(i) => format!("Realised by {i}"),
-                    None => "Realised by its NMI".to_string(),
-                };
-                lines.push((fit(&by, inner, 12.5, false), INK, false));
-                tip.push(by);
-            }
-            if kind == Kind::Accredited {
-                if let Some(r) = report.accredited_roots.iter().find(|r| {
-                    r.instrument_id == node.instrument.id
-                        && r.certificate_number == node.certificate_number
-                }) {
-                    let i = &r.issuer;
-                    let by = format!(
-                        "{} {} · {}",
-                        i.accreditation_body, i.accreditation_number, i.name
-                    );
-                    tip.push(format!("Accredited calibration (ILAC MRA): {by}"));
-                    lines.push((fit(&by, inner, 12.5, false), ACCREDITED, false));
-                }
-            }
-            if let Some(c) = &node.certificate_number {
-                lines.push((fit(&format!("Cert. {c}"), inner, 12.5, false), INK, false));
-                tip.push(format!("Certificate {c}"));
-            }
-            let mut facts = Vec::new();
-            if let Some(d) = node.performed_on {
-                facts.push(d.to_string());
-                tip.push(format!("Calibrated {d}"));
-            }
-            if let Some(u) = &node.expanded_uncertainty {
-                let s = format!("U = {} {}", fmt_num(u.value), u.unit);
-                tip.push(format!("Smallest expanded uncertainty {s}"));
-                facts.push(s);
-            }
-            if !facts.is_empty() {
-                lines.push((fit(&facts.join(" · "), inner, 12.5, false), INK, false));
-            }
-            if !node.link_valid {
-                let why = node
-                    .reason
-                    .map(reason_text)
-                    .unwrap_or("link not valid")
-                    .to_string();
-                tip.push(format!("Broken link: {why}"));
-                for l in wrap(&format!("✕ {}", capitalised(&why)), inner, 12.5, true, 2) {
-                    lines.push((l, BROKEN, true));
-                }
-            }
-            for w in &node.warnings {
-                let s = if w == UNCERTAINTY_BELOW_STANDARD {
-                    "U below its standard's U".to_string()
-                } else {
-                    w.replace('_', " ")
-                };
-                tip.push(format!("Warning: {s}"));
-                lines.push((fit(&format!("⚠ {s}"), inner, 12.5, false), WARN, false));
-            }
-            BoxText {
-                band,
-                lines,
-                tooltip: tip.join(" · "),
-            }
-        })
-        .collect();
-    let any_band = texts.iter().any(|t| t.band.is_some());
-    let max_lines = texts.iter().map(|t| t.lines.len()).max().unwrap_or(1);
-    let box_h =
-        2.0 * BOX_PAD + 2.0 + max_lines as f64 * LINE_H + if any_band { BAND_H + 2.0 } else { 0.0 };
+    if let Some(c) = &node.certificate_number {
+        lines.push((fit(&format!("Cert. {c}"), inner, 12.5, false), INK, false));
+        tip.push(format!("Certificate {c}"));
+    }
+    let mut facts = Vec::new();
+    if let Some(d) = node.performed_on {
+        facts.push(d.to_string());
+        tip.push(format!("Calibrated {d}"));
+    }
+    if let Some(u) = &node.expanded_uncertainty {
+        let s = format!("U = {} {}", fmt_num(u.value), u.unit);
+        tip.push(format!("Smallest expanded uncertainty {s}"));
+        facts.push(s);
+    }
+    if !facts.is_empty() {
+        lines.push((fit(&facts.join(" · "), inner, 12.5, false), INK, false));
+    }
+    problem_lines(node, &mut lines, &mut tip);
+    BoxText {
+        band,
+        lines,
+        tooltip: tip.join(" · "),
+    }
+}
 
-    // Horizontal layout.
+/// The broken link's reason and the warnings, last in the box. The reason wraps to a second
+/// line rather than being cut: it is why the chain fails, the one line a reader must not lose.
+fn problem_lines(
+    node: &ChainNode,
+    lines: &mut Vec<(String, &'static str, bool)>,
+    tip: &mut Vec<String>,
+) {
+    let inner = BOX_W - 2.0 * BOX_PAD;
+    if !node.link_valid {
+        let why = node
+            .reason
+            .map(reason_text)
+            .unwrap_or("link not valid")
+            .to_string();
+        tip.push(format!("Broken link: {why}"));
+        for l in wrap(&format!("✕ {}", capitalised(&why)), inner, 12.5, true, 2) {
+            lines.push((l, BROKEN, true));
+        }
+    }
+    for w in &node.warnings {
+        let s = if w == UNCERTAINTY_BELOW_STANDARD {
+            "U below its standard's U".to_string()
+        } else {
+            w.replace('_', " ")
+        };
+        tip.push(format!("Warning: {s}"));
+        lines.push((fit(&format!("⚠ {s}"), inner, 12.5, false), WARN, false));
+    }
+}
+
+/// Places the boxes side by side (sets each item's `x`, its centre) and returns the drawing's
+/// width. The tree is centred in a drawing at least 600 wide, so that a short chain does not
+/// render as a sliver.
+fn place_columns(items: &mut [Item]) -> f64 {
     let mut rel = vec![0.0; items.len()];
-    contour(&items, 0, &mut rel);
+    contour(items, 0, &mut rel);
     for i in 1..items.len() {
         // Breadth first: a parent comes before its children.
         items[i].x = items[items[i].parent].x + rel[i];
@@ -581,35 +590,38 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
     for it in items.iter_mut() {
         it.x += shift;
     }
+    width
+}
 
-    // Header text.
-    let root_tag = &report.chain.instrument.asset_tag;
-    let title = format!("Traceability chain of {root_tag} as on {}", report.at);
-    let tag_of = |id: i64| -> String {
-        items
-            .iter()
-            .find(|it| it.node.instrument.id == id)
-            .map(|it| it.node.instrument.asset_tag.clone())
-            .unwrap_or_else(|| format!("instrument {id}"))
-    };
-    let verdict = if report.traceable {
-        "✓ Traceable: every link valid, every branch ends at a root".to_string()
-    } else if let Some(b) = &report.broken_link {
-        let mut s = format!(
-            "✕ Not traceable: {} — {}",
-            reason_text(b.reason),
-            tag_of(b.instrument_id)
-        );
-        if let Some(c) = &b.certificate_number {
-            let _ = write!(s, ", certificate {c}");
-        }
-        s
-    } else {
-        "✕ Not traceable".to_string()
-    };
+/// An asset tag for an instrument id named by the report; a node not drawn (cut by the cap)
+/// is still named, by its id.
+fn tag_of(items: &[Item], id: i64) -> String {
+    items
+        .iter()
+        .find(|it| it.node.instrument.id == id)
+        .map(|it| it.node.instrument.asset_tag.clone())
+        .unwrap_or_else(|| format!("instrument {id}"))
+}
+
+/// The text above the tree: the title and the wrapped verdict, national standards and
+/// accredited roots. The verdict and the roots are kept apart too, for the description.
+struct Header {
+    title: String,
+    verdict: String,
+    roots: Vec<String>,
+    lines: Vec<String>,
+    height: f64,
+}
+
+fn header(report: &TraceabilityReport, items: &[Item], width: f64) -> Header {
+    let title = format!(
+        "Traceability chain of {} as on {}",
+        report.chain.instrument.asset_tag, report.at
+    );
+    let verdict = verdict(report, items);
     let mut roots = Vec::new();
     for s in &report.national_standards {
-        let mut r = tag_of(s.instrument_id);
+        let mut r = tag_of(items, s.instrument_id);
         match (&s.institute, &s.country) {
             (Some(i), Some(c)) => {
                 let _ = write!(r, " ({i}, {c})");
@@ -636,7 +648,7 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
                 .iter()
                 .map(|r| format!(
                     "{} by {} ({} {})",
-                    tag_of(r.instrument_id),
+                    tag_of(items, r.instrument_id),
                     r.issuer.name,
                     r.issuer.accreditation_body,
                     r.issuer.accreditation_number
@@ -645,30 +657,50 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
                 .join(" · ")
         ))
     };
-    let header_lines: Vec<String> = [Some(verdict.clone()), roots_line, accredited_line]
+    let lines: Vec<String> = [Some(verdict.clone()), roots_line, accredited_line]
         .into_iter()
         .flatten()
         .flat_map(|l| wrap(&l, width - 2.0 * MARGIN, 13.0, false, 3))
         .collect();
-    let header_h = MARGIN + 26.0 + header_lines.len() as f64 * 18.0 + 18.0;
+    let height = MARGIN + 26.0 + lines.len() as f64 * 18.0 + 18.0;
+    Header {
+        title,
+        verdict,
+        roots,
+        lines,
+        height,
+    }
+}
 
-    // Vertical layout: depth 0 at the bottom.
-    let max_depth = items.iter().map(|it| it.depth).max().unwrap_or(0);
-    let stub_h = if items.iter().any(|it| it.hidden > 0) {
-        30.0
+/// The report's verdict in one line, naming the first broken link when there is one.
+fn verdict(report: &TraceabilityReport, items: &[Item]) -> String {
+    if report.traceable {
+        "✓ Traceable: every link valid, every branch ends at a root".to_string()
+    } else if let Some(b) = &report.broken_link {
+        let mut s = format!(
+            "✕ Not traceable: {} — {}",
+            reason_text(b.reason),
+            tag_of(items, b.instrument_id)
+        );
+        if let Some(c) = &b.certificate_number {
+            let _ = write!(s, ", certificate {c}");
+        }
+        s
     } else {
-        0.0
-    };
-    let tree_top = header_h + stub_h;
-    let row_y = |depth: usize| tree_top + (max_depth - depth) as f64 * (box_h + ROW_GAP);
-    let tree_bottom = row_y(0) + box_h;
+        "✕ Not traceable".to_string()
+    }
+}
 
-    // Legend and footer.
+/// The legend's rows: the arrow always, the other swatches only for what the diagram shows,
+/// so the legend never explains a style the reader cannot find.
+fn legend_items(report: &TraceabilityReport, items: &[Item]) -> Vec<(String, String)> {
     let any_broken = items.iter().any(|it| !it.node.link_valid);
     let any_national = items
         .iter()
         .any(|it| it.node.instrument.role == Role::National);
-    let any_accredited = items.iter().any(|it| kind_of(it) == Kind::Accredited);
+    let any_accredited = items
+        .iter()
+        .any(|it| kind_of(report, it) == Kind::Accredited);
     let any_warning = items.iter().any(|it| !it.node.warnings.is_empty());
     let mut legend_items = vec![(
         format!(
@@ -706,8 +738,76 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             "Warning: U smaller than the standard's".to_string(),
         ));
     }
+    legend_items
+}
+
+/// The diagram measured and placed, everything the writer needs and nothing it must work
+/// out: the geometry can be read, and changed, apart from the markup.
+struct Layout<'a> {
+    /// The nodes drawn, breadth first; `x` is each box's centre.
+    items: Vec<Item<'a>>,
+    /// Nodes left out by the cap (whole subtrees), for the footer and the description.
+    hidden_total: usize,
+    /// One per item, in the same order.
+    texts: Vec<BoxText>,
+    /// When any box has a band every box leaves room for one, so that rows line up.
+    any_band: bool,
+    /// One height for every box (the tallest text's), so rows are straight.
+    box_h: f64,
+    width: f64,
+    height: f64,
+    header: Header,
+    /// Depth 0 (the instrument) is the bottom row.
+    max_depth: usize,
+    tree_top: f64,
+    /// The legend's markup: `legend` wraps its rows as it writes them, so its height (which
+    /// the layout needs) and its markup come out together.
+    legend_svg: String,
+    legend_top: f64,
+    legend_h: f64,
+    footer: Option<String>,
+}
+
+impl Layout<'_> {
+    /// The top of the row of boxes at `depth`.
+    fn row_y(&self, depth: usize) -> f64 {
+        row_y(self.tree_top, self.max_depth, self.box_h, depth)
+    }
+}
+
+fn row_y(tree_top: f64, max_depth: usize, box_h: f64, depth: usize) -> f64 {
+    tree_top + (max_depth - depth) as f64 * (box_h + ROW_GAP)
+}
+
+/// Lays the diagram out, top to bottom: header, a stub row for "not drawn" notes, the tree
+/// (its root at the bottom), the legend and the footer.
+fn layout(report: &TraceabilityReport) -> Layout<'_> {
+    let (mut items, hidden_total) = select_items(report);
+    let texts: Vec<BoxText> = items.iter().map(|it| box_text(report, it)).collect();
+    let any_band = texts.iter().any(|t| t.band.is_some());
+    let max_lines = texts.iter().map(|t| t.lines.len()).max().unwrap_or(1);
+    let box_h =
+        2.0 * BOX_PAD + 2.0 + max_lines as f64 * LINE_H + if any_band { BAND_H + 2.0 } else { 0.0 };
+    let width = place_columns(&mut items);
+    let header = header(report, &items, width);
+
+    let max_depth = items.iter().map(|it| it.depth).max().unwrap_or(0);
+    // The top row's "+N standards not drawn" notes stand above it: leave them room.
+    let stub_h = if items.iter().any(|it| it.hidden > 0) {
+        30.0
+    } else {
+        0.0
+    };
+    let tree_top = header.height + stub_h;
+    let tree_bottom = row_y(tree_top, max_depth, box_h, 0) + box_h;
+
     let legend_top = tree_bottom + 26.0;
-    let (legend_svg, legend_h) = legend(&legend_items, MARGIN, legend_top, width - 2.0 * MARGIN);
+    let (legend_svg, legend_h) = legend(
+        &legend_items(report, &items),
+        MARGIN,
+        legend_top,
+        width - 2.0 * MARGIN,
+    );
     let footer = if hidden_total > 0 {
         Some(format!(
             "… {hidden_total} more not drawn (the diagram shows the first {} nodes, nearest the instrument first)",
@@ -717,18 +817,45 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
         None
     };
     let height = legend_top + legend_h + if footer.is_some() { 22.0 } else { 0.0 } + MARGIN;
+    Layout {
+        items,
+        hidden_total,
+        texts,
+        any_band,
+        box_h,
+        width,
+        height,
+        header,
+        max_depth,
+        tree_top,
+        legend_svg,
+        legend_top,
+        legend_h,
+        footer,
+    }
+}
 
-    // Description for assistive technology.
-    let mut desc = format!(
-        "{verdict}. The chain has {} node{} over {} level{}, the instrument {root_tag} at the bottom, \
+/// The diagram in words, for assistive technology: the verdict, the size of the chain, the
+/// roots reached and the broken links, which is what a sighted reader takes from the picture.
+fn description(report: &TraceabilityReport, l: &Layout) -> String {
+    let root_tag = &report.chain.instrument.asset_tag;
+    let (items, hidden_total, max_depth) = (&l.items, l.hidden_total, l.max_depth);
+    let mut desc =
+        format!(
+        "{}. The chain has {} node{} over {} level{}, the instrument {root_tag} at the bottom, \
          each node's standards above it.",
+        l.header.verdict,
         items.len() + hidden_total,
         if items.len() + hidden_total == 1 { "" } else { "s" },
         max_depth + 1,
         if max_depth == 0 { "" } else { "s" },
     );
-    if !roots.is_empty() {
-        let _ = write!(desc, " National standards reached: {}.", roots.join("; "));
+    if !l.header.roots.is_empty() {
+        let _ = write!(
+            desc,
+            " National standards reached: {}.",
+            l.header.roots.join("; ")
+        );
     }
     let broken: Vec<String> = items
         .iter()
@@ -747,34 +874,96 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
     if hidden_total > 0 {
         let _ = write!(desc, " {hidden_total} more nodes are not drawn.");
     }
+    desc
+}
 
-    // Drawing.
+/// The traceability chain as a diagram: the instrument at the bottom, each node's standards
+/// (in the order given) on the row above it, up to the national standards and accredited roots.
+/// One box per node (asset tag, role, certificate number, date, expanded U), each a link to
+/// `link(instrument_id)`. A broken link (`link_valid` false) is drawn red and dashed, with a ✕
+/// on its edge and its reason written in the box. National standards carry a dark band naming
+/// their institute, accredited roots a green band naming the accreditation; a
+/// `uncertainty_below_standard` warning is a ⚠ note. At most [`MAX_NODES`] boxes are drawn
+/// (breadth first); the rest is counted.
+pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> String) -> String {
+    let layout = layout(report);
+    draw_diagram(report, &layout, link)
+}
+
+/// Writes the laid-out diagram: header, edges, boxes, legend, footer, in that order because
+/// later markup paints over earlier (boxes cover the ends of their edges).
+fn draw_diagram(
+    report: &TraceabilityReport,
+    layout: &Layout,
+    link: &dyn Fn(i64) -> String,
+) -> String {
+    let desc = description(report, layout);
+    // The id hashes what makes the drawing differ, so two diagrams on one page do not share
+    // marker ids.
     let id = id_prefix(
         "trace",
-        &format!("{}-{}-{}", report.instrument_id, report.at, items.len()),
+        &format!(
+            "{}-{}-{}",
+            report.instrument_id,
+            report.at,
+            layout.items.len()
+        ),
     );
-    let mut out = String::with_capacity(4096 + items.len() * 1600);
+    let mut out = String::with_capacity(4096 + layout.items.len() * 1600);
     // On a narrow screen the diagram keeps a readable size (text at 60 % or more) and the page
     // scrolls it sideways: put it in an `overflow-x: auto` container.
-    let min_w = (0.6 * width).clamp(480.0, 1600.0);
-    open_svg(&mut out, &id, width, height, min_w, &title, &desc);
+    let min_w = (0.6 * layout.width).clamp(480.0, 1600.0);
+    open_svg(
+        &mut out,
+        &id,
+        layout.width,
+        layout.height,
+        min_w,
+        &layout.header.title,
+        &desc,
+    );
     let _ = write!(
         out,
         r#"<style>.ctsvg a.ctsvg-node:hover .ctsvg-box,.ctsvg a.ctsvg-node:focus .ctsvg-box{{stroke-width:3.5px}}.ctsvg a.ctsvg-node:focus{{outline:none}}</style><defs><marker id="{id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10Z" fill="{MUTED}"/></marker><marker id="{id}-arrow-broken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10Z" fill="{BROKEN}"/></marker></defs>"#
     );
+    draw_header(&mut out, &layout.header, report.traceable);
+    draw_edges(&mut out, layout, &id);
+    for (it, t) in layout.items.iter().zip(&layout.texts) {
+        draw_box(&mut out, layout, it, t, kind_of(report, it), link);
+    }
+    out.push_str(&layout.legend_svg);
+    if let Some(f) = &layout.footer {
+        text(
+            &mut out,
+            MARGIN,
+            layout.legend_top + layout.legend_h + 14.0,
+            12.5,
+            true,
+            MUTED,
+            "start",
+            &fit(f, layout.width - 2.0 * MARGIN, 12.5, true),
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The title, then the header lines; the first (the verdict) in bold and in the verdict's
+/// colour, so the answer is what the eye lands on.
+fn draw_header(out: &mut String, header: &Header, traceable: bool) {
     text(
-        &mut out,
+        out,
         MARGIN,
         MARGIN + 16.0,
         17.0,
         true,
         INK,
         "start",
-        &title,
+        &header.title,
     );
-    for (k, l) in header_lines.iter().enumerate() {
+    for (k, l) in header.lines.iter().enumerate() {
         let colour = if k == 0 {
-            if report.traceable {
+            if traceable {
                 ACCREDITED
             } else {
                 BROKEN
@@ -783,7 +972,7 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             MUTED
         };
         text(
-            &mut out,
+            out,
             MARGIN,
             MARGIN + 40.0 + k as f64 * 18.0,
             13.0,
@@ -793,21 +982,25 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             l,
         );
     }
+}
 
-    // Edges first (valid ones, then broken ones on top), then the boxes over them.
+/// The edges, from a port on the top of each box to the bottom of each of its standards. Valid
+/// ones first and broken ones after, so that a red edge is never hidden under a grey one.
+fn draw_edges(out: &mut String, layout: &Layout, id: &str) {
     let mut edges_ok = String::new();
     let mut edges_broken = String::new();
-    for it in &items {
+    for it in &layout.items {
+        // One port per standard drawn, plus one for the "not drawn" stub.
         let total = it.children.len() + usize::from(it.hidden > 0);
         if total == 0 {
             continue;
         }
         let spacing = ((BOX_W - 48.0) / total as f64).min(26.0);
         let port = |k: usize| it.x + (k as f64 + 0.5 - total as f64 / 2.0) * spacing;
-        let y0 = row_y(it.depth);
+        let y0 = layout.row_y(it.depth);
         for (k, &c) in it.children.iter().enumerate() {
-            let child = &items[c];
-            let (x0, x1, y1) = (port(k), child.x, row_y(child.depth) + box_h);
+            let child = &layout.items[c];
+            let (x0, x1, y1) = (port(k), child.x, layout.row_y(child.depth) + layout.box_h);
             let ym = (y0 + y1) / 2.0;
             let d = format!(
                 "M{} {}C{} {} {} {} {} {}",
@@ -838,123 +1031,119 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             }
         }
         if it.hidden > 0 {
-            let x = port(total - 1);
-            let _ = write!(
-                edges_ok,
-                r#"<path d="M{} {}V{}" fill="none" stroke="{MUTED}" stroke-width="1.4" stroke-dasharray="2 3"/>"#,
-                n(x),
-                n(y0),
-                n(y0 - 16.0)
-            );
-            text(
-                &mut edges_ok,
-                x,
-                y0 - 21.0,
-                12.0,
-                false,
-                MUTED,
-                "middle",
-                &format!(
-                    "+{} standard{} not drawn",
-                    it.hidden,
-                    if it.hidden == 1 { "" } else { "s" }
-                ),
-            );
+            draw_stub(&mut edges_ok, port(total - 1), y0, it.hidden);
         }
     }
     out.push_str(&edges_ok);
     out.push_str(&edges_broken);
+}
 
-    for (it, t) in items.iter().zip(&texts) {
-        let node = it.node;
-        let kind = kind_of(it);
-        let (x, y) = (it.x - BOX_W / 2.0, row_y(it.depth));
-        let href = escape(&link(node.instrument.id));
-        let (fill, stroke, sw) = match (node.link_valid, kind) {
-            (false, _) => ("#fdf1f0", BROKEN, 2.2),
-            (true, Kind::National) => (NATIONAL_FILL, NATIONAL, 2.4),
-            (true, Kind::Accredited) => (ACCREDITED_FILL, ACCREDITED, 2.4),
-            (true, Kind::Instrument) => ("#ffffff", INK, 2.0),
-            (true, Kind::Standard) => ("#ffffff", "#6b7580", 1.3),
-        };
-        let dash = if node.link_valid {
-            ""
-        } else {
-            r#" stroke-dasharray="7 4""#
-        };
-        let _ = write!(
-            out,
-            r#"<a class="ctsvg-node" href="{href}" xlink:href="{href}"><title>{}</title><rect class="ctsvg-box" x="{}" y="{}" width="{}" height="{}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{dash}/>"#,
-            escape(&t.tooltip),
-            n(x),
-            n(y),
-            n(BOX_W),
-            n(box_h),
-        );
-        let mut ty = y + BOX_PAD;
-        if let Some(band) = &t.band {
-            let band_fill = match (node.link_valid, kind) {
-                (_, Kind::National) => NATIONAL,
-                (_, Kind::Accredited) => ACCREDITED,
-                (false, _) => BROKEN,
-                (true, _) => INK,
-            };
-            // The band hugs the box's rounded top corners.
-            let _ = write!(
-                out,
-                r#"<path d="M{} {}a6 6 0 0 1 6 -6h{}a6 6 0 0 1 6 6v{}h{}Z" fill="{band_fill}"/>"#,
-                n(x),
-                n(y + 6.0),
-                n(BOX_W - 12.0),
-                n(BAND_H - 6.0),
-                n(-BOX_W),
-            );
-            text(
-                &mut out,
-                x + BOX_PAD,
-                y + 14.5,
-                11.0,
-                true,
-                "#ffffff",
-                "start",
-                &fit(band, BOX_W - 2.0 * BOX_PAD, 11.0, true),
-            );
-            ty += BAND_H + 2.0;
-        } else if any_band {
-            ty += (BAND_H + 2.0) / 2.0;
-        }
-        for (k, (l, colour, bold)) in t.lines.iter().enumerate() {
-            let size = if k == 0 { 15.0 } else { 12.5 };
-            text(
-                &mut out,
-                x + BOX_PAD,
-                ty + 13.0,
-                size,
-                *bold,
-                colour,
-                "start",
-                l,
-            );
-            ty += if k == 0 { LINE_H + 2.0 } else { LINE_H };
-        }
-        out.push_str("</a>");
-    }
+/// A short dotted edge with "+N standards not drawn" above it: the cap cut this node's
+/// standards, and the reader should see where.
+fn draw_stub(out: &mut String, x: f64, y0: f64, hidden: usize) {
+    let _ = write!(
+        out,
+        r#"<path d="M{} {}V{}" fill="none" stroke="{MUTED}" stroke-width="1.4" stroke-dasharray="2 3"/>"#,
+        n(x),
+        n(y0),
+        n(y0 - 16.0)
+    );
+    text(
+        out,
+        x,
+        y0 - 21.0,
+        12.0,
+        false,
+        MUTED,
+        "middle",
+        &format!(
+            "+{} standard{} not drawn",
+            hidden,
+            if hidden == 1 { "" } else { "s" }
+        ),
+    );
+}
 
-    out.push_str(&legend_svg);
-    if let Some(f) = footer {
-        text(
-            &mut out,
-            MARGIN,
-            legend_top + legend_h + 14.0,
-            12.5,
-            true,
-            MUTED,
-            "start",
-            &fit(&f, width - 2.0 * MARGIN, 12.5, true),
-        );
+/// One node's box, a link to its instrument. The colour says the kind and a dash says a
+/// broken link, so the box reads in greyscale too.
+fn draw_box(
+    out: &mut String,
+    layout: &Layout,
+    it: &Item,
+    t: &BoxText,
+    kind: Kind,
+    link: &dyn Fn(i64) -> String,
+) {
+    let node = it.node;
+    let (x, y) = (it.x - BOX_W / 2.0, layout.row_y(it.depth));
+    let href = escape(&link(node.instrument.id));
+    let (fill, stroke, sw) = match (node.link_valid, kind) {
+        (false, _) => ("#fdf1f0", BROKEN, 2.2),
+        (true, Kind::National) => (NATIONAL_FILL, NATIONAL, 2.4),
+        (true, Kind::Accredited) => (ACCREDITED_FILL, ACCREDITED, 2.4),
+        (true, Kind::Instrument) => ("#ffffff", INK, 2.0),
+        (true, Kind::Standard) => ("#ffffff", "#6b7580", 1.3),
+    };
+    let dash = if node.link_valid {
+        ""
+    } else {
+        r#" stroke-dasharray="7 4""#
+    };
+    let _ = write!(
+        out,
+        r#"<a class="ctsvg-node" href="{href}" xlink:href="{href}"><title>{}</title><rect class="ctsvg-box" x="{}" y="{}" width="{}" height="{}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{dash}/>"#,
+        escape(&t.tooltip),
+        n(x),
+        n(y),
+        n(BOX_W),
+        n(layout.box_h),
+    );
+    let mut ty = y + BOX_PAD;
+    if let Some(band) = &t.band {
+        draw_band(out, x, y, band, node.link_valid, kind);
+        ty += BAND_H + 2.0;
+    } else if layout.any_band {
+        // No band of its own: centre the text in the room the band would take, rather than
+        // leave a gap at the bottom.
+        ty += (BAND_H + 2.0) / 2.0;
     }
-    out.push_str("</svg>");
-    out
+    for (k, (l, colour, bold)) in t.lines.iter().enumerate() {
+        let size = if k == 0 { 15.0 } else { 12.5 };
+        text(out, x + BOX_PAD, ty + 13.0, size, *bold, colour, "start", l);
+        ty += if k == 0 { LINE_H + 2.0 } else { LINE_H };
+    }
+    out.push_str("</a>");
+}
+
+/// The band across a box's top naming its kind. A root's band keeps its root colour on a
+/// broken link too (the box's red dashed outline already says broken); other bands turn red.
+fn draw_band(out: &mut String, x: f64, y: f64, band: &str, link_valid: bool, kind: Kind) {
+    let band_fill = match (link_valid, kind) {
+        (_, Kind::National) => NATIONAL,
+        (_, Kind::Accredited) => ACCREDITED,
+        (false, _) => BROKEN,
+        (true, _) => INK,
+    };
+    // The band hugs the box's rounded top corners.
+    let _ = write!(
+        out,
+        r#"<path d="M{} {}a6 6 0 0 1 6 -6h{}a6 6 0 0 1 6 6v{}h{}Z" fill="{band_fill}"/>"#,
+        n(x),
+        n(y + 6.0),
+        n(BOX_W - 12.0),
+        n(BAND_H - 6.0),
+        n(-BOX_W),
+    );
+    text(
+        out,
+        x + BOX_PAD,
+        y + 14.5,
+        11.0,
+        true,
+        "#ffffff",
+        "start",
+        &fit(band, BOX_W - 2.0 * BOX_PAD, 11.0, true),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
