@@ -1251,14 +1251,33 @@ fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
         })
 }
 
-/// One panel (the points of one reference unit), its top edge at `top`. Returns the height.
-fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
-    let unit = points
-        .first()
-        .map(|p| p.reference.unit.as_str())
-        .unwrap_or("");
+/// A panel's plot area and the value ranges it shows: maps values to drawing coordinates.
+struct Plot {
+    x0: f64,
+    x1: f64,
+    /// Top of the plot area (y grows downwards in SVG).
+    y0: f64,
+    y1: f64,
+    xmin: f64,
+    xmax: f64,
+    ymin: f64,
+    ymax: f64,
+}
 
-    // Ranges, as in pdf::chart::draw.
+impl Plot {
+    fn sx(&self, v: f64) -> f64 {
+        self.x0 + (v - self.xmin) / (self.xmax - self.xmin) * (self.x1 - self.x0)
+    }
+
+    fn sy(&self, v: f64) -> f64 {
+        self.y1 - (v - self.ymin) / (self.ymax - self.ymin) * (self.y1 - self.y0)
+    }
+}
+
+/// The padded `(x, y)` ranges of a panel, as in pdf::chart::draw, so that the page and the
+/// certificate show the same picture. The y range holds zero, every U bar and every limit, so
+/// nothing the reader must judge against falls off the plot.
+fn panel_ranges(points: &[&PointResult]) -> ((f64, f64), (f64, f64)) {
     let (mut xmin, mut xmax) = min_max(points.iter().map(|p| p.reference.value));
     let mut ys: Vec<f64> = vec![0.0];
     for p in points {
@@ -1271,24 +1290,40 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
             ys.extend([lo, hi]);
         }
     }
-    let (mut ymin, mut ymax) = min_max(ys.into_iter());
+    let (ymin, ymax) = min_max(ys.into_iter());
     if !(xmin.is_finite() && xmax.is_finite()) {
         xmin = 0.0;
         xmax = 0.0;
     }
-    ((xmin, xmax), (ymin, ymax)) = padded_ranges((xmin, xmax), (ymin, ymax));
+    padded_ranges((xmin, xmax), (ymin, ymax))
+}
 
+/// One panel (the points of one reference unit), its top edge at `top`. Returns the height.
+fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
+    let unit = points
+        .first()
+        .map(|p| p.reference.unit.as_str())
+        .unwrap_or("");
+    let ((xmin, xmax), (ymin, ymax)) = panel_ranges(points);
+
+    // The y labels are measured first: the plot starts where the widest one ends.
     let (yt, _) = nice_ticks(ymin, ymax, 6);
     let (ylabels, yexp) = tick_labels(&yt);
     let ylabel_w = ylabels
         .iter()
         .map(|l| text_width(l, 12.0, false))
         .fold(0.0, f64::max);
-    let (px0, px1) = (16.0 + ylabel_w + 10.0, CHART_W - 18.0);
-    let (py0, py1) = (top + 30.0, top + 30.0 + PLOT_H);
-    let sx = |v: f64| px0 + (v - xmin) / (xmax - xmin) * (px1 - px0);
-    let sy = |v: f64| py1 - (v - ymin) / (ymax - ymin) * (py1 - py0);
-    let (xt, xlabels, xexp) = x_ticks(xmin, xmax, px1 - px0);
+    let plot = Plot {
+        x0: 16.0 + ylabel_w + 10.0,
+        x1: CHART_W - 18.0,
+        y0: top + 30.0,
+        y1: top + 30.0 + PLOT_H,
+        xmin,
+        xmax,
+        ymin,
+        ymax,
+    };
+    let (xt, xlabels, xexp) = x_ticks(xmin, xmax, plot.x1 - plot.x0);
 
     // The y axis is named above the plot, as in the PDF.
     text(
@@ -1301,57 +1336,81 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         "start",
         &unit_label("Error", yexp, unit),
     );
-    let _ = write!(
-        out,
-        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="white"/>"#,
-        n(px0),
-        n(py0),
-        n(px1 - px0),
-        n(py1 - py0)
-    );
-    for (v, l) in xt.iter().zip(&xlabels) {
-        let x = sx(*v);
-        let _ = write!(
-            out,
-            r#"<path d="M{} {}V{}" stroke="{GRID}" stroke-width="1"/>"#,
-            n(x),
-            n(py0),
-            n(py1)
-        );
-        text(out, x, py1 + 17.0, 12.0, false, MUTED, "middle", l);
-    }
-    for (v, l) in yt.iter().zip(&ylabels) {
-        let y = sy(*v);
-        let _ = write!(
-            out,
-            r#"<path d="M{} {}H{}" stroke="{GRID}" stroke-width="1"/>"#,
-            n(px0),
-            n(y),
-            n(px1)
-        );
-        text(out, px0 - 6.0, y + 4.2, 12.0, false, MUTED, "end", l);
-    }
-    if ymin < 0.0 && ymax > 0.0 {
-        let _ = write!(
-            out,
-            r##"<path d="M{} {}H{}" stroke="#8a939d" stroke-width="1.3"/>"##,
-            n(px0),
-            n(sy(0.0)),
-            n(px1)
-        );
-    }
+    draw_grid(out, &plot, (&xt, &xlabels), (&yt, &ylabels));
     text(
         out,
-        (px0 + px1) / 2.0,
-        py1 + 38.0,
+        (plot.x0 + plot.x1) / 2.0,
+        plot.y1 + 38.0,
         13.0,
         false,
         INK,
         "middle",
         &unit_label("Reference value", xexp, unit),
     );
+    draw_limits(out, points, &plot);
+    for p in points {
+        draw_point(out, p, &plot);
+    }
+    // The frame last, over the ends of the grid and the limit lines.
+    let _ = write!(
+        out,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#4a525b" stroke-width="1.2"/>"##,
+        n(plot.x0),
+        n(plot.y0),
+        n(plot.x1 - plot.x0),
+        n(plot.y1 - plot.y0)
+    );
+    plot.y1 + 48.0 - top
+}
 
-    // Tolerance limits: a line through each point's limit, held flat to the plot edges.
+/// The plot's white ground, its grid lines with their tick labels, and a darker zero line when
+/// zero is inside the range (an error of zero is the line a reader measures from).
+fn draw_grid(out: &mut String, plot: &Plot, x: (&[f64], &[String]), y: (&[f64], &[String])) {
+    let _ = write!(
+        out,
+        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="white"/>"#,
+        n(plot.x0),
+        n(plot.y0),
+        n(plot.x1 - plot.x0),
+        n(plot.y1 - plot.y0)
+    );
+    for (v, l) in x.0.iter().zip(x.1) {
+        let x = plot.sx(*v);
+        let _ = write!(
+            out,
+            r#"<path d="M{} {}V{}" stroke="{GRID}" stroke-width="1"/>"#,
+            n(x),
+            n(plot.y0),
+            n(plot.y1)
+        );
+        text(out, x, plot.y1 + 17.0, 12.0, false, MUTED, "middle", l);
+    }
+    for (v, l) in y.0.iter().zip(y.1) {
+        let y = plot.sy(*v);
+        let _ = write!(
+            out,
+            r#"<path d="M{} {}H{}" stroke="{GRID}" stroke-width="1"/>"#,
+            n(plot.x0),
+            n(y),
+            n(plot.x1)
+        );
+        text(out, plot.x0 - 6.0, y + 4.2, 12.0, false, MUTED, "end", l);
+    }
+    if plot.ymin < 0.0 && plot.ymax > 0.0 {
+        let _ = write!(
+            out,
+            r##"<path d="M{} {}H{}" stroke="#8a939d" stroke-width="1.3"/>"##,
+            n(plot.x0),
+            n(plot.sy(0.0)),
+            n(plot.x1)
+        );
+    }
+}
+
+/// Tolerance limits: a line through each point's limit, held flat to the plot edges. Limits
+/// may differ from point to point (a tolerance in % of reading), so one straight line would
+/// misplace them.
+fn draw_limits(out: &mut String, points: &[&PointResult], plot: &Plot) {
     let mut with_limits: Vec<(f64, f64, f64)> = points
         .iter()
         .filter_map(|p| limits_in_error_unit(p).map(|(lo, hi)| (p.reference.value, lo, hi)))
@@ -1359,99 +1418,96 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         .collect();
     with_limits.sort_by(|a, b| a.0.total_cmp(&b.0));
     with_limits.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
-    if !with_limits.is_empty() {
-        for (which, pick) in [
-            (
-                "lower",
-                (|t: &(f64, f64, f64)| t.1) as fn(&(f64, f64, f64)) -> f64,
-            ),
-            ("upper", |t: &(f64, f64, f64)| t.2),
-        ] {
-            let mut pts = vec![(px0, sy(pick(&with_limits[0])))];
-            pts.extend(with_limits.iter().map(|t| (sx(t.0), sy(pick(t)))));
-            pts.push((px1, sy(pick(&with_limits[with_limits.len() - 1]))));
-            let d: Vec<String> = pts
-                .iter()
-                .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
-                .collect();
-            let _ = write!(
-                out,
-                r#"<polyline class="ctsvg-limit ctsvg-limit-{which}" points="{}" fill="none" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4"/>"#,
-                d.join(" ")
-            );
-        }
+    if with_limits.is_empty() {
+        return;
     }
-
-    // Points with their U bars; as found and as left side by side at the same reference.
-    for p in points {
-        let shift = match p.stage {
-            Stage::AsFound => -4.0,
-            Stage::AsLeft => 4.0,
-        };
-        let x = sx(p.reference.value) + shift;
-        let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
-        if !(x.is_finite() && e.is_finite()) {
-            continue;
-        }
-        let col = stage_colour(p.stage);
-        let decision = p.decision.map(|d| d.as_str().replace('_', " "));
-        let tip = format!(
-            "{}: reference {} {}, error {} {}{}{}",
-            stage_text(p.stage),
-            fmt_num(p.reference.value),
-            p.reference.unit,
-            fmt_num(e),
-            p.error.unit,
-            if u.is_finite() && u > 0.0 {
-                format!(
-                    ", U = {} {} (k = {})",
-                    fmt_num(u),
-                    p.expanded_uncertainty.unit,
-                    fmt_num(p.coverage_factor)
-                )
-            } else {
-                String::new()
-            },
-            decision.map(|d| format!(", {d}")).unwrap_or_default(),
+    for (which, pick) in [
+        (
+            "lower",
+            (|t: &(f64, f64, f64)| t.1) as fn(&(f64, f64, f64)) -> f64,
+        ),
+        ("upper", |t: &(f64, f64, f64)| t.2),
+    ] {
+        let mut pts = vec![(plot.x0, plot.sy(pick(&with_limits[0])))];
+        pts.extend(with_limits.iter().map(|t| (plot.sx(t.0), plot.sy(pick(t)))));
+        pts.push((plot.x1, plot.sy(pick(&with_limits[with_limits.len() - 1]))));
+        let d: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
+            .collect();
+        let _ = write!(
+            out,
+            r#"<polyline class="ctsvg-limit ctsvg-limit-{which}" points="{}" fill="none" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4"/>"#,
+            d.join(" ")
         );
-        let _ = write!(out, r#"<g><title>{}</title>"#, escape(&tip));
-        let mut top_y = sy(e) - 5.0;
-        if u.is_finite() && u > 0.0 {
-            let (lo, hi) = (sy(e - u), sy(e + u));
-            top_y = top_y.min(hi);
-            let _ = write!(
-                out,
-                r#"<path class="ctsvg-ubar" d="M{x} {lo}V{hi}M{xl} {lo}H{xr}M{xl} {hi}H{xr}" stroke="{col}" stroke-width="1.5" fill="none"/>"#,
-                x = n(x),
-                lo = n(lo),
-                hi = n(hi),
-                xl = n(x - 3.5),
-                xr = n(x + 3.5),
-            );
-        }
-        out.push_str(&marker(p.stage, x, sy(e), "ctsvg-marker"));
-        if p.decision.is_some_and(|d| d.is_out_of_tolerance()) {
-            // ✕ above the bar: outside the tolerance, whatever the colour shows.
-            let (cx, cy) = (x, (top_y - 9.0).max(py0 + 6.0));
-            let _ = write!(
-                out,
-                r#"<path class="ctsvg-fail" d="M{} {}l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#,
-                n(cx - 4.0),
-                n(cy - 4.0)
-            );
-        }
-        out.push_str("</g>");
     }
+}
 
-    let _ = write!(
-        out,
-        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#4a525b" stroke-width="1.2"/>"##,
-        n(px0),
-        n(py0),
-        n(px1 - px0),
-        n(py1 - py0)
-    );
-    py1 + 48.0 - top
+/// One point with its U bar, in a group whose tooltip says it in words. As found and as left
+/// sit side by side at the same reference, so neither hides the other.
+fn draw_point(out: &mut String, p: &PointResult, plot: &Plot) {
+    let shift = match p.stage {
+        Stage::AsFound => -4.0,
+        Stage::AsLeft => 4.0,
+    };
+    let x = plot.sx(p.reference.value) + shift;
+    let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
+    if !(x.is_finite() && e.is_finite()) {
+        return;
+    }
+    let col = stage_colour(p.stage);
+    let _ = write!(out, r#"<g><title>{}</title>"#, escape(&point_tooltip(p)));
+    let mut top_y = plot.sy(e) - 5.0;
+    if u.is_finite() && u > 0.0 {
+        let (lo, hi) = (plot.sy(e - u), plot.sy(e + u));
+        top_y = top_y.min(hi);
+        let _ = write!(
+            out,
+            r#"<path class="ctsvg-ubar" d="M{x} {lo}V{hi}M{xl} {lo}H{xr}M{xl} {hi}H{xr}" stroke="{col}" stroke-width="1.5" fill="none"/>"#,
+            x = n(x),
+            lo = n(lo),
+            hi = n(hi),
+            xl = n(x - 3.5),
+            xr = n(x + 3.5),
+        );
+    }
+    out.push_str(&marker(p.stage, x, plot.sy(e), "ctsvg-marker"));
+    if p.decision.is_some_and(|d| d.is_out_of_tolerance()) {
+        // ✕ above the bar: outside the tolerance, whatever the colour shows.
+        let (cx, cy) = (x, (top_y - 9.0).max(plot.y0 + 6.0));
+        let _ = write!(
+            out,
+            r#"<path class="ctsvg-fail" d="M{} {}l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#,
+            n(cx - 4.0),
+            n(cy - 4.0)
+        );
+    }
+    out.push_str("</g>");
+}
+
+/// A point in words: stage, reference, error, U with its k, and the decision.
+fn point_tooltip(p: &PointResult) -> String {
+    let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
+    let decision = p.decision.map(|d| d.as_str().replace('_', " "));
+    format!(
+        "{}: reference {} {}, error {} {}{}{}",
+        stage_text(p.stage),
+        fmt_num(p.reference.value),
+        p.reference.unit,
+        fmt_num(e),
+        p.error.unit,
+        if u.is_finite() && u > 0.0 {
+            format!(
+                ", U = {} {} (k = {})",
+                fmt_num(u),
+                p.expanded_uncertainty.unit,
+                fmt_num(p.coverage_factor)
+            )
+        } else {
+            String::new()
+        },
+        decision.map(|d| format!(", {d}")).unwrap_or_default(),
+    )
 }
 
 /// The error-versus-reference chart (the PDF certificate's chart, `pdf::chart`): reference
@@ -1472,6 +1528,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
         }
     }
 
+    // Errors in different units cannot share an axis: one panel per unit.
     let mut body = String::new();
     let mut y = 12.0;
     for unit in &units {
@@ -1483,12 +1540,34 @@ pub fn error_chart(points: &[&PointResult]) -> String {
         y += chart_panel(&mut body, &panel, y) + 10.0;
     }
 
-    let has = |stage: Stage| points.iter().any(|p| p.stage == stage);
-    let any_limits = points.iter().any(|p| limits_in_error_unit(p).is_some());
-    let fails = points
+    let (legend_svg, legend_h) = legend(&chart_legend_items(points), 16.0, y, CHART_W - 32.0);
+    let height = y + legend_h + 10.0;
+
+    // The id hashes the points, so two charts on one page do not share ids.
+    let seed: String = points
         .iter()
-        .filter(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()))
-        .count();
+        .map(|p| format!("{}{}{:?};", p.reference.value, p.error.value, p.stage))
+        .collect();
+    let id = id_prefix("chart", &seed);
+    let mut out = String::with_capacity(body.len() + legend_svg.len() + 1024);
+    open_svg(
+        &mut out,
+        &id,
+        CHART_W,
+        height,
+        0.0,
+        "Error versus reference value",
+        &chart_description(points, &units),
+    );
+    out.push_str(&body);
+    out.push_str(&legend_svg);
+    out.push_str("</svg>");
+    out
+}
+
+/// The chart's legend rows, only for what the chart shows.
+fn chart_legend_items(points: &[&PointResult]) -> Vec<(String, String)> {
+    let has = |stage: Stage| points.iter().any(|p| p.stage == stage);
     let mut items = Vec::new();
     for stage in [Stage::AsFound, Stage::AsLeft] {
         if has(stage) {
@@ -1509,7 +1588,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Expanded uncertainty U".to_string(),
         ));
     }
-    if any_limits {
+    if any_limits(points) {
         items.push((
             format!(
                 r#"<path d="M0 7H24" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4" fill="none"/>"#
@@ -1517,7 +1596,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Tolerance limits".to_string(),
         ));
     }
-    if fails > 0 {
+    if fails(points) > 0 {
         items.push((
             format!(
                 r#"<path d="M8 3l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#
@@ -1525,9 +1604,24 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Outside tolerance (fail)".to_string(),
         ));
     }
-    let (legend_svg, legend_h) = legend(&items, 16.0, y, CHART_W - 32.0);
-    let height = y + legend_h + 10.0;
+    items
+}
 
+fn any_limits(points: &[&PointResult]) -> bool {
+    points.iter().any(|p| limits_in_error_unit(p).is_some())
+}
+
+/// Points outside the tolerance (decision `fail` or `conditional_fail`).
+fn fails(points: &[&PointResult]) -> usize {
+    points
+        .iter()
+        .filter(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()))
+        .count()
+}
+
+/// The chart in words, for assistive technology: how many points of each stage, over which
+/// range (or units), whether limits are drawn and how many points fail.
+fn chart_description(points: &[&PointResult], units: &[&str]) -> String {
     let (rmin, rmax) = min_max(points.iter().map(|p| p.reference.value));
     let count = |stage: Stage| points.iter().filter(|p| p.stage == stage).count();
     let mut desc = format!(
@@ -1548,37 +1642,19 @@ pub fn error_chart(points: &[&PointResult]) -> String {
     } else {
         let _ = write!(desc, ", one panel per unit ({})", units.join(", "));
     }
-    desc.push_str(if any_limits {
+    desc.push_str(if any_limits(points) {
         "; tolerance limits drawn"
     } else {
         "; no tolerance given"
     });
+    let fails = fails(points);
     let _ = write!(
         desc,
         "; {} point{} outside tolerance.",
         fails,
         if fails == 1 { "" } else { "s" }
     );
-
-    let seed: String = points
-        .iter()
-        .map(|p| format!("{}{}{:?};", p.reference.value, p.error.value, p.stage))
-        .collect();
-    let id = id_prefix("chart", &seed);
-    let mut out = String::with_capacity(body.len() + legend_svg.len() + 1024);
-    open_svg(
-        &mut out,
-        &id,
-        CHART_W,
-        height,
-        0.0,
-        "Error versus reference value",
-        &desc,
-    );
-    out.push_str(&body);
-    out.push_str(&legend_svg);
-    out.push_str("</svg>");
-    out
+    desc
 }
 
 #[cfg(test)]
