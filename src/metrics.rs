@@ -128,8 +128,8 @@ impl Metrics {
     }
 
     /// A snapshot of the routes seen so far, sorted so that a scrape's output is stable from
-    /// one scrape to the next (easier to diff). A poisoned lock only
-    /// means a writer panicked; the counters it guards are still sound, so they are rendered.
+    /// one scrape to the next (easier to diff). A poisoned lock only means a writer panicked;
+    /// the counters it guards are still sound, so they are rendered.
     fn routes_sorted(&self) -> Vec<Arc<RouteStats>> {
         let mut all: Vec<Arc<RouteStats>> = match self.routes.read() {
             Ok(map) => map.values().cloned().collect(),
