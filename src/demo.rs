@@ -120,6 +120,39 @@ fn external(
            "standards_used": standards, "decision_rule": "simple", "points": points})
 }
 
+/// The national standards at the top of every chain.
+struct Nationals {
+    nim: i64,
+    nist: i64,
+    ptb: i64,
+}
+
+/// The laboratory's reference standards.
+struct References {
+    pressure: i64,
+    thermometer: i64,
+    voltage: i64,
+    accredited: i64,
+}
+
+/// The customers' working instruments that get a calibration, each chosen to show one state
+/// (valid, expired, failed, withdrawn, replaced, due, pending, suspended).
+struct Customers {
+    valid_gauge: i64,
+    expired_gauge: i64,
+    failed_gauge: i64,
+    withdrawn_gauge: i64,
+    replaced_gauge: i64,
+    due_gauge: i64,
+    pending_gauge: i64,
+    thermometer: i64,
+    multimeter: i64,
+    suspended_meter: i64,
+}
+
+/// Seeds the demo laboratory. The steps run in a fixed order, each using the
+/// instruments of the steps before it: a standard must exist (and be calibrated)
+/// before anything is calibrated against it.
 pub fn seed(
     conn: &mut DbConnection,
     context: &crate::workflow::certificates::IssueContext,
@@ -130,6 +163,48 @@ pub fn seed(
             "the demo laboratory is already in this database".to_string(),
         ));
     }
+    let DemoUsers {
+        tokens,
+        admin,
+        technician,
+        approver,
+    } = demo_users(conn)?;
+    let mut lab = Lab {
+        conn,
+        technician,
+        approver,
+        admin,
+        today,
+        context: context.clone(),
+        instruments: 0,
+        certificates: vec![],
+    };
+    add_cmcs(&mut lab)?;
+    let nationals = national_standards(&mut lab)?;
+    let references = reference_standards(&mut lab, &nationals)?;
+    let transfer = broken_chain(&mut lab, nationals.nim)?;
+    let customers = customer_instruments(&mut lab)?;
+    calibrate_gauges(&mut lab, &customers, &references)?;
+    calibrate_thermometer_and_meters(&mut lab, &customers, &references)?;
+    calibrate_on_the_broken_chain(&mut lab, transfer)?;
+    Ok(DemoSummary {
+        tokens,
+        instruments: lab.instruments,
+        certificates: lab.certificates,
+    })
+}
+
+/// The demo's users: a token per role (printed for the newcomer), and the three
+/// who do the demo's work.
+struct DemoUsers {
+    tokens: Vec<(String, String)>,
+    admin: Actor,
+    technician: Actor,
+    approver: Actor,
+}
+
+/// One user and one API token per role.
+fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
     let cli = Actor::command_line();
     let mut tokens = Vec::new();
     let mut actors = Vec::new();
@@ -142,17 +217,17 @@ pub fn seed(
     }
     let [admin, technician, approver, _, _] =
         <[Actor; 5]>::try_from(actors).map_err(|_| bad("roles"))?;
-    let mut lab = Lab {
-        conn,
+    Ok(DemoUsers {
+        tokens,
+        admin,
         technician,
         approver,
-        admin,
-        today,
-        context: context.clone(),
-        instruments: 0,
-        certificates: vec![],
-    };
+    })
+}
 
+/// The laboratory's CMCs, one per quantity the demo calibrates, so that the
+/// ILAC P14 floor applies to its internal calibrations.
+fn add_cmcs(lab: &mut Lab) -> Result<(), ApiError> {
     for cmc in [
         json!({"quantity_kind": "pressure", "range": {"min": q(0.0, "MPa"), "max": q(2.0, "MPa")}, "a": q(0.00005, "MPa"), "b": 0.0001}),
         json!({"quantity_kind": "temperature", "range": {"min": q(-50.0, "°C"), "max": q(300.0, "°C")}, "a": q(0.02, "K"), "b": 0.0}),
@@ -164,7 +239,10 @@ pub fn seed(
             &serde_json::from_value(cmc).map_err(bad)?,
         )?;
     }
+    Ok(())
+}
 
+fn national_standards(lab: &mut Lab) -> Result<Nationals, ApiError> {
     // National standards: the roots of traceability.
     let nim = lab.instrument(json!({"asset_tag": "NIM-P-001", "description": "National primary pressure standard (piston gauge)",
         "role": "national", "quantity_kind": "pressure", "institute": "NIM", "country": "CN",
@@ -180,7 +258,11 @@ pub fn seed(
         "role": "national", "quantity_kind": "voltage", "institute": "PTB", "country": "DE",
         "standard_identifier": "PTB programmable Josephson voltage standard"}),
     )?;
+    Ok(Nationals { nim, nist, ptb })
+}
 
+fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<References, ApiError> {
+    let Nationals { nim, nist, ptb } = *nationals;
     // The laboratory's reference standards, with external certificates.
     let ref_pressure = lab.instrument(json!({"asset_tag": "REF-P-01", "description": "Pressure controller 0–2 MPa",
         "manufacturer": "Fluke", "model": "2271A", "serial_number": "4471001", "role": "reference", "quantity_kind": "pressure",
@@ -237,7 +319,16 @@ pub fn seed(
                    "accreditation": {"body": "CNAS", "number": "L1234"}}),
             vec![stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
     }
+    Ok(References {
+        pressure: ref_pressure,
+        thermometer: ref_thermometer,
+        voltage: ref_voltage,
+        accredited: ref_accredited,
+    })
+}
 
+/// Returns the transfer standard, whose chain is broken.
+fn broken_chain(lab: &mut Lab, nim: i64) -> Result<i64, ApiError> {
     // A broken chain: an old dead-weight tester whose certificate had expired
     // when it was used to calibrate a transfer standard, which then calibrated
     // a customer's gauge. Both rest on the broken link (not_traceable).
@@ -259,7 +350,10 @@ pub fn seed(
         "simple",
         gauge_points([0.1, 0.2, 0.1], "as_found"),
     ))?;
+    Ok(transfer)
+}
 
+fn customer_instruments(lab: &mut Lab) -> Result<Customers, ApiError> {
     // Customers' working instruments.
     let gauge = |tag: &str, serial: &str, customer: &str| {
         json!({"asset_tag": tag, "description": "Pressure gauge 0–1 MPa, class 0.16", "manufacturer": "WIKA", "model": "CPG1500",
@@ -287,7 +381,40 @@ pub fn seed(
     let suspended_meter = lab.instrument(json!({"asset_tag": "DMM-0002", "description": "Handheld multimeter (dropped)",
         "manufacturer": "Fluke", "model": "87V", "serial_number": "F87-5502", "role": "working", "quantity_kind": "voltage",
         "customer": "Gamma Foods", "interval_days": 365}))?;
+    Ok(Customers {
+        valid_gauge,
+        expired_gauge,
+        failed_gauge,
+        withdrawn_gauge,
+        replaced_gauge,
+        due_gauge,
+        pending_gauge,
+        thermometer,
+        multimeter,
+        suspended_meter,
+    })
+}
 
+/// The pressure gauges' calibrations, one story each: valid, expired, failed
+/// under a guard band, withdrawn, amended, found out of tolerance and adjusted,
+/// and one still waiting for approval.
+fn calibrate_gauges(
+    lab: &mut Lab,
+    customers: &Customers,
+    references: &References,
+) -> Result<(), ApiError> {
+    let ref_pressure = references.pressure;
+    let ref_accredited = references.accredited;
+    let Customers {
+        valid_gauge,
+        expired_gauge,
+        failed_gauge,
+        withdrawn_gauge,
+        replaced_gauge,
+        due_gauge,
+        pending_gauge,
+        ..
+    } = *customers;
     let d = lab.days_ago(30);
     lab.approved(internal(
         valid_gauge,
@@ -312,6 +439,38 @@ pub fn seed(
         "guard_band",
         gauge_points([0.9, 2.1, 1.2], "as_found"),
     ))?;
+    withdrawn_and_amended(lab, withdrawn_gauge, replaced_gauge, ref_pressure)?;
+    let d = lab.days_ago(350);
+    // Found out of tolerance, adjusted, and left in tolerance.
+    let mut points = gauge_points([1.9, 1.7, 1.4], "as_found");
+    points.extend(gauge_points([0.1, 0.0, -0.1], "as_left"));
+    lab.approved(internal(
+        due_gauge,
+        &[ref_pressure, ref_accredited],
+        &d,
+        "simple",
+        points,
+    ))?;
+    let d = lab.days_ago(2);
+    let pending = lab.draft(internal(
+        pending_gauge,
+        &[ref_pressure],
+        &d,
+        "simple",
+        gauge_points([0.2, 0.3, 0.2], "as_found"),
+    ))?;
+    workflow::calibrations::submit(lab.conn, &lab.technician, pending)?;
+    Ok(())
+}
+
+/// A certificate withdrawn after issue, and one amended by a replacement that names it:
+/// the two ways an issued certificate is corrected.
+fn withdrawn_and_amended(
+    lab: &mut Lab,
+    withdrawn_gauge: i64,
+    replaced_gauge: i64,
+    ref_pressure: i64,
+) -> Result<(), ApiError> {
     let d = lab.days_ago(200);
     lab.approved(internal(
         withdrawn_gauge,
@@ -348,27 +507,23 @@ pub fn seed(
     first["points"] = json!(gauge_points([0.18, 0.4, 0.2], "as_found"));
     first["replaces"] = json!({"number": old_number, "type": "amended", "reason": "transcription error: 0.18 kPa was entered as 1.8 kPa at 0.2 MPa"});
     lab.approved(first)?;
-    let d = lab.days_ago(350);
-    // Found out of tolerance, adjusted, and left in tolerance.
-    let mut points = gauge_points([1.9, 1.7, 1.4], "as_found");
-    points.extend(gauge_points([0.1, 0.0, -0.1], "as_left"));
-    lab.approved(internal(
-        due_gauge,
-        &[ref_pressure, ref_accredited],
-        &d,
-        "simple",
-        points,
-    ))?;
-    let d = lab.days_ago(2);
-    let pending = lab.draft(internal(
-        pending_gauge,
-        &[ref_pressure],
-        &d,
-        "simple",
-        gauge_points([0.2, 0.3, 0.2], "as_found"),
-    ))?;
-    workflow::calibrations::submit(lab.conn, &lab.technician, pending)?;
+    Ok(())
+}
 
+/// The other quantities: a thermometer under the non-binary rule, a multimeter,
+/// and a multimeter suspended after its calibration.
+fn calibrate_thermometer_and_meters(
+    lab: &mut Lab,
+    customers: &Customers,
+    references: &References,
+) -> Result<(), ApiError> {
+    let (ref_thermometer, ref_voltage) = (references.thermometer, references.voltage);
+    let Customers {
+        thermometer,
+        multimeter,
+        suspended_meter,
+        ..
+    } = *customers;
     let d = lab.days_ago(40);
     lab.approved(json!({"instrument_id": thermometer, "kind": "internal", "performed_on": d, "received_on": d,
         "procedure": "JJF 1171-2007 Temperature indicators", "location": "caltrace demo laboratory, temperature room",
@@ -408,8 +563,14 @@ pub fn seed(
         suspended_meter,
         InstrumentStatus::Suspended,
         Some("dropped on site; awaiting inspection"),
-        today,
+        lab.today,
     )?;
+    Ok(())
+}
+
+/// A customer's gauge calibrated against the transfer standard: not traceable,
+/// though its own calibration is in order: the link below the transfer is broken.
+fn calibrate_on_the_broken_chain(lab: &mut Lab, transfer: i64) -> Result<(), ApiError> {
     let broken = lab.instrument(json!({"asset_tag": "PG-0008", "description": "Pressure gauge 0–1 MPa, class 0.16",
         "manufacturer": "WIKA", "model": "CPG1500", "serial_number": "A1008", "role": "working", "quantity_kind": "pressure",
         "customer": "Delta Hydraulics", "interval_days": 365}))?;
@@ -421,10 +582,5 @@ pub fn seed(
         "simple",
         gauge_points([0.2, 0.1, 0.0], "as_found"),
     ))?;
-
-    Ok(DemoSummary {
-        tokens,
-        instruments: lab.instruments,
-        certificates: lab.certificates,
-    })
+    Ok(())
 }

@@ -121,29 +121,11 @@ fn open_database() -> Result<Database, String> {
     Database::open(&config.database_url, 2, 1)
 }
 
+/// Runs one command. Each command that does more than a line or two is a function of its
+/// own below, so this reads as the list of what the binary can do.
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Import { command } => {
-            let (kind, file, as_user) = match command {
-                ImportCommand::Instruments { file, as_user } => {
-                    (caltrace::import::ImportKind::Instruments, file, as_user)
-                }
-                ImportCommand::Calibrations {
-                    file,
-                    as_user,
-                    submit,
-                    again,
-                } => (
-                    caltrace::import::ImportKind::Calibrations { submit, again },
-                    file,
-                    Some(as_user),
-                ),
-            };
-            let database = open_database()?;
-            let summary = caltrace::import::run_import(&database, kind, &file, as_user.as_deref())?;
-            println!("{summary}");
-            Ok(())
-        }
+        Command::Import { command } => import(command),
         Command::Export {
             command: ExportCommand::Instruments { file },
         } => {
@@ -163,121 +145,163 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::User {
             command: UserCommand::Add { name, roles },
-        } => {
-            let roles = roles
-                .iter()
-                .map(|role| UserRole::parse(role).ok_or_else(|| format!("unknown role '{role}': use admin, technician, approver, inspector or auditor")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            let user =
-                workflow::users::create_user(&mut conn, &Actor::command_line(), &name, &roles)
-                    .map_err(|e| e.to_string())?;
-            let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
-            println!(
-                "user {} created (id {}, roles {})",
-                user.name,
-                user.id,
-                names.join(", ")
-            );
-            Ok(())
-        }
+        } => add_user(&name, &roles),
         Command::User {
             command: UserCommand::Password { name },
-        } => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            workflow::users::set_password(&mut conn, &Actor::command_line(), &name, password)
-                .map_err(|e| e.to_string())?;
-            println!("password set for {name}");
-            Ok(())
-        }
+        } => set_password(&name),
         Command::User {
             command: UserCommand::Disable { name },
-        } => {
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            db::users::disable_user(&mut conn, &Actor::command_line(), &name)
-                .map_err(|e| e.to_string())?;
-            println!("user {name} disabled: sessions ended, tokens revoked");
-            Ok(())
-        }
+        } => disable_user(&name),
         Command::Token {
             command: TokenCommand::Create { name },
-        } => {
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            let (id, token) = db::users::create_token(&mut conn, &Actor::command_line(), &name)
-                .map_err(|e| e.to_string())?;
-            println!("token id {id} for user {name}; it is shown only once:");
-            println!("{token}");
-            Ok(())
-        }
+        } => create_token(&name),
         Command::Token {
             command: TokenCommand::Revoke { token_id },
-        } => {
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            db::users::revoke_token(&mut conn, &Actor::command_line(), token_id)
-                .map_err(|e| e.to_string())?;
-            println!("token {token_id} revoked");
-            Ok(())
-        }
-        Command::Demo => {
-            let config = AppConfig::from_figment(&caltrace::figment())?;
-            let database = Database::open(&config.database_url, 2, 1)?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            let today = chrono::Utc::now().date_naive();
-            let summary = caltrace::demo::seed(
-                &mut conn,
-                &caltrace::workflow::certificates::IssueContext::from_config(&config),
-                today,
-            )
-            .map_err(|e| e.to_string())?;
-            println!(
-                "demo laboratory seeded: {} instruments, {} certificates issued ({})",
-                summary.instruments,
-                summary.certificates.len(),
-                summary.certificates.join(", ")
-            );
-            println!("API tokens (shown once), one user per role:");
-            for (role, token) in &summary.tokens {
-                println!("  {role:<11} {token}");
-            }
-            // Web logins for the same users: random passwords, shown once like the tokens.
-            println!("web logins at /login (user / password, shown once):");
-            for (role, _) in &summary.tokens {
-                let mut secret = [0u8; 9];
-                getrandom::fill(&mut secret).map_err(|e| e.to_string())?;
-                let password = caltrace::domain::audit::hex(&secret);
-                let name = format!("demo-{role}");
-                workflow::users::set_password(&mut conn, &Actor::command_line(), &name, &password)
-                    .map_err(|e| e.to_string())?;
-                println!("  {name:<16} {password}");
-            }
-            Ok(())
-        }
+        } => revoke_token(token_id),
+        Command::Demo => demo(),
         Command::Audit {
             command: AuditCommand::Verify { head },
-        } => {
-            let database = open_database()?;
-            let mut conn = database.get().map_err(|e| e.to_string())?;
-            match db::audit::verify(&mut conn, head).map_err(|e| e.to_string())? {
-                Ok(chain) => {
-                    println!(
-                        "audit log intact: {} entries, head {}",
-                        chain.entries, chain.head
-                    );
-                    Ok(())
-                }
-                Err(broken) => Err(format!("audit log broken: {broken}")),
-            }
+        } => verify_audit(head),
+    }
+}
+
+fn import(command: ImportCommand) -> Result<(), String> {
+    let (kind, file, as_user) = match command {
+        ImportCommand::Instruments { file, as_user } => {
+            (caltrace::import::ImportKind::Instruments, file, as_user)
         }
+        ImportCommand::Calibrations {
+            file,
+            as_user,
+            submit,
+            again,
+        } => (
+            caltrace::import::ImportKind::Calibrations { submit, again },
+            file,
+            Some(as_user),
+        ),
+    };
+    let database = open_database()?;
+    let summary = caltrace::import::run_import(&database, kind, &file, as_user.as_deref())?;
+    println!("{summary}");
+    Ok(())
+}
+
+fn add_user(name: &str, roles: &[String]) -> Result<(), String> {
+    let roles = roles
+        .iter()
+        .map(|role| {
+            UserRole::parse(role).ok_or_else(|| {
+                format!(
+                    "unknown role '{role}': use admin, technician, approver, inspector or auditor"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    let user = workflow::users::create_user(&mut conn, &Actor::command_line(), name, &roles)
+        .map_err(|e| e.to_string())?;
+    let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
+    println!(
+        "user {} created (id {}, roles {})",
+        user.name,
+        user.id,
+        names.join(", ")
+    );
+    Ok(())
+}
+
+/// Reads the password from stdin, so that it stays out of the shell history and the process list.
+fn disable_user(name: &str) -> Result<(), String> {
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    db::users::disable_user(&mut conn, &Actor::command_line(), name).map_err(|e| e.to_string())?;
+    println!("user {name} disabled: sessions ended, tokens revoked");
+    Ok(())
+}
+
+fn set_password(name: &str) -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    workflow::users::set_password(&mut conn, &Actor::command_line(), name, password)
+        .map_err(|e| e.to_string())?;
+    println!("password set for {name}");
+    Ok(())
+}
+
+fn create_token(name: &str) -> Result<(), String> {
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    let (id, token) = db::users::create_token(&mut conn, &Actor::command_line(), name)
+        .map_err(|e| e.to_string())?;
+    println!("token id {id} for user {name}; it is shown only once:");
+    println!("{token}");
+    Ok(())
+}
+
+fn revoke_token(token_id: i64) -> Result<(), String> {
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    db::users::revoke_token(&mut conn, &Actor::command_line(), token_id)
+        .map_err(|e| e.to_string())?;
+    println!("token {token_id} revoked");
+    Ok(())
+}
+
+/// Seeds the demo laboratory and prints how to get in: a token and a web login per role.
+fn demo() -> Result<(), String> {
+    let config = AppConfig::from_figment(&caltrace::figment())?;
+    let database = Database::open(&config.database_url, 2, 1)?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    let today = chrono::Utc::now().date_naive();
+    let summary = caltrace::demo::seed(
+        &mut conn,
+        &caltrace::workflow::certificates::IssueContext::from_config(&config),
+        today,
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "demo laboratory seeded: {} instruments, {} certificates issued ({})",
+        summary.instruments,
+        summary.certificates.len(),
+        summary.certificates.join(", ")
+    );
+    println!("API tokens (shown once), one user per role:");
+    for (role, token) in &summary.tokens {
+        println!("  {role:<11} {token}");
+    }
+    // Web logins for the same users: random passwords, shown once like the tokens.
+    println!("web logins at /login (user / password, shown once):");
+    for (role, _) in &summary.tokens {
+        let mut secret = [0u8; 9];
+        getrandom::fill(&mut secret).map_err(|e| e.to_string())?;
+        let password = caltrace::domain::audit::hex(&secret);
+        let name = format!("demo-{role}");
+        workflow::users::set_password(&mut conn, &Actor::command_line(), &name, &password)
+            .map_err(|e| e.to_string())?;
+        println!("  {name:<16} {password}");
+    }
+    Ok(())
+}
+
+fn verify_audit(head: Option<String>) -> Result<(), String> {
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    match db::audit::verify(&mut conn, head).map_err(|e| e.to_string())? {
+        Ok(chain) => {
+            println!(
+                "audit log intact: {} entries, head {}",
+                chain.entries, chain.head
+            );
+            Ok(())
+        }
+        Err(broken) => Err(format!("audit log broken: {broken}")),
     }
 }
 

@@ -112,57 +112,9 @@ impl Metrics {
     /// The exposition text (Prometheus text format 0.0.4).
     pub fn render(&self, database: &Database, pool_max: u32) -> String {
         let mut out = String::with_capacity(8192);
-        let mut all: Vec<Arc<RouteStats>> = match self.routes.read() {
-            Ok(map) => map.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        };
-        all.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
-
-        out.push_str("# HELP caltrace_http_requests_total HTTP requests answered, by method, route template and status class.\n");
-        out.push_str("# TYPE caltrace_http_requests_total counter\n");
-        for stats in &all {
-            for (i, count) in stats.by_class.iter().enumerate() {
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    let _ = writeln!(
-                        out,
-                        "caltrace_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}xx\"}} {count}",
-                        escape(&stats.method),
-                        escape(&stats.route),
-                        i + 1
-                    );
-                }
-            }
-        }
-        out.push_str("# HELP caltrace_http_request_duration_seconds Time from request to response, by method and route template.\n");
-        out.push_str("# TYPE caltrace_http_request_duration_seconds histogram\n");
-        for stats in &all {
-            let labels = format!(
-                "method=\"{}\",route=\"{}\"",
-                escape(&stats.method),
-                escape(&stats.route)
-            );
-            let mut cumulative = 0u64;
-            for (i, count) in stats.buckets.iter().enumerate() {
-                cumulative += count.load(Ordering::Relaxed);
-                let le = BUCKETS
-                    .get(i)
-                    .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
-                let _ = writeln!(
-                    out,
-                    "caltrace_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-                );
-            }
-            let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                out,
-                "caltrace_http_request_duration_seconds_sum{{{labels}}} {sum}"
-            );
-            let _ = writeln!(
-                out,
-                "caltrace_http_request_duration_seconds_count{{{labels}}} {cumulative}"
-            );
-        }
+        let all = self.routes_sorted();
+        write_request_counts(&mut out, &all);
+        write_durations(&mut out, &all);
         let in_flight = self.in_flight.load(Ordering::Relaxed);
         gauge(
             &mut out,
@@ -170,37 +122,29 @@ impl Metrics {
             "Requests being handled (this scrape included).",
             in_flight as f64,
         );
+        write_database(&mut out, database, pool_max);
+        self.write_process(&mut out);
+        out
+    }
 
-        let state = database.pool_state();
-        gauge(
-            &mut out,
-            "caltrace_db_pool_connections",
-            "Connections open in the database pool (idle and in use).",
-            f64::from(state.connections),
-        );
-        gauge(
-            &mut out,
-            "caltrace_db_pool_idle_connections",
-            "Idle connections in the database pool.",
-            f64::from(state.idle_connections),
-        );
-        gauge(
-            &mut out,
-            "caltrace_db_pool_max_connections",
-            "Configured size of the database pool (database_pool_size).",
-            f64::from(pool_max.max(1)),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP caltrace_build_info Version and database backend of this instance.\n\
-             # TYPE caltrace_build_info gauge\n\
-             caltrace_build_info{{version=\"{}\",backend=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION"),
-            database.backend().name()
-        );
+    /// A snapshot of the routes seen so far, sorted so that a scrape's output is stable from
+    /// one scrape to the next (easier to diff). A poisoned lock only means a writer panicked;
+    /// the counters it guards are still sound, so they are rendered.
+    fn routes_sorted(&self) -> Vec<Arc<RouteStats>> {
+        let mut all: Vec<Arc<RouteStats>> = match self.routes.read() {
+            Ok(map) => map.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        all.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
+        all
+    }
+
+    /// Resident memory (where the platform tells it) and the start time: the standard
+    /// `process_*` names, so that stock dashboards find them.
+    fn write_process(&self, out: &mut String) {
         if let Some(rss) = resident_memory_bytes() {
             gauge(
-                &mut out,
+                out,
                 "process_resident_memory_bytes",
                 "Resident memory size in bytes.",
                 rss as f64,
@@ -212,13 +156,99 @@ impl Metrics {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         gauge(
-            &mut out,
+            out,
             "process_start_time_seconds",
             "Start time of the process since the Unix epoch in seconds.",
             started,
         );
-        out
     }
+}
+
+/// Requests by method, route template and status class. A class with no request yet is
+/// left out rather than written as a zero.
+fn write_request_counts(out: &mut String, all: &[Arc<RouteStats>]) {
+    out.push_str("# HELP caltrace_http_requests_total HTTP requests answered, by method, route template and status class.\n");
+    out.push_str("# TYPE caltrace_http_requests_total counter\n");
+    for stats in all {
+        for (i, count) in stats.by_class.iter().enumerate() {
+            let count = count.load(Ordering::Relaxed);
+            if count > 0 {
+                let _ = writeln!(
+                    out,
+                    "caltrace_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}xx\"}} {count}",
+                    escape(&stats.method),
+                    escape(&stats.route),
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+/// The duration histogram per route. Buckets are stored per bucket and summed here, because
+/// the exposition format wants them cumulative; the `+Inf` bucket's total is the count.
+fn write_durations(out: &mut String, all: &[Arc<RouteStats>]) {
+    out.push_str("# HELP caltrace_http_request_duration_seconds Time from request to response, by method and route template.\n");
+    out.push_str("# TYPE caltrace_http_request_duration_seconds histogram\n");
+    for stats in all {
+        let labels = format!(
+            "method=\"{}\",route=\"{}\"",
+            escape(&stats.method),
+            escape(&stats.route)
+        );
+        let mut cumulative = 0u64;
+        for (i, count) in stats.buckets.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let le = BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+            let _ = writeln!(
+                out,
+                "caltrace_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "caltrace_http_request_duration_seconds_sum{{{labels}}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "caltrace_http_request_duration_seconds_count{{{labels}}} {cumulative}"
+        );
+    }
+}
+
+/// The pool's state next to its configured size, so that a full pool shows as such; and the
+/// build info, naming the backend this instance runs on.
+fn write_database(out: &mut String, database: &Database, pool_max: u32) {
+    let state = database.pool_state();
+    gauge(
+        out,
+        "caltrace_db_pool_connections",
+        "Connections open in the database pool (idle and in use).",
+        f64::from(state.connections),
+    );
+    gauge(
+        out,
+        "caltrace_db_pool_idle_connections",
+        "Idle connections in the database pool.",
+        f64::from(state.idle_connections),
+    );
+    gauge(
+        out,
+        "caltrace_db_pool_max_connections",
+        "Configured size of the database pool (database_pool_size).",
+        f64::from(pool_max.max(1)),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP caltrace_build_info Version and database backend of this instance.\n\
+         # TYPE caltrace_build_info gauge\n\
+         caltrace_build_info{{version=\"{}\",backend=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        database.backend().name()
+    );
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: f64) {

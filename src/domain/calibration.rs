@@ -314,13 +314,61 @@ fn prefixed(prefix: &str, errors: Vec<FieldError>) -> impl Iterator<Item = Field
 
 /// Checks a calibration and computes its results. `cmcs` are the laboratory's
 /// CMCs (only applied to internal calibrations).
+///
+/// Every check runs, whatever failed before it, so that the technician gets all
+/// the errors of a submission at once; results are only returned when there are
+/// none.
 pub fn evaluate_calibration(
     input: &CalibrationInput,
     instrument: &InstrumentFacts,
     cmcs: &[Cmc],
 ) -> Result<EvaluatedCalibration, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let kind = match input.kind.as_deref().unwrap_or("internal") {
+    let kind = calibration_kind(input, &mut errors);
+    let decision_rule = decision_rule(input, &mut errors);
+    check_issuer(input, kind, &mut errors);
+    check_circumstances(input, &mut errors);
+    check_standards_used(input, &mut errors);
+    let interval_days = interval_days(input, instrument, &mut errors);
+    check_replaces(input, kind, &mut errors);
+    if input.points.is_empty() {
+        errors.push(FieldError::new(
+            "points",
+            "a calibration needs at least one measurement point",
+        ));
+    }
+    let points = evaluate_points(input, kind, decision_rule, cmcs, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let out_of_tolerance =
+        final_points(&points).any(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()));
+    let due_on = input
+        .performed_on
+        .checked_add_days(chrono::Days::new(interval_days as u64))
+        .ok_or_else(|| {
+            vec![FieldError::new(
+                "performed_on",
+                "the due date would be out of range",
+            )]
+        })?;
+    Ok(EvaluatedCalibration {
+        kind,
+        decision_rule,
+        points,
+        out_of_tolerance,
+        due_on,
+        accredited: input
+            .issuer
+            .as_ref()
+            .is_some_and(|i| i.accreditation.is_some()),
+    })
+}
+
+/// The calibration's kind, internal when not given. An unknown kind is an error,
+/// and the rest is checked as internal so that the other errors still show.
+fn calibration_kind(input: &CalibrationInput, errors: &mut Vec<FieldError>) -> CalibrationKind {
+    match input.kind.as_deref().unwrap_or("internal") {
         "internal" => CalibrationKind::Internal,
         "external" => CalibrationKind::External,
         other => {
@@ -330,8 +378,13 @@ pub fn evaluate_calibration(
             ));
             CalibrationKind::Internal
         }
-    };
-    let decision_rule = match input
+    }
+}
+
+/// The decision rule, simple when not given; an unknown one is an error and the
+/// points are checked under the simple rule, so that their own errors still show.
+fn decision_rule(input: &CalibrationInput, errors: &mut Vec<FieldError>) -> DecisionRule {
+    match input
         .decision_rule
         .as_deref()
         .unwrap_or("simple")
@@ -345,29 +398,34 @@ pub fn evaluate_calibration(
             ));
             DecisionRule::Simple
         }
-    };
+    }
+}
+
+/// An external calibration's certificate is another laboratory's: it must say
+/// whose, and under which number, or the chain cannot be followed back to it.
+fn check_issuer(input: &CalibrationInput, kind: CalibrationKind, errors: &mut Vec<FieldError>) {
     match (&input.issuer, kind) {
         (None, CalibrationKind::External) => errors.push(FieldError::new(
             "issuer",
             "an external calibration must name its issuer and the issuer's certificate number",
         )),
         (Some(issuer), _) => {
-            non_blank(&mut errors, "issuer.name", &issuer.name, 200);
+            non_blank(errors, "issuer.name", &issuer.name, 200);
             non_blank(
-                &mut errors,
+                errors,
                 "issuer.certificate_number",
                 &issuer.certificate_number,
                 100,
             );
             if let Some(accreditation) = &issuer.accreditation {
                 non_blank(
-                    &mut errors,
+                    errors,
                     "issuer.accreditation.body",
                     &accreditation.body,
                     100,
                 );
                 non_blank(
-                    &mut errors,
+                    errors,
                     "issuer.accreditation.number",
                     &accreditation.number,
                     100,
@@ -376,6 +434,11 @@ pub fn evaluate_calibration(
         }
         (None, CalibrationKind::Internal) => {}
     }
+}
+
+/// The circumstances the certificate reports: dates in order, procedure and
+/// location not blank, environment quantities of the right kind.
+fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
     if let Some(received_on) = input.received_on {
         if received_on > input.performed_on {
             errors.push(FieldError::new(
@@ -389,7 +452,7 @@ pub fn evaluate_calibration(
         ("location", &input.location),
     ] {
         if let Some(value) = value {
-            non_blank(&mut errors, field, value, 500);
+            non_blank(errors, field, value, 500);
         }
     }
     if let Some(environment) = &input.environment {
@@ -418,6 +481,11 @@ pub fn evaluate_calibration(
             }
         }
     }
+}
+
+/// Each standard listed once, and never the instrument itself (its chain would
+/// then be a cycle).
+fn check_standards_used(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
     let mut seen = std::collections::HashSet::new();
     for (i, id) in input.standards_used.iter().enumerate() {
         if !seen.insert(*id) {
@@ -433,7 +501,16 @@ pub fn evaluate_calibration(
             ));
         }
     }
-    let interval_days = match input.interval_days {
+}
+
+/// The interval to the due date: the calibration's own, else the instrument's,
+/// else [`FALLBACK_INTERVAL_DAYS`].
+fn interval_days(
+    input: &CalibrationInput,
+    instrument: &InstrumentFacts,
+    errors: &mut Vec<FieldError>,
+) -> i64 {
+    match input.interval_days {
         Some(days) if !(1..=36_500).contains(&days) => {
             errors.push(FieldError::new(
                 "interval_days",
@@ -446,33 +523,44 @@ pub fn evaluate_calibration(
             .interval_days
             .map(i64::from)
             .unwrap_or(FALLBACK_INTERVAL_DAYS),
-    };
-    if let Some(replaces) = &input.replaces {
-        non_blank(&mut errors, "replaces.number", &replaces.number, 100);
-        non_blank(&mut errors, "replaces.reason", &replaces.reason, 1000);
-        if !matches!(
-            replaces.replacement_type.as_str(),
-            "amended" | "substituted"
-        ) {
-            errors.push(FieldError::new(
-                "replaces.type",
-                "must be amended or substituted",
-            ));
-        }
-        if kind == CalibrationKind::External {
-            errors.push(FieldError::new(
-                "replaces",
-                "only this laboratory's certificates can be replaced",
-            ));
-        }
     }
-    if input.points.is_empty() {
+}
+
+/// A replacement names the certificate it replaces and why. Only this
+/// laboratory's own certificates can be replaced: an external one is the
+/// issuer's to amend.
+fn check_replaces(input: &CalibrationInput, kind: CalibrationKind, errors: &mut Vec<FieldError>) {
+    let Some(replaces) = &input.replaces else {
+        return;
+    };
+    non_blank(errors, "replaces.number", &replaces.number, 100);
+    non_blank(errors, "replaces.reason", &replaces.reason, 1000);
+    if !matches!(
+        replaces.replacement_type.as_str(),
+        "amended" | "substituted"
+    ) {
         errors.push(FieldError::new(
-            "points",
-            "a calibration needs at least one measurement point",
+            "replaces.type",
+            "must be amended or substituted",
         ));
     }
+    if kind == CalibrationKind::External {
+        errors.push(FieldError::new(
+            "replaces",
+            "only this laboratory's certificates can be replaced",
+        ));
+    }
+}
 
+/// Each point's results, its errors added to `errors`. The CMC floor applies to
+/// internal calibrations only: an external laboratory answers for its own CMCs.
+fn evaluate_points(
+    input: &CalibrationInput,
+    kind: CalibrationKind,
+    decision_rule: DecisionRule,
+    cmcs: &[Cmc],
+    errors: &mut Vec<FieldError>,
+) -> Vec<PointResult> {
     let mut points = Vec::with_capacity(input.points.len());
     for (i, point) in input.points.iter().enumerate() {
         match evaluate_point(
@@ -493,31 +581,7 @@ pub fn evaluate_calibration(
             Err(point_errors) => errors.extend(point_errors),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let out_of_tolerance =
-        final_points(&points).any(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()));
-    let due_on = input
-        .performed_on
-        .checked_add_days(chrono::Days::new(interval_days as u64))
-        .ok_or_else(|| {
-            vec![FieldError::new(
-                "performed_on",
-                "the due date would be out of range",
-            )]
-        })?;
-    Ok(EvaluatedCalibration {
-        kind,
-        decision_rule,
-        points,
-        out_of_tolerance,
-        due_on,
-        accredited: input
-            .issuer
-            .as_ref()
-            .is_some_and(|i| i.accreditation.is_some()),
-    })
+    points
 }
 
 /// The final result of a calibration: its as-left points, or its as-found points
@@ -532,6 +596,18 @@ pub fn final_points(points: &[PointResult]) -> impl Iterator<Item = &PointResult
     points.iter().filter(move |p| p.stage == wanted)
 }
 
+/// A point's expanded uncertainty: U in SI, its coverage factor and
+/// probability, and the budget it came from (none when stated).
+struct PointUncertainty {
+    u_si: f64,
+    k: f64,
+    p: f64,
+    budget: Option<BudgetResult>,
+}
+
+/// Checks one point and computes its results. All of the point's errors are
+/// collected before returning, except when the reference itself is unusable:
+/// every other quantity is checked against its dimension.
 fn evaluate_point(
     path: &str,
     point: &PointInput,
@@ -540,17 +616,7 @@ fn evaluate_point(
     standards_used: &[i64],
 ) -> Result<PointResult, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let stage = match point.stage.as_str() {
-        "as_found" => Some(Stage::AsFound),
-        "as_left" => Some(Stage::AsLeft),
-        _ => {
-            errors.push(FieldError::new(
-                format!("{path}.stage"),
-                "must be as_found or as_left",
-            ));
-            None
-        }
-    };
+    let stage = point_stage(path, point, &mut errors);
     let reference = check_quantity(&point.reference, &format!("{path}.reference"), None);
     let reference = match reference {
         Ok(q) => q,
@@ -567,155 +633,17 @@ fn evaluate_point(
     )
     .map_err(|e| errors.push(e))
     .ok();
-
-    // Tolerances, limits and uncertainties bound the error: intervals, never points.
-    let interval = |q: &QuantityJson, field: String, errors: &mut Vec<FieldError>| -> Option<f64> {
-        check_quantity(q, &field, Some(dimension))
-            .map_err(|e| errors.push(e))
-            .ok()
-            .map(|q| q.interval_si())
-    };
-    let bounds = match (&point.tolerance, &point.limits) {
-        (Some(_), Some(_)) => {
-            errors.push(FieldError::new(
-                format!("{path}.limits"),
-                "give either tolerance or limits, not both",
-            ));
-            None
-        }
-        (Some(tolerance), None) => interval(tolerance, format!("{path}.tolerance"), &mut errors)
-            .and_then(|t| {
-                if t < 0.0 {
-                    errors.push(FieldError::new(
-                        format!("{path}.tolerance.value"),
-                        "must not be negative",
-                    ));
-                    None
-                } else {
-                    Some(ErrorBounds::symmetric(t))
-                }
-            }),
-        (None, Some(limits)) => {
-            let lower = interval(&limits.lower, format!("{path}.limits.lower"), &mut errors);
-            let upper = interval(&limits.upper, format!("{path}.limits.upper"), &mut errors);
-            match (lower, upper) {
-                (Some(lower), Some(upper)) if lower > upper => {
-                    errors.push(FieldError::new(
-                        format!("{path}.limits"),
-                        "lower must not exceed upper",
-                    ));
-                    None
-                }
-                (Some(lower), Some(upper)) => Some(ErrorBounds { lower, upper }),
-                _ => None,
-            }
-        }
-        (None, None) if rule == DecisionRule::None => None,
-        (None, None) => {
-            errors.push(FieldError::new(
-                format!("{path}.tolerance"),
-                "a point needs a tolerance (±) or limits for a conformity decision (or decision_rule none)",
-            ));
-            None
-        }
-    };
-
+    let bounds = error_bounds(path, point, rule, dimension, &mut errors);
     let mut standards_in_budget = Vec::new();
-    let uncertainty: Option<(f64, f64, f64, Option<BudgetResult>)> =
-        match (&point.budget, &point.stated_uncertainty) {
-            (Some(_), Some(_)) => {
-                errors.push(FieldError::new(
-                    format!("{path}.stated_uncertainty"),
-                    "give either a budget or a stated uncertainty, not both",
-                ));
-                None
-            }
-            (None, None) => {
-                errors.push(FieldError::new(
-                    format!("{path}.budget"),
-                    "a point needs a budget or a stated_uncertainty",
-                ));
-                None
-            }
-            (Some(budget), None) => {
-                for (j, component) in budget.components.iter().enumerate() {
-                    if let Some(standard) = component.standard {
-                        if !standards_used.contains(&standard) {
-                            errors.push(FieldError::new(
-                                format!("{path}.budget.components[{j}].standard"),
-                                format!("instrument {standard} is not among standards_used"),
-                            ));
-                        } else if !standards_in_budget.contains(&standard) {
-                            standards_in_budget.push(standard);
-                        }
-                    }
-                }
-                let request = BudgetRequest {
-                    measurand: Measurand {
-                        name: format!(
-                            "error of indication at {} {}",
-                            point.reference.value, point.reference.unit
-                        ),
-                        unit: point.reference.unit.clone(),
-                    },
-                    coverage_probability: budget.coverage_probability,
-                    components: budget.components.clone(),
-                };
-                match uncertainty::evaluate(&request) {
-                    Ok(result) => {
-                        let u_si = reference
-                            .unit
-                            .interval_to_si(result.expanded_uncertainty.value);
-                        Some((
-                            u_si,
-                            result.coverage_factor,
-                            result.coverage_probability,
-                            Some(result),
-                        ))
-                    }
-                    Err(budget_errors) => {
-                        errors.extend(prefixed(&format!("{path}.budget"), budget_errors));
-                        None
-                    }
-                }
-            }
-            (None, Some(stated)) => {
-                let field = format!("{path}.stated_uncertainty");
-                let u = interval(
-                    &stated.expanded_uncertainty,
-                    format!("{field}.expanded_uncertainty"),
-                    &mut errors,
-                );
-                let k = stated.coverage_factor;
-                let p = stated
-                    .coverage_probability
-                    .unwrap_or(DEFAULT_COVERAGE_PROBABILITY);
-                if !(k.is_finite() && k > 0.0) {
-                    errors.push(FieldError::new(
-                        format!("{field}.coverage_factor"),
-                        "must be a finite number greater than zero",
-                    ));
-                }
-                if !(p > 0.0 && p < 1.0) {
-                    errors.push(FieldError::new(
-                        format!("{field}.coverage_probability"),
-                        "must be between 0 and 1 (exclusive)",
-                    ));
-                }
-                match u {
-                    Some(u) if u < 0.0 => {
-                        errors.push(FieldError::new(
-                            format!("{field}.expanded_uncertainty.value"),
-                            "must not be negative",
-                        ));
-                        None
-                    }
-                    Some(u) => Some((u, k, p, None)),
-                    None => None,
-                }
-            }
-        };
-    let (Some(stage), Some(indicated), Some((u_si, k, p, budget)), true) =
+    let uncertainty = point_uncertainty(
+        path,
+        point,
+        &reference.unit,
+        standards_used,
+        &mut standards_in_budget,
+        &mut errors,
+    );
+    let (Some(stage), Some(indicated), Some(uncertainty), true) =
         (stage, indicated, uncertainty, errors.is_empty())
     else {
         return Err(errors);
@@ -724,6 +652,8 @@ fn evaluate_point(
     // e = indicated − reference, from the two points in SI, stated as an
     // interval in the reference's unit (a °C error is in kelvin-sized degrees).
     let error_si = indicated.point_si() - reference.point_si();
+    let PointUncertainty { u_si, k, p, budget } = uncertainty;
+    // Without a guard band of its own, a guard-banded decision guards by U.
     let guard_band_si = match guard_band {
         Some(w) => match check_quantity(w, "guard_band", Some(dimension)) {
             Ok(w) => w.interval_si().abs(),
@@ -757,6 +687,240 @@ fn evaluate_point(
         budget,
         standards_in_budget,
     })
+}
+
+fn point_stage(path: &str, point: &PointInput, errors: &mut Vec<FieldError>) -> Option<Stage> {
+    match point.stage.as_str() {
+        "as_found" => Some(Stage::AsFound),
+        "as_left" => Some(Stage::AsLeft),
+        _ => {
+            errors.push(FieldError::new(
+                format!("{path}.stage"),
+                "must be as_found or as_left",
+            ));
+            None
+        }
+    }
+}
+
+/// A quantity that bounds the error, in SI. Tolerances, limits and
+/// uncertainties bound the error: they are intervals, never points (a 0.1 °C
+/// tolerance is 0.1 K, not 273.25 K).
+fn interval_si(
+    q: &QuantityJson,
+    field: String,
+    dimension: Dimension,
+    errors: &mut Vec<FieldError>,
+) -> Option<f64> {
+    check_quantity(q, &field, Some(dimension))
+        .map_err(|e| errors.push(e))
+        .ok()
+        .map(|q| q.interval_si())
+}
+
+/// The bounds on the error, from a ± tolerance or from asymmetric limits (one
+/// or the other). A point may have neither only under decision rule `none`:
+/// any other rule needs something to decide against.
+fn error_bounds(
+    path: &str,
+    point: &PointInput,
+    rule: DecisionRule,
+    dimension: Dimension,
+    errors: &mut Vec<FieldError>,
+) -> Option<ErrorBounds> {
+    match (&point.tolerance, &point.limits) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                format!("{path}.limits"),
+                "give either tolerance or limits, not both",
+            ));
+            None
+        }
+        (Some(tolerance), None) => {
+            interval_si(tolerance, format!("{path}.tolerance"), dimension, errors).and_then(|t| {
+                if t < 0.0 {
+                    errors.push(FieldError::new(
+                        format!("{path}.tolerance.value"),
+                        "must not be negative",
+                    ));
+                    None
+                } else {
+                    Some(ErrorBounds::symmetric(t))
+                }
+            })
+        }
+        (None, Some(limits)) => {
+            let lower = interval_si(
+                &limits.lower,
+                format!("{path}.limits.lower"),
+                dimension,
+                errors,
+            );
+            let upper = interval_si(
+                &limits.upper,
+                format!("{path}.limits.upper"),
+                dimension,
+                errors,
+            );
+            match (lower, upper) {
+                (Some(lower), Some(upper)) if lower > upper => {
+                    errors.push(FieldError::new(
+                        format!("{path}.limits"),
+                        "lower must not exceed upper",
+                    ));
+                    None
+                }
+                (Some(lower), Some(upper)) => Some(ErrorBounds { lower, upper }),
+                _ => None,
+            }
+        }
+        (None, None) if rule == DecisionRule::None => None,
+        (None, None) => {
+            errors.push(FieldError::new(
+                format!("{path}.tolerance"),
+                "a point needs a tolerance (±) or limits for a conformity decision (or decision_rule none)",
+            ));
+            None
+        }
+    }
+}
+
+/// The point's U, from a budget or as stated: exactly one of the two, or the
+/// certificate could not say which U it states.
+fn point_uncertainty(
+    path: &str,
+    point: &PointInput,
+    unit: &Unit,
+    standards_used: &[i64],
+    standards_in_budget: &mut Vec<i64>,
+    errors: &mut Vec<FieldError>,
+) -> Option<PointUncertainty> {
+    match (&point.budget, &point.stated_uncertainty) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                format!("{path}.stated_uncertainty"),
+                "give either a budget or a stated uncertainty, not both",
+            ));
+            None
+        }
+        (None, None) => {
+            errors.push(FieldError::new(
+                format!("{path}.budget"),
+                "a point needs a budget or a stated_uncertainty",
+            ));
+            None
+        }
+        (Some(budget), None) => budget_uncertainty(
+            path,
+            point,
+            budget,
+            unit,
+            standards_used,
+            standards_in_budget,
+            errors,
+        ),
+        (None, Some(stated)) => stated_uncertainty(path, stated, unit.dimension, errors),
+    }
+}
+
+/// U from an uncertainty budget (GUM). A component may name a standard only
+/// if the calibration lists it among its standards: the budget must not draw
+/// on a standard the traceability chain does not know. The standards named are
+/// collected in `standards_in_budget`, each once, in order.
+fn budget_uncertainty(
+    path: &str,
+    point: &PointInput,
+    budget: &PointBudget,
+    unit: &Unit,
+    standards_used: &[i64],
+    standards_in_budget: &mut Vec<i64>,
+    errors: &mut Vec<FieldError>,
+) -> Option<PointUncertainty> {
+    for (j, component) in budget.components.iter().enumerate() {
+        if let Some(standard) = component.standard {
+            if !standards_used.contains(&standard) {
+                errors.push(FieldError::new(
+                    format!("{path}.budget.components[{j}].standard"),
+                    format!("instrument {standard} is not among standards_used"),
+                ));
+            } else if !standards_in_budget.contains(&standard) {
+                standards_in_budget.push(standard);
+            }
+        }
+    }
+    let request = BudgetRequest {
+        measurand: Measurand {
+            name: format!(
+                "error of indication at {} {}",
+                point.reference.value, point.reference.unit
+            ),
+            unit: point.reference.unit.clone(),
+        },
+        coverage_probability: budget.coverage_probability,
+        components: budget.components.clone(),
+    };
+    match uncertainty::evaluate(&request) {
+        Ok(result) => Some(PointUncertainty {
+            u_si: unit.interval_to_si(result.expanded_uncertainty.value),
+            k: result.coverage_factor,
+            p: result.coverage_probability,
+            budget: Some(result),
+        }),
+        Err(budget_errors) => {
+            errors.extend(prefixed(&format!("{path}.budget"), budget_errors));
+            None
+        }
+    }
+}
+
+/// U as stated (from an external certificate, say), with its k and the
+/// coverage probability it claims ([`DEFAULT_COVERAGE_PROBABILITY`] when
+/// none is given).
+fn stated_uncertainty(
+    path: &str,
+    stated: &StatedUncertainty,
+    dimension: Dimension,
+    errors: &mut Vec<FieldError>,
+) -> Option<PointUncertainty> {
+    let field = format!("{path}.stated_uncertainty");
+    let u = interval_si(
+        &stated.expanded_uncertainty,
+        format!("{field}.expanded_uncertainty"),
+        dimension,
+        errors,
+    );
+    let k = stated.coverage_factor;
+    let p = stated
+        .coverage_probability
+        .unwrap_or(DEFAULT_COVERAGE_PROBABILITY);
+    if !(k.is_finite() && k > 0.0) {
+        errors.push(FieldError::new(
+            format!("{field}.coverage_factor"),
+            "must be a finite number greater than zero",
+        ));
+    }
+    if !(p > 0.0 && p < 1.0) {
+        errors.push(FieldError::new(
+            format!("{field}.coverage_probability"),
+            "must be between 0 and 1 (exclusive)",
+        ));
+    }
+    match u {
+        Some(u) if u < 0.0 => {
+            errors.push(FieldError::new(
+                format!("{field}.expanded_uncertainty.value"),
+                "must not be negative",
+            ));
+            None
+        }
+        Some(u) => Some(PointUncertainty {
+            u_si: u,
+            k,
+            p,
+            budget: None,
+        }),
+        None => None,
+    }
 }
 
 /// ILAC P14: no stated uncertainty may be smaller than the CMC. Compared as

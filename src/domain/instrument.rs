@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::quantity::{check_quantity, QuantityJson, QuantityKind};
+use super::quantity::{check_quantity, Dimension, QuantityJson, QuantityKind};
 use super::validity::{InstrumentStatus, Role};
 use super::FieldError;
 
@@ -124,6 +124,8 @@ fn text(
     }
 }
 
+/// Checks an instrument's fields and returns the record to store. Every check runs, so that
+/// all the errors of a submission come back at once.
 pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, Vec<FieldError>> {
     let mut errors = Vec::new();
 
@@ -146,7 +148,48 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
         &input.standard_identifier,
         200,
     );
-    let mut country = text(&mut errors, "country", &input.country, 2);
+    let country = country(&mut errors, input);
+
+    let role = role(&mut errors, input);
+    let quantity_kind = quantity_kind(&mut errors, input);
+    check_range_and_resolution(
+        &mut errors,
+        input,
+        quantity_kind.map(|kind| kind.dimension()),
+    );
+
+    let interval_days = if role != Some(Role::National) {
+        interval_days(&mut errors, input)
+    } else {
+        check_national_root(&mut errors, &institute, &country);
+        None
+    };
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(InstrumentRecord {
+        asset_tag,
+        description,
+        manufacturer,
+        model,
+        serial_number,
+        role: role.expect("checked above"),
+        quantity_kind: quantity_kind.expect("checked above"),
+        range: input.range.clone(),
+        resolution: input.resolution.clone(),
+        customer,
+        location,
+        interval_days,
+        institute,
+        country,
+        standard_identifier,
+    })
+}
+
+/// The country as an upper-case ISO 3166-1 alpha-2 code ("de" is stored as "DE").
+fn country(errors: &mut Vec<FieldError>, input: &InstrumentInput) -> Option<String> {
+    let mut country = text(errors, "country", &input.country, 2);
     if let Some(code) = &country {
         if code.len() != 2 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
             errors.push(FieldError::new(
@@ -156,7 +199,10 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
         }
         country = Some(code.to_ascii_uppercase());
     }
+    country
+}
 
+fn role(errors: &mut Vec<FieldError>, input: &InstrumentInput) -> Option<Role> {
     let role: Option<Role> = input.role.parse().ok();
     if role.is_none() {
         errors.push(FieldError::new(
@@ -167,6 +213,12 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
             ),
         ));
     }
+    role
+}
+
+/// The quantity kind; an unknown one is answered with the list of known kinds, so that the
+/// caller can correct it without looking them up.
+fn quantity_kind(errors: &mut Vec<FieldError>, input: &InstrumentInput) -> Option<QuantityKind> {
     let quantity_kind = QuantityKind::from_name(&input.quantity_kind);
     if quantity_kind.is_none() {
         let known: Vec<&str> = QuantityKind::all().iter().map(|kind| kind.name()).collect();
@@ -179,8 +231,16 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
             ),
         ));
     }
-    let dimension = quantity_kind.map(|kind| kind.dimension());
+    quantity_kind
+}
 
+/// The range and the resolution, in the quantity kind's dimension when it is known (when it
+/// is not, they are still checked as quantities, so that their own errors show too).
+fn check_range_and_resolution(
+    errors: &mut Vec<FieldError>,
+    input: &InstrumentInput,
+    dimension: Option<Dimension>,
+) {
     if let Some(range) = &input.range {
         let min = check_quantity(&range.min, "range.min", dimension);
         let max = check_quantity(&range.max, "range.max", dimension);
@@ -209,54 +269,44 @@ pub fn validate_instrument(input: &InstrumentInput) -> Result<InstrumentRecord, 
             Err(error) => errors.push(error),
         }
     }
+}
 
-    let mut interval_days = None;
-    if role != Some(Role::National) {
-        match input.interval_days {
-            None => interval_days = Some(DEFAULT_INTERVAL_DAYS),
-            Some(days) if !(1..=MAX_INTERVAL_DAYS).contains(&days) => errors.push(FieldError::new(
+/// A working or reference instrument's calibration interval, [`DEFAULT_INTERVAL_DAYS`] when
+/// not given.
+fn interval_days(errors: &mut Vec<FieldError>, input: &InstrumentInput) -> Option<i32> {
+    match input.interval_days {
+        None => Some(DEFAULT_INTERVAL_DAYS),
+        Some(days) if !(1..=MAX_INTERVAL_DAYS).contains(&days) => {
+            errors.push(FieldError::new(
                 "interval_days",
                 format!("must be a whole number of days from 1 to {MAX_INTERVAL_DAYS}"),
-            )),
-            Some(days) => interval_days = Some(days as i32),
-        }
-    } else {
-        // A national standard is a traceability root: it has no calibration
-        // interval of ours, but it must say which institute realises it.
-        if institute.is_none() && !errors.iter().any(|e| e.field == "institute") {
-            errors.push(FieldError::new(
-                "institute",
-                "is required for a national standard (e.g. NIM, NIST, PTB)",
             ));
+            None
         }
-        if country.is_none() && !errors.iter().any(|e| e.field == "country") {
-            errors.push(FieldError::new(
-                "country",
-                "is required for a national standard (ISO 3166-1 alpha-2)",
-            ));
-        }
+        Some(days) => Some(days as i32),
     }
+}
 
-    if !errors.is_empty() {
-        return Err(errors);
+/// A national standard is a traceability root: it has no calibration interval of ours, but
+/// it must say which institute realises it, and where. A field already in error is not
+/// reported twice.
+fn check_national_root(
+    errors: &mut Vec<FieldError>,
+    institute: &Option<String>,
+    country: &Option<String>,
+) {
+    if institute.is_none() && !errors.iter().any(|e| e.field == "institute") {
+        errors.push(FieldError::new(
+            "institute",
+            "is required for a national standard (e.g. NIM, NIST, PTB)",
+        ));
     }
-    Ok(InstrumentRecord {
-        asset_tag,
-        description,
-        manufacturer,
-        model,
-        serial_number,
-        role: role.expect("checked above"),
-        quantity_kind: quantity_kind.expect("checked above"),
-        range: input.range.clone(),
-        resolution: input.resolution.clone(),
-        customer,
-        location,
-        interval_days,
-        institute,
-        country,
-        standard_identifier,
-    })
+    if country.is_none() && !errors.iter().any(|e| e.field == "country") {
+        errors.push(FieldError::new(
+            "country",
+            "is required for a national standard (ISO 3166-1 alpha-2)",
+        ));
+    }
 }
 
 /// Which status changes an instrument may go through. Retirement is final: a

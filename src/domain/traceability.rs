@@ -458,67 +458,14 @@ impl<'g, G: TraceabilityGraph> Walker<'g, G> {
         let depth = self.path.len();
         self.path.push(x.id);
         let used_on = calibration.record.performed_on;
-        let accredited = calibration.accredited_issuer.as_ref();
+        let behind_accredited = calibration.accredited_issuer.is_some();
 
-        let mut expansion = Expansion {
-            standards: Vec::with_capacity(calibration.standards_used.len()),
-            warnings: Vec::new(),
-            own_reason: None,
-            broken: None,
-            national: Vec::new(),
-            accredited: Vec::new(),
-            instruments: HashSet::from([x.id]),
-            shallowest_cycle_target: usize::MAX,
-        };
-        if let Some(issuer) = accredited {
-            expansion.accredited.push(AccreditedRootReached {
-                instrument_id: x.id,
-                certificate_number: calibration.record.certificate_number.clone(),
-                issuer: issuer.clone(),
-            });
-        } else if calibration.standards_used.is_empty() {
-            // Not a root and compared against nothing: the chain stops at `x` (VIM 2.42 needs a
-            // calibration against a standard for every link).
-            expansion.own_reason = Some(BrokenReason::NoPathToNationalStandard);
-            expansion.broken = Some(BrokenLink {
-                instrument_id: x.id,
-                certificate_number: calibration.record.certificate_number.clone(),
-                reason: BrokenReason::NoPathToNationalStandard,
-            });
-        }
-
+        let mut expansion = Expansion::of_own(x, calibration);
         let mut below_standard = false;
         for &standard_id in &calibration.standards_used {
             let outcome = self.standard(standard_id, used_on);
-            // GUM: the standard's own uncertainty is an input to every budget of a result
-            // obtained with it, so a U smaller than the standard's, for the same quantity, means
-            // a component is missing (and a claim below what the chain can support, ILAC P14).
-            if let (Some(own), Some(theirs)) =
-                (&calibration.smallest_uncertainty, outcome.uncertainty)
-            {
-                if own.dimension == theirs.dimension && own.value_si < theirs.value_si {
-                    below_standard = true;
-                }
-            }
-            // ILAC P10: behind an accredited certificate the chain is the issuer's
-            // responsibility, so what is found there is shown but does not break ours.
-            if expansion.broken.is_none() && accredited.is_none() {
-                expansion.broken = outcome.broken;
-            }
-            if outcome.node.link_valid {
-                merge_unique(&mut expansion.national, outcome.national, |a, b| {
-                    a.instrument_id == b.instrument_id
-                });
-                merge_unique(&mut expansion.accredited, outcome.accredited, |a, b| {
-                    a.instrument_id == b.instrument_id
-                        && a.certificate_number == b.certificate_number
-                });
-            }
-            expansion.instruments.extend(outcome.instruments);
-            expansion.shallowest_cycle_target = expansion
-                .shallowest_cycle_target
-                .min(outcome.shallowest_cycle_target);
-            expansion.standards.push(outcome.node);
+            below_standard |= uncertainty_below_standard(calibration, &outcome);
+            expansion.absorb(outcome, behind_accredited);
         }
         if below_standard {
             expansion
@@ -539,35 +486,8 @@ impl<'g, G: TraceabilityGraph> Walker<'g, G> {
         let Some(s) = self.graph.instrument(standard_id) else {
             return missing_standard(standard_id);
         };
-        let head = node_instrument(s);
-
         if let Some(depth) = self.path.iter().position(|&p| p == standard_id) {
-            // A loop: `s` would vouch for itself. Name it, and stop here.
-            let judgement = self.judge(s, used_on);
-            let latest = judgement.latest.map(|i| &s.calibrations[i]);
-            let certificate_number = latest.and_then(|c| c.record.certificate_number.clone());
-            return StandardOutcome {
-                node: ChainNode {
-                    instrument: head,
-                    certificate_number: certificate_number.clone(),
-                    performed_on: latest.map(|c| c.record.performed_on),
-                    link_valid: false,
-                    reason: Some(BrokenReason::Cycle),
-                    expanded_uncertainty: latest.and_then(stated),
-                    warnings: Vec::new(),
-                    standards: Vec::new(),
-                },
-                uncertainty: latest.and_then(|c| c.smallest_uncertainty.as_ref()),
-                broken: Some(BrokenLink {
-                    instrument_id: standard_id,
-                    certificate_number,
-                    reason: BrokenReason::Cycle,
-                }),
-                national: Vec::new(),
-                accredited: Vec::new(),
-                instruments: HashSet::from([standard_id]),
-                shallowest_cycle_target: depth,
-            };
+            return self.cycle(s, standard_id, used_on, depth);
         }
 
         let judgement = self.judge(s, used_on);
@@ -577,32 +497,14 @@ impl<'g, G: TraceabilityGraph> Walker<'g, G> {
             certificate_number: judgement.validity.certificate_number.clone(),
             reason,
         });
-
         if s.role == Role::National {
-            // A root: valid unless out of service on the day, and nothing behind it to follow.
-            let national = if own_reason.is_none() {
-                vec![national_reached(s)]
-            } else {
-                Vec::new()
-            };
-            let mut node = bare_node(head, own_reason.is_none(), own_reason);
-            node.certificate_number = judgement.validity.certificate_number.clone();
-            node.performed_on = judgement.validity.calibrated_on;
-            return StandardOutcome {
-                node,
-                uncertainty: None,
-                broken: own_broken,
-                national,
-                accredited: Vec::new(),
-                instruments: HashSet::from([standard_id]),
-                shallowest_cycle_target: usize::MAX,
-            };
+            return national_root(s, standard_id, &judgement, own_reason, own_broken);
         }
 
         let latest = judgement.latest.map(|i| &s.calibrations[i]);
         let mut outcome = StandardOutcome {
             node: ChainNode {
-                instrument: head,
+                instrument: node_instrument(s),
                 certificate_number: latest.and_then(|c| c.record.certificate_number.clone()),
                 performed_on: latest.map(|c| c.record.performed_on),
                 link_valid: own_reason.is_none(),
@@ -638,6 +540,139 @@ impl<'g, G: TraceabilityGraph> Walker<'g, G> {
             }
         }
         outcome
+    }
+
+    /// A loop: `s`, already on the path at `depth`, would vouch for itself. Name it, and stop
+    /// here; `depth` is passed up so that no expansion that depends on this path is memoised.
+    fn cycle(
+        &mut self,
+        s: &'g InstrumentFacts,
+        standard_id: i64,
+        used_on: NaiveDate,
+        depth: usize,
+    ) -> StandardOutcome<'g> {
+        let judgement = self.judge(s, used_on);
+        let latest = judgement.latest.map(|i| &s.calibrations[i]);
+        let certificate_number = latest.and_then(|c| c.record.certificate_number.clone());
+        StandardOutcome {
+            node: ChainNode {
+                instrument: node_instrument(s),
+                certificate_number: certificate_number.clone(),
+                performed_on: latest.map(|c| c.record.performed_on),
+                link_valid: false,
+                reason: Some(BrokenReason::Cycle),
+                expanded_uncertainty: latest.and_then(stated),
+                warnings: Vec::new(),
+                standards: Vec::new(),
+            },
+            uncertainty: latest.and_then(|c| c.smallest_uncertainty.as_ref()),
+            broken: Some(BrokenLink {
+                instrument_id: standard_id,
+                certificate_number,
+                reason: BrokenReason::Cycle,
+            }),
+            national: Vec::new(),
+            accredited: Vec::new(),
+            instruments: HashSet::from([standard_id]),
+            shallowest_cycle_target: depth,
+        }
+    }
+}
+
+impl Expansion {
+    /// What `calibration` of `x` says on its own, before its standards are looked at: an
+    /// accredited calibration is a root; one that used no standard breaks the chain at `x`.
+    fn of_own(x: &InstrumentFacts, calibration: &CalibrationFacts) -> Expansion {
+        let mut expansion = Expansion {
+            standards: Vec::with_capacity(calibration.standards_used.len()),
+            warnings: Vec::new(),
+            own_reason: None,
+            broken: None,
+            national: Vec::new(),
+            accredited: Vec::new(),
+            instruments: HashSet::from([x.id]),
+            shallowest_cycle_target: usize::MAX,
+        };
+        if let Some(issuer) = &calibration.accredited_issuer {
+            expansion.accredited.push(AccreditedRootReached {
+                instrument_id: x.id,
+                certificate_number: calibration.record.certificate_number.clone(),
+                issuer: issuer.clone(),
+            });
+        } else if calibration.standards_used.is_empty() {
+            // Not a root and compared against nothing: the chain stops at `x` (VIM 2.42 needs a
+            // calibration against a standard for every link).
+            expansion.own_reason = Some(BrokenReason::NoPathToNationalStandard);
+            expansion.broken = Some(BrokenLink {
+                instrument_id: x.id,
+                certificate_number: calibration.record.certificate_number.clone(),
+                reason: BrokenReason::NoPathToNationalStandard,
+            });
+        }
+        expansion
+    }
+
+    /// Adds one standard's outcome, in the order the calibration lists its standards (the
+    /// first broken link found, depth first, is the verdict).
+    fn absorb(&mut self, outcome: StandardOutcome, behind_accredited: bool) {
+        // ILAC P10: behind an accredited certificate the chain is the issuer's
+        // responsibility, so what is found there is shown but does not break ours.
+        if self.broken.is_none() && !behind_accredited {
+            self.broken = outcome.broken;
+        }
+        if outcome.node.link_valid {
+            merge_unique(&mut self.national, outcome.national, |a, b| {
+                a.instrument_id == b.instrument_id
+            });
+            merge_unique(&mut self.accredited, outcome.accredited, |a, b| {
+                a.instrument_id == b.instrument_id && a.certificate_number == b.certificate_number
+            });
+        }
+        self.instruments.extend(outcome.instruments);
+        self.shallowest_cycle_target = self
+            .shallowest_cycle_target
+            .min(outcome.shallowest_cycle_target);
+        self.standards.push(outcome.node);
+    }
+}
+
+/// GUM: the standard's own uncertainty is an input to every budget of a result obtained with
+/// it, so a U smaller than the standard's, for the same quantity, means a component is missing
+/// (and a claim below what the chain can support, ILAC P14).
+fn uncertainty_below_standard(calibration: &CalibrationFacts, outcome: &StandardOutcome) -> bool {
+    match (&calibration.smallest_uncertainty, outcome.uncertainty) {
+        (Some(own), Some(theirs)) => {
+            own.dimension == theirs.dimension && own.value_si < theirs.value_si
+        }
+        _ => false,
+    }
+}
+
+/// A national standard used as a standard: a root, valid unless out of service on the day,
+/// and nothing behind it to follow.
+fn national_root<'g>(
+    s: &InstrumentFacts,
+    standard_id: i64,
+    judgement: &Judgement,
+    own_reason: Option<BrokenReason>,
+    own_broken: Option<BrokenLink>,
+) -> StandardOutcome<'g> {
+    let national = if own_reason.is_none() {
+        vec![national_reached(s)]
+    } else {
+        Vec::new()
+    };
+    let mut node = bare_node(node_instrument(s), own_reason.is_none(), own_reason);
+    node.certificate_number = judgement.validity.certificate_number.clone();
+    node.performed_on = judgement.validity.calibrated_on;
+    StandardOutcome {
+        node,
+        uncertainty: None,
+        broken: own_broken,
+        national,
+        accredited: Vec::new(),
+        instruments: HashSet::from([standard_id]),
+        shallowest_cycle_target: usize::MAX,
     }
 }
 

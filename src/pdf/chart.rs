@@ -89,19 +89,33 @@ pub fn stage_color(stage: Stage) -> printpdf::Color {
     }
 }
 
-/// Draws the chart for the points of one reference unit, its top edge at `top`.
-pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f32, w: f32) {
-    let unit = points
-        .first()
-        .map(|p| p.reference.unit.as_str())
-        .unwrap_or("");
-    let label = Style::new(Face::Regular, 7.0);
-    let tick = Style::new(Face::Regular, 6.5).color(grey(0.25));
+/// The plot area on the page and the value ranges it shows: maps values to page coordinates
+/// (PDF y grows upwards, so `y0` is the bottom edge).
+struct Plot {
+    x0: f32,
+    x1: f32,
+    y0: f32,
+    y1: f32,
+    xmin: f64,
+    xmax: f64,
+    ymin: f64,
+    ymax: f64,
+}
 
-    // Plot box.
-    let (px0, px1) = (x0 + 48.0, x0 + w - 6.0);
-    let (py1, py0) = (top - 26.0, top - CHART_H + 30.0);
+impl Plot {
+    fn sx(&self, v: f64) -> f32 {
+        self.x0 + ((v - self.xmin) / (self.xmax - self.xmin)) as f32 * (self.x1 - self.x0)
+    }
 
+    fn sy(&self, v: f64) -> f32 {
+        self.y0 + ((v - self.ymin) / (self.ymax - self.ymin)) as f32 * (self.y1 - self.y0)
+    }
+}
+
+/// The padded `(x, y)` ranges to plot: the y range holds zero, every U bar and every limit, so
+/// that what the decision was judged against is on the chart. None when no value is finite:
+/// then there is nothing to draw.
+fn plot_ranges(points: &[&PointResult]) -> Option<((f64, f64), (f64, f64))> {
     let xs: Vec<f64> = points.iter().map(|p| p.reference.value).collect();
     let mut ys: Vec<f64> = vec![0.0];
     for p in points {
@@ -112,14 +126,35 @@ pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f3
         }
     }
     let finite = |v: &&f64| v.is_finite();
-    let (mut xmin, mut xmax) = min_max(xs.iter().filter(finite));
-    let (mut ymin, mut ymax) = min_max(ys.iter().filter(finite));
+    let (xmin, xmax) = min_max(xs.iter().filter(finite));
+    let (ymin, ymax) = min_max(ys.iter().filter(finite));
     if !(xmin.is_finite() && xmax.is_finite() && ymin.is_finite() && ymax.is_finite()) {
-        return;
+        return None;
     }
-    ((xmin, xmax), (ymin, ymax)) = padded_ranges((xmin, xmax), (ymin, ymax));
-    let sx = |v: f64| px0 + ((v - xmin) / (xmax - xmin)) as f32 * (px1 - px0);
-    let sy = |v: f64| py0 + ((v - ymin) / (ymax - ymin)) as f32 * (py1 - py0);
+    Some(padded_ranges((xmin, xmax), (ymin, ymax)))
+}
+
+/// Draws the chart for the points of one reference unit, its top edge at `top`.
+pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f32, w: f32) {
+    let unit = points
+        .first()
+        .map(|p| p.reference.unit.as_str())
+        .unwrap_or("");
+    let Some(((xmin, xmax), (ymin, ymax))) = plot_ranges(points) else {
+        return;
+    };
+    // The left margin holds the y tick labels, the top the title line, the bottom the x tick
+    // labels and the axis name.
+    let plot = Plot {
+        x0: x0 + 48.0,
+        x1: x0 + w - 6.0,
+        y0: top - CHART_H + 30.0,
+        y1: top - 26.0,
+        xmin,
+        xmax,
+        ymin,
+        ymax,
+    };
 
     // Title line: the y axis is named above the plot, the legend to its right.
     c.text(
@@ -130,73 +165,103 @@ pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f3
         &Style::new(Face::Bold, 7.5),
         Align::Left,
     );
-    legend(c, f, px1, top - 10.0);
+    legend(c, f, plot.x1, top - 10.0);
+    draw_grid(c, f, &plot, unit);
+    draw_limits(c, &plot, points);
+    draw_points(c, &plot, points);
+    // The frame last, over the ends of the grid and the limit lines.
+    c.stroke_rect(
+        plot.x0,
+        plot.y0,
+        plot.x1 - plot.x0,
+        plot.y1 - plot.y0,
+        0.6,
+        grey(0.3),
+    );
+}
 
-    // Grid and tick labels.
-    let (xt, xd) = nice_ticks(xmin, xmax, 8);
+/// Grid lines with their tick labels, a darker zero line when zero is inside the range (an
+/// error of zero is the line a reader measures from), and the x axis's name.
+fn draw_grid(c: &mut Canvas, f: &Fonts, plot: &Plot, unit: &str) {
+    let label = Style::new(Face::Regular, 7.0);
+    let tick = Style::new(Face::Regular, 6.5).color(grey(0.25));
+    let (xt, xd) = nice_ticks(plot.xmin, plot.xmax, 8);
     for v in xt {
-        let x = sx(v);
-        c.line((x, py0), (x, py1), 0.3, grey(0.85));
-        c.text(f, x, py0 - 9.0, &fmt_tick(v, xd), &tick, Align::Center);
+        let x = plot.sx(v);
+        c.line((x, plot.y0), (x, plot.y1), 0.3, grey(0.85));
+        c.text(f, x, plot.y0 - 9.0, &fmt_tick(v, xd), &tick, Align::Center);
     }
-    let (yt, yd) = nice_ticks(ymin, ymax, 6);
+    let (yt, yd) = nice_ticks(plot.ymin, plot.ymax, 6);
     for v in yt {
-        let y = sy(v);
-        c.line((px0, y), (px1, y), 0.3, grey(0.85));
-        c.text(f, px0 - 3.0, y - 2.3, &fmt_tick(v, yd), &tick, Align::Right);
+        let y = plot.sy(v);
+        c.line((plot.x0, y), (plot.x1, y), 0.3, grey(0.85));
+        c.text(
+            f,
+            plot.x0 - 3.0,
+            y - 2.3,
+            &fmt_tick(v, yd),
+            &tick,
+            Align::Right,
+        );
     }
-    if ymin < 0.0 && ymax > 0.0 {
-        c.line((px0, sy(0.0)), (px1, sy(0.0)), 0.6, grey(0.45));
+    if plot.ymin < 0.0 && plot.ymax > 0.0 {
+        let y = plot.sy(0.0);
+        c.line((plot.x0, y), (plot.x1, y), 0.6, grey(0.45));
     }
     c.text(
         f,
-        (px0 + px1) / 2.0,
-        py0 - 19.0,
+        (plot.x0 + plot.x1) / 2.0,
+        plot.y0 - 19.0,
         &format!("Reference value / 标准值 ({unit})"),
         &label,
         Align::Center,
     );
+}
 
-    // Tolerance limits: a line through each point's limit, held flat to the plot edges.
+/// Tolerance limits: a line through each point's limit, held flat to the plot edges. Limits
+/// may differ from point to point, so one straight line would misplace them.
+fn draw_limits(c: &mut Canvas, plot: &Plot, points: &[&PointResult]) {
     let mut with_limits: Vec<(f64, f64, f64)> = points
         .iter()
         .filter_map(|p| limits_in_error_unit(p).map(|(lo, hi)| (p.reference.value, lo, hi)))
         .collect();
     with_limits.sort_by(|a, b| a.0.total_cmp(&b.0));
     with_limits.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
-    if !with_limits.is_empty() {
-        let limit_color = rgb(0.78, 0.10, 0.10);
-        for pick in [|t: &(f64, f64, f64)| t.1, |t: &(f64, f64, f64)| t.2] {
-            let mut pts = vec![(px0, sy(pick(&with_limits[0])))];
-            pts.extend(with_limits.iter().map(|t| (sx(t.0), sy(pick(t)))));
-            pts.push((px1, sy(pick(&with_limits[with_limits.len() - 1]))));
-            c.polyline(&pts, 0.9, limit_color.clone(), Some(&[4.0, 2.5]));
-        }
+    if with_limits.is_empty() {
+        return;
     }
+    let limit_color = rgb(0.78, 0.10, 0.10);
+    for pick in [|t: &(f64, f64, f64)| t.1, |t: &(f64, f64, f64)| t.2] {
+        let mut pts = vec![(plot.x0, plot.sy(pick(&with_limits[0])))];
+        pts.extend(with_limits.iter().map(|t| (plot.sx(t.0), plot.sy(pick(t)))));
+        pts.push((plot.x1, plot.sy(pick(&with_limits[with_limits.len() - 1]))));
+        c.polyline(&pts, 0.9, limit_color.clone(), Some(&[4.0, 2.5]));
+    }
+}
 
-    // Points with their U bars; as-found and as-left side by side at the same reference.
+/// Points with their U bars; as-found and as-left side by side at the same reference, so that
+/// neither hides the other.
+fn draw_points(c: &mut Canvas, plot: &Plot, points: &[&PointResult]) {
     let m = 2.3;
     for p in points {
         let shift = match p.stage {
             Stage::AsFound => -2.5,
             Stage::AsLeft => 2.5,
         };
-        let x = sx(p.reference.value) + shift;
+        let x = plot.sx(p.reference.value) + shift;
         let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
         if !(x.is_finite() && e.is_finite()) {
             continue;
         }
         let col = stage_color(p.stage);
         if u.is_finite() && u > 0.0 {
-            let (lo, hi) = (sy(e - u), sy(e + u));
+            let (lo, hi) = (plot.sy(e - u), plot.sy(e + u));
             c.line((x, lo), (x, hi), 0.6, col.clone());
             c.line((x - 1.8, lo), (x + 1.8, lo), 0.6, col.clone());
             c.line((x - 1.8, hi), (x + 1.8, hi), 0.6, col.clone());
         }
-        marker(c, p.stage, x, sy(e), m);
+        marker(c, p.stage, x, plot.sy(e), m);
     }
-
-    c.stroke_rect(px0, py0, px1 - px0, py1 - py0, 0.6, grey(0.3));
 }
 
 fn min_max<'a>(it: impl Iterator<Item = &'a f64>) -> (f64, f64) {

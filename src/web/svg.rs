@@ -392,16 +392,10 @@ fn contour(items: &[Item], i: usize, rel: &mut [f64]) -> Vec<(f64, f64)> {
     out
 }
 
-/// The traceability chain as a diagram: the instrument at the bottom, each node's standards
-/// (in the order given) on the row above it, up to the national standards and accredited roots.
-/// One box per node (asset tag, role, certificate number, date, expanded U), each a link to
-/// `link(instrument_id)`. A broken link (`link_valid` false) is drawn red and dashed, with a ✕
-/// on its edge and its reason written in the box. National standards carry a dark band naming
-/// their institute, accredited roots a green band naming the accreditation; a
-/// `uncertainty_below_standard` warning is a ⚠ note. At most [`MAX_NODES`] boxes are drawn
-/// (breadth first); the rest is counted.
-pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> String) -> String {
-    // Breadth first, so that what is cut is the far end of the chain.
+/// The nodes to draw, breadth first (a parent always before its children), and how many nodes
+/// were left out. Breadth first, so that what the cap cuts is the far end of the chain, not a
+/// whole branch near the instrument.
+fn select_items(report: &TraceabilityReport) -> (Vec<Item<'_>>, usize) {
     let mut items = vec![Item {
         node: &report.chain,
         depth: 0,
@@ -433,136 +427,151 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
         }
         q += 1;
     }
+    (items, hidden_total)
+}
 
-    let kind_of = |item: &Item| -> Kind {
-        let node = item.node;
-        if node.instrument.role == Role::National {
-            Kind::National
-        } else if report.accredited_roots.iter().any(|r| {
+/// Which style a box gets. Checked in this order, so a national standard that is also an
+/// accredited root is styled (and banded) as a national standard.
+fn kind_of(report: &TraceabilityReport, item: &Item) -> Kind {
+    let node = item.node;
+    if node.instrument.role == Role::National {
+        Kind::National
+    } else if report.accredited_roots.iter().any(|r| {
+        r.instrument_id == node.instrument.id && r.certificate_number == node.certificate_number
+    }) {
+        Kind::Accredited
+    } else if item.depth == 0 {
+        Kind::Instrument
+    } else {
+        Kind::Standard
+    }
+}
+
+fn institute_of(report: &TraceabilityReport, id: i64) -> Option<String> {
+    report
+        .national_standards
+        .iter()
+        .find(|s| s.instrument_id == id)
+        .and_then(|s| match (&s.institute, &s.country) {
+            (Some(i), Some(c)) => Some(format!("{i} ({c})")),
+            (Some(i), None) => Some(i.clone()),
+            (None, Some(c)) => Some(c.clone()),
+            (None, None) => None,
+        })
+}
+
+/// The text of one box: its band, its lines `(text, colour, bold)` and its tooltip. Computed
+/// before any geometry because the tallest box sets the height of every box.
+struct BoxText {
+    band: Option<String>,
+    lines: Vec<(String, &'static str, bool)>,
+    tooltip: String,
+}
+
+/// The text of `item`'s box. Lines are cut to the box's width ("…"); the tooltip keeps the
+/// whole text, so nothing is lost to the cut.
+fn box_text(report: &TraceabilityReport, item: &Item) -> BoxText {
+    let inner = BOX_W - 2.0 * BOX_PAD;
+    let node = item.node;
+    let kind = kind_of(report, item);
+    let mut lines = vec![(
+        fit(&node.instrument.asset_tag, inner, 15.0, true),
+        INK,
+        true,
+    )];
+    let mut tip = vec![
+        node.instrument.asset_tag.clone(),
+        role_text(node.instrument.role).to_string(),
+    ];
+    let band = match kind {
+        Kind::National => Some("NATIONAL STANDARD".to_string()),
+        Kind::Accredited => Some("ACCREDITED ROOT".to_string()),
+        Kind::Instrument => Some("INSTRUMENT".to_string()),
+        Kind::Standard => None,
+    };
+    lines.push((role_text(node.instrument.role).to_string(), MUTED, false));
+    if kind == Kind::National {
+        let by = match institute_of(report, node.instrument.id) {
+            Some(i) => format!("Realised by {i}"),
+            None => "Realised by its NMI".to_string(),
+        };
+        lines.push((fit(&by, inner, 12.5, false), INK, false));
+        tip.push(by);
+    }
+    if kind == Kind::Accredited {
+        if let Some(r) = report.accredited_roots.iter().find(|r| {
             r.instrument_id == node.instrument.id && r.certificate_number == node.certificate_number
         }) {
-            Kind::Accredited
-        } else if item.depth == 0 {
-            Kind::Instrument
-        } else {
-            Kind::Standard
+            let i = &r.issuer;
+            let by = format!(
+                "{} {} · {}",
+                i.accreditation_body, i.accreditation_number, i.name
+            );
+            tip.push(format!("Accredited calibration (ILAC MRA): {by}"));
+            lines.push((fit(&by, inner, 12.5, false), ACCREDITED, false));
         }
-    };
-    let institute_of = |id: i64| -> Option<String> {
-        report
-            .national_standards
-            .iter()
-            .find(|s| s.instrument_id == id)
-            .and_then(|s| match (&s.institute, &s.country) {
-                (Some(i), Some(c)) => Some(format!("{i} ({c})")),
-                (Some(i), None) => Some(i.clone()),
-                (None, Some(c)) => Some(c.clone()),
-                (None, None) => None,
-            })
-    };
-
-    // The text of each box.
-    struct BoxText {
-        band: Option<String>,
-        lines: Vec<(String, &'static str, bool)>,
-        tooltip: String,
     }
-    let inner = BOX_W - 2.0 * BOX_PAD;
-    let texts: Vec<BoxText> = items
-        .iter()
-        .map(|item| {
-            let node = item.node;
-            let kind = kind_of(item);
-            let mut lines = vec![(
-                fit(&node.instrument.asset_tag, inner, 15.0, true),
-                INK,
-                true,
-            )];
-            let mut tip = vec![
-                node.instrument.asset_tag.clone(),
-                role_text(node.instrument.role).to_string(),
-            ];
-            let band = match kind {
-                Kind::National => Some("NATIONAL STANDARD".to_string()),
-                Kind::Accredited => Some("ACCREDITED ROOT".to_string()),
-                Kind::Instrument => Some("INSTRUMENT".to_string()),
-                Kind::Standard => None,
-            };
-            lines.push((role_text(node.instrument.role).to_string(), MUTED, false));
-            if kind == Kind::National {
-                let by = match institute_of(node.instrument.id) {
-                    Some(i) => format!("Realised by {i}"),
-                    None => "Realised by its NMI".to_string(),
-                };
-                lines.push((fit(&by, inner, 12.5, false), INK, false));
-                tip.push(by);
-            }
-            if kind == Kind::Accredited {
-                if let Some(r) = report.accredited_roots.iter().find(|r| {
-                    r.instrument_id == node.instrument.id
-                        && r.certificate_number == node.certificate_number
-                }) {
-                    let i = &r.issuer;
-                    let by = format!(
-                        "{} {} · {}",
-                        i.accreditation_body, i.accreditation_number, i.name
-                    );
-                    tip.push(format!("Accredited calibration (ILAC MRA): {by}"));
-                    lines.push((fit(&by, inner, 12.5, false), ACCREDITED, false));
-                }
-            }
-            if let Some(c) = &node.certificate_number {
-                lines.push((fit(&format!("Cert. {c}"), inner, 12.5, false), INK, false));
-                tip.push(format!("Certificate {c}"));
-            }
-            let mut facts = Vec::new();
-            if let Some(d) = node.performed_on {
-                facts.push(d.to_string());
-                tip.push(format!("Calibrated {d}"));
-            }
-            if let Some(u) = &node.expanded_uncertainty {
-                let s = format!("U = {} {}", fmt_num(u.value), u.unit);
-                tip.push(format!("Smallest expanded uncertainty {s}"));
-                facts.push(s);
-            }
-            if !facts.is_empty() {
-                lines.push((fit(&facts.join(" · "), inner, 12.5, false), INK, false));
-            }
-            if !node.link_valid {
-                let why = node
-                    .reason
-                    .map(reason_text)
-                    .unwrap_or("link not valid")
-                    .to_string();
-                tip.push(format!("Broken link: {why}"));
-                for l in wrap(&format!("✕ {}", capitalised(&why)), inner, 12.5, true, 2) {
-                    lines.push((l, BROKEN, true));
-                }
-            }
-            for w in &node.warnings {
-                let s = if w == UNCERTAINTY_BELOW_STANDARD {
-                    "U below its standard's U".to_string()
-                } else {
-                    w.replace('_', " ")
-                };
-                tip.push(format!("Warning: {s}"));
-                lines.push((fit(&format!("⚠ {s}"), inner, 12.5, false), WARN, false));
-            }
-            BoxText {
-                band,
-                lines,
-                tooltip: tip.join(" · "),
-            }
-        })
-        .collect();
-    let any_band = texts.iter().any(|t| t.band.is_some());
-    let max_lines = texts.iter().map(|t| t.lines.len()).max().unwrap_or(1);
-    let box_h =
-        2.0 * BOX_PAD + 2.0 + max_lines as f64 * LINE_H + if any_band { BAND_H + 2.0 } else { 0.0 };
+    if let Some(c) = &node.certificate_number {
+        lines.push((fit(&format!("Cert. {c}"), inner, 12.5, false), INK, false));
+        tip.push(format!("Certificate {c}"));
+    }
+    let mut facts = Vec::new();
+    if let Some(d) = node.performed_on {
+        facts.push(d.to_string());
+        tip.push(format!("Calibrated {d}"));
+    }
+    if let Some(u) = &node.expanded_uncertainty {
+        let s = format!("U = {} {}", fmt_num(u.value), u.unit);
+        tip.push(format!("Smallest expanded uncertainty {s}"));
+        facts.push(s);
+    }
+    if !facts.is_empty() {
+        lines.push((fit(&facts.join(" · "), inner, 12.5, false), INK, false));
+    }
+    problem_lines(node, &mut lines, &mut tip);
+    BoxText {
+        band,
+        lines,
+        tooltip: tip.join(" · "),
+    }
+}
 
-    // Horizontal layout.
+/// The broken link's reason and the warnings, last in the box. The reason wraps to a second
+/// line rather than being cut: it is why the chain fails, the one line a reader must not lose.
+fn problem_lines(
+    node: &ChainNode,
+    lines: &mut Vec<(String, &'static str, bool)>,
+    tip: &mut Vec<String>,
+) {
+    let inner = BOX_W - 2.0 * BOX_PAD;
+    if !node.link_valid {
+        let why = node
+            .reason
+            .map(reason_text)
+            .unwrap_or("link not valid")
+            .to_string();
+        tip.push(format!("Broken link: {why}"));
+        for l in wrap(&format!("✕ {}", capitalised(&why)), inner, 12.5, true, 2) {
+            lines.push((l, BROKEN, true));
+        }
+    }
+    for w in &node.warnings {
+        let s = if w == UNCERTAINTY_BELOW_STANDARD {
+            "U below its standard's U".to_string()
+        } else {
+            w.replace('_', " ")
+        };
+        tip.push(format!("Warning: {s}"));
+        lines.push((fit(&format!("⚠ {s}"), inner, 12.5, false), WARN, false));
+    }
+}
+
+/// Places the boxes side by side (sets each item's `x`, its centre) and returns the drawing's
+/// width. The tree is centred in a drawing at least 600 wide, so that a short chain does not
+/// render as a sliver.
+fn place_columns(items: &mut [Item]) -> f64 {
     let mut rel = vec![0.0; items.len()];
-    contour(&items, 0, &mut rel);
+    contour(items, 0, &mut rel);
     for i in 1..items.len() {
         // Breadth first: a parent comes before its children.
         items[i].x = items[items[i].parent].x + rel[i];
@@ -581,35 +590,38 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
     for it in items.iter_mut() {
         it.x += shift;
     }
+    width
+}
 
-    // Header text.
-    let root_tag = &report.chain.instrument.asset_tag;
-    let title = format!("Traceability chain of {root_tag} as on {}", report.at);
-    let tag_of = |id: i64| -> String {
-        items
-            .iter()
-            .find(|it| it.node.instrument.id == id)
-            .map(|it| it.node.instrument.asset_tag.clone())
-            .unwrap_or_else(|| format!("instrument {id}"))
-    };
-    let verdict = if report.traceable {
-        "✓ Traceable: every link valid, every branch ends at a root".to_string()
-    } else if let Some(b) = &report.broken_link {
-        let mut s = format!(
-            "✕ Not traceable: {} — {}",
-            reason_text(b.reason),
-            tag_of(b.instrument_id)
-        );
-        if let Some(c) = &b.certificate_number {
-            let _ = write!(s, ", certificate {c}");
-        }
-        s
-    } else {
-        "✕ Not traceable".to_string()
-    };
+/// An asset tag for an instrument id named by the report; a node not drawn (cut by the cap)
+/// is still named, by its id.
+fn tag_of(items: &[Item], id: i64) -> String {
+    items
+        .iter()
+        .find(|it| it.node.instrument.id == id)
+        .map(|it| it.node.instrument.asset_tag.clone())
+        .unwrap_or_else(|| format!("instrument {id}"))
+}
+
+/// The text above the tree: the title and the wrapped verdict, national standards and
+/// accredited roots. The verdict and the roots are kept apart too, for the description.
+struct Header {
+    title: String,
+    verdict: String,
+    roots: Vec<String>,
+    lines: Vec<String>,
+    height: f64,
+}
+
+fn header(report: &TraceabilityReport, items: &[Item], width: f64) -> Header {
+    let title = format!(
+        "Traceability chain of {} as on {}",
+        report.chain.instrument.asset_tag, report.at
+    );
+    let verdict = verdict(report, items);
     let mut roots = Vec::new();
     for s in &report.national_standards {
-        let mut r = tag_of(s.instrument_id);
+        let mut r = tag_of(items, s.instrument_id);
         match (&s.institute, &s.country) {
             (Some(i), Some(c)) => {
                 let _ = write!(r, " ({i}, {c})");
@@ -636,7 +648,7 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
                 .iter()
                 .map(|r| format!(
                     "{} by {} ({} {})",
-                    tag_of(r.instrument_id),
+                    tag_of(items, r.instrument_id),
                     r.issuer.name,
                     r.issuer.accreditation_body,
                     r.issuer.accreditation_number
@@ -645,30 +657,50 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
                 .join(" · ")
         ))
     };
-    let header_lines: Vec<String> = [Some(verdict.clone()), roots_line, accredited_line]
+    let lines: Vec<String> = [Some(verdict.clone()), roots_line, accredited_line]
         .into_iter()
         .flatten()
         .flat_map(|l| wrap(&l, width - 2.0 * MARGIN, 13.0, false, 3))
         .collect();
-    let header_h = MARGIN + 26.0 + header_lines.len() as f64 * 18.0 + 18.0;
+    let height = MARGIN + 26.0 + lines.len() as f64 * 18.0 + 18.0;
+    Header {
+        title,
+        verdict,
+        roots,
+        lines,
+        height,
+    }
+}
 
-    // Vertical layout: depth 0 at the bottom.
-    let max_depth = items.iter().map(|it| it.depth).max().unwrap_or(0);
-    let stub_h = if items.iter().any(|it| it.hidden > 0) {
-        30.0
+/// The report's verdict in one line, naming the first broken link when there is one.
+fn verdict(report: &TraceabilityReport, items: &[Item]) -> String {
+    if report.traceable {
+        "✓ Traceable: every link valid, every branch ends at a root".to_string()
+    } else if let Some(b) = &report.broken_link {
+        let mut s = format!(
+            "✕ Not traceable: {} — {}",
+            reason_text(b.reason),
+            tag_of(items, b.instrument_id)
+        );
+        if let Some(c) = &b.certificate_number {
+            let _ = write!(s, ", certificate {c}");
+        }
+        s
     } else {
-        0.0
-    };
-    let tree_top = header_h + stub_h;
-    let row_y = |depth: usize| tree_top + (max_depth - depth) as f64 * (box_h + ROW_GAP);
-    let tree_bottom = row_y(0) + box_h;
+        "✕ Not traceable".to_string()
+    }
+}
 
-    // Legend and footer.
+/// The legend's rows: the arrow always, the other swatches only for what the diagram shows,
+/// so the legend never explains a style the reader cannot find.
+fn legend_items(report: &TraceabilityReport, items: &[Item]) -> Vec<(String, String)> {
     let any_broken = items.iter().any(|it| !it.node.link_valid);
     let any_national = items
         .iter()
         .any(|it| it.node.instrument.role == Role::National);
-    let any_accredited = items.iter().any(|it| kind_of(it) == Kind::Accredited);
+    let any_accredited = items
+        .iter()
+        .any(|it| kind_of(report, it) == Kind::Accredited);
     let any_warning = items.iter().any(|it| !it.node.warnings.is_empty());
     let mut legend_items = vec![(
         format!(
@@ -706,8 +738,76 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             "Warning: U smaller than the standard's".to_string(),
         ));
     }
+    legend_items
+}
+
+/// The diagram measured and placed, everything the writer needs and nothing it must work
+/// out: the geometry can be read, and changed, apart from the markup.
+struct Layout<'a> {
+    /// The nodes drawn, breadth first; `x` is each box's centre.
+    items: Vec<Item<'a>>,
+    /// Nodes left out by the cap (whole subtrees), for the footer and the description.
+    hidden_total: usize,
+    /// One per item, in the same order.
+    texts: Vec<BoxText>,
+    /// When any box has a band every box leaves room for one, so that rows line up.
+    any_band: bool,
+    /// One height for every box (the tallest text's), so rows are straight.
+    box_h: f64,
+    width: f64,
+    height: f64,
+    header: Header,
+    /// Depth 0 (the instrument) is the bottom row.
+    max_depth: usize,
+    tree_top: f64,
+    /// The legend's markup: `legend` wraps its rows as it writes them, so its height (which
+    /// the layout needs) and its markup come out together.
+    legend_svg: String,
+    legend_top: f64,
+    legend_h: f64,
+    footer: Option<String>,
+}
+
+impl Layout<'_> {
+    /// The top of the row of boxes at `depth`.
+    fn row_y(&self, depth: usize) -> f64 {
+        row_y(self.tree_top, self.max_depth, self.box_h, depth)
+    }
+}
+
+fn row_y(tree_top: f64, max_depth: usize, box_h: f64, depth: usize) -> f64 {
+    tree_top + (max_depth - depth) as f64 * (box_h + ROW_GAP)
+}
+
+/// Lays the diagram out, top to bottom: header, a stub row for "not drawn" notes, the tree
+/// (its root at the bottom), the legend and the footer.
+fn layout(report: &TraceabilityReport) -> Layout<'_> {
+    let (mut items, hidden_total) = select_items(report);
+    let texts: Vec<BoxText> = items.iter().map(|it| box_text(report, it)).collect();
+    let any_band = texts.iter().any(|t| t.band.is_some());
+    let max_lines = texts.iter().map(|t| t.lines.len()).max().unwrap_or(1);
+    let box_h =
+        2.0 * BOX_PAD + 2.0 + max_lines as f64 * LINE_H + if any_band { BAND_H + 2.0 } else { 0.0 };
+    let width = place_columns(&mut items);
+    let header = header(report, &items, width);
+
+    let max_depth = items.iter().map(|it| it.depth).max().unwrap_or(0);
+    // The top row's "+N standards not drawn" notes stand above it: leave them room.
+    let stub_h = if items.iter().any(|it| it.hidden > 0) {
+        30.0
+    } else {
+        0.0
+    };
+    let tree_top = header.height + stub_h;
+    let tree_bottom = row_y(tree_top, max_depth, box_h, 0) + box_h;
+
     let legend_top = tree_bottom + 26.0;
-    let (legend_svg, legend_h) = legend(&legend_items, MARGIN, legend_top, width - 2.0 * MARGIN);
+    let (legend_svg, legend_h) = legend(
+        &legend_items(report, &items),
+        MARGIN,
+        legend_top,
+        width - 2.0 * MARGIN,
+    );
     let footer = if hidden_total > 0 {
         Some(format!(
             "… {hidden_total} more not drawn (the diagram shows the first {} nodes, nearest the instrument first)",
@@ -717,18 +817,45 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
         None
     };
     let height = legend_top + legend_h + if footer.is_some() { 22.0 } else { 0.0 } + MARGIN;
+    Layout {
+        items,
+        hidden_total,
+        texts,
+        any_band,
+        box_h,
+        width,
+        height,
+        header,
+        max_depth,
+        tree_top,
+        legend_svg,
+        legend_top,
+        legend_h,
+        footer,
+    }
+}
 
-    // Description for assistive technology.
-    let mut desc = format!(
-        "{verdict}. The chain has {} node{} over {} level{}, the instrument {root_tag} at the bottom, \
+/// The diagram in words, for assistive technology: the verdict, the size of the chain, the
+/// roots reached and the broken links, which is what a sighted reader takes from the picture.
+fn description(report: &TraceabilityReport, l: &Layout) -> String {
+    let root_tag = &report.chain.instrument.asset_tag;
+    let (items, hidden_total, max_depth) = (&l.items, l.hidden_total, l.max_depth);
+    let mut desc =
+        format!(
+        "{}. The chain has {} node{} over {} level{}, the instrument {root_tag} at the bottom, \
          each node's standards above it.",
+        l.header.verdict,
         items.len() + hidden_total,
         if items.len() + hidden_total == 1 { "" } else { "s" },
         max_depth + 1,
         if max_depth == 0 { "" } else { "s" },
     );
-    if !roots.is_empty() {
-        let _ = write!(desc, " National standards reached: {}.", roots.join("; "));
+    if !l.header.roots.is_empty() {
+        let _ = write!(
+            desc,
+            " National standards reached: {}.",
+            l.header.roots.join("; ")
+        );
     }
     let broken: Vec<String> = items
         .iter()
@@ -747,34 +874,96 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
     if hidden_total > 0 {
         let _ = write!(desc, " {hidden_total} more nodes are not drawn.");
     }
+    desc
+}
 
-    // Drawing.
+/// The traceability chain as a diagram: the instrument at the bottom, each node's standards
+/// (in the order given) on the row above it, up to the national standards and accredited roots.
+/// One box per node (asset tag, role, certificate number, date, expanded U), each a link to
+/// `link(instrument_id)`. A broken link (`link_valid` false) is drawn red and dashed, with a ✕
+/// on its edge and its reason written in the box. National standards carry a dark band naming
+/// their institute, accredited roots a green band naming the accreditation; a
+/// `uncertainty_below_standard` warning is a ⚠ note. At most [`MAX_NODES`] boxes are drawn
+/// (breadth first); the rest is counted.
+pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> String) -> String {
+    let layout = layout(report);
+    draw_diagram(report, &layout, link)
+}
+
+/// Writes the laid-out diagram: header, edges, boxes, legend, footer, in that order because
+/// later markup paints over earlier (boxes cover the ends of their edges).
+fn draw_diagram(
+    report: &TraceabilityReport,
+    layout: &Layout,
+    link: &dyn Fn(i64) -> String,
+) -> String {
+    let desc = description(report, layout);
+    // The id hashes what makes the drawing differ, so two diagrams on one page do not share
+    // marker ids.
     let id = id_prefix(
         "trace",
-        &format!("{}-{}-{}", report.instrument_id, report.at, items.len()),
+        &format!(
+            "{}-{}-{}",
+            report.instrument_id,
+            report.at,
+            layout.items.len()
+        ),
     );
-    let mut out = String::with_capacity(4096 + items.len() * 1600);
+    let mut out = String::with_capacity(4096 + layout.items.len() * 1600);
     // On a narrow screen the diagram keeps a readable size (text at 60 % or more) and the page
     // scrolls it sideways: put it in an `overflow-x: auto` container.
-    let min_w = (0.6 * width).clamp(480.0, 1600.0);
-    open_svg(&mut out, &id, width, height, min_w, &title, &desc);
+    let min_w = (0.6 * layout.width).clamp(480.0, 1600.0);
+    open_svg(
+        &mut out,
+        &id,
+        layout.width,
+        layout.height,
+        min_w,
+        &layout.header.title,
+        &desc,
+    );
     let _ = write!(
         out,
         r#"<style>.ctsvg a.ctsvg-node:hover .ctsvg-box,.ctsvg a.ctsvg-node:focus .ctsvg-box{{stroke-width:3.5px}}.ctsvg a.ctsvg-node:focus{{outline:none}}</style><defs><marker id="{id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10Z" fill="{MUTED}"/></marker><marker id="{id}-arrow-broken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10Z" fill="{BROKEN}"/></marker></defs>"#
     );
+    draw_header(&mut out, &layout.header, report.traceable);
+    draw_edges(&mut out, layout, &id);
+    for (it, t) in layout.items.iter().zip(&layout.texts) {
+        draw_box(&mut out, layout, it, t, kind_of(report, it), link);
+    }
+    out.push_str(&layout.legend_svg);
+    if let Some(f) = &layout.footer {
+        text(
+            &mut out,
+            MARGIN,
+            layout.legend_top + layout.legend_h + 14.0,
+            12.5,
+            true,
+            MUTED,
+            "start",
+            &fit(f, layout.width - 2.0 * MARGIN, 12.5, true),
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The title, then the header lines; the first (the verdict) in bold and in the verdict's
+/// colour, so the answer is what the eye lands on.
+fn draw_header(out: &mut String, header: &Header, traceable: bool) {
     text(
-        &mut out,
+        out,
         MARGIN,
         MARGIN + 16.0,
         17.0,
         true,
         INK,
         "start",
-        &title,
+        &header.title,
     );
-    for (k, l) in header_lines.iter().enumerate() {
+    for (k, l) in header.lines.iter().enumerate() {
         let colour = if k == 0 {
-            if report.traceable {
+            if traceable {
                 ACCREDITED
             } else {
                 BROKEN
@@ -783,7 +972,7 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             MUTED
         };
         text(
-            &mut out,
+            out,
             MARGIN,
             MARGIN + 40.0 + k as f64 * 18.0,
             13.0,
@@ -793,21 +982,25 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             l,
         );
     }
+}
 
-    // Edges first (valid ones, then broken ones on top), then the boxes over them.
+/// The edges, from a port on the top of each box to the bottom of each of its standards. Valid
+/// ones first and broken ones after, so that a red edge is never hidden under a grey one.
+fn draw_edges(out: &mut String, layout: &Layout, id: &str) {
     let mut edges_ok = String::new();
     let mut edges_broken = String::new();
-    for it in &items {
+    for it in &layout.items {
+        // One port per standard drawn, plus one for the "not drawn" stub.
         let total = it.children.len() + usize::from(it.hidden > 0);
         if total == 0 {
             continue;
         }
         let spacing = ((BOX_W - 48.0) / total as f64).min(26.0);
         let port = |k: usize| it.x + (k as f64 + 0.5 - total as f64 / 2.0) * spacing;
-        let y0 = row_y(it.depth);
+        let y0 = layout.row_y(it.depth);
         for (k, &c) in it.children.iter().enumerate() {
-            let child = &items[c];
-            let (x0, x1, y1) = (port(k), child.x, row_y(child.depth) + box_h);
+            let child = &layout.items[c];
+            let (x0, x1, y1) = (port(k), child.x, layout.row_y(child.depth) + layout.box_h);
             let ym = (y0 + y1) / 2.0;
             let d = format!(
                 "M{} {}C{} {} {} {} {} {}",
@@ -838,123 +1031,119 @@ pub fn traceability_diagram(report: &TraceabilityReport, link: &dyn Fn(i64) -> S
             }
         }
         if it.hidden > 0 {
-            let x = port(total - 1);
-            let _ = write!(
-                edges_ok,
-                r#"<path d="M{} {}V{}" fill="none" stroke="{MUTED}" stroke-width="1.4" stroke-dasharray="2 3"/>"#,
-                n(x),
-                n(y0),
-                n(y0 - 16.0)
-            );
-            text(
-                &mut edges_ok,
-                x,
-                y0 - 21.0,
-                12.0,
-                false,
-                MUTED,
-                "middle",
-                &format!(
-                    "+{} standard{} not drawn",
-                    it.hidden,
-                    if it.hidden == 1 { "" } else { "s" }
-                ),
-            );
+            draw_stub(&mut edges_ok, port(total - 1), y0, it.hidden);
         }
     }
     out.push_str(&edges_ok);
     out.push_str(&edges_broken);
+}
 
-    for (it, t) in items.iter().zip(&texts) {
-        let node = it.node;
-        let kind = kind_of(it);
-        let (x, y) = (it.x - BOX_W / 2.0, row_y(it.depth));
-        let href = escape(&link(node.instrument.id));
-        let (fill, stroke, sw) = match (node.link_valid, kind) {
-            (false, _) => ("#fdf1f0", BROKEN, 2.2),
-            (true, Kind::National) => (NATIONAL_FILL, NATIONAL, 2.4),
-            (true, Kind::Accredited) => (ACCREDITED_FILL, ACCREDITED, 2.4),
-            (true, Kind::Instrument) => ("#ffffff", INK, 2.0),
-            (true, Kind::Standard) => ("#ffffff", "#6b7580", 1.3),
-        };
-        let dash = if node.link_valid {
-            ""
-        } else {
-            r#" stroke-dasharray="7 4""#
-        };
-        let _ = write!(
-            out,
-            r#"<a class="ctsvg-node" href="{href}" xlink:href="{href}"><title>{}</title><rect class="ctsvg-box" x="{}" y="{}" width="{}" height="{}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{dash}/>"#,
-            escape(&t.tooltip),
-            n(x),
-            n(y),
-            n(BOX_W),
-            n(box_h),
-        );
-        let mut ty = y + BOX_PAD;
-        if let Some(band) = &t.band {
-            let band_fill = match (node.link_valid, kind) {
-                (_, Kind::National) => NATIONAL,
-                (_, Kind::Accredited) => ACCREDITED,
-                (false, _) => BROKEN,
-                (true, _) => INK,
-            };
-            // The band hugs the box's rounded top corners.
-            let _ = write!(
-                out,
-                r#"<path d="M{} {}a6 6 0 0 1 6 -6h{}a6 6 0 0 1 6 6v{}h{}Z" fill="{band_fill}"/>"#,
-                n(x),
-                n(y + 6.0),
-                n(BOX_W - 12.0),
-                n(BAND_H - 6.0),
-                n(-BOX_W),
-            );
-            text(
-                &mut out,
-                x + BOX_PAD,
-                y + 14.5,
-                11.0,
-                true,
-                "#ffffff",
-                "start",
-                &fit(band, BOX_W - 2.0 * BOX_PAD, 11.0, true),
-            );
-            ty += BAND_H + 2.0;
-        } else if any_band {
-            ty += (BAND_H + 2.0) / 2.0;
-        }
-        for (k, (l, colour, bold)) in t.lines.iter().enumerate() {
-            let size = if k == 0 { 15.0 } else { 12.5 };
-            text(
-                &mut out,
-                x + BOX_PAD,
-                ty + 13.0,
-                size,
-                *bold,
-                colour,
-                "start",
-                l,
-            );
-            ty += if k == 0 { LINE_H + 2.0 } else { LINE_H };
-        }
-        out.push_str("</a>");
-    }
+/// A short dotted edge with "+N standards not drawn" above it: the cap cut this node's
+/// standards, and the reader should see where.
+fn draw_stub(out: &mut String, x: f64, y0: f64, hidden: usize) {
+    let _ = write!(
+        out,
+        r#"<path d="M{} {}V{}" fill="none" stroke="{MUTED}" stroke-width="1.4" stroke-dasharray="2 3"/>"#,
+        n(x),
+        n(y0),
+        n(y0 - 16.0)
+    );
+    text(
+        out,
+        x,
+        y0 - 21.0,
+        12.0,
+        false,
+        MUTED,
+        "middle",
+        &format!(
+            "+{} standard{} not drawn",
+            hidden,
+            if hidden == 1 { "" } else { "s" }
+        ),
+    );
+}
 
-    out.push_str(&legend_svg);
-    if let Some(f) = footer {
-        text(
-            &mut out,
-            MARGIN,
-            legend_top + legend_h + 14.0,
-            12.5,
-            true,
-            MUTED,
-            "start",
-            &fit(&f, width - 2.0 * MARGIN, 12.5, true),
-        );
+/// One node's box, a link to its instrument. The colour says the kind and a dash says a
+/// broken link, so the box reads in greyscale too.
+fn draw_box(
+    out: &mut String,
+    layout: &Layout,
+    it: &Item,
+    t: &BoxText,
+    kind: Kind,
+    link: &dyn Fn(i64) -> String,
+) {
+    let node = it.node;
+    let (x, y) = (it.x - BOX_W / 2.0, layout.row_y(it.depth));
+    let href = escape(&link(node.instrument.id));
+    let (fill, stroke, sw) = match (node.link_valid, kind) {
+        (false, _) => ("#fdf1f0", BROKEN, 2.2),
+        (true, Kind::National) => (NATIONAL_FILL, NATIONAL, 2.4),
+        (true, Kind::Accredited) => (ACCREDITED_FILL, ACCREDITED, 2.4),
+        (true, Kind::Instrument) => ("#ffffff", INK, 2.0),
+        (true, Kind::Standard) => ("#ffffff", "#6b7580", 1.3),
+    };
+    let dash = if node.link_valid {
+        ""
+    } else {
+        r#" stroke-dasharray="7 4""#
+    };
+    let _ = write!(
+        out,
+        r#"<a class="ctsvg-node" href="{href}" xlink:href="{href}"><title>{}</title><rect class="ctsvg-box" x="{}" y="{}" width="{}" height="{}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{dash}/>"#,
+        escape(&t.tooltip),
+        n(x),
+        n(y),
+        n(BOX_W),
+        n(layout.box_h),
+    );
+    let mut ty = y + BOX_PAD;
+    if let Some(band) = &t.band {
+        draw_band(out, x, y, band, node.link_valid, kind);
+        ty += BAND_H + 2.0;
+    } else if layout.any_band {
+        // No band of its own: centre the text in the room the band would take, rather than
+        // leave a gap at the bottom.
+        ty += (BAND_H + 2.0) / 2.0;
     }
-    out.push_str("</svg>");
-    out
+    for (k, (l, colour, bold)) in t.lines.iter().enumerate() {
+        let size = if k == 0 { 15.0 } else { 12.5 };
+        text(out, x + BOX_PAD, ty + 13.0, size, *bold, colour, "start", l);
+        ty += if k == 0 { LINE_H + 2.0 } else { LINE_H };
+    }
+    out.push_str("</a>");
+}
+
+/// The band across a box's top naming its kind. A root's band keeps its root colour on a
+/// broken link too (the box's red dashed outline already says broken); other bands turn red.
+fn draw_band(out: &mut String, x: f64, y: f64, band: &str, link_valid: bool, kind: Kind) {
+    let band_fill = match (link_valid, kind) {
+        (_, Kind::National) => NATIONAL,
+        (_, Kind::Accredited) => ACCREDITED,
+        (false, _) => BROKEN,
+        (true, _) => INK,
+    };
+    // The band hugs the box's rounded top corners.
+    let _ = write!(
+        out,
+        r#"<path d="M{} {}a6 6 0 0 1 6 -6h{}a6 6 0 0 1 6 6v{}h{}Z" fill="{band_fill}"/>"#,
+        n(x),
+        n(y + 6.0),
+        n(BOX_W - 12.0),
+        n(BAND_H - 6.0),
+        n(-BOX_W),
+    );
+    text(
+        out,
+        x + BOX_PAD,
+        y + 14.5,
+        11.0,
+        true,
+        "#ffffff",
+        "start",
+        &fit(band, BOX_W - 2.0 * BOX_PAD, 11.0, true),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1062,14 +1251,33 @@ fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
         })
 }
 
-/// One panel (the points of one reference unit), its top edge at `top`. Returns the height.
-fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
-    let unit = points
-        .first()
-        .map(|p| p.reference.unit.as_str())
-        .unwrap_or("");
+/// A panel's plot area and the value ranges it shows: maps values to drawing coordinates.
+struct Plot {
+    x0: f64,
+    x1: f64,
+    /// Top of the plot area (y grows downwards in SVG).
+    y0: f64,
+    y1: f64,
+    xmin: f64,
+    xmax: f64,
+    ymin: f64,
+    ymax: f64,
+}
 
-    // Ranges, as in pdf::chart::draw.
+impl Plot {
+    fn sx(&self, v: f64) -> f64 {
+        self.x0 + (v - self.xmin) / (self.xmax - self.xmin) * (self.x1 - self.x0)
+    }
+
+    fn sy(&self, v: f64) -> f64 {
+        self.y1 - (v - self.ymin) / (self.ymax - self.ymin) * (self.y1 - self.y0)
+    }
+}
+
+/// The padded `(x, y)` ranges of a panel, as in pdf::chart::draw, so that the page and the
+/// certificate show the same picture. The y range holds zero, every U bar and every limit, so
+/// nothing the reader must judge against falls off the plot.
+fn panel_ranges(points: &[&PointResult]) -> ((f64, f64), (f64, f64)) {
     let (mut xmin, mut xmax) = min_max(points.iter().map(|p| p.reference.value));
     let mut ys: Vec<f64> = vec![0.0];
     for p in points {
@@ -1082,24 +1290,40 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
             ys.extend([lo, hi]);
         }
     }
-    let (mut ymin, mut ymax) = min_max(ys.into_iter());
+    let (ymin, ymax) = min_max(ys.into_iter());
     if !(xmin.is_finite() && xmax.is_finite()) {
         xmin = 0.0;
         xmax = 0.0;
     }
-    ((xmin, xmax), (ymin, ymax)) = padded_ranges((xmin, xmax), (ymin, ymax));
+    padded_ranges((xmin, xmax), (ymin, ymax))
+}
 
+/// One panel (the points of one reference unit), its top edge at `top`. Returns the height.
+fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
+    let unit = points
+        .first()
+        .map(|p| p.reference.unit.as_str())
+        .unwrap_or("");
+    let ((xmin, xmax), (ymin, ymax)) = panel_ranges(points);
+
+    // The y labels are measured first: the plot starts where the widest one ends.
     let (yt, _) = nice_ticks(ymin, ymax, 6);
     let (ylabels, yexp) = tick_labels(&yt);
     let ylabel_w = ylabels
         .iter()
         .map(|l| text_width(l, 12.0, false))
         .fold(0.0, f64::max);
-    let (px0, px1) = (16.0 + ylabel_w + 10.0, CHART_W - 18.0);
-    let (py0, py1) = (top + 30.0, top + 30.0 + PLOT_H);
-    let sx = |v: f64| px0 + (v - xmin) / (xmax - xmin) * (px1 - px0);
-    let sy = |v: f64| py1 - (v - ymin) / (ymax - ymin) * (py1 - py0);
-    let (xt, xlabels, xexp) = x_ticks(xmin, xmax, px1 - px0);
+    let plot = Plot {
+        x0: 16.0 + ylabel_w + 10.0,
+        x1: CHART_W - 18.0,
+        y0: top + 30.0,
+        y1: top + 30.0 + PLOT_H,
+        xmin,
+        xmax,
+        ymin,
+        ymax,
+    };
+    let (xt, xlabels, xexp) = x_ticks(xmin, xmax, plot.x1 - plot.x0);
 
     // The y axis is named above the plot, as in the PDF.
     text(
@@ -1112,57 +1336,81 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         "start",
         &unit_label("Error", yexp, unit),
     );
-    let _ = write!(
-        out,
-        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="white"/>"#,
-        n(px0),
-        n(py0),
-        n(px1 - px0),
-        n(py1 - py0)
-    );
-    for (v, l) in xt.iter().zip(&xlabels) {
-        let x = sx(*v);
-        let _ = write!(
-            out,
-            r#"<path d="M{} {}V{}" stroke="{GRID}" stroke-width="1"/>"#,
-            n(x),
-            n(py0),
-            n(py1)
-        );
-        text(out, x, py1 + 17.0, 12.0, false, MUTED, "middle", l);
-    }
-    for (v, l) in yt.iter().zip(&ylabels) {
-        let y = sy(*v);
-        let _ = write!(
-            out,
-            r#"<path d="M{} {}H{}" stroke="{GRID}" stroke-width="1"/>"#,
-            n(px0),
-            n(y),
-            n(px1)
-        );
-        text(out, px0 - 6.0, y + 4.2, 12.0, false, MUTED, "end", l);
-    }
-    if ymin < 0.0 && ymax > 0.0 {
-        let _ = write!(
-            out,
-            r##"<path d="M{} {}H{}" stroke="#8a939d" stroke-width="1.3"/>"##,
-            n(px0),
-            n(sy(0.0)),
-            n(px1)
-        );
-    }
+    draw_grid(out, &plot, (&xt, &xlabels), (&yt, &ylabels));
     text(
         out,
-        (px0 + px1) / 2.0,
-        py1 + 38.0,
+        (plot.x0 + plot.x1) / 2.0,
+        plot.y1 + 38.0,
         13.0,
         false,
         INK,
         "middle",
         &unit_label("Reference value", xexp, unit),
     );
+    draw_limits(out, points, &plot);
+    for p in points {
+        draw_point(out, p, &plot);
+    }
+    // The frame last, over the ends of the grid and the limit lines.
+    let _ = write!(
+        out,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#4a525b" stroke-width="1.2"/>"##,
+        n(plot.x0),
+        n(plot.y0),
+        n(plot.x1 - plot.x0),
+        n(plot.y1 - plot.y0)
+    );
+    plot.y1 + 48.0 - top
+}
 
-    // Tolerance limits: a line through each point's limit, held flat to the plot edges.
+/// The plot's white ground, its grid lines with their tick labels, and a darker zero line when
+/// zero is inside the range (an error of zero is the line a reader measures from).
+fn draw_grid(out: &mut String, plot: &Plot, x: (&[f64], &[String]), y: (&[f64], &[String])) {
+    let _ = write!(
+        out,
+        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="white"/>"#,
+        n(plot.x0),
+        n(plot.y0),
+        n(plot.x1 - plot.x0),
+        n(plot.y1 - plot.y0)
+    );
+    for (v, l) in x.0.iter().zip(x.1) {
+        let x = plot.sx(*v);
+        let _ = write!(
+            out,
+            r#"<path d="M{} {}V{}" stroke="{GRID}" stroke-width="1"/>"#,
+            n(x),
+            n(plot.y0),
+            n(plot.y1)
+        );
+        text(out, x, plot.y1 + 17.0, 12.0, false, MUTED, "middle", l);
+    }
+    for (v, l) in y.0.iter().zip(y.1) {
+        let y = plot.sy(*v);
+        let _ = write!(
+            out,
+            r#"<path d="M{} {}H{}" stroke="{GRID}" stroke-width="1"/>"#,
+            n(plot.x0),
+            n(y),
+            n(plot.x1)
+        );
+        text(out, plot.x0 - 6.0, y + 4.2, 12.0, false, MUTED, "end", l);
+    }
+    if plot.ymin < 0.0 && plot.ymax > 0.0 {
+        let _ = write!(
+            out,
+            r##"<path d="M{} {}H{}" stroke="#8a939d" stroke-width="1.3"/>"##,
+            n(plot.x0),
+            n(plot.sy(0.0)),
+            n(plot.x1)
+        );
+    }
+}
+
+/// Tolerance limits: a line through each point's limit, held flat to the plot edges. Limits
+/// may differ from point to point (a tolerance in % of reading), so one straight line would
+/// misplace them.
+fn draw_limits(out: &mut String, points: &[&PointResult], plot: &Plot) {
     let mut with_limits: Vec<(f64, f64, f64)> = points
         .iter()
         .filter_map(|p| limits_in_error_unit(p).map(|(lo, hi)| (p.reference.value, lo, hi)))
@@ -1170,99 +1418,96 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         .collect();
     with_limits.sort_by(|a, b| a.0.total_cmp(&b.0));
     with_limits.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
-    if !with_limits.is_empty() {
-        for (which, pick) in [
-            (
-                "lower",
-                (|t: &(f64, f64, f64)| t.1) as fn(&(f64, f64, f64)) -> f64,
-            ),
-            ("upper", |t: &(f64, f64, f64)| t.2),
-        ] {
-            let mut pts = vec![(px0, sy(pick(&with_limits[0])))];
-            pts.extend(with_limits.iter().map(|t| (sx(t.0), sy(pick(t)))));
-            pts.push((px1, sy(pick(&with_limits[with_limits.len() - 1]))));
-            let d: Vec<String> = pts
-                .iter()
-                .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
-                .collect();
-            let _ = write!(
-                out,
-                r#"<polyline class="ctsvg-limit ctsvg-limit-{which}" points="{}" fill="none" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4"/>"#,
-                d.join(" ")
-            );
-        }
+    if with_limits.is_empty() {
+        return;
     }
-
-    // Points with their U bars; as found and as left side by side at the same reference.
-    for p in points {
-        let shift = match p.stage {
-            Stage::AsFound => -4.0,
-            Stage::AsLeft => 4.0,
-        };
-        let x = sx(p.reference.value) + shift;
-        let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
-        if !(x.is_finite() && e.is_finite()) {
-            continue;
-        }
-        let col = stage_colour(p.stage);
-        let decision = p.decision.map(|d| d.as_str().replace('_', " "));
-        let tip = format!(
-            "{}: reference {} {}, error {} {}{}{}",
-            stage_text(p.stage),
-            fmt_num(p.reference.value),
-            p.reference.unit,
-            fmt_num(e),
-            p.error.unit,
-            if u.is_finite() && u > 0.0 {
-                format!(
-                    ", U = {} {} (k = {})",
-                    fmt_num(u),
-                    p.expanded_uncertainty.unit,
-                    fmt_num(p.coverage_factor)
-                )
-            } else {
-                String::new()
-            },
-            decision.map(|d| format!(", {d}")).unwrap_or_default(),
+    for (which, pick) in [
+        (
+            "lower",
+            (|t: &(f64, f64, f64)| t.1) as fn(&(f64, f64, f64)) -> f64,
+        ),
+        ("upper", |t: &(f64, f64, f64)| t.2),
+    ] {
+        let mut pts = vec![(plot.x0, plot.sy(pick(&with_limits[0])))];
+        pts.extend(with_limits.iter().map(|t| (plot.sx(t.0), plot.sy(pick(t)))));
+        pts.push((plot.x1, plot.sy(pick(&with_limits[with_limits.len() - 1]))));
+        let d: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
+            .collect();
+        let _ = write!(
+            out,
+            r#"<polyline class="ctsvg-limit ctsvg-limit-{which}" points="{}" fill="none" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4"/>"#,
+            d.join(" ")
         );
-        let _ = write!(out, r#"<g><title>{}</title>"#, escape(&tip));
-        let mut top_y = sy(e) - 5.0;
-        if u.is_finite() && u > 0.0 {
-            let (lo, hi) = (sy(e - u), sy(e + u));
-            top_y = top_y.min(hi);
-            let _ = write!(
-                out,
-                r#"<path class="ctsvg-ubar" d="M{x} {lo}V{hi}M{xl} {lo}H{xr}M{xl} {hi}H{xr}" stroke="{col}" stroke-width="1.5" fill="none"/>"#,
-                x = n(x),
-                lo = n(lo),
-                hi = n(hi),
-                xl = n(x - 3.5),
-                xr = n(x + 3.5),
-            );
-        }
-        out.push_str(&marker(p.stage, x, sy(e), "ctsvg-marker"));
-        if p.decision.is_some_and(|d| d.is_out_of_tolerance()) {
-            // ✕ above the bar: outside the tolerance, whatever the colour shows.
-            let (cx, cy) = (x, (top_y - 9.0).max(py0 + 6.0));
-            let _ = write!(
-                out,
-                r#"<path class="ctsvg-fail" d="M{} {}l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#,
-                n(cx - 4.0),
-                n(cy - 4.0)
-            );
-        }
-        out.push_str("</g>");
     }
+}
 
-    let _ = write!(
-        out,
-        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#4a525b" stroke-width="1.2"/>"##,
-        n(px0),
-        n(py0),
-        n(px1 - px0),
-        n(py1 - py0)
-    );
-    py1 + 48.0 - top
+/// One point with its U bar, in a group whose tooltip says it in words. As found and as left
+/// sit side by side at the same reference, so neither hides the other.
+fn draw_point(out: &mut String, p: &PointResult, plot: &Plot) {
+    let shift = match p.stage {
+        Stage::AsFound => -4.0,
+        Stage::AsLeft => 4.0,
+    };
+    let x = plot.sx(p.reference.value) + shift;
+    let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
+    if !(x.is_finite() && e.is_finite()) {
+        return;
+    }
+    let col = stage_colour(p.stage);
+    let _ = write!(out, r#"<g><title>{}</title>"#, escape(&point_tooltip(p)));
+    let mut top_y = plot.sy(e) - 5.0;
+    if u.is_finite() && u > 0.0 {
+        let (lo, hi) = (plot.sy(e - u), plot.sy(e + u));
+        top_y = top_y.min(hi);
+        let _ = write!(
+            out,
+            r#"<path class="ctsvg-ubar" d="M{x} {lo}V{hi}M{xl} {lo}H{xr}M{xl} {hi}H{xr}" stroke="{col}" stroke-width="1.5" fill="none"/>"#,
+            x = n(x),
+            lo = n(lo),
+            hi = n(hi),
+            xl = n(x - 3.5),
+            xr = n(x + 3.5),
+        );
+    }
+    out.push_str(&marker(p.stage, x, plot.sy(e), "ctsvg-marker"));
+    if p.decision.is_some_and(|d| d.is_out_of_tolerance()) {
+        // ✕ above the bar: outside the tolerance, whatever the colour shows.
+        let (cx, cy) = (x, (top_y - 9.0).max(plot.y0 + 6.0));
+        let _ = write!(
+            out,
+            r#"<path class="ctsvg-fail" d="M{} {}l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#,
+            n(cx - 4.0),
+            n(cy - 4.0)
+        );
+    }
+    out.push_str("</g>");
+}
+
+/// A point in words: stage, reference, error, U with its k, and the decision.
+fn point_tooltip(p: &PointResult) -> String {
+    let (e, u) = (p.error.value, p.expanded_uncertainty.value.abs());
+    let decision = p.decision.map(|d| d.as_str().replace('_', " "));
+    format!(
+        "{}: reference {} {}, error {} {}{}{}",
+        stage_text(p.stage),
+        fmt_num(p.reference.value),
+        p.reference.unit,
+        fmt_num(e),
+        p.error.unit,
+        if u.is_finite() && u > 0.0 {
+            format!(
+                ", U = {} {} (k = {})",
+                fmt_num(u),
+                p.expanded_uncertainty.unit,
+                fmt_num(p.coverage_factor)
+            )
+        } else {
+            String::new()
+        },
+        decision.map(|d| format!(", {d}")).unwrap_or_default(),
+    )
 }
 
 /// The error-versus-reference chart (the PDF certificate's chart, `pdf::chart`): reference
@@ -1283,6 +1528,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
         }
     }
 
+    // Errors in different units cannot share an axis: one panel per unit.
     let mut body = String::new();
     let mut y = 12.0;
     for unit in &units {
@@ -1294,12 +1540,34 @@ pub fn error_chart(points: &[&PointResult]) -> String {
         y += chart_panel(&mut body, &panel, y) + 10.0;
     }
 
-    let has = |stage: Stage| points.iter().any(|p| p.stage == stage);
-    let any_limits = points.iter().any(|p| limits_in_error_unit(p).is_some());
-    let fails = points
+    let (legend_svg, legend_h) = legend(&chart_legend_items(points), 16.0, y, CHART_W - 32.0);
+    let height = y + legend_h + 10.0;
+
+    // The id hashes the points, so two charts on one page do not share ids.
+    let seed: String = points
         .iter()
-        .filter(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()))
-        .count();
+        .map(|p| format!("{}{}{:?};", p.reference.value, p.error.value, p.stage))
+        .collect();
+    let id = id_prefix("chart", &seed);
+    let mut out = String::with_capacity(body.len() + legend_svg.len() + 1024);
+    open_svg(
+        &mut out,
+        &id,
+        CHART_W,
+        height,
+        0.0,
+        "Error versus reference value",
+        &chart_description(points, &units),
+    );
+    out.push_str(&body);
+    out.push_str(&legend_svg);
+    out.push_str("</svg>");
+    out
+}
+
+/// The chart's legend rows, only for what the chart shows.
+fn chart_legend_items(points: &[&PointResult]) -> Vec<(String, String)> {
+    let has = |stage: Stage| points.iter().any(|p| p.stage == stage);
     let mut items = Vec::new();
     for stage in [Stage::AsFound, Stage::AsLeft] {
         if has(stage) {
@@ -1320,7 +1588,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Expanded uncertainty U".to_string(),
         ));
     }
-    if any_limits {
+    if any_limits(points) {
         items.push((
             format!(
                 r#"<path d="M0 7H24" stroke="{LIMIT}" stroke-width="1.8" stroke-dasharray="8 4" fill="none"/>"#
@@ -1328,7 +1596,7 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Tolerance limits".to_string(),
         ));
     }
-    if fails > 0 {
+    if fails(points) > 0 {
         items.push((
             format!(
                 r#"<path d="M8 3l8 8m0 -8l-8 8" stroke="{BROKEN}" stroke-width="2.4" stroke-linecap="round" fill="none"/>"#
@@ -1336,9 +1604,24 @@ pub fn error_chart(points: &[&PointResult]) -> String {
             "Outside tolerance (fail)".to_string(),
         ));
     }
-    let (legend_svg, legend_h) = legend(&items, 16.0, y, CHART_W - 32.0);
-    let height = y + legend_h + 10.0;
+    items
+}
 
+fn any_limits(points: &[&PointResult]) -> bool {
+    points.iter().any(|p| limits_in_error_unit(p).is_some())
+}
+
+/// Points outside the tolerance (decision `fail` or `conditional_fail`).
+fn fails(points: &[&PointResult]) -> usize {
+    points
+        .iter()
+        .filter(|p| p.decision.is_some_and(|d| d.is_out_of_tolerance()))
+        .count()
+}
+
+/// The chart in words, for assistive technology: how many points of each stage, over which
+/// range (or units), whether limits are drawn and how many points fail.
+fn chart_description(points: &[&PointResult], units: &[&str]) -> String {
     let (rmin, rmax) = min_max(points.iter().map(|p| p.reference.value));
     let count = |stage: Stage| points.iter().filter(|p| p.stage == stage).count();
     let mut desc = format!(
@@ -1359,37 +1642,19 @@ pub fn error_chart(points: &[&PointResult]) -> String {
     } else {
         let _ = write!(desc, ", one panel per unit ({})", units.join(", "));
     }
-    desc.push_str(if any_limits {
+    desc.push_str(if any_limits(points) {
         "; tolerance limits drawn"
     } else {
         "; no tolerance given"
     });
+    let fails = fails(points);
     let _ = write!(
         desc,
         "; {} point{} outside tolerance.",
         fails,
         if fails == 1 { "" } else { "s" }
     );
-
-    let seed: String = points
-        .iter()
-        .map(|p| format!("{}{}{:?};", p.reference.value, p.error.value, p.stage))
-        .collect();
-    let id = id_prefix("chart", &seed);
-    let mut out = String::with_capacity(body.len() + legend_svg.len() + 1024);
-    open_svg(
-        &mut out,
-        &id,
-        CHART_W,
-        height,
-        0.0,
-        "Error versus reference value",
-        &desc,
-    );
-    out.push_str(&body);
-    out.push_str(&legend_svg);
-    out.push_str("</svg>");
-    out
+    desc
 }
 
 #[cfg(test)]
