@@ -9,11 +9,12 @@ use super::body::JsonBody;
 use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::config::AppConfig;
-use crate::db::calibrations::{Calibration, CalibrationFilter};
+use crate::db::calibrations::Calibration;
 use crate::db::{self, Database};
 use crate::domain::calibration::CalibrationInput;
 use crate::domain::states::CalibrationStatus;
 use crate::error::{ApiError, Problem};
+use crate::http::query::CalibrationQuery;
 use crate::workflow;
 
 /// Largest batch accepted in one request.
@@ -149,10 +150,7 @@ pub async fn read(
 /// Calibrations, filtered, ordered by id (any role).
 #[utoipa::path(
     tag = "calibrations",
-    params(("instrument_id" = Option<i64>, Query), ("status" = Option<String>, Query),
-           ("from" = Option<chrono::NaiveDate>, Query, description = "performed on or after, YYYY-MM-DD"),
-           ("to" = Option<chrono::NaiveDate>, Query, description = "performed on or before, YYYY-MM-DD"),
-           ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
+    params(CalibrationQuery),
     responses(
         (status = 200, body = CalibrationPage, description = "A page of the calibrations that match the filters, and the total that match"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
@@ -160,29 +158,15 @@ pub async fn read(
     ),
     security(("bearer" = []))
 )]
-#[get("/api/v1/calibrations?<instrument_id>&<status>&<from>&<to>&<page>&<per_page>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/api/v1/calibrations?<query..>")]
 pub async fn list(
     user: Result<AuthUser, ApiError>,
-    instrument_id: Option<&str>,
-    status: Option<&str>,
-    from: Option<&str>,
-    to: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: CalibrationQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<CalibrationPage>, ApiError> {
     user?.require(roles::ANY)?;
-    let (page, per_page) = params::page(page, per_page)?;
-    let instrument_id = params::optional_id("instrument_id", instrument_id)?;
-    let filter = CalibrationFilter {
-        instrument_id,
-        status: params::state("status", status)?,
-        from: params::optional_date("from", from)?,
-        to: params::optional_date("to", to)?,
-        page,
-        per_page,
-    };
+    let filter = query.filter()?;
+    let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
         .run(move |conn| db::calibrations::list(conn, &filter))
         .await?;

@@ -5,12 +5,12 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
-use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::db::calibrations::Calibration;
-use crate::db::certificates::{CertificateFilter, CertificateItem, Document, Verification};
+use crate::db::certificates::{CertificateItem, Document, Verification};
 use crate::db::{self, Database};
 use crate::error::{ApiError, Problem};
+use crate::http::query::CertificateQuery;
 use crate::http::Download;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,11 +32,7 @@ pub struct CertificateDetail {
 /// Issued certificates, filtered (auditor, approver, admin).
 #[utoipa::path(
     tag = "certificates",
-    params(("status" = Option<String>, Query, description = "issued, withdrawn or superseded"),
-           ("from" = Option<chrono::NaiveDate>, Query, description = "issued on or after, YYYY-MM-DD"),
-           ("to" = Option<chrono::NaiveDate>, Query, description = "issued on or before, YYYY-MM-DD"),
-           ("instrument_id" = Option<i64>, Query), ("customer" = Option<String>, Query),
-           ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)),
+    params(CertificateQuery),
     responses(
         (status = 200, body = CertificatePage, description = "A page of the certificates that match the filters, each with the SHA-256 of its PDF and DCC, and the total that match"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
@@ -45,30 +41,15 @@ pub struct CertificateDetail {
     ),
     security(("bearer" = []))
 )]
-#[get("/api/v1/certificates?<status>&<from>&<to>&<instrument_id>&<customer>&<page>&<per_page>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/api/v1/certificates?<query..>")]
 pub async fn list(
     user: Result<AuthUser, ApiError>,
-    status: Option<&str>,
-    from: Option<&str>,
-    to: Option<&str>,
-    instrument_id: Option<&str>,
-    customer: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: CertificateQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<CertificatePage>, ApiError> {
     user?.require(roles::CERTIFICATE_LISTERS)?;
-    let (page, per_page) = params::page(page, per_page)?;
-    let filter = CertificateFilter {
-        status: params::state("status", status)?,
-        from: params::optional_date("from", from)?,
-        to: params::optional_date("to", to)?,
-        instrument_id: params::optional_id("instrument_id", instrument_id)?,
-        customer: params::filter(customer),
-        page,
-        per_page,
-    };
+    let filter = query.filter()?;
+    let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
         .run(move |conn| db::certificates::list(conn, &filter))
         .await?;

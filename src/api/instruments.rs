@@ -10,8 +10,9 @@ use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::db::{self, Database};
 use crate::domain::instrument::{validate_instrument, Instrument, InstrumentInput};
-use crate::domain::validity::{InstrumentStatus, Role};
+use crate::domain::validity::InstrumentStatus;
 use crate::error::{ApiError, Problem};
+use crate::http::query::InstrumentQuery;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct InstrumentPage {
@@ -82,13 +83,7 @@ pub async fn read(
 /// The register, filtered and paginated, ordered by id (any role).
 #[utoipa::path(
     tag = "instruments",
-    params(
-        ("role" = Option<String>, Query, description = "working, reference or national"),
-        ("status" = Option<String>, Query, description = "active, suspended or retired"),
-        ("customer" = Option<String>, Query, description = "exact customer name"),
-        ("q" = Option<String>, Query, description = "text in asset tag, serial number, model or manufacturer"),
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
-    ),
+    params(InstrumentQuery),
     responses(
         (status = 200, body = InstrumentPage, description = "A page of the instruments that match the filters, and the total that match"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
@@ -96,39 +91,15 @@ pub async fn read(
     ),
     security(("bearer" = []))
 )]
-#[get("/api/v1/instruments?<role>&<status>&<customer>&<q>&<page>&<per_page>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/api/v1/instruments?<query..>")]
 pub async fn list(
     user: Result<AuthUser, ApiError>,
-    role: Option<&str>,
-    status: Option<&str>,
-    customer: Option<&str>,
-    q: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: InstrumentQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<InstrumentPage>, ApiError> {
     user?.require(roles::ANY)?;
-    let (page, per_page) = params::page(page, per_page)?;
-    let role = params::filter(role);
-    if let Some(role) = &role {
-        role.parse::<Role>()
-            .map_err(|_| ApiError::field("role", "must be working, reference or national"))?;
-    }
-    let status = params::filter(status);
-    if let Some(status) = &status {
-        status
-            .parse::<InstrumentStatus>()
-            .map_err(|_| ApiError::field("status", "must be active, suspended or retired"))?;
-    }
-    let filter = db::instruments::InstrumentFilter {
-        role,
-        status,
-        customer: params::filter(customer),
-        text: params::filter(q),
-        page,
-        per_page,
-    };
+    let filter = query.filter()?;
+    let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
         .run(move |conn| db::instruments::list(conn, &filter))
         .await?;

@@ -24,7 +24,7 @@ use chrono::{Datelike, NaiveDate};
 use libsqlite3_sys as ffi;
 
 use super::calibrations::ON_RECORD;
-use super::validity::{record_of, validity_of_row, PERFORMED_LATER};
+use super::validity::{validity_of_row, RecordColumns, PERFORMED_LATER};
 use super::{DbError, DbResult};
 use crate::domain::people::AuthUser;
 use crate::domain::validity::Validity;
@@ -249,17 +249,20 @@ impl Reader {
             return Ok((user, None));
         };
         let record = match self.text(7) {
-            Some(performed_on) => Some(record_of(
-                self.integer(6),
-                date(performed_on)?,
-                self.text(8).map(date).transpose()?,
-                self.text(9).unwrap_or_default(),
-                self.integer(10) != 0,
-                self.text(11).unwrap_or_default(),
-                self.text(12).map(str::to_string),
-                self.text(13).map(str::to_string),
-                self.integer(5) != 0,
-            )),
+            Some(performed_on) => Some(
+                RecordColumns {
+                    id: self.integer(6),
+                    performed_on: date(performed_on)?,
+                    due_on: self.text(8).map(date).transpose()?,
+                    status: self.text(9).unwrap_or_default(),
+                    out_of_tolerance: self.integer(10) != 0,
+                    kind: self.text(11).unwrap_or_default(),
+                    number: self.text(12).map(str::to_string),
+                    issuer_number: self.text(13).map(str::to_string),
+                    chain_broken: self.integer(5) != 0,
+                }
+                .record(),
+            ),
             None if self.integer(14) != 0 => Some(PERFORMED_LATER),
             None => None,
         };

@@ -237,17 +237,18 @@ pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, I
                 .or_default()
                 .push(CalibrationFacts {
                     // The chain is what traceability judges, so not the stored state.
-                    record: super::validity::record_of(
+                    record: super::validity::RecordColumns {
                         id,
                         performed_on,
                         due_on,
-                        &status,
+                        status: &status,
                         out_of_tolerance,
-                        &kind,
+                        kind: &kind,
                         number,
                         issuer_number,
-                        false,
-                    ),
+                        chain_broken: false,
+                    }
+                    .record(),
                     standards_used: used.into_iter().map(|(_, standard)| standard).collect(),
                     accredited_issuer,
                     smallest_uncertainty: smallest_uncertainty(&points),

@@ -299,33 +299,37 @@ pub(super) const PERFORMED_LATER: CalibrationOnRecord = CalibrationOnRecord {
     chain_broken: false,
 };
 
-/// A calibration on record as validity sees it. Sequence is the id (creation
-/// order); the certificate is ours, or the issuer's for an external one.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn record_of(
-    id: i64,
-    performed_on: NaiveDate,
-    due_on: Option<NaiveDate>,
-    status: &str,
-    out_of_tolerance: bool,
-    kind: &str,
-    number: Option<String>,
-    issuer_number: Option<String>,
-    chain_broken: bool,
-) -> CalibrationOnRecord {
-    CalibrationOnRecord {
-        calibration_id: id,
-        performed_on,
-        sequence: id,
-        due_on: due_on.unwrap_or(performed_on),
-        certificate_number: if kind == CalibrationKind::External.as_str() {
-            issuer_number
-        } else {
-            number
-        },
-        withdrawn: status == CalibrationStatus::Withdrawn.as_str(),
-        out_of_tolerance,
-        chain_broken,
+/// The stored columns of a calibration on record, as each reader gets them.
+pub(super) struct RecordColumns<'a> {
+    pub id: i64,
+    pub performed_on: NaiveDate,
+    pub due_on: Option<NaiveDate>,
+    pub status: &'a str,
+    pub out_of_tolerance: bool,
+    pub kind: &'a str,
+    pub number: Option<String>,
+    pub issuer_number: Option<String>,
+    pub chain_broken: bool,
+}
+
+impl RecordColumns<'_> {
+    /// A calibration on record as validity sees it. Sequence is the id (creation
+    /// order); the certificate is ours, or the issuer's for an external one.
+    pub(super) fn record(self) -> CalibrationOnRecord {
+        CalibrationOnRecord {
+            calibration_id: self.id,
+            performed_on: self.performed_on,
+            sequence: self.id,
+            due_on: self.due_on.unwrap_or(self.performed_on),
+            certificate_number: if self.kind == CalibrationKind::External.as_str() {
+                self.issuer_number
+            } else {
+                self.number
+            },
+            withdrawn: self.status == CalibrationStatus::Withdrawn.as_str(),
+            out_of_tolerance: self.out_of_tolerance,
+            chain_broken: self.chain_broken,
+        }
     }
 }
 
@@ -342,17 +346,18 @@ fn on_record(row: LatestRow) -> CalibrationOnRecord {
         number,
         issuer_number,
     ) = row;
-    record_of(
+    RecordColumns {
         id,
         performed_on,
         due_on,
-        &status,
+        status: &status,
         out_of_tolerance,
-        &kind,
+        kind: &kind,
         number,
         issuer_number,
         chain_broken,
-    )
+    }
+    .record()
 }
 
 /// `(SELECT status FROM instrument_status_changes WHERE instrument_id = <instrument>

@@ -3,6 +3,7 @@
 //! as downloads. `web/` and `api/` both use it; neither imports the other.
 
 pub mod params;
+pub mod query;
 
 use rocket::http::{ContentType, Header};
 use rocket::Responder;

@@ -11,26 +11,20 @@ use super::{layout, svg, PageError, Session};
 use crate::auth::{roles, UserRole};
 use crate::config::AppConfig;
 use crate::db::calibrations::CalibrationFilter;
-use crate::db::certificates::{CertificateFilter, Document};
-use crate::db::instruments::InstrumentFilter;
+use crate::db::certificates::Document;
 use crate::db::{self, Database};
 use crate::domain::calibration::Stage;
 use crate::domain::certificate::printed_point;
 use crate::domain::four_eyes::may_decide;
 use crate::domain::states::{CalibrationStatus, CertificateStatus};
 use crate::domain::traceability::trace;
-use crate::domain::validity::InstrumentStatus;
-use crate::domain::validity::Role;
+use crate::http::query::{CertificateQuery, InstrumentQuery};
 use crate::http::{params, Download};
 use crate::workflow;
 
 const PER_PAGE: i64 = 50;
 /// The dashboard's "due soon" horizon.
 const DUE_WITHIN_DAYS: i64 = 30;
-
-fn page_number(page: Option<&str>) -> Result<i64, PageError> {
-    Ok(params::page(page, None)?.0)
-}
 
 /// Pages of a list: numbers for "previous" and "next" links, `None` at the ends.
 fn pager(page: i64, total: i64) -> Value {
@@ -69,38 +63,21 @@ async fn dashboard(
     ))
 }
 
-#[get("/instruments?<q>&<role>&<status>&<customer>&<page>")]
+#[get("/instruments?<query..>")]
 async fn instruments(
     session: Result<Session, PageError>,
-    q: Option<&str>,
-    role: Option<&str>,
-    status: Option<&str>,
-    customer: Option<&str>,
-    page: Option<&str>,
+    query: InstrumentQuery<'_>,
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
-    let page = page_number(page)?;
-    let role = params::filter(role);
-    if let Some(role) = &role {
-        role.parse::<Role>().map_err(|_| {
-            PageError::BadRequest("role must be working, reference or national".into())
-        })?;
-    }
-    let status = params::filter(status);
-    if let Some(status) = &status {
-        status.parse::<InstrumentStatus>().map_err(|_| {
-            PageError::BadRequest("status must be active, suspended or retired".into())
-        })?;
-    }
-    let filter = InstrumentFilter {
-        role: role.clone(),
-        status: status.clone(),
-        customer: params::filter(customer),
-        text: params::filter(q),
-        page,
-        per_page: PER_PAGE,
+    // The pages show a fixed number of rows; a per_page in the address is ignored.
+    let query = InstrumentQuery {
+        per_page: None,
+        ..query
     };
+    let mut filter = query.filter()?;
+    filter.per_page = PER_PAGE;
+    let page = filter.page;
     let today = params::today();
     let shown_filter = filter.clone();
     let (items, total, validity) = database
@@ -336,29 +313,26 @@ async fn reject(
     Ok(Redirect::to(format!("/calibrations/{id}")))
 }
 
-#[get("/certificates?<status>&<from>&<to>&<customer>&<page>")]
-#[allow(clippy::too_many_arguments)]
+#[get("/certificates?<query..>")]
 async fn certificates(
     session: Result<Session, PageError>,
-    status: Option<&str>,
-    from: Option<&str>,
-    to: Option<&str>,
-    customer: Option<&str>,
-    page: Option<&str>,
+    query: CertificateQuery<'_>,
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
     session.require(roles::CERTIFICATE_LISTERS)?;
-    let page = page_number(page)?;
-    let filter = CertificateFilter {
-        status: params::state("status", status)?,
-        from: params::optional_date("from", params::filter(from).as_deref())?,
-        to: params::optional_date("to", params::filter(to).as_deref())?,
+    // An empty date field of the page's form is no bound; the row count is fixed.
+    let blank = |text: Option<&str>| text.is_some_and(|t| t.trim().is_empty());
+    let query = CertificateQuery {
+        from: query.from.filter(|_| !blank(query.from)),
+        to: query.to.filter(|_| !blank(query.to)),
         instrument_id: None,
-        customer: params::filter(customer),
-        page,
-        per_page: PER_PAGE,
+        per_page: None,
+        ..query
     };
+    let mut filter = query.filter()?;
+    filter.per_page = PER_PAGE;
+    let page = filter.page;
     let shown = json!({
         "status": filter.status, "from": filter.from, "to": filter.to, "customer": filter.customer,
     });

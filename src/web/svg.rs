@@ -215,18 +215,22 @@ fn id_prefix(kind: &str, seed: &str) -> String {
     format!("ctsvg-{kind}-{:08x}", h as u32)
 }
 
-/// Text element helper: `<text x y font-size [font-weight] fill [anchor]>escaped</text>`.
-#[allow(clippy::too_many_arguments)]
-fn text(
-    out: &mut String,
-    x: f64,
-    y: f64,
+/// How a line of text is set: size, weight, colour and anchor.
+struct Font<'a> {
     size: f64,
     bold: bool,
-    fill: &str,
-    anchor: &str,
-    s: &str,
-) {
+    fill: &'a str,
+    anchor: &'a str,
+}
+
+/// Text element helper: `<text x y font-size [font-weight] fill [anchor]>escaped</text>`.
+fn text(out: &mut String, x: f64, y: f64, font: Font, s: &str) {
+    let Font {
+        size,
+        bold,
+        fill,
+        anchor,
+    } = font;
     let _ = write!(
         out,
         r#"<text x="{}" y="{}" font-size="{}"{} fill="{fill}"{}>{}</text>"#,
@@ -278,10 +282,12 @@ fn legend(items: &[(String, String)], x0: f64, y0: f64, width: f64) -> (String, 
             &mut out,
             x + key + 6.0,
             y + 11.5,
-            size,
-            false,
-            INK,
-            "start",
+            Font {
+                size,
+                bold: false,
+                fill: INK,
+                anchor: "start",
+            },
             label,
         );
         x += w + gap;
@@ -937,10 +943,12 @@ fn draw_diagram(
             &mut out,
             MARGIN,
             layout.legend_top + layout.legend_h + 14.0,
-            12.5,
-            true,
-            MUTED,
-            "start",
+            Font {
+                size: 12.5,
+                bold: true,
+                fill: MUTED,
+                anchor: "start",
+            },
             &fit(f, layout.width - 2.0 * MARGIN, 12.5, true),
         );
     }
@@ -955,10 +963,12 @@ fn draw_header(out: &mut String, header: &Header, traceable: bool) {
         out,
         MARGIN,
         MARGIN + 16.0,
-        17.0,
-        true,
-        INK,
-        "start",
+        Font {
+            size: 17.0,
+            bold: true,
+            fill: INK,
+            anchor: "start",
+        },
         &header.title,
     );
     for (k, l) in header.lines.iter().enumerate() {
@@ -975,10 +985,12 @@ fn draw_header(out: &mut String, header: &Header, traceable: bool) {
             out,
             MARGIN,
             MARGIN + 40.0 + k as f64 * 18.0,
-            13.0,
-            k == 0,
-            colour,
-            "start",
+            Font {
+                size: 13.0,
+                bold: k == 0,
+                fill: colour,
+                anchor: "start",
+            },
             l,
         );
     }
@@ -1052,10 +1064,12 @@ fn draw_stub(out: &mut String, x: f64, y0: f64, hidden: usize) {
         out,
         x,
         y0 - 21.0,
-        12.0,
-        false,
-        MUTED,
-        "middle",
+        Font {
+            size: 12.0,
+            bold: false,
+            fill: MUTED,
+            anchor: "middle",
+        },
         &format!(
             "+{} standard{} not drawn",
             hidden,
@@ -1109,7 +1123,18 @@ fn draw_box(
     }
     for (k, (l, colour, bold)) in t.lines.iter().enumerate() {
         let size = if k == 0 { 15.0 } else { 12.5 };
-        text(out, x + BOX_PAD, ty + 13.0, size, *bold, colour, "start", l);
+        text(
+            out,
+            x + BOX_PAD,
+            ty + 13.0,
+            Font {
+                size,
+                bold: *bold,
+                fill: colour,
+                anchor: "start",
+            },
+            l,
+        );
         ty += if k == 0 { LINE_H + 2.0 } else { LINE_H };
     }
     out.push_str("</a>");
@@ -1138,10 +1163,12 @@ fn draw_band(out: &mut String, x: f64, y: f64, band: &str, link_valid: bool, kin
         out,
         x + BOX_PAD,
         y + 14.5,
-        11.0,
-        true,
-        "#ffffff",
-        "start",
+        Font {
+            size: 11.0,
+            bold: true,
+            fill: "#ffffff",
+            anchor: "start",
+        },
         &fit(band, BOX_W - 2.0 * BOX_PAD, 11.0, true),
     );
 }
@@ -1330,10 +1357,12 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         out,
         16.0,
         top + 16.0,
-        14.0,
-        true,
-        INK,
-        "start",
+        Font {
+            size: 14.0,
+            bold: true,
+            fill: INK,
+            anchor: "start",
+        },
         &unit_label("Error", yexp, unit),
     );
     draw_grid(out, &plot, (&xt, &xlabels), (&yt, &ylabels));
@@ -1341,10 +1370,12 @@ fn chart_panel(out: &mut String, points: &[&PointResult], top: f64) -> f64 {
         out,
         (plot.x0 + plot.x1) / 2.0,
         plot.y1 + 38.0,
-        13.0,
-        false,
-        INK,
-        "middle",
+        Font {
+            size: 13.0,
+            bold: false,
+            fill: INK,
+            anchor: "middle",
+        },
         &unit_label("Reference value", xexp, unit),
     );
     draw_limits(out, points, &plot);
@@ -1383,7 +1414,18 @@ fn draw_grid(out: &mut String, plot: &Plot, x: (&[f64], &[String]), y: (&[f64], 
             n(plot.y0),
             n(plot.y1)
         );
-        text(out, x, plot.y1 + 17.0, 12.0, false, MUTED, "middle", l);
+        text(
+            out,
+            x,
+            plot.y1 + 17.0,
+            Font {
+                size: 12.0,
+                bold: false,
+                fill: MUTED,
+                anchor: "middle",
+            },
+            l,
+        );
     }
     for (v, l) in y.0.iter().zip(y.1) {
         let y = plot.sy(*v);
@@ -1394,7 +1436,18 @@ fn draw_grid(out: &mut String, plot: &Plot, x: (&[f64], &[String]), y: (&[f64], 
             n(y),
             n(plot.x1)
         );
-        text(out, plot.x0 - 6.0, y + 4.2, 12.0, false, MUTED, "end", l);
+        text(
+            out,
+            plot.x0 - 6.0,
+            y + 4.2,
+            Font {
+                size: 12.0,
+                bold: false,
+                fill: MUTED,
+                anchor: "end",
+            },
+            l,
+        );
     }
     if plot.ymin < 0.0 && plot.ymax > 0.0 {
         let _ = write!(

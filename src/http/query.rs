@@ -1,0 +1,134 @@
+//! The query parameters of the listing routes, each written once: the same
+//! struct reads the query (Rocket's `FromForm`), documents it (utoipa's
+//! `IntoParams`) and turns it into the repository's filter, with a 422 naming
+//! the parameter for a bad value. The pages read the same structs.
+
+use rocket::FromForm;
+use utoipa::IntoParams;
+
+use super::params;
+use crate::db::calibrations::CalibrationFilter;
+use crate::db::certificates::CertificateFilter;
+use crate::db::instruments::InstrumentFilter;
+use crate::domain::validity::{InstrumentStatus, Role};
+use crate::error::ApiError;
+
+/// `GET /api/v1/instruments` and the instruments page.
+#[derive(Debug, Default, FromForm, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InstrumentQuery<'r> {
+    /// working, reference or national
+    #[param(value_type = Option<String>)]
+    pub role: Option<&'r str>,
+    /// active, suspended or retired
+    #[param(value_type = Option<String>)]
+    pub status: Option<&'r str>,
+    /// exact customer name
+    #[param(value_type = Option<String>)]
+    pub customer: Option<&'r str>,
+    /// text in asset tag, serial number, model or manufacturer
+    #[param(value_type = Option<String>)]
+    pub q: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub page: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<&'r str>,
+}
+
+impl InstrumentQuery<'_> {
+    pub fn filter(&self) -> Result<InstrumentFilter, ApiError> {
+        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let role = params::filter(self.role);
+        if let Some(role) = &role {
+            role.parse::<Role>()
+                .map_err(|_| ApiError::field("role", "must be working, reference or national"))?;
+        }
+        let status = params::filter(self.status);
+        if let Some(status) = &status {
+            status
+                .parse::<InstrumentStatus>()
+                .map_err(|_| ApiError::field("status", "must be active, suspended or retired"))?;
+        }
+        Ok(InstrumentFilter {
+            role,
+            status,
+            customer: params::filter(self.customer),
+            text: params::filter(self.q),
+            page,
+            per_page,
+        })
+    }
+}
+
+/// `GET /api/v1/calibrations`.
+#[derive(Debug, Default, FromForm, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CalibrationQuery<'r> {
+    #[param(value_type = Option<i64>)]
+    pub instrument_id: Option<&'r str>,
+    /// draft, submitted, issued, accepted, rejected, withdrawn or superseded
+    #[param(value_type = Option<String>)]
+    pub status: Option<&'r str>,
+    /// performed on or after, YYYY-MM-DD
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub from: Option<&'r str>,
+    /// performed on or before, YYYY-MM-DD
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub to: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub page: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<&'r str>,
+}
+
+impl CalibrationQuery<'_> {
+    pub fn filter(&self) -> Result<CalibrationFilter, ApiError> {
+        let (page, per_page) = params::page(self.page, self.per_page)?;
+        Ok(CalibrationFilter {
+            instrument_id: params::optional_id("instrument_id", self.instrument_id)?,
+            status: params::state("status", self.status)?,
+            from: params::optional_date("from", self.from)?,
+            to: params::optional_date("to", self.to)?,
+            page,
+            per_page,
+        })
+    }
+}
+
+/// `GET /api/v1/certificates` and the certificates page.
+#[derive(Debug, Default, FromForm, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CertificateQuery<'r> {
+    /// issued, withdrawn or superseded
+    #[param(value_type = Option<String>)]
+    pub status: Option<&'r str>,
+    /// issued on or after, YYYY-MM-DD
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub from: Option<&'r str>,
+    /// issued on or before, YYYY-MM-DD
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub to: Option<&'r str>,
+    #[param(value_type = Option<i64>)]
+    pub instrument_id: Option<&'r str>,
+    #[param(value_type = Option<String>)]
+    pub customer: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub page: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<&'r str>,
+}
+
+impl CertificateQuery<'_> {
+    pub fn filter(&self) -> Result<CertificateFilter, ApiError> {
+        let (page, per_page) = params::page(self.page, self.per_page)?;
+        Ok(CertificateFilter {
+            status: params::state("status", self.status)?,
+            from: params::optional_date("from", self.from)?,
+            to: params::optional_date("to", self.to)?,
+            instrument_id: params::optional_id("instrument_id", self.instrument_id)?,
+            customer: params::filter(self.customer),
+            page,
+            per_page,
+        })
+    }
+}
