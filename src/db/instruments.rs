@@ -158,8 +158,9 @@ fn refuse_duplicates(
             .filter(instruments::id.ne(except.unwrap_or(0)))
             .into_boxed()
     };
+    // One label regardless of case: PG-0001 and pg-0001 are the same tag.
     let tag_taken: Option<i64> = others()
-        .filter(instruments::asset_tag.eq(&record.asset_tag))
+        .filter(lower(instruments::asset_tag).eq(record.asset_tag.to_lowercase()))
         .first(conn)
         .optional()?;
     if tag_taken.is_some() {

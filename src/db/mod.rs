@@ -330,7 +330,39 @@ impl From<diesel::result::Error> for MigrationError {
     }
 }
 
+/// Asset tags that differ only in case, as `PG-0001 / pg-0001`: the unique index
+/// on `lower(asset_tag)` cannot be built while any exist, so they are named
+/// first (a register that has none, or no instruments table yet, gives none).
+fn asset_tag_case_clashes(conn: &mut DbConnection) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Clash {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tags: String,
+    }
+    let sql = match conn {
+        DbConnection::Sqlite(_) => {
+            "SELECT group_concat(asset_tag, ' / ') AS tags FROM instruments \
+             GROUP BY lower(asset_tag) HAVING count(*) > 1"
+        }
+        DbConnection::Postgresql(_) => {
+            "SELECT string_agg(asset_tag, ' / ') AS tags FROM instruments \
+             GROUP BY lower(asset_tag) HAVING count(*) > 1"
+        }
+    };
+    per_backend!(conn, c => diesel::RunQueryDsl::load::<Clash>(diesel::sql_query(sql), c))
+        .map(|clashes| clashes.into_iter().map(|clash| clash.tags).collect())
+        .unwrap_or_default()
+}
+
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
+    let clashes = asset_tag_case_clashes(conn);
+    if !clashes.is_empty() {
+        return Err(format!(
+            "asset tags must be unique regardless of case, and these differ only in case: {}; \
+             rename all but one of each (caltrace then applies its pending migrations)",
+            clashes.join("; ")
+        ));
+    }
     let result = match conn {
         // The same race on SQLite (two processes both finding a migration pending): the whole
         // run holds the write lock from its first read (BEGIN IMMEDIATE; diesel's own

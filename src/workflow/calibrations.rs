@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
-use serde_json::json;
 
 use super::certificates::{issue_certificate, IssueContext};
 use crate::db::audit::{append, Actor};
@@ -254,21 +253,20 @@ pub fn create_batch(
         for (input, result) in inputs.iter().zip(&evaluated) {
             ids.push(repo::insert_evaluated(conn, actor, input, result, status)?);
         }
-        let range = format!(
-            "{}..{}",
-            ids.first().unwrap_or(&0),
-            ids.last().unwrap_or(&0)
-        );
-        let after = json!({"ids": ids, "status": status});
-        append(
-            conn,
-            actor,
-            "create_batch",
-            "calibration",
-            &range,
-            None,
-            Some(&after),
-        )?;
+        // One audit row per calibration, as a single create writes, so an
+        // assessor finds each record's history by its id (not inside a range).
+        for created in repo::get_many(conn, &ids)? {
+            let id = created.id.to_string();
+            append(
+                conn,
+                actor,
+                "create",
+                "calibration",
+                &id,
+                None,
+                Some(&to_json(&created)),
+            )?;
+        }
         Ok(ids)
     })
 }

@@ -214,9 +214,22 @@ fn a_results_file_records_calibrations_with_values_and_units() {
     // Recorded by the technician, as the batch API records them.
     let (_, audit) = app.get("/api/v1/audit?entity=calibration", Some("auditor"));
     let entries = audit["items"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0]["action"], "create_batch");
-    assert_eq!(entries[1]["action"], "import");
+    // One row per calibration (issue 21: a batch was one row with ids only).
+    assert_eq!(entries.len(), 4);
+    assert!(
+        entries[..3].iter().all(|e| e["action"] == "create"),
+        "{audit}"
+    );
+    let audited: Vec<String> = entries[..3]
+        .iter()
+        .map(|e| e["entity_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut created: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    created.sort();
+    let mut audited_sorted = audited.clone();
+    audited_sorted.sort();
+    assert_eq!(audited_sorted, created);
+    assert_eq!(entries[3]["action"], "import");
     assert!(entries.iter().all(|e| e["user_name"] == "technician"));
 
     // The same file again is refused (it would record every calibration twice) and stores

@@ -374,3 +374,55 @@ fn suspend_reactivate_retire_follow_the_status_rules() {
         (Status::UnprocessableEntity, vec!["reason".to_string()])
     );
 }
+
+/// Asset tags are unique regardless of case (issue 21: `pg-0001` was registered
+/// beside `PG-0001`), and a register that already holds such a pair is named
+/// by the migration instead of failing on an anonymous index error.
+#[test]
+fn asset_tags_are_unique_regardless_of_case() {
+    let app = TestApp::new();
+    let (status, _) = app.post(
+        "/api/v1/instruments",
+        Some("admin"),
+        &pressure_gauge("PG-0001", "SN-1"),
+    );
+    assert_eq!(status, Status::Created);
+    let (status, problem) = app.post(
+        "/api/v1/instruments",
+        Some("admin"),
+        &pressure_gauge("pg-0001", "SN-2"),
+    );
+    assert_eq!(status, Status::Conflict, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("pg-0001"),
+        "{problem}"
+    );
+    let report = app.with_conn(|conn| {
+        use caltrace::db::schema::instruments;
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        conn.batch_execute("DROP INDEX instruments_asset_tag_nocase")
+            .unwrap();
+        diesel::update(instruments::table.filter(instruments::asset_tag.eq("PG-0001")))
+            .set(instruments::asset_tag.eq("pg-0001"))
+            .execute(conn)
+            .unwrap();
+        diesel::insert_into(instruments::table)
+            .values((
+                instruments::asset_tag.eq("PG-0001"),
+                instruments::role.eq("working"),
+                instruments::quantity_kind.eq("pressure"),
+                instruments::status.eq("active"),
+                instruments::created_at.eq("2026-12-04T00:00:00Z"),
+                instruments::updated_at.eq("2026-12-04T00:00:00Z"),
+            ))
+            .execute(conn)
+            .unwrap();
+        caltrace::db::run_migrations(conn).unwrap_err()
+    });
+    assert!(
+        report.contains("PG-0001") && report.contains("pg-0001"),
+        "{report}"
+    );
+    assert!(report.contains("rename"), "{report}");
+}

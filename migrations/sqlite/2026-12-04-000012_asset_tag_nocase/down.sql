@@ -1,0 +1,1 @@
+DROP INDEX instruments_asset_tag_nocase;
