@@ -557,7 +557,7 @@ fn calibrate_thermometer_and_meters(
             q(0.0012, "V"),
         )],
     ))?;
-    db::instruments::change_status(
+    crate::workflow::instruments::change_status(
         lab.conn,
         &lab.admin,
         suspended_meter,

@@ -162,7 +162,14 @@ async fn change_status(
     let today = params::today();
     let changed = database
         .run(move |conn| {
-            db::instruments::change_status(conn, &actor, id, wanted, reason.as_deref(), today)
+            crate::workflow::instruments::change_status(
+                conn,
+                &actor,
+                id,
+                wanted,
+                reason.as_deref(),
+                today,
+            )
         })
         .await?;
     Ok(Json(changed))

@@ -269,9 +269,10 @@ pub fn update(
     })
 }
 
-/// Suspends, reactivates or retires an instrument from `today` on; the history
-/// row keeps earlier dates answering with the status then in force.
-pub fn change_status(
+/// Records a suspension, reactivation or retirement from `today` on; the
+/// history row keeps earlier dates answering with the status then in force.
+/// The chains that rest on the instrument are workflow::instruments' to redo.
+pub fn record_status_change(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i64,
@@ -304,9 +305,6 @@ pub fn change_status(
                 instrument_status_changes::created_at.eq(&now),
             ))
             .execute(conn)?;
-        // A standard going out of service from today breaks the chains of
-        // calibrations that use it from today on.
-        super::traceability::refresh_downstream(conn, id, today)?;
         let after = get(conn, id)?;
         let mut after_json = to_json(&after);
         after_json["status_reason"] = reason.into();

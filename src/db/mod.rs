@@ -354,8 +354,24 @@ fn asset_tag_case_clashes(conn: &mut DbConnection) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the case-insensitive asset-tag index is still to be built: only then
+/// can clashes exist, so only then are they looked for (a scan of the register).
+fn asset_tag_index_pending(conn: &mut DbConnection) -> bool {
+    const VERSION: &str = "20261204000012";
+    let applied = per_backend!(conn, c => c.applied_migrations());
+    applied.map_or(true, |versions| {
+        !versions
+            .iter()
+            .any(|version| version.to_string() == VERSION)
+    })
+}
+
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), String> {
-    let clashes = asset_tag_case_clashes(conn);
+    let clashes = if asset_tag_index_pending(conn) {
+        asset_tag_case_clashes(conn)
+    } else {
+        Vec::new()
+    };
     if !clashes.is_empty() {
         return Err(format!(
             "asset tags must be unique regardless of case, and these differ only in case: {}; \

@@ -68,6 +68,16 @@ SELECT DISTINCT id FROM reach"
 
 /// A query written with `{ON_RECORD}` for the list of statuses on record,
 /// spelt from the enum (never again by hand).
+/// A statement's text with the statuses on record filled in, built once per
+/// process (the list comes from the enum, not from a literal in the SQL).
+macro_rules! on_record_sql {
+    ($template:expr) => {{
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| with_on_record($template));
+        SQL.as_str()
+    }};
+}
+
 fn with_on_record(template: &str) -> String {
     let statuses: Vec<String> = ON_RECORD
         .iter()
@@ -102,11 +112,11 @@ const REACH_FROM_CALIBRATIONS_POSTGRES: &str = concat!(
 
 fn reachable(conn: &mut DbConnection, instrument_id: i64, at: NaiveDate) -> DbResult<Vec<i64>> {
     let rows: Vec<Reached> = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(with_on_record(REACH_SQLITE))
+        DbConnection::Sqlite(c) => diesel::sql_query(on_record_sql!(REACH_SQLITE))
             .bind::<BigInt, _>(instrument_id)
             .bind::<Date, _>(at)
             .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(with_on_record(REACH_POSTGRES))
+        DbConnection::Postgresql(c) => diesel::sql_query(on_record_sql!(REACH_POSTGRES))
             .bind::<BigInt, _>(instrument_id)
             .bind::<Date, _>(at)
             .load(c)?,
@@ -338,7 +348,7 @@ fn reachable_from_calibrations(
 ) -> DbResult<Vec<i64>> {
     let rows: Vec<Reached> = match conn {
         DbConnection::Sqlite(c) => {
-            diesel::sql_query(with_on_record(REACH_FROM_CALIBRATIONS_SQLITE))
+            diesel::sql_query(on_record_sql!(REACH_FROM_CALIBRATIONS_SQLITE))
                 .bind::<diesel::sql_types::Text, _>(
                     serde_json::to_string(calibration_ids)
                         .map_err(|error| DbError::Internal(error.to_string()))?,
@@ -346,7 +356,7 @@ fn reachable_from_calibrations(
                 .load(c)?
         }
         DbConnection::Postgresql(c) => {
-            diesel::sql_query(with_on_record(REACH_FROM_CALIBRATIONS_POSTGRES))
+            diesel::sql_query(on_record_sql!(REACH_FROM_CALIBRATIONS_POSTGRES))
                 .bind::<diesel::sql_types::Array<BigInt>, _>(calibration_ids)
                 .load(c)?
         }
@@ -442,12 +452,12 @@ pub fn impact(
     to: NaiveDate,
 ) -> DbResult<Vec<Affected>> {
     Ok(match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(with_on_record(IMPACT_SQLITE))
+        DbConnection::Sqlite(c) => diesel::sql_query(on_record_sql!(IMPACT_SQLITE))
             .bind::<BigInt, _>(standard_id)
             .bind::<Date, _>(from)
             .bind::<Date, _>(to)
             .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(with_on_record(IMPACT_POSTGRES))
+        DbConnection::Postgresql(c) => diesel::sql_query(on_record_sql!(IMPACT_POSTGRES))
             .bind::<BigInt, _>(standard_id)
             .bind::<Date, _>(from)
             .bind::<Date, _>(to)

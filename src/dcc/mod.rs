@@ -15,8 +15,6 @@ mod xml;
 #[cfg(test)]
 mod tests;
 
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 
 use crate::domain::calibration::{PointResult, Stage};
@@ -536,10 +534,6 @@ fn customer(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     Ok(())
 }
 
-fn rule_of(view: &CertificateView) -> Result<DecisionRule, String> {
-    DecisionRule::from_str(view.decision_rule.trim())
-}
-
 /// (convention, English and Chinese description) of a decision rule: the
 /// wording of domain::conformity, the same as the PDF's.
 fn rule_text(rule: DecisionRule) -> (&'static str, &'static str, &'static str) {
@@ -604,7 +598,7 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     }
     w.close();
 
-    let rule = rule_of(view)?;
+    let rule = view.decision_rule;
     let (convention, rule_en, rule_zh) = rule_text(rule);
     open_statement(w, "caltrace_decisionRule", "Decision rule", "判定规则");
     w.leaf("dcc:convention", &[], convention);
@@ -734,7 +728,7 @@ fn measurement_results(w: &mut XmlWriter, view: &CertificateView) -> Result<(), 
     }
     influence_conditions(w, view)?;
 
-    let rule = rule_of(view)?;
+    let rule = view.decision_rule;
     w.open("dcc:results", &[]);
     for stage in [Stage::AsFound, Stage::AsLeft] {
         let points: Vec<&PointResult> = view.points.iter().filter(|p| p.stage == stage).collect();
@@ -768,7 +762,7 @@ fn used_methods(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String>
     );
     w.leaf("dcc:norm", &[], "JCGM 100:2008 (GUM)");
     w.close();
-    let rule = rule_of(view)?;
+    let rule = view.decision_rule;
     if rule != DecisionRule::None {
         let (convention, en, zh) = rule_text(rule);
         w.open("dcc:usedMethod", &[("refType", "caltrace_decisionRule")]);

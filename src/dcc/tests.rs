@@ -207,7 +207,7 @@ fn internal_mpa() -> CertificateView {
             ("relative_humidity".to_string(), q(45.0, "%RH")),
             ("pressure".to_string(), q(101.2, "kPa")),
         ],
-        decision_rule: "simple".to_string(),
+        decision_rule: crate::domain::conformity::DecisionRule::Simple,
         points: vec![
             point(
                 Stage::AsFound,
@@ -273,7 +273,7 @@ fn celsius_view() -> CertificateView {
     view.item.description = Some("Digital thermometer".to_string());
     view.item.range = Some((c(-50.0), c(150.0)));
     view.item.resolution = Some(q(0.01, "K"));
-    view.decision_rule = "non_binary".to_string();
+    view.decision_rule = crate::domain::conformity::DecisionRule::NonBinary;
     view.points = vec![
         point(
             Stage::AsFound,
@@ -486,7 +486,7 @@ fn a_bare_certificate_with_awkward_text() {
     view.location = None;
     view.procedure = None;
     view.environment = Vec::new();
-    view.decision_rule = "none".to_string();
+    view.decision_rule = crate::domain::conformity::DecisionRule::None;
     view.standards = Vec::new();
     view.traceability_roots = Vec::new();
     view.traceable = false;

@@ -185,6 +185,29 @@ pub struct PointResult {
     pub standards_in_budget: Vec<i64>,
 }
 
+impl PointResult {
+    /// Whether every result can be stored: a reading near f64's limit (1e308)
+    /// makes the error, its uncertainty or the TUR overflow to infinity, which
+    /// JSON cannot hold.
+    pub fn is_finite(&self) -> bool {
+        let limits = self.limits.iter().flat_map(|l| [&l.lower, &l.upper]);
+        [
+            &self.reference,
+            &self.indicated,
+            &self.error,
+            &self.expanded_uncertainty,
+        ]
+        .into_iter()
+        .chain(&self.tolerance)
+        .chain(limits)
+        .all(|q| q.value.is_finite())
+            && self.coverage_factor.is_finite()
+            && self.coverage_probability.is_finite()
+            && self.tur.is_none_or(f64::is_finite)
+            && self.budget.as_ref().is_none_or(BudgetResult::is_finite)
+    }
+}
+
 /// A validated calibration with its computed results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvaluatedCalibration {

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::calibration::PointResult;
+use super::conformity::DecisionRule;
 use super::quantity::QuantityJson;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,8 +91,8 @@ pub struct CertificateView {
     pub procedure: Option<String>,
     /// Environmental conditions: (label, quantity), e.g. ("temperature", 20.3 °C).
     pub environment: Vec<(String, QuantityJson)>,
-    /// `simple`, `guard_band`, `non_binary` or `none` (7.8.6).
-    pub decision_rule: String,
+    /// The decision rule the statement of conformity follows (7.8.6).
+    pub decision_rule: DecisionRule,
     /// The results, as-found and as-left, with U, k, p, decision and TUR.
     pub points: Vec<PointResult>,
     pub standards: Vec<StandardView>,

@@ -144,6 +144,34 @@ pub struct ComponentResult {
     pub standard: Option<i64>,
 }
 
+impl BudgetResult {
+    /// Whether every number can be written to JSON and read back: an overflow
+    /// to infinity would be stored as null and read back as corrupt.
+    pub fn is_finite(&self) -> bool {
+        let degrees = |nu: Option<f64>| nu.is_none_or(f64::is_finite);
+        [
+            self.combined_standard_uncertainty.value,
+            self.coverage_factor,
+            self.coverage_probability,
+            self.expanded_uncertainty.value,
+        ]
+        .iter()
+        .all(|x| x.is_finite())
+            && degrees(self.effective_degrees_of_freedom)
+            && self.components.iter().all(|c| {
+                [
+                    c.standard_uncertainty.value,
+                    c.sensitivity.value,
+                    c.contribution.value,
+                    c.percent_of_variance,
+                ]
+                .iter()
+                .all(|x| x.is_finite())
+                    && degrees(c.degrees_of_freedom)
+            })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Numeric core
 // ---------------------------------------------------------------------------------------------

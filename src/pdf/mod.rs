@@ -8,8 +8,6 @@ pub(crate) mod chart;
 #[cfg(test)]
 mod tests;
 
-use std::str::FromStr;
-
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
@@ -675,12 +673,12 @@ impl Layout {
         self.paragraph(
             &format!(
                 "Decision rule / 判定规则: {}",
-                decision_rule_sentence(&view.decision_rule)
+                decision_rule_sentence(view.decision_rule)
             ),
             &body,
             LINE_H,
         );
-        if view.decision_rule == "none" {
+        if view.decision_rule == DecisionRule::None {
             return;
         }
         self.gap(2.0);
@@ -1049,8 +1047,7 @@ fn result_cells(no: usize, p: &PointResult) -> Vec<Cell> {
 /// ILAC-G8:09/2019 4.2: the rule in one sentence, in both languages (the
 /// wording of domain::conformity, the same as the DCC's). A stored rule that
 /// cannot be read was refused before issue; it prints as no statement.
-fn decision_rule_sentence(rule: &str) -> String {
-    let rule = DecisionRule::from_str(rule).unwrap_or(DecisionRule::None);
+fn decision_rule_sentence(rule: DecisionRule) -> String {
     let statement = rule.statement();
     format!("{} / {}", statement.english, statement.chinese)
 }

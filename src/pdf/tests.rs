@@ -136,7 +136,7 @@ fn view() -> CertificateView {
             ("temperature".to_string(), q(20.3, "°C")),
             ("relative_humidity".to_string(), q(45.0, "%RH")),
         ],
-        decision_rule: "simple".to_string(),
+        decision_rule: DecisionRule::Simple,
         points: pressure_points("simple"),
         standards: vec![
             StandardView {
@@ -531,7 +531,7 @@ fn every_decision_rule_is_explained() {
     });
     for (rule, en, zh) in cases {
         let mut v = view();
-        v.decision_rule = rule.to_string();
+        v.decision_rule = rule.parse().unwrap();
         v.points = pressure_points(rule);
         let bytes = render(&v).unwrap();
         if !have_tools() {
@@ -692,7 +692,7 @@ proptest::proptest! {
     ) {
         let mut v = view();
         let s = 10f64.powi(scale);
-        v.decision_rule = rule.to_string();
+        v.decision_rule = rule.parse().unwrap();
         v.customer = Some("客户 customer ".repeat(customer_len / 12 + 1));
         v.points = (0..n)
             .map(|i| {

@@ -13,7 +13,6 @@ use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
     evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
-    PointResult,
 };
 use crate::domain::dates::out_of_range;
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
@@ -162,10 +161,7 @@ fn overflowing_points(
         .points
         .iter()
         .enumerate()
-        .filter(|(_, point)| {
-            let stored = serde_json::to_value(point).unwrap_or(serde_json::Value::Null);
-            serde_json::from_value::<PointResult>(stored).is_err()
-        })
+        .filter(|(_, point)| !point.is_finite())
         .map(|(i, _)| {
             FieldError::new(
                 at(&format!("points[{i}]")),

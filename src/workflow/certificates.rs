@@ -206,7 +206,7 @@ pub fn build_view(
         location: calibration.location.clone(),
         procedure: calibration.procedure.clone(),
         environment: environment_of(calibration),
-        decision_rule: calibration.decision_rule.as_str().to_string(),
+        decision_rule: calibration.decision_rule,
         points: calibration.points.clone(),
         standards,
         traceability_roots: traceability_roots(conn, &report)?,

@@ -6,4 +6,5 @@
 pub mod calibrations;
 pub mod certificates;
 pub mod impact;
+pub mod instruments;
 pub mod users;

@@ -401,8 +401,12 @@ fn asset_tags_are_unique_regardless_of_case() {
         use caltrace::db::schema::instruments;
         use diesel::connection::SimpleConnection;
         use diesel::prelude::*;
-        conn.batch_execute("DROP INDEX instruments_asset_tag_nocase")
-            .unwrap();
+        // The register as it was before migration 000012.
+        conn.batch_execute(
+            "DROP INDEX instruments_asset_tag_nocase; \
+             DELETE FROM __diesel_schema_migrations WHERE version = '20261204000012'",
+        )
+        .unwrap();
         diesel::update(instruments::table.filter(instruments::asset_tag.eq("PG-0001")))
             .set(instruments::asset_tag.eq("pg-0001"))
             .execute(conn)
@@ -418,7 +422,14 @@ fn asset_tags_are_unique_regardless_of_case() {
             ))
             .execute(conn)
             .unwrap();
-        caltrace::db::run_migrations(conn).unwrap_err()
+        let report = caltrace::db::run_migrations(conn).unwrap_err();
+        // Once they are renamed, the index is built and start-up stops looking.
+        diesel::update(instruments::table.filter(instruments::asset_tag.eq("PG-0001")))
+            .set(instruments::asset_tag.eq("PG-0001-B"))
+            .execute(conn)
+            .unwrap();
+        caltrace::db::run_migrations(conn).unwrap();
+        report
     });
     assert!(
         report.contains("PG-0001") && report.contains("pg-0001"),
