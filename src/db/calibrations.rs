@@ -14,10 +14,10 @@ use super::schema::{
 use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::calibration::{
     as_found_in_tolerance, CalibrationInput, CalibrationKind, Cmc, CmcInput, EvaluatedCalibration,
-    PointResult,
+    InstrumentFacts, PointResult,
 };
 use crate::domain::conformity::DecisionRule;
-use crate::domain::quantity::QuantityJson;
+use crate::domain::quantity::{QuantityJson, QuantityKind};
 use crate::domain::states::CalibrationStatus;
 
 /// Statuses that put a calibration "on record" (DESIGN section 6).
@@ -559,19 +559,35 @@ pub fn certificate_holder(
         .optional()?)
 }
 
-/// Calibration intervals of the given instruments (those that exist), in one
-/// query per 10 000.
-pub fn intervals_of(
+/// What validation needs of the given instruments (those that exist): tag,
+/// role, quantity kind and interval, in one query per 10 000.
+pub fn facts_of(
     conn: &mut DbConnection,
     ids: &[i64],
-) -> DbResult<std::collections::HashMap<i64, Option<i32>>> {
+) -> DbResult<std::collections::HashMap<i64, InstrumentFacts>> {
     let mut known = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(10_000) {
-        let rows: Vec<(i64, Option<i32>)> = instruments::table
-            .select((instruments::id, instruments::interval_days))
+        let rows: Vec<(i64, String, String, String, Option<i32>)> = instruments::table
+            .select((
+                instruments::id,
+                instruments::asset_tag,
+                instruments::role,
+                instruments::quantity_kind,
+                instruments::interval_days,
+            ))
             .filter(instruments::id.eq_any(chunk))
             .load(conn)?;
-        known.extend(rows);
+        for (id, asset_tag, role, kind, interval_days) in rows {
+            let corrupt = |what: &str| DbError::corrupt(format!("instrument {id}: stored {what}"));
+            let facts = InstrumentFacts {
+                asset_tag,
+                role: role.parse().map_err(|_| corrupt("role"))?,
+                quantity_kind: QuantityKind::from_name(&kind)
+                    .ok_or_else(|| corrupt("quantity kind"))?,
+                interval_days,
+            };
+            known.insert(id, facts);
+        }
     }
     Ok(known)
 }

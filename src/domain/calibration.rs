@@ -13,6 +13,7 @@ use super::quantity::{
     check_quantity, parse_unit, Dimension, Quantity, QuantityJson, QuantityKind, Unit,
 };
 use super::uncertainty::{self, BudgetRequest, BudgetResult, ComponentInput, Measurand};
+use super::validity::Role;
 use super::FieldError;
 
 /// Coverage probability assumed when a stated uncertainty does not give one:
@@ -222,7 +223,19 @@ pub struct EvaluatedCalibration {
 /// What validation needs to know about the instrument being calibrated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstrumentFacts {
+    pub asset_tag: String,
+    pub role: Role,
+    /// What it measures: every point is taken in a unit of this kind.
+    pub quantity_kind: QuantityKind,
     pub interval_days: Option<i32>,
+}
+
+/// What a calibration is checked against besides itself: the register's facts
+/// of the instruments it names (the calibrated one and its standards; those
+/// not in the register are absent) and today's date (UTC).
+pub struct RecordContext<'a> {
+    pub register: &'a std::collections::HashMap<i64, InstrumentFacts>,
+    pub today: NaiveDate,
 }
 
 /// One CMC row: U(x) = a + b·|x| at k = 2 over [min, max] (ILAC P14).
@@ -343,15 +356,22 @@ fn prefixed(prefix: &str, errors: Vec<FieldError>) -> impl Iterator<Item = Field
 /// none.
 pub fn evaluate_calibration(
     input: &CalibrationInput,
-    instrument: &InstrumentFacts,
+    context: &RecordContext,
     cmcs: &[Cmc],
 ) -> Result<EvaluatedCalibration, Vec<FieldError>> {
+    let Some(instrument) = context.register.get(&input.instrument_id) else {
+        return Err(vec![FieldError::new(
+            "instrument_id",
+            format!("no instrument with id {}", input.instrument_id),
+        )]);
+    };
     let mut errors = Vec::new();
     let kind = calibration_kind(input, &mut errors);
     let decision_rule = decision_rule(input, &mut errors);
     check_issuer(input, kind, &mut errors);
+    check_dates(input, context.today, &mut errors);
     check_circumstances(input, &mut errors);
-    check_standards_used(input, &mut errors);
+    check_standards_used(input, context.register, &mut errors);
     let interval_days = interval_days(input, instrument, &mut errors);
     check_replaces(input, kind, &mut errors);
     if input.points.is_empty() {
@@ -360,7 +380,7 @@ pub fn evaluate_calibration(
             "a calibration needs at least one measurement point",
         ));
     }
-    let points = evaluate_points(input, kind, decision_rule, cmcs, &mut errors);
+    let points = evaluate_points(input, instrument, kind, decision_rule, cmcs, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -461,15 +481,39 @@ fn check_issuer(input: &CalibrationInput, kind: CalibrationKind, errors: &mut Ve
 
 /// The circumstances the certificate reports: dates in order, procedure and
 /// location not blank, environment quantities of the right kind.
-fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
+/// A certificate states what was done: a calibration is recorded after it was
+/// performed, never before (ISO/IEC 17025 7.5.1), and the item was received
+/// before it was calibrated.
+fn check_dates(input: &CalibrationInput, today: NaiveDate, errors: &mut Vec<FieldError>) {
+    let future = |field: &str, date: NaiveDate| {
+        FieldError::new(
+            field,
+            format!(
+                "{date} is after today ({today}, UTC): record a calibration once it has been \
+                 performed; check the year and the month"
+            ),
+        )
+    };
+    if input.performed_on > today {
+        errors.push(future("performed_on", input.performed_on));
+    }
     if let Some(received_on) = input.received_on {
-        if received_on > input.performed_on {
+        if received_on > today {
+            errors.push(future("received_on", received_on));
+        } else if received_on > input.performed_on {
             errors.push(FieldError::new(
                 "received_on",
-                "must not be after performed_on",
+                format!(
+                    "{received_on} is after performed_on ({}): the item is received before \
+                     it is calibrated",
+                    input.performed_on
+                ),
             ));
         }
     }
+}
+
+fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
     for (field, value) in [
         ("procedure", &input.procedure),
         ("location", &input.location),
@@ -506,20 +550,41 @@ fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// Each standard listed once, and never the instrument itself (its chain would
-/// then be a cycle).
-fn check_standards_used(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
+/// Each standard in the register, a reference or national standard, listed
+/// once, and never the instrument itself (its chain would then be a cycle).
+fn check_standards_used(
+    input: &CalibrationInput,
+    register: &std::collections::HashMap<i64, InstrumentFacts>,
+    errors: &mut Vec<FieldError>,
+) {
     let mut seen = std::collections::HashSet::new();
     for (i, id) in input.standards_used.iter().enumerate() {
+        let field = format!("standards_used[{i}]");
+        match register.get(id) {
+            None => errors.push(FieldError::new(
+                field.clone(),
+                format!("no instrument with id {id}"),
+            )),
+            // A working instrument has no place in a chain of calibrations
+            // (ILAC P10): a customer's gauge is not a reference.
+            Some(standard) if standard.role == Role::Working && *id != input.instrument_id => {
+                errors.push(FieldError::new(
+                    field.clone(),
+                    format!(
+                        "{} (id {id}) is a working instrument; a standard must be one of the \
+                         laboratory's reference standards or a national standard",
+                        standard.asset_tag
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
         if !seen.insert(*id) {
-            errors.push(FieldError::new(
-                format!("standards_used[{i}]"),
-                "is listed twice",
-            ));
+            errors.push(FieldError::new(field.clone(), "is listed twice"));
         }
         if *id == input.instrument_id {
             errors.push(FieldError::new(
-                format!("standards_used[{i}]"),
+                field,
                 "an instrument cannot be its own standard",
             ));
         }
@@ -579,6 +644,7 @@ fn check_replaces(input: &CalibrationInput, kind: CalibrationKind, errors: &mut 
 /// internal calibrations only: an external laboratory answers for its own CMCs.
 fn evaluate_points(
     input: &CalibrationInput,
+    instrument: &InstrumentFacts,
     kind: CalibrationKind,
     decision_rule: DecisionRule,
     cmcs: &[Cmc],
@@ -589,6 +655,7 @@ fn evaluate_points(
         match evaluate_point(
             &format!("points[{i}]"),
             point,
+            instrument.quantity_kind,
             decision_rule,
             input.guard_band.as_ref(),
             input.standards_used.as_slice(),
@@ -634,13 +701,20 @@ struct PointUncertainty {
 fn evaluate_point(
     path: &str,
     point: &PointInput,
+    quantity_kind: QuantityKind,
     rule: DecisionRule,
     guard_band: Option<&QuantityJson>,
     standards_used: &[i64],
 ) -> Result<PointResult, Vec<FieldError>> {
     let mut errors = Vec::new();
     let stage = point_stage(path, point, &mut errors);
-    let reference = check_quantity(&point.reference, &format!("{path}.reference"), None);
+    // Every quantity of a point in a unit of what the instrument measures: a
+    // pressure gauge is never calibrated in mm.
+    let reference = check_quantity(
+        &point.reference,
+        &format!("{path}.reference"),
+        Some(quantity_kind.dimension()),
+    );
     let reference = match reference {
         Ok(q) => q,
         Err(e) => {

@@ -13,8 +13,9 @@ use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
     evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
+    RecordContext,
 };
-use crate::domain::dates::out_of_range;
+use crate::domain::dates::{out_of_range, today};
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
@@ -22,12 +23,12 @@ use crate::domain::states::CalibrationStatus::{
 use crate::domain::FieldError;
 use crate::error::ApiError;
 
-/// Intervals of the instruments a set of calibrations names (the calibrated
-/// instruments and their standards), in one query.
+/// The register's facts of the instruments a set of calibrations names (the
+/// calibrated instruments and their standards), in one query.
 fn known_instruments(
     conn: &mut DbConnection,
     inputs: &[CalibrationInput],
-) -> Result<HashMap<i64, Option<i32>>, ApiError> {
+) -> Result<HashMap<i64, InstrumentFacts>, ApiError> {
     let mut wanted: Vec<i64> = inputs
         .iter()
         .flat_map(|input| {
@@ -36,7 +37,7 @@ fn known_instruments(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    Ok(repo::intervals_of(conn, &wanted)?)
+    Ok(repo::facts_of(conn, &wanted)?)
 }
 
 /// What is wrong with the certificate a calibration says it replaces.
@@ -67,7 +68,7 @@ fn check_replaced(
 fn evaluate(
     conn: &mut DbConnection,
     input: &CalibrationInput,
-    known: &HashMap<i64, Option<i32>>,
+    known: &HashMap<i64, InstrumentFacts>,
     cmc_table: &[crate::domain::calibration::Cmc],
     path: &str,
 ) -> Result<EvaluatedCalibration, ApiError> {
@@ -78,31 +79,13 @@ fn evaluate(
             format!("{path}.{field}")
         }
     };
-    let Some(interval_days) = known.get(&input.instrument_id) else {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            at("instrument_id"),
-            format!("no instrument with id {}", input.instrument_id),
-        )]));
-    };
     let mut errors = limits(input, &at);
-    errors.extend(
-        input
-            .standards_used
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| !known.contains_key(id))
-            .map(|(i, id)| {
-                FieldError::new(
-                    at(&format!("standards_used[{i}]")),
-                    format!("no instrument with id {id}"),
-                )
-            }),
-    );
     errors.extend(check_replaced(conn, input, at("replaces.number"))?);
-    let facts = InstrumentFacts {
-        interval_days: *interval_days,
+    let context = RecordContext {
+        register: known,
+        today: today(),
     };
-    match evaluate_calibration(input, &facts, cmc_table) {
+    match evaluate_calibration(input, &context, cmc_table) {
         Ok(evaluated) if errors.is_empty() => {
             let overflowing = overflowing_points(&evaluated, &at);
             match overflowing.is_empty() {

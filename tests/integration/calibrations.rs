@@ -3,7 +3,7 @@ use rocket::http::Status;
 use serde_json::{json, Value};
 
 use crate::common::fixtures::{calibration, external, point, register};
-use crate::common::{fields, TestApp};
+use crate::common::{fields, pressure_gauge, TestApp};
 
 #[test]
 fn a_draft_echoes_its_computed_results() {
@@ -45,7 +45,14 @@ fn a_draft_echoes_its_computed_results() {
 #[test]
 fn interval_override_and_temperature_points() {
     let app = TestApp::new();
-    let thermometer = register(&app, "TH-1", "working");
+    let mut thermometer = pressure_gauge("TH-1", "SN-TH-1");
+    thermometer["quantity_kind"] = json!("temperature");
+    thermometer["range"] =
+        json!({"min": {"value": -40, "unit": "°C"}, "max": {"value": 150, "unit": "°C"}});
+    thermometer["resolution"] = json!({"value": 0.01, "unit": "°C"});
+    let (status, thermometer) = app.post("/api/v1/instruments", Some("admin"), &thermometer);
+    assert_eq!(status, Status::Created, "{thermometer}");
+    let thermometer = thermometer["id"].as_i64().unwrap();
     let mut body = calibration(
         thermometer,
         &[],

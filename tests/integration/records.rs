@@ -1,0 +1,257 @@
+//! Records a lab can sign (DESIGN section 6, issue 16): what must never be
+//! certified is refused at create, update, batch and import alike, each a 422
+//! naming the field, and nothing is written.
+
+use caltrace::auth::roles;
+use caltrace::import::{actor_named, import_calibrations, import_instruments, ImportError};
+use chrono::{Days, Utc};
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+use crate::common::fixtures::{calibration, point, register};
+use crate::common::{fields, TestApp};
+
+fn today() -> chrono::NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// A reference standard and a working gauge; (gauge, standard).
+fn bench(app: &TestApp) -> (i64, i64) {
+    (
+        register(app, "PG-1", "working"),
+        register(app, "REF-1", "reference"),
+    )
+}
+
+fn calibrations_total(app: &TestApp) -> i64 {
+    let (_, page) = app.get("/api/v1/calibrations", Some("inspector"));
+    page["total"].as_i64().unwrap()
+}
+
+/// The body refused at create, at update of a good draft and inside a batch,
+/// each naming `field`; nothing written.
+fn refused_everywhere(app: &TestApp, body: &Value, field: &str, words: &str) {
+    let before = calibrations_total(app);
+    let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), body);
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert!(fields(&problem).contains(&field.to_string()), "{problem}");
+    let message = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == field)
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains(words), "{field}: {message}");
+
+    let mut good = body.clone();
+    good["performed_on"] = json!("2026-01-15");
+    good["received_on"] = json!("2026-01-15");
+    static GOOD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = GOOD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    good["standards_used"] = json!([register(app, &format!("REF-GOOD-{n}"), "reference")]);
+    good["points"] = json!([point(0.5002, 0.0002)]);
+    let (status, draft) = app.post("/api/v1/calibrations", Some("technician"), &good);
+    assert_eq!(status, Status::Created, "{draft}");
+    let path = format!("/api/v1/calibrations/{}", draft["id"]);
+    let (status, problem) = app.put(&path, Some("technician"), body);
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert!(fields(&problem).contains(&field.to_string()), "{problem}");
+    let (_, unchanged) = app.get(&path, Some("technician"));
+    assert_eq!(unchanged, draft, "a refused update changes nothing");
+
+    let batch = json!({"calibrations": [good, body]});
+    let (status, problem) = app.post("/api/v1/calibrations/batch", Some("technician"), &batch);
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    let batch_field = format!("calibrations[1].{field}");
+    assert!(fields(&problem).contains(&batch_field), "{problem}");
+    assert_eq!(calibrations_total(app), before + 1, "only the good draft");
+}
+
+#[test]
+fn a_calibration_dated_after_today_is_refused() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    let tomorrow = today().checked_add_days(Days::new(1)).unwrap().to_string();
+    let mut body = calibration(gauge, &[standard], &tomorrow, vec![point(0.5002, 0.0002)]);
+    body["received_on"] = json!(today().to_string());
+    refused_everywhere(&app, &body, "performed_on", "after today");
+    // Received tomorrow, performed today: the receipt date is the one refused.
+    body["performed_on"] = json!(today().to_string());
+    body["received_on"] = json!(tomorrow);
+    refused_everywhere(&app, &body, "received_on", "after today");
+    // Today itself is a day the work can have been done.
+    body["received_on"] = json!(today().to_string());
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+}
+
+#[test]
+fn received_after_performed_is_refused() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    let mut body = calibration(
+        gauge,
+        &[standard],
+        "2026-02-01",
+        vec![point(0.5002, 0.0002)],
+    );
+    body["received_on"] = json!("2026-02-03");
+    refused_everywhere(&app, &body, "received_on", "after performed_on");
+}
+
+#[test]
+fn a_pressure_gauge_is_never_calibrated_in_mm() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    let in_mm = |field: &str| {
+        let mut p = point(0.5002, 0.0002);
+        p[field]["unit"] = json!("mm");
+        calibration(gauge, &[standard], "2026-02-01", vec![p])
+    };
+    // The reference sets what the rest is checked against: alone in mm it is
+    // the one named; the others are named when they alone are wrong.
+    refused_everywhere(
+        &app,
+        &in_mm("reference"),
+        "points[0].reference.unit",
+        "pressure",
+    );
+    refused_everywhere(
+        &app,
+        &in_mm("indicated"),
+        "points[0].indicated.unit",
+        "pressure",
+    );
+    refused_everywhere(
+        &app,
+        &in_mm("tolerance"),
+        "points[0].tolerance.unit",
+        "pressure",
+    );
+    let mut everything_in_mm = point(0.5002, 0.0002).to_string().replace("MPa", "mm");
+    everything_in_mm = everything_in_mm.replace("\"unit\":\"mm\"", "\"unit\": \"mm\"");
+    let body = calibration(
+        gauge,
+        &[standard],
+        "2026-02-01",
+        vec![serde_json::from_str(&everything_in_mm).unwrap()],
+    );
+    refused_everywhere(&app, &body, "points[0].reference.unit", "expected pressure");
+}
+
+#[test]
+fn limits_in_another_dimension_are_refused() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    let mut p = point(0.5002, 0.0002);
+    p.as_object_mut().unwrap().remove("tolerance");
+    p["limits"] =
+        json!({"lower": {"value": 0.499, "unit": "mm"}, "upper": {"value": 0.501, "unit": "MPa"}});
+    let body = calibration(gauge, &[standard], "2026-02-01", vec![p]);
+    refused_everywhere(&app, &body, "points[0].limits.lower.unit", "pressure");
+}
+
+#[test]
+fn a_working_instrument_or_the_item_itself_is_no_standard() {
+    let app = TestApp::new();
+    let (gauge, _) = bench(&app);
+    let customers = register(&app, "PG-2", "working");
+    let body = calibration(
+        gauge,
+        &[customers],
+        "2026-02-01",
+        vec![point(0.5002, 0.0002)],
+    );
+    refused_everywhere(&app, &body, "standards_used[0]", "PG-2 (id");
+    let body = calibration(gauge, &[gauge], "2026-02-01", vec![point(0.5002, 0.0002)]);
+    refused_everywhere(&app, &body, "standards_used[0]", "its own standard");
+    // A national standard is a standard.
+    let national = register(&app, "NAT-1", "national");
+    let body = calibration(
+        gauge,
+        &[national],
+        "2026-02-01",
+        vec![point(0.5002, 0.0002)],
+    );
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+}
+
+fn import(app: &TestApp, csv: &str) -> Result<Vec<i64>, ImportError> {
+    app.with_conn(|conn| {
+        let admin = caltrace::db::audit::Actor::command_line();
+        let register =
+            "asset_tag,role,quantity_kind,range_min,range_max,range_unit,institute,country\n\
+                        PG-9,working,pressure,0,1,MPa,,\nPG-8,working,pressure,0,1,MPa,,\n\
+                        REF-9,reference,pressure,0,10,MPa,,\n";
+        import_instruments(
+            conn,
+            &admin,
+            "register.csv",
+            register.as_bytes(),
+            &mut |_| {},
+        )
+        .expect("register imports");
+        let actor = actor_named(conn, "technician", roles::TECHNICIANS).unwrap();
+        import_calibrations(
+            conn,
+            &actor,
+            "results.csv",
+            csv.as_bytes(),
+            false,
+            false,
+            &mut |_| {},
+        )
+        .map(|summary| summary.ids)
+    })
+}
+
+/// (column, message) of each row error.
+fn row_errors(error: ImportError) -> Vec<(String, String)> {
+    match error {
+        ImportError::Rows(errors) => errors.into_iter().map(|e| (e.column, e.message)).collect(),
+        ImportError::Failed(message) => panic!("expected row errors, got: {message}"),
+    }
+}
+
+#[test]
+fn the_import_refuses_the_same_records() {
+    let header =
+        "calibration,asset_tag,kind,performed_on,received_on,procedure,standards,decision_rule,\
+                  stage,unit,reference,indicated,tolerance,uncertainty,k\n";
+    let tomorrow = today().checked_add_days(Days::new(1)).unwrap();
+    let cases = [
+        (
+            format!("WO-1,PG-9,,{tomorrow},,JJG 52,REF-9,simple,as_found,MPa,0.5,0.5002,0.0016,0.0002,2\n"),
+            "performed_on",
+            "after today",
+        ),
+        (
+            "WO-1,PG-9,,2026-02-01,,JJG 52,REF-9,simple,as_found,mm,0.5,0.5002,0.0016,0.0002,2\n".to_string(),
+            "unit",
+            "pressure",
+        ),
+        (
+            "WO-1,PG-9,,2026-02-01,,JJG 52,PG-8,simple,as_found,MPa,0.5,0.5002,0.0016,0.0002,2\n".to_string(),
+            "standards",
+            "working instrument",
+        ),
+    ];
+    for (row, column, words) in cases {
+        let app = TestApp::new();
+        let errors = row_errors(import(&app, &format!("{header}{row}")).unwrap_err());
+        assert!(
+            errors.iter().any(|(c, m)| c == column && m.contains(words)),
+            "{row}: {errors:?}"
+        );
+        assert_eq!(calibrations_total(&app), 0, "all or nothing");
+    }
+    // A sanity check that the file format itself is right.
+    let app = TestApp::new();
+    let good =
+        "WO-1,PG-9,,2026-02-01,,JJG 52,REF-9,simple,as_found,MPa,0.5,0.5002,0.0016,0.0002,2\n";
+    assert_eq!(import(&app, &format!("{header}{good}")).unwrap().len(), 1);
+}
