@@ -343,13 +343,19 @@ fn broken_chain(lab: &mut Lab, nim: i64) -> Result<i64, ApiError> {
         json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2024-L-0777"}),
         vec![stated("as_left", q(1.0, "MPa"), q(1.00001, "MPa"), q(0.0002, "MPa"), q(0.00003, "MPa"))]))?;
     let date = lab.days_ago(100);
-    lab.approved(internal(
+    let mut on_the_old_tester = internal(
         transfer,
         &[old_tester],
         &date,
         "simple",
         gauge_points([0.1, 0.2, 0.1], "as_found"),
-    ))?;
+    );
+    // Approval of a broken chain needs the deviation stated (DESIGN section 6).
+    on_the_old_tester["deviations"] = json!(
+        "REF-P-04's certificate NIM-2024-L-0777 had expired when it was used; \
+         the transfer standard is to be recalibrated against REF-P-01."
+    );
+    lab.approved(on_the_old_tester)?;
     Ok(transfer)
 }
 
@@ -575,12 +581,18 @@ fn calibrate_on_the_broken_chain(lab: &mut Lab, transfer: i64) -> Result<(), Api
         "manufacturer": "WIKA", "model": "CPG1500", "serial_number": "A1008", "role": "working", "quantity_kind": "pressure",
         "customer": "Delta Hydraulics", "interval_days": 365}))?;
     let date = lab.days_ago(20);
-    lab.approved(internal(
+    let mut on_the_transfer = internal(
         broken,
         &[transfer],
         &date,
         "simple",
         gauge_points([0.2, 0.1, 0.0], "as_found"),
-    ))?;
+    );
+    on_the_transfer["condition_on_receipt"] = json!("Received with its connector thread worn");
+    on_the_transfer["deviations"] = json!(
+        "Calibrated against REF-P-03, whose own calibration rests on an expired \
+         certificate (REF-P-04): the results are not traceable until REF-P-03 is recalibrated."
+    );
+    lab.approved(on_the_transfer)?;
     Ok(())
 }

@@ -765,6 +765,7 @@ pub const CALIBRATION_LEVEL_COLUMNS: &[&str] = &[
     "interval_days",
     "issuer",
     "issuer_certificate_number",
+    "issuer_issued_on",
     "accreditation_body",
     "accreditation_number",
     "env_temperature",
@@ -773,6 +774,8 @@ pub const CALIBRATION_LEVEL_COLUMNS: &[&str] = &[
     "env_humidity_unit",
     "env_pressure",
     "env_pressure_unit",
+    "condition_on_receipt",
+    "deviations",
 ];
 /// Columns of one measurement point (one row).
 pub const POINT_COLUMNS: &[&str] = &[
@@ -857,6 +860,7 @@ fn calibration_column(field: &str) -> &'static str {
         "instrument_id" => "asset_tag",
         "issuer" | "issuer.name" => "issuer",
         "issuer.certificate_number" => "issuer_certificate_number",
+        "issuer.issued_on" => "issuer_issued_on",
         "issuer.accreditation.body" => "accreditation_body",
         "issuer.accreditation.number" => "accreditation_number",
         "guard_band.unit" => "guard_band_unit",
@@ -876,6 +880,8 @@ fn calibration_column(field: &str) -> &'static str {
             "location" => "location",
             "decision_rule" => "decision_rule",
             "interval_days" => "interval_days",
+            "condition_on_receipt" => "condition_on_receipt",
+            "deviations" => "deviations",
             _ => "calibration",
         },
     }
@@ -1031,6 +1037,7 @@ fn calibration_input<'t>(
     }
     let performed_on = date(table, at("performed_on"), "performed_on", errors);
     let received_on = date(table, at("received_on"), "received_on", errors);
+    let issuer_issued_on = date(table, at("issuer_issued_on"), "issuer_issued_on", errors);
     let guard_band = quantity(
         table,
         at("guard_band"),
@@ -1061,11 +1068,12 @@ fn calibration_input<'t>(
         }),
     };
     let issuer = match (cell("issuer"), cell("issuer_certificate_number")) {
-        (None, None) if accreditation.is_none() => None,
+        (None, None) if accreditation.is_none() && issuer_issued_on.is_none() => None,
         (name, certificate_number) => Some(Issuer {
             name: name.unwrap_or_default(),
             certificate_number: certificate_number.unwrap_or_default(),
             accreditation,
+            issued_on: issuer_issued_on,
         }),
     };
     let calibration_bad = errors.len() > before;
@@ -1094,6 +1102,8 @@ fn calibration_input<'t>(
         guard_band,
         interval_days,
         replaces: None,
+        condition_on_receipt: cell("condition_on_receipt"),
+        deviations: cell("deviations"),
         points,
     };
     Some((input, rows))

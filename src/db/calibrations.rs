@@ -55,6 +55,10 @@ pub struct Calibration {
     pub interval_days: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub replaces: Option<serde_json::Value>,
+    /// The item's condition when received, as recorded (null: not recorded).
+    pub condition_on_receipt: Option<String>,
+    /// Deviations from the method, as recorded (null: none stated).
+    pub deviations: Option<String>,
     pub superseded_by: Option<String>,
     /// Why it was rejected or withdrawn.
     pub reason: Option<String>,
@@ -130,6 +134,8 @@ impl TryFrom<CalibrationRow> for Calibration {
             guard_band: field("guard_band"),
             interval_days: body.get("interval_days").and_then(|v| v.as_i64()),
             replaces: field("replaces"),
+            condition_on_receipt: text("condition_on_receipt"),
+            deviations: text("deviations"),
             superseded_by: row.superseded_by,
             reason: row.status_reason,
             points,
@@ -176,6 +182,10 @@ struct StoredBody<'a> {
     guard_band: &'a Option<crate::domain::quantity::QuantityJson>,
     interval_days: Option<i64>,
     replaces: &'a Option<crate::domain::calibration::Replaces>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition_on_receipt: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deviations: &'a Option<String>,
 }
 
 impl<'a> From<&'a CalibrationInput> for StoredBody<'a> {
@@ -194,6 +204,8 @@ impl<'a> From<&'a CalibrationInput> for StoredBody<'a> {
             guard_band: &input.guard_band,
             interval_days: input.interval_days,
             replaces: &input.replaces,
+            condition_on_receipt: &input.condition_on_receipt,
+            deviations: &input.deviations,
         }
     }
 }

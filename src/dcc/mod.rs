@@ -415,7 +415,7 @@ fn items(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
             &format!("{kind_zh}测量仪器"),
         ),
     }
-    if let Some(condition) = non_empty(&item.condition) {
+    if let Some(condition) = non_empty_opt(&item.condition) {
         w.open("dcc:description", &[]);
         bilingual(w, "dcc:name", "Condition on receipt", "接收时状态");
         w.leaf("dcc:content", &[], condition);
@@ -589,11 +589,12 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
             "测量结果通过所列标准的不间断校准链，经所引用的国家计量基准或获认可的实验室溯源至国际单位制（SI）。",
         );
     } else {
+        let link = view.broken_link.as_deref().unwrap_or("—");
         bilingual(
             w,
             "dcc:declaration",
-            "The chain of calibrations was not unbroken for every standard used when the work was done.",
-            "校准时所用标准的校准链并非全部连续完整。",
+            &format!("The traceability chain was broken on the date of calibration at {link}; see the deviations stated."),
+            &format!("校准日期时溯源链在以下环节中断：{link}；见所述偏离说明。"),
         );
     }
     w.close();

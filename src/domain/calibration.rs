@@ -31,6 +31,11 @@ pub struct Issuer {
     /// Present when the issuer is accredited under the ILAC MRA: such a
     /// calibration is a traceability root (ILAC P10).
     pub accreditation: Option<Accreditation>,
+    /// The date the issuer put on its certificate (not the day this
+    /// laboratory accepted it).
+    #[schema(value_type = Option<String>, format = Date)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,6 +124,14 @@ pub struct CalibrationInput {
     /// Overrides the instrument's calibration interval for the due date.
     pub interval_days: Option<i64>,
     pub replaces: Option<Replaces>,
+    /// The item's condition when received (ISO/IEC 17025 7.8.2.1 e), as the
+    /// technician wrote it; the certificate prints nothing in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_on_receipt: Option<String>,
+    /// Deviations from, additions to or exclusions from the method (7.8.2.1 g);
+    /// required to approve a calibration whose chain was broken on its date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deviations: Option<String>,
     pub points: Vec<PointInput>,
 }
 
@@ -460,6 +473,9 @@ fn check_issuer(input: &CalibrationInput, kind: CalibrationKind, errors: &mut Ve
                 &issuer.certificate_number,
                 100,
             );
+            if let Some(issued_on) = issuer.issued_on {
+                check_issue_date(issued_on, input.performed_on, errors);
+            }
             if let Some(accreditation) = &issuer.accreditation {
                 non_blank(
                     errors,
@@ -497,6 +513,10 @@ fn check_dates(input: &CalibrationInput, today: NaiveDate, errors: &mut Vec<Fiel
     if input.performed_on > today {
         errors.push(future("performed_on", input.performed_on));
     }
+    let issued_on = input.issuer.as_ref().and_then(|issuer| issuer.issued_on);
+    if let Some(issued_on) = issued_on.filter(|date| *date > today) {
+        errors.push(future("issuer.issued_on", issued_on));
+    }
     if let Some(received_on) = input.received_on {
         if received_on > today {
             errors.push(future("received_on", received_on));
@@ -513,7 +533,28 @@ fn check_dates(input: &CalibrationInput, today: NaiveDate, errors: &mut Vec<Fiel
     }
 }
 
+/// An issuer's certificate is dated on or after the work it reports.
+fn check_issue_date(issued_on: NaiveDate, performed_on: NaiveDate, errors: &mut Vec<FieldError>) {
+    if issued_on < performed_on {
+        errors.push(FieldError::new(
+            "issuer.issued_on",
+            format!(
+                "{issued_on} is before performed_on ({performed_on}): a certificate is issued \
+                 after the calibration it reports"
+            ),
+        ));
+    }
+}
+
 fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
+    for (field, value) in [
+        ("condition_on_receipt", &input.condition_on_receipt),
+        ("deviations", &input.deviations),
+    ] {
+        if let Some(value) = value {
+            non_blank(errors, field, value, 2000);
+        }
+    }
     for (field, value) in [
         ("procedure", &input.procedure),
         ("location", &input.location),

@@ -32,8 +32,8 @@ pub struct ItemView {
     pub quantity_kind: String,
     pub range: Option<(QuantityJson, QuantityJson)>,
     pub resolution: Option<QuantityJson>,
-    /// Condition on receipt, as recorded.
-    pub condition: String,
+    /// Condition on receipt, as the technician recorded it (none: not recorded).
+    pub condition: Option<String>,
 }
 
 /// A standard used, with the certificate its link rests on (7.8.4.1 traceability).
@@ -99,6 +99,10 @@ pub struct CertificateView {
     pub traceability_roots: Vec<TraceabilityRootView>,
     /// Whether the chain was unbroken when the work was done.
     pub traceable: bool,
+    /// The first link that was not traceable then, in words (a broken chain
+    /// is certified only with stated deviations).
+    #[serde(default)]
+    pub broken_link: Option<String>,
     /// Deviations from the method, additions or exclusions (7.8.2.1 ...); None when there were none.
     pub deviations: Option<String>,
     pub replaces: Option<ReplacesView>,

@@ -150,6 +150,21 @@ impl BrokenReason {
         }
     }
 
+    /// What the reason means, in words: one wording for the pages, the
+    /// diagram, the certificate and a refused approval.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            BrokenReason::Uncalibrated => "no calibration on record",
+            BrokenReason::StandardExpiredAtUse => "standard expired at use",
+            BrokenReason::StandardUncalibrated => "standard not calibrated at use",
+            BrokenReason::StandardOutOfTolerance => "standard out of tolerance",
+            BrokenReason::CertificateWithdrawn => "certificate withdrawn",
+            BrokenReason::StandardOutOfService => "standard out of service at use",
+            BrokenReason::NoPathToNationalStandard => "no path to a national standard",
+            BrokenReason::Cycle => "cycle: instrument met again in its own chain",
+        }
+    }
+
     /// The section-7 mapping of a standard's section-6 reason on the day it was used; `None`
     /// when that reason does not break the link.
     fn of_standard(reason: ValidityReason) -> Option<BrokenReason> {
@@ -326,6 +341,42 @@ fn trace_with(
         accredited_roots: expansion.accredited,
         chain,
     })
+}
+
+impl ChainNode {
+    /// The asset tag of `id` wherever it appears in this tree.
+    pub fn asset_tag_of(&self, id: i64) -> Option<&str> {
+        if self.instrument.id == id {
+            return Some(&self.instrument.asset_tag);
+        }
+        self.standards.iter().find_map(|s| s.asset_tag_of(id))
+    }
+}
+
+impl TraceabilityReport {
+    /// The first broken link in words, naming the instrument by its asset tag
+    /// (never by an internal id): "REF-P-04, certificate CT-…: standard
+    /// expired at use".
+    pub fn broken_link_text(&self) -> Option<String> {
+        let link = self.broken_link.as_ref()?;
+        Some(link.words(self.chain.asset_tag_of(link.instrument_id)))
+    }
+}
+
+impl BrokenLink {
+    /// The link in words, naming the instrument by `asset_tag`.
+    pub fn words(&self, asset_tag: Option<&str>) -> String {
+        let tag = asset_tag.map_or_else(
+            || format!("instrument {}", self.instrument_id),
+            str::to_string,
+        );
+        let certificate = self
+            .certificate_number
+            .as_ref()
+            .map(|number| format!(", certificate {number}"))
+            .unwrap_or_default();
+        format!("{tag}{certificate}: {}", self.reason.describe())
+    }
 }
 
 /// Whether the chain of one calibration (of `instrument_id`, judged on its own date) is broken,

@@ -400,7 +400,9 @@ impl Layout {
             ],
             vec![(
                 ("Condition on receipt", "接收时状态"),
-                item.condition.clone(),
+                item.condition
+                    .clone()
+                    .unwrap_or_else(|| "Not recorded / 未记录".to_string()),
             )],
             vec![
                 (("Date of receipt", "接收日期"), date(view.received_on)),
@@ -501,8 +503,11 @@ impl Layout {
              本次校准结果通过下列参考标准溯源至国际单位制（SI），其校准链到达下列国家计量基准或 \
              ILAC-MRA 认可实验室。"
         } else {
-            "The traceability chain of the standards below was not unbroken on the date of \
-             calibration; see deviations. / 校准日期时下列参考标准的溯源链不完整，见偏离说明。"
+            let link = view.broken_link.as_deref().unwrap_or("—");
+            &format!(
+                "The traceability chain was broken on the date of calibration at {link}; see \
+                 the deviations stated below. / 校准日期时溯源链在以下环节中断：{link}；见下文偏离说明。"
+            )
         };
         self.paragraph(statement, &Style::new(Face::Regular, TEXT_SIZE), LINE_H);
         self.gap(4.0);
@@ -733,13 +738,18 @@ impl Layout {
     }
 
     /// 7.8.2.1 g: deviations from, additions to or exclusions from the method.
+    /// Printed only as the technician stated them: no invented "none".
     fn deviations(&mut self, view: &CertificateView) {
-        self.heading("Deviations from the method / 偏离说明");
-        let text = match view.deviations.as_deref().map(str::trim) {
-            Some(d) if !d.is_empty() => d.to_string(),
-            _ => "None. / 无。".to_string(),
+        let Some(text) = view
+            .deviations
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        else {
+            return;
         };
-        self.paragraph(&text, &Style::new(Face::Regular, TEXT_SIZE), LINE_H);
+        self.heading("Deviations from the method / 偏离说明");
+        self.paragraph(text, &Style::new(Face::Regular, TEXT_SIZE), LINE_H);
     }
 
     /// 7.8.2.1 o: the person authorising the certificate; the QR code carries the public

@@ -126,7 +126,9 @@ fn view() -> CertificateView {
             quantity_kind: "pressure".to_string(),
             range: Some((q(0.0, "MPa"), q(60.0, "MPa"))),
             resolution: Some(q(0.001, "MPa")),
-            condition: "Received in good condition, no visible damage / 接收时外观完好".to_string(),
+            condition: Some(
+                "Received in good condition, no visible damage / 接收时外观完好".to_string(),
+            ),
         },
         received_on: Some(date(2026, 3, 2)),
         performed_on: date(2026, 3, 10),
@@ -183,6 +185,7 @@ fn view() -> CertificateView {
             },
         ],
         traceable: true,
+        broken_link: None,
         deviations: None,
         replaces: None,
         signatory: "Dr. Li Wei / 李伟".to_string(),
@@ -445,9 +448,7 @@ fn typical_certificate_carries_every_required_element_in_both_languages() {
             "Reference value / 标准值 (MPa)",
             "Reference value / 标准值 (°C)",
             "Tolerance limits / 允差限",
-            // Deviations, signatory, verification, audit chain.
-            "Deviations from the method / 偏离说明",
-            "None. / 无。",
+            // Signatory, verification, audit chain.
             "Authorised signatory / 授权签字人",
             "Dr. Li Wei / 李伟",
             "Verify / 验证",
@@ -473,6 +474,10 @@ fn typical_certificate_carries_every_required_element_in_both_languages() {
     );
     assert!(!squash(&text).contains("0.0213"), "U must be rounded");
     assert!(!text.contains("replaces certificate"));
+    // Nothing the technician did not enter (DESIGN section 6): no invented
+    // "Deviations: none".
+    assert!(!text.contains("Deviations from the method"), "{text}");
+    assert!(!squash(&text).contains("None./无。"));
     for page in 1..=pages {
         let t = pdftotext(&path, Some(page));
         assert_contains_all(
@@ -712,4 +717,36 @@ proptest::proptest! {
             proptest::prop_assert!(bytes.starts_with(b"%PDF-"));
         }
     }
+}
+
+#[test]
+fn what_was_not_recorded_is_not_printed_as_if_it_had_been() {
+    let mut v = view();
+    v.item.condition = None;
+    v.traceable = false;
+    v.broken_link =
+        Some("REF-P-04, certificate CT-2025-000007: standard expired at use".to_string());
+    v.deviations = Some(
+        "REF-P-04 was 3 days past its due date; its next calibration found it in tolerance."
+            .to_string(),
+    );
+    let bytes = render(&v).unwrap();
+    if !have_tools() {
+        return;
+    }
+    let path = write_tmp(&bytes);
+    let text = pdftotext(&path, None);
+    assert_contains_all(
+        &text,
+        &[
+            "Condition on receipt",
+            "Not recorded / 未记录",
+            "The traceability chain was broken on the date of calibration at REF-P-04, \
+             certificate CT-2025-000007: standard expired at use",
+            "Deviations from the method / 偏离说明",
+            "REF-P-04 was 3 days past its due date",
+        ],
+    );
+    assert!(!text.contains("working order"), "{text}");
+    let _ = std::fs::remove_file(&path);
 }

@@ -192,8 +192,10 @@ async fn instrument(
                 "trace": report.as_ref().map(|r| json!({
                     "traceable": r.traceable,
                     "broken_link": r.broken_link.as_ref().map(|b| json!({
-                        "instrument_id": b.instrument_id, "certificate_number": b.certificate_number,
-                        "reason": reason_text(b.reason.as_str()),
+                        "instrument_id": b.instrument_id,
+                        "asset_tag": r.chain.asset_tag_of(b.instrument_id),
+                        "certificate_number": b.certificate_number,
+                        "reason": b.reason.describe(),
                     })),
                     "national_standards": r.national_standards,
                     "chain": r.chain,

@@ -16,9 +16,7 @@
 use std::fmt::Write as _;
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::traceability::{
-    BrokenReason, ChainNode, TraceabilityReport, UNCERTAINTY_BELOW_STANDARD,
-};
+use crate::domain::traceability::{ChainNode, TraceabilityReport, UNCERTAINTY_BELOW_STANDARD};
 use crate::domain::validity::Role;
 use crate::pdf::chart::{limits_in_error_unit, nice_ticks, padded_ranges};
 
@@ -325,20 +323,6 @@ enum Kind {
     Accredited,
 }
 
-/// What a broken link's reason means, in words.
-fn reason_text(r: BrokenReason) -> &'static str {
-    match r {
-        BrokenReason::Uncalibrated => "no calibration on record",
-        BrokenReason::StandardExpiredAtUse => "standard expired at use",
-        BrokenReason::StandardUncalibrated => "standard not calibrated at use",
-        BrokenReason::StandardOutOfTolerance => "standard out of tolerance",
-        BrokenReason::CertificateWithdrawn => "certificate withdrawn",
-        BrokenReason::StandardOutOfService => "standard out of service at use",
-        BrokenReason::NoPathToNationalStandard => "no path to a national standard",
-        BrokenReason::Cycle => "cycle: instrument met again in its own chain",
-    }
-}
-
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -553,7 +537,7 @@ fn problem_lines(
     if !node.link_valid {
         let why = node
             .reason
-            .map(reason_text)
+            .map(|r| r.describe())
             .unwrap_or("link not valid")
             .to_string();
         tip.push(format!("Broken link: {why}"));
@@ -685,7 +669,7 @@ fn verdict(report: &TraceabilityReport, items: &[Item]) -> String {
     } else if let Some(b) = &report.broken_link {
         let mut s = format!(
             "✕ Not traceable: {} — {}",
-            reason_text(b.reason),
+            b.reason.describe(),
             tag_of(items, b.instrument_id)
         );
         if let Some(c) = &b.certificate_number {
@@ -870,7 +854,10 @@ fn description(report: &TraceabilityReport, l: &Layout) -> String {
             format!(
                 "{} ({})",
                 it.node.instrument.asset_tag,
-                it.node.reason.map(reason_text).unwrap_or("link not valid")
+                it.node
+                    .reason
+                    .map(|r| r.describe())
+                    .unwrap_or("link not valid")
             )
         })
         .collect();
@@ -1718,6 +1705,7 @@ mod tests {
     use crate::domain::calibration::Limits;
     use crate::domain::conformity::Decision;
     use crate::domain::quantity::QuantityJson;
+    use crate::domain::traceability::BrokenReason;
     use crate::domain::traceability::{
         AccreditedIssuer, AccreditedRootReached, BrokenLink, ExpandedUncertainty,
         NationalStandardReached, NodeInstrument,

@@ -363,12 +363,56 @@ pub fn approve(
         traceability::refresh_chain_state(conn, &[id])?;
         traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
         if let Some(number) = &number {
-            // The certificate is rendered once, here, and kept byte for byte.
             let issued = repo::get(conn, id)?;
+            certifiable(conn, &issued, today)?;
+            // The certificate is rendered once, here, and kept byte for byte.
             issue_certificate(conn, &issued, number, today, &actor.name, context)?;
         }
         Ok(repo::audited(conn, actor, "approve", &before)?)
     })
+}
+
+/// What no accredited laboratory may certify, checked once more at approval
+/// (a draft recorded before these rules, or a standard that lapsed since):
+/// work dated after today, and a chain broken on the day of the work
+/// (ISO/IEC 17025 6.5) unless the deviation is stated, which the certificate
+/// then prints with the link that was not traceable.
+fn certifiable(
+    conn: &mut DbConnection,
+    calibration: &Calibration,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
+    if calibration.performed_on > today {
+        return Err(ApiError::field(
+            "performed_on",
+            format!(
+                "{} is after today ({today}): a certificate cannot report work not yet done; \
+                 correct the date",
+                calibration.performed_on
+            ),
+        ));
+    }
+    if calibration.deviations.is_some() {
+        return Ok(());
+    }
+    let broken = traceability::broken_link_text(
+        conn,
+        calibration.instrument_id,
+        calibration.id,
+        calibration.performed_on,
+    )?;
+    match broken {
+        None => Ok(()),
+        Some(link) => Err(ApiError::field(
+            "deviations",
+            format!(
+                "the traceability chain was broken on {}: {link}; state the deviation in \
+                 `deviations` (it is printed on the certificate), or record the calibration \
+                 against a standard that was valid that day",
+                calibration.performed_on
+            ),
+        )),
+    }
 }
 
 /// Withdraws an issued certificate: whatever rested on it now rests on a

@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use crate::config::AppConfig;
 use crate::db::calibrations::Calibration;
 use crate::db::{self, DbConnection};
-use crate::domain::calibration::Stage;
 use crate::domain::certificate::{
     CertificateView, ItemView, LaboratoryView, ReplacesView, StandardView, TraceabilityRootView,
 };
@@ -146,7 +145,10 @@ fn environment_of(calibration: &Calibration) -> Vec<(String, QuantityJson)> {
         .collect()
 }
 
-fn item_view(instrument: &crate::domain::instrument::Instrument, found_out: bool) -> ItemView {
+fn item_view(
+    instrument: &crate::domain::instrument::Instrument,
+    calibration: &Calibration,
+) -> ItemView {
     ItemView {
         asset_tag: instrument.asset_tag.clone(),
         description: instrument.description.clone(),
@@ -159,11 +161,7 @@ fn item_view(instrument: &crate::domain::instrument::Instrument, found_out: bool
             .as_ref()
             .map(|r| (r.min.clone(), r.max.clone())),
         resolution: instrument.resolution.clone(),
-        condition: if found_out {
-            "Received in working order; found out of tolerance before adjustment (see as-found results)".to_string()
-        } else {
-            "Received in working order".to_string()
-        },
+        condition: calibration.condition_on_receipt.clone(),
     }
 }
 
@@ -186,10 +184,6 @@ pub fn build_view(
         db::traceability::graph_for(conn, calibration.instrument_id, calibration.performed_on)?;
     let report = trace(&graph, calibration.instrument_id, calibration.performed_on)
         .ok_or_else(|| ApiError::Internal("the calibrated instrument vanished".to_string()))?;
-    let found_out = calibration
-        .points
-        .iter()
-        .any(|p| p.stage == Stage::AsFound && p.decision.is_some_and(|d| d.is_out_of_tolerance()));
     let replaces = calibration.replaces.as_ref().map(|r| ReplacesView {
         number: r["number"].as_str().unwrap_or_default().to_string(),
         replacement_type: r["type"].as_str().unwrap_or_default().to_string(),
@@ -200,7 +194,7 @@ pub fn build_view(
         issued_on,
         laboratory: context.laboratory.clone(),
         customer: instrument.customer.clone(),
-        item: item_view(&instrument, found_out),
+        item: item_view(&instrument, calibration),
         received_on: calibration.received_on,
         performed_on: calibration.performed_on,
         location: calibration.location.clone(),
@@ -211,7 +205,8 @@ pub fn build_view(
         standards,
         traceability_roots: traceability_roots(conn, &report)?,
         traceable: report.traceable,
-        deviations: None,
+        broken_link: report.broken_link_text(),
+        deviations: calibration.deviations.clone(),
         replaces,
         signatory: signatory.to_string(),
         verification_url: context.verification_url(number),

@@ -14,17 +14,10 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 fn download(app: &TestApp, number: &str, which: &str) -> Vec<u8> {
-    let token = app.tokens["inspector"].clone();
-    let response = app
-        .client
-        .get(format!("/api/v1/certificates/{number}/{which}"))
-        .header(rocket::http::Header::new(
-            "Authorization",
-            format!("Bearer {token}"),
-        ))
-        .dispatch();
-    assert_eq!(response.status(), Status::Ok);
-    response.into_bytes().unwrap()
+    app.bytes(
+        &format!("/api/v1/certificates/{number}/{which}"),
+        Some("inspector"),
+    )
 }
 
 fn traced_certificate(app: &TestApp) -> (i64, Value) {

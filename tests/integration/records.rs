@@ -8,8 +8,8 @@ use chrono::{Days, Utc};
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::common::fixtures::{calibration, point, register};
-use crate::common::{fields, TestApp};
+use crate::common::fixtures::{calibration, external, issue, point, register, submitted};
+use crate::common::{fields, pdf_text, TestApp};
 
 fn today() -> chrono::NaiveDate {
     Utc::now().date_naive()
@@ -254,4 +254,122 @@ fn the_import_refuses_the_same_records() {
     let good =
         "WO-1,PG-9,,2026-02-01,,JJG 52,REF-9,simple,as_found,MPa,0.5,0.5002,0.0016,0.0002,2\n";
     assert_eq!(import(&app, &format!("{header}{good}")).unwrap().len(), 1);
+}
+
+/// A gauge calibrated on 2026-06-01 against REF-1, whose only calibration (by
+/// the NMI, 2025-01-10, 365 days) had expired by then; (gauge, submitted id).
+fn on_an_expired_standard(app: &TestApp, deviations: Option<&str>) -> i64 {
+    let national = register(app, "NAT-1", "national");
+    let standard = register(app, "REF-1", "reference");
+    let mut standards_certificate = external(standard, &[national], "2025-01-10", "NIM-2025-001");
+    standards_certificate["interval_days"] = json!(365);
+    let id = submitted(app, &standards_certificate);
+    let (status, accepted) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{accepted}");
+    let gauge = register(app, "PG-1", "working");
+    let mut body = calibration(
+        gauge,
+        &[standard],
+        "2026-06-01",
+        vec![point(0.5002, 0.0002)],
+    );
+    body["deviations"] = json!(deviations);
+    submitted(app, &body)
+}
+
+#[test]
+fn a_broken_chain_is_certified_only_with_stated_deviations() {
+    let app = TestApp::new();
+    let id = on_an_expired_standard(&app, None);
+    let approve = format!("/api/v1/calibrations/{id}/approve");
+    let (status, problem) = app.post(&approve, Some("approver"), &json!({}));
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(fields(&problem), ["deviations"], "{problem}");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("REF-1") && message.contains("standard expired at use"),
+        "{message}"
+    );
+    let (_, still) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(still["status"], "submitted", "nothing issued: {still}");
+    assert_eq!(still["certificate_number"], Value::Null);
+    let (_, certificates) = app.get("/api/v1/certificates", Some("auditor"));
+    assert_eq!(certificates["total"], 0);
+}
+
+#[test]
+fn stated_deviations_are_printed_with_the_broken_link() {
+    let app = TestApp::new();
+    let deviations =
+        "REF-1 was used 142 days past its due date; recalibrated since and found in tolerance.";
+    let id = on_an_expired_standard(&app, Some(deviations));
+    let (status, issued) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{issued}");
+    assert_eq!(issued["deviations"], deviations);
+    assert_eq!(issued["chain_broken"], true);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("auditor"),
+    );
+    let Some(text) = pdf_text(&pdf) else { return };
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "Deviations from the method",
+        "REF-1 was used 142 days past its due date",
+        "broken on the date of calibration at REF-1, certificate NIM-2025-001: standard expired at use",
+        "Condition on receipt",
+        "Not recorded",
+    ] {
+        assert!(flat.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert!(!flat.contains("working order"), "{text}");
+}
+
+#[test]
+fn condition_on_receipt_and_the_issuers_date_are_recorded_as_given() {
+    let app = TestApp::new();
+    let national = register(&app, "NAT-1", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let mut body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    body["condition_on_receipt"] = json!("Dial glass cracked; readable");
+    body.as_object_mut().unwrap().remove("deviations");
+    let issued = issue(&app, &body);
+    assert_eq!(
+        issued["condition_on_receipt"],
+        "Dial glass cracked; readable"
+    );
+    assert_eq!(issued["deviations"], Value::Null);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("auditor"),
+    );
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(text.contains("Dial glass cracked; readable"), "{text}");
+        assert!(!text.contains("Deviations from the method"), "{text}");
+    }
+
+    let mut external_body = external(gauge, &[national], "2026-05-12", "NIM-2026-9");
+    external_body["issuer"]["issued_on"] = json!("2026-05-11");
+    let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &external_body);
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(fields(&problem), ["issuer.issued_on"], "{problem}");
+    external_body["issuer"]["issued_on"] = json!("2026-05-20");
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &external_body);
+    assert_eq!(status, Status::Created, "{created}");
+    assert_eq!(created["issuer"]["issued_on"], "2026-05-20");
 }

@@ -132,6 +132,17 @@ impl TestApp {
         Self::finish(request.dispatch())
     }
 
+    /// A document's bytes (PDF, DCC, CSV), asserting 200.
+    pub fn bytes(&self, path: &str, who: Option<&str>) -> Vec<u8> {
+        let mut request = self.client.get(path.to_string());
+        if let Some(header) = self.auth(who) {
+            request = request.header(header);
+        }
+        let response = request.dispatch();
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        response.into_bytes().unwrap()
+    }
+
     pub fn send(
         &self,
         method: rocket::http::Method,
@@ -221,4 +232,27 @@ pub fn pressure_gauge(tag: &str, serial: &str) -> Value {
         "resolution": {"value": 0.0001, "unit": "MPa"}, "customer": "ACME Valves", "location": "Line 3",
         "interval_days": 365
     })
+}
+
+/// The text of a PDF by poppler's pdftotext (-layout); None when poppler is not
+/// installed, which CALTRACE_REQUIRE_TOOLS (scripts/test.sh) turns into a failure.
+pub fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("certificate.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    match std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(output) => Some(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CALTRACE_REQUIRE_TOOLS").is_none(),
+                "pdftotext (poppler-utils) is required"
+            );
+            None
+        }
+    }
 }
