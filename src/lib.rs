@@ -57,12 +57,52 @@ fn problem(status: Status, detail: &str) -> (Status, (ContentType, String)) {
 
 #[catch(default)]
 fn default_catcher(status: Status, request: &Request<'_>) -> (Status, (ContentType, String)) {
+    if status.code == 422 {
+        if let Some(error) = unreadable_path_id(request) {
+            let body = serde_json::to_string(&error.problem()).unwrap_or_default();
+            return (
+                status,
+                (ContentType::new("application", "problem+json"), body),
+            );
+        }
+    }
     let detail = match status.code {
         404 => format!("no route for {} {}", request.method(), request.uri().path()),
         401 => crate::error::BEARER_REQUIRED.to_string(),
         _ => status.reason_lossy().to_string(),
     };
     problem(status, &detail)
+}
+
+/// A 422 from routing means a typed path parameter did not parse, and the only
+/// typed ones are ids: name the parameter of the route tried and its text.
+fn unreadable_path_id(request: &Request<'_>) -> Option<ApiError> {
+    let route = request.route()?;
+    let template = route.uri.path().split('/');
+    let given = request.uri().path().as_str().split('/');
+    template.zip(given).find_map(|(part, text)| {
+        let name = part.strip_prefix('<')?.strip_suffix('>')?;
+        let text = rocket::http::RawStr::new(text).percent_decode_lossy();
+        (text.parse::<i64>().is_err()).then(|| {
+            ApiError::field(
+                name,
+                format!(
+                    "'{text}' is not an id: ids are whole numbers, as in {}",
+                    example_path(route)
+                ),
+            )
+        })
+    })
+}
+
+fn example_path(route: &rocket::Route) -> String {
+    route
+        .uri
+        .path()
+        .split('/')
+        .map(|part| if part.starts_with('<') { "42" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {

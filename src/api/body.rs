@@ -7,6 +7,7 @@ use rocket::request::Request;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
+use crate::domain::dates::{is_date_parse_failure, DATE_FORMAT_HINT};
 use crate::error::ApiError;
 
 /// A JSON body; handlers take `Result<JsonBody<T>, ApiError>` so authentication
@@ -56,7 +57,11 @@ pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
                     .next()
                     .unwrap_or(&message)
                     .to_string();
-                ApiError::field(field_path(&path, &reason), reason)
+                let field = field_path(&path, &reason);
+                match is_date_parse_failure(&reason) {
+                    true => ApiError::field(field, DATE_FORMAT_HINT),
+                    false => ApiError::field(field, reason),
+                }
             }
             // A number too large for a double is valid JSON syntax but not a finite value.
             Category::Syntax if out_of_range => {

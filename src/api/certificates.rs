@@ -150,7 +150,8 @@ pub async fn dcc(
     tag = "certificates",
     params(("sha256" = Option<String>, Query, description = "SHA-256 of the PDF or the DCC in hand")),
     responses(
-        (status = 200, body = Verification, description = "Whether the number names a certificate of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise")
+        (status = 200, body = Verification, description = "Whether the number names a certificate of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise"),
+        (status = 422, body = Problem, description = "sha256 is not 64 hexadecimal digits")
     )
 )]
 #[get("/api/v1/verify/<number>?<sha256>")]
@@ -160,7 +161,7 @@ pub async fn verify(
     database: &State<Database>,
 ) -> Result<Json<Verification>, ApiError> {
     let number = number.to_string();
-    let sha256 = sha256.map(str::to_string);
+    let sha256 = crate::http::params::sha256(sha256)?;
     Ok(Json(
         database
             .run(move |conn| db::certificates::verify(conn, &number, sha256.as_deref()))

@@ -256,7 +256,9 @@ pub struct VerifiedItem {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub number: String,
-    pub genuine: bool,
+    /// true: the hash given is the issued document's; false: it is not, or no
+    /// such certificate; null: no hash given, so only the register is known.
+    pub genuine: Option<bool>,
     pub status: Option<CertificateStatus>,
     pub superseded_by: Option<String>,
     #[schema(value_type = Option<String>, format = Date)]
@@ -303,7 +305,7 @@ pub fn verify(
     Ok(match row {
         None => Verification {
             number: number.to_string(),
-            genuine: false,
+            genuine: Some(false),
             status: None,
             superseded_by: None,
             issued_on: None,
@@ -321,10 +323,11 @@ pub fn verify(
             model,
             serial_number,
         )) => {
-            let genuine = match sha256.map(|h| h.trim().to_ascii_lowercase()) {
-                None => true,
-                Some(hash) => hash == pdf_sha256 || hash == dcc_sha256,
-            };
+            // Without a hash the register can say the number was issued and
+            // is in force, not that the paper in hand is genuine.
+            let genuine = sha256
+                .map(|h| h.trim().to_ascii_lowercase())
+                .map(|hash| hash == pdf_sha256 || hash == dcc_sha256);
             Verification {
                 number: number.to_string(),
                 genuine,

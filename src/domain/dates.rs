@@ -35,6 +35,25 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     iso_date(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
 }
 
+/// What to do about a date that could not be read, wherever one is asked for.
+pub const DATE_FORMAT_HINT: &str =
+    "is not a calendar date: write it as YYYY-MM-DD (ISO 8601), e.g. 2026-03-01";
+
+/// Whether a deserialisation message is chrono's refusal of a date string
+/// (`2026-13-01`, `01/12/2026`, `20261-12-01`) or of a non-string date.
+pub fn is_date_parse_failure(message: &str) -> bool {
+    const CHRONO: [&str; 7] = [
+        "input is out of range",
+        "input is not enough for unique date and time",
+        "no possible date and time matching input",
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "expected a formatted date string",
+    ];
+    CHRONO.iter().any(|known| message.contains(known))
+}
+
 /// Exactly `YYYY-MM-DD` with digits in place, as a real calendar date.
 pub fn iso_date(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();

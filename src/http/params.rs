@@ -9,6 +9,24 @@ use crate::error::ApiError;
 pub const DEFAULT_PER_PAGE: i64 = 50;
 pub const MAX_PER_PAGE: i64 = 1000;
 
+/// A document's SHA-256 as `sha256sum` prints it (64 hex digits, either case);
+/// anything else is refused rather than answered "not genuine".
+pub fn sha256(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    match text.map(str::trim) {
+        None => Ok(None),
+        Some(hash) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(hash.to_ascii_lowercase()))
+        }
+        Some(other) => Err(ApiError::field(
+            "sha256",
+            format!(
+                "'{}' is not a SHA-256: give the 64 hexadecimal digits `sha256sum FILE` prints",
+                other.chars().take(80).collect::<String>()
+            ),
+        )),
+    }
+}
+
 pub fn page(page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64), ApiError> {
     let number =
         |field: &str, text: Option<&str>, default: i64, max: i64| -> Result<i64, ApiError> {
@@ -30,8 +48,8 @@ pub fn page(page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64), Ap
 }
 
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    let date =
-        parse_date(text).ok_or_else(|| ApiError::field(field, "must be a date as YYYY-MM-DD"))?;
+    let date = parse_date(text)
+        .ok_or_else(|| ApiError::field(field, crate::domain::dates::DATE_FORMAT_HINT))?;
     match out_of_range(date) {
         Some(message) => Err(ApiError::field(field, message)),
         None => Ok(date),

@@ -436,24 +436,11 @@ async fn verify(
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let owned = number.to_string();
-    let hash = sha256.map(str::to_string);
+    let hash = params::sha256(sha256)?;
     let answer = database
         .run(move |conn| db::certificates::verify(conn, &owned, hash.as_deref()))
         .await?;
-    let (headline, tone) = match (answer.genuine, answer.status) {
-        (true, Some(CertificateStatus::Issued)) => ("Genuine and current / 真实有效", "ok"),
-        (true, Some(CertificateStatus::Withdrawn)) => {
-            ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad")
-        }
-        (true, Some(CertificateStatus::Superseded)) => {
-            ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad")
-        }
-        (false, Some(_)) => (
-            "NOT GENUINE: the document differs from what was issued / 与签发文件不符",
-            "bad",
-        ),
-        _ => ("Unknown certificate number / 未知证书编号", "bad"),
-    };
+    let (headline, tone) = verify_headline(answer.genuine, answer.status);
     let title = format!("Verify certificate {number}");
     Ok(Template::render(
         "verify",
@@ -467,6 +454,37 @@ async fn verify(
             }),
         ),
     ))
+}
+
+/// The verification page's verdict (DESIGN section 8): "genuine" only for a
+/// matched hash; without one, what the register says of the number.
+fn verify_headline(
+    genuine: Option<bool>,
+    status: Option<CertificateStatus>,
+) -> (&'static str, &'static str) {
+    use CertificateStatus::{Issued, Superseded, Withdrawn};
+    match (genuine, status) {
+        (_, None) => ("Unknown certificate number / 未知证书编号", "bad"),
+        (Some(false), Some(_)) => (
+            "NOT GENUINE: the document differs from what was issued / 与签发文件不符",
+            "bad",
+        ),
+        (Some(true), Some(Issued)) => ("Genuine and current / 真实有效", "ok"),
+        (Some(true), Some(Withdrawn)) => ("Genuine, but WITHDRAWN / 真实，但已撤销", "bad"),
+        (Some(true), Some(Superseded)) => ("Genuine, but SUPERSEDED / 真实，但已被替代", "bad"),
+        (None, Some(Issued)) => (
+            "Issued by this laboratory, in force / 本实验室签发，有效",
+            "info",
+        ),
+        (None, Some(Withdrawn)) => (
+            "Issued by this laboratory, WITHDRAWN / 本实验室签发，已撤销",
+            "bad",
+        ),
+        (None, Some(Superseded)) => (
+            "Issued by this laboratory, SUPERSEDED / 本实验室签发，已被替代",
+            "bad",
+        ),
+    }
 }
 
 pub fn routes() -> Vec<Route> {

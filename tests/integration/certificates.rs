@@ -83,11 +83,21 @@ fn downloads_are_the_bytes_issued_and_verify_by_either_hash() {
         (wrong["genuine"].as_bool(), wrong["status"].as_str()),
         (Some(false), Some("issued"))
     );
+    // Without a hash the register vouches for the number, not for the paper.
     let (_, no_hash) = app.get(&format!("/api/v1/verify/{number}"), None);
     assert_eq!(
-        no_hash["genuine"], true,
-        "the number was issued by this lab"
+        (&no_hash["genuine"], no_hash["status"].as_str()),
+        (&Value::Null, Some("issued")),
+        "{no_hash}"
     );
+    for malformed in ["abc", &"g".repeat(64), &"0".repeat(63)] {
+        let (status, problem) =
+            app.get(&format!("/api/v1/verify/{number}?sha256={malformed}"), None);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "sha256", "{problem}");
+        let (status, _) = app.get(&format!("/verify/{number}?sha256={malformed}"), None);
+        assert_eq!(status, Status::UnprocessableEntity);
+    }
     let (status, unknown) = app.get("/api/v1/verify/CT-1999-000001", None);
     assert_eq!(status, Status::Ok);
     assert_eq!(
@@ -99,9 +109,15 @@ fn downloads_are_the_bytes_issued_and_verify_by_either_hash() {
     assert_eq!(status, Status::Ok);
     let page = page.as_str().unwrap().to_string();
     assert!(
-        page.contains(&number) && page.contains("Genuine and current") && page.contains("CPG1500"),
+        page.contains(&number)
+            && page.contains("Issued by this laboratory, in force")
+            && page.contains("CPG1500")
+            && page.contains("name=\"sha256\""),
         "{page}"
     );
+    assert!(!page.to_lowercase().contains("genuine"), "{page}");
+    let (_, page) = app.get(&format!("/verify/{number}?sha256={}", sha256(&pdf)), None);
+    assert!(page.as_str().unwrap().contains("Genuine and current"));
     let (_, page) = app.get("/verify/%3Cscript%3E", None);
     assert!(!page.as_str().unwrap().contains("<script>"), "escaped");
 }

@@ -373,3 +373,38 @@ fn condition_on_receipt_and_the_issuers_date_are_recorded_as_given() {
     assert_eq!(status, Status::Created, "{created}");
     assert_eq!(created["issuer"]["issued_on"], "2026-05-20");
 }
+
+/// Mistakes a busy technician makes get a message that says what to do.
+#[test]
+fn a_mistyped_date_or_id_is_named_with_what_to_write() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    for typed in ["01/12/2026", "2026-13-01", "20261-12-01", "2026-2-30"] {
+        let body = calibration(gauge, &[standard], typed, vec![point(0.5002, 0.0002)]);
+        let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &body);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        assert_eq!(fields(&problem), ["performed_on"], "{typed}: {problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("YYYY-MM-DD"), "{typed}: {message}");
+    }
+    for (path, name) in [
+        ("/api/v1/calibrations/null", "id"),
+        ("/api/v1/instruments/abc/status", "id"),
+        ("/api/v1/calibrations/1.5/approve", "id"),
+    ] {
+        let (status, problem) = if path.ends_with("approve") {
+            app.post(path, Some("approver"), &json!({}))
+        } else {
+            app.get(path, Some("inspector"))
+        };
+        assert_eq!(status, Status::UnprocessableEntity, "{path}: {problem}");
+        assert_eq!(fields(&problem), [name], "{path}: {problem}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("whole numbers"),
+            "{problem}"
+        );
+    }
+}
