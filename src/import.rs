@@ -194,6 +194,17 @@ impl Table {
             Some(Ok(header)) => header,
         };
         let header_line = line_of(header.position()).max(1);
+        // Spreadsheets in many locales save "CSV" with semicolons: one column
+        // named `asset_tag;description;…` says so better than "unknown column".
+        if header.len() == 1 && header.iter().next().is_some_and(|h| h.contains(&b';')) {
+            errors.push(RowError::new(
+                header_line,
+                "",
+                "the columns are separated by ';', not ','; save the file as \
+                 \"CSV (comma delimited)\" or \"CSV UTF-8\", or replace the ';' separators by ','",
+            ));
+            return table;
+        }
         for (i, name) in header.iter().enumerate() {
             let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
             if name.is_empty() {
@@ -1005,7 +1016,10 @@ fn calibration_input<'t>(
             errors.push(RowError::new(
                 group.points[0].line,
                 column,
-                format!("is required (calibration '{}')", group.key),
+                format!(
+                    "the cell is blank, but every calibration needs its {column} (calibration '{}')",
+                    group.key
+                ),
             ));
         }
     };

@@ -291,6 +291,16 @@ fn demo() -> Result<(), String> {
 }
 
 fn verify_audit(head: Option<String>) -> Result<(), String> {
+    // A head is a SHA-256 as printed on certificates: anything else is a typing
+    // slip, not evidence of tampering.
+    if let Some(text) = head.as_deref() {
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "--head '{text}' is not an audit chain head: give the 64 hexadecimal digits \
+                 printed on a certificate as \"Audit chain head at issue\""
+            ));
+        }
+    }
     let database = open_database()?;
     let mut conn = database.get().map_err(|e| e.to_string())?;
     match db::audit::verify(&mut conn, head).map_err(|e| e.to_string())? {

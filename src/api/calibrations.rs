@@ -1,8 +1,9 @@
 //! Calibration records and their workflow (DESIGN sections 6 and 8).
 
+use rocket::http::Status;
 use rocket::response::status::Created;
 use rocket::serde::json::Json;
-use rocket::{get, post, put, routes, Route, State};
+use rocket::{delete, get, post, put, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
 use super::body::JsonBody;
@@ -207,6 +208,32 @@ pub async fn replace(
     ))
 }
 
+/// Delete a draft (its creator, or an admin); 409 once submitted.
+#[utoipa::path(
+    tag = "calibrations",
+    responses(
+        (status = 204, description = "Deleted; the audit log keeps what it was"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only the technician who created the draft, or an admin, deletes it"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "Not a draft: submitted, approved and rejected work is kept"),
+        (status = 422, body = Problem, description = "The id is not a whole number")
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/calibrations/<id>")]
+pub async fn delete(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Status, ApiError> {
+    let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
+    database
+        .run(move |conn| workflow::calibrations::delete_draft(conn, &actor, id))
+        .await?;
+    Ok(Status::NoContent)
+}
+
 /// Submit a draft for approval (technician).
 #[utoipa::path(
     tag = "calibrations",
@@ -323,5 +350,5 @@ pub async fn withdraw(
 }
 
 pub fn routes() -> Vec<Route> {
-    routes![create, batch, read, list, replace, submit, approve, reject, withdraw]
+    routes![create, batch, read, list, replace, delete, submit, approve, reject, withdraw]
 }

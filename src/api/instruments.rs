@@ -285,7 +285,7 @@ pub async fn interval(
         .run(move |conn| -> Result<_, ApiError> {
             Ok((
                 db::instruments::get(conn, id)?,
-                db::calibrations::as_found_history(conn, id)?,
+                db::calibrations::as_found_history(conn, id, params::today())?,
             ))
         })
         .await?;

@@ -266,7 +266,7 @@ fn complete_operation(operation: &mut Operation) {
         instruments::suspend, instruments::reactivate, instruments::retire, instruments::interval,
         audit::list,
         uncertainty::evaluate,
-        calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace,
+        calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace, calibrations::delete,
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
         cmcs::create, cmcs::list,
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify,

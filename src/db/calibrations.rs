@@ -497,6 +497,21 @@ pub fn next_certificate_number(
 
 /// Rewrites a draft (or rejected work, which goes back to draft) with newly
 /// evaluated content, inside the caller's transaction.
+/// Removes a calibration with its standards and contributors. Only drafts are
+/// ever removed (workflow::calibrations::delete_draft); the audit log keeps it.
+pub fn delete(conn: &mut DbConnection, id: i64) -> DbResult<()> {
+    diesel::delete(
+        calibration_standards::table.filter(calibration_standards::calibration_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        calibration_contributors::table.filter(calibration_contributors::calibration_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(calibrations::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
 pub fn update_evaluated(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -649,11 +664,13 @@ pub fn list(
 }
 
 /// The as-found history of an instrument, oldest first: (calibration id,
-/// performed on, found in tolerance) for each calibration on record that has a
-/// decision on its as-found points.
+/// performed on, found in tolerance) for each calibration on record up to
+/// `today` that has a decision on its as-found points (OIML D 10 looks back
+/// at what was found, never at a date still to come).
 pub fn as_found_history(
     conn: &mut DbConnection,
     instrument_id: i64,
+    today: NaiveDate,
 ) -> DbResult<Vec<(i64, NaiveDate, bool)>> {
     let rows: Vec<(i64, NaiveDate, String)> = calibrations::table
         .select((
@@ -663,6 +680,7 @@ pub fn as_found_history(
         ))
         .filter(calibrations::instrument_id.eq(instrument_id))
         .filter(calibrations::status.eq_any(ON_RECORD))
+        .filter(calibrations::performed_on.le(today))
         .order((calibrations::performed_on.asc(), calibrations::id.asc()))
         .load(conn)?;
     let mut history = Vec::with_capacity(rows.len());

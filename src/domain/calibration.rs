@@ -1064,6 +1064,10 @@ fn stated_uncertainty(
 /// ILAC P14: no stated uncertainty may be smaller than the CMC. Compared as
 /// standard uncertainties (U/k against CMC/2: CMCs are stated at k = 2), and
 /// also as printed: the rounded U must not fall below the CMC either.
+fn quantity_text(q: &QuantityJson) -> String {
+    format!("{} {}", q.value, q.unit)
+}
+
 fn check_cmc_floor(path: &str, point: &PointResult, cmcs: &[Cmc]) -> Result<(), FieldError> {
     let Ok(reference) = Quantity::new(point.reference.value, &point.reference.unit) else {
         return Ok(());
@@ -1090,11 +1094,15 @@ fn check_cmc_floor(path: &str, point: &PointResult, cmcs: &[Cmc]) -> Result<(), 
             return Err(FieldError::new(
                 format!("{path}.expanded_uncertainty"),
                 format!(
-                    "U = {} {} (k = {}) is below the laboratory's CMC {} of {:.3e} {} at {} {} (ILAC P14)",
+                    "U = {} {} (k = {}) is below the laboratory's CMC for {} from {} to {} \
+                     ({:.3e} {} at {} {}): a laboratory cannot report less than its CMC \
+                     (ILAC P14); check U and its unit, or the CMC table",
                     point.expanded_uncertainty.value,
                     unit.symbol,
                     point.coverage_factor,
-                    cmc.id,
+                    cmc.quantity_kind.replace('_', " "),
+                    quantity_text(&cmc.range.min),
+                    quantity_text(&cmc.range.max),
                     unit.interval_from_si(cmc_si),
                     unit.symbol,
                     point.reference.value,

@@ -142,10 +142,11 @@ async fn instrument(
                 },
             )?;
             let graph = db::traceability::graph_for(conn, id, at)?;
-            let outcomes: Vec<bool> = db::calibrations::as_found_history(conn, id)?
-                .into_iter()
-                .map(|(_, _, in_tolerance)| in_tolerance)
-                .collect();
+            let outcomes: Vec<bool> =
+                db::calibrations::as_found_history(conn, id, params::today())?
+                    .into_iter()
+                    .map(|(_, _, in_tolerance)| in_tolerance)
+                    .collect();
             Ok((
                 instrument,
                 validity,

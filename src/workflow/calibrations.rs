@@ -271,6 +271,30 @@ pub fn replace_draft(
     })
 }
 
+/// Deletes a draft (a calibration entered by mistake, on the wrong
+/// instrument): by its creator or an admin, never once submitted, since then
+/// an approver has seen it. The audit log keeps what was deleted.
+pub fn delete_draft(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        let before = repo::get(conn, id)?;
+        conflict_unless(&before, &[Draft], "deleted")?;
+        let may = may_change(before.created_by, actor.user_id, actor.is_admin);
+        forbid(may, "delete")?;
+        repo::delete(conn, id)?;
+        let before_json = serde_json::to_value(&before).unwrap_or_default();
+        append(
+            conn,
+            actor,
+            "delete",
+            "calibration",
+            &id.to_string(),
+            Some(&before_json),
+            None,
+        )?;
+        Ok(())
+    })
+}
+
 pub fn submit(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Calibration, ApiError> {
     write_transaction(conn, |conn| {
         let before = repo::get(conn, id)?;

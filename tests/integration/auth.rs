@@ -196,6 +196,16 @@ fn auth_matrix_for_every_route() {
             &["technician"][..],
         ),
         (
+            Method::Delete,
+            Box::new(|app: &TestApp, id| {
+                let body = calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);
+                let (_, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+                format!("/api/v1/calibrations/{}", created["id"])
+            }),
+            Value::Null,
+            &["technician", "admin"][..],
+        ),
+        (
             Method::Post,
             Box::new(|app: &TestApp, id| {
                 let body = calibration(id, &[], "2026-05-10", vec![point(0.5003, 0.0002)]);

@@ -380,10 +380,12 @@ fn the_cmc_floor_refuses_uncertainties_below_capability() {
     );
     assert_eq!(status, Status::UnprocessableEntity, "{problem}");
     assert_eq!(fields(&problem), vec!["points[0].expanded_uncertainty"]);
-    assert!(problem["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("CMC"));
+    // Quoted by its quantity and range, as the CMC table states it, not by a row id.
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("CMC for pressure from 0 MPa to 1 MPa"),
+        "{message}"
+    );
     // The same U at k = 3 is a smaller standard uncertainty: still refused.
     let mut k3 = point(0.5001, 0.00012);
     k3["stated_uncertainty"]["coverage_factor"] = json!(3);

@@ -408,3 +408,77 @@ fn a_mistyped_date_or_id_is_named_with_what_to_write() {
         );
     }
 }
+
+/// A draft entered by mistake can be deleted by its creator or an admin; once
+/// submitted it is kept. The audit log keeps what was deleted.
+#[test]
+fn a_draft_can_be_deleted_by_its_creator_until_submitted() {
+    let mut app = TestApp::new();
+    app.add_user("technician-2", &[caltrace::auth::UserRole::Technician]);
+    let app = app;
+    let (gauge, standard) = bench(&app);
+    let body = calibration(
+        gauge,
+        &[standard],
+        "2026-02-01",
+        vec![point(0.5002, 0.0002)],
+    );
+    let delete = |id: &Value, who: &str| {
+        app.send(
+            rocket::http::Method::Delete,
+            &format!("/api/v1/calibrations/{id}"),
+            Some(who),
+            "",
+        )
+    };
+    let (_, draft) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    let (status, problem) = delete(&draft["id"], "technician-2");
+    assert_eq!(status, Status::Forbidden, "{problem}");
+    let (status, _) = delete(&draft["id"], "technician");
+    assert_eq!(status, Status::NoContent);
+    let (status, _) = app.get(
+        &format!("/api/v1/calibrations/{}", draft["id"]),
+        Some("technician"),
+    );
+    assert_eq!(status, Status::NotFound);
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={}", draft["id"]),
+        Some("auditor"),
+    );
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"delete"), "{audit}");
+
+    let (_, other) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    let (status, _) = delete(&other["id"], "admin");
+    assert_eq!(status, Status::NoContent);
+
+    let id = submitted(&app, &body);
+    let (status, problem) = delete(&json!(id), "technician");
+    assert_eq!(status, Status::Conflict, "{problem}");
+    let (_, still) = app.get(&format!("/api/v1/calibrations/{id}"), Some("technician"));
+    assert_eq!(still["status"], "submitted");
+}
+
+#[test]
+fn a_semicolon_file_and_a_mistyped_audit_head_are_named_as_such() {
+    let app = TestApp::new();
+    let semicolons = "calibration;asset_tag;performed_on;stage;unit;reference;indicated\n\
+                      WO-1;PG-9;2026-02-01;as_found;MPa;0.5;0.5002\n";
+    let errors = row_errors(import(&app, semicolons).unwrap_err());
+    assert!(
+        errors.iter().any(|(_, m)| m.contains("separated by ';'")),
+        "{errors:?}"
+    );
+    let (ok, output) = crate::audit::cli(&app, &["audit", "verify", "--head", "CT-2026-000001"]);
+    assert!(!ok, "{output}");
+    assert!(output.contains("is not an audit chain head"), "{output}");
+    assert!(
+        !output.contains("broken"),
+        "a typing slip is not tampering: {output}"
+    );
+}
