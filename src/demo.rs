@@ -9,6 +9,7 @@ use crate::db::audit::Actor;
 use crate::db::{self, DbConnection};
 use crate::domain::calibration::CalibrationInput;
 use crate::domain::instrument::{validate_instrument, InstrumentInput};
+use crate::domain::people::Profile;
 use crate::domain::validity::InstrumentStatus;
 use crate::error::ApiError;
 use crate::workflow;
@@ -203,6 +204,21 @@ struct DemoUsers {
     approver: Actor,
 }
 
+/// Who the demo's people are, as their signatures print them.
+fn demo_profile(role: UserRole) -> Profile {
+    let (full_name, title) = match role {
+        UserRole::Approver => ("Dr. Li Wei", "Head of the pressure laboratory"),
+        UserRole::Technician => ("Zhang Min", "Calibration technician"),
+        UserRole::Admin => ("Chen Jie", "Quality manager"),
+        UserRole::Inspector => ("Wang Fang", "Inspector"),
+        UserRole::Auditor => ("Liu Yang", "Assessor"),
+    };
+    Profile {
+        full_name: Some(full_name.to_string()),
+        title: Some(title.to_string()),
+    }
+}
+
 /// One user and one API token per role.
 fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
     let cli = Actor::command_line();
@@ -210,7 +226,7 @@ fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
     let mut actors = Vec::new();
     for role in UserRole::ALL {
         let name = format!("demo-{}", role.name());
-        let user = workflow::users::create_user(conn, &cli, &name, &[role])?;
+        let user = workflow::users::create_user(conn, &cli, &name, &[role], &demo_profile(role))?;
         let (_, token) = db::users::create_token(conn, &cli, &name)?;
         tokens.push((role.name().to_string(), token));
         actors.push(user.actor());

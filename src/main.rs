@@ -4,6 +4,7 @@ use caltrace::auth::UserRole;
 use caltrace::config::AppConfig;
 use caltrace::db::audit::Actor;
 use caltrace::db::{self, Database};
+use caltrace::domain::people::Profile;
 use caltrace::workflow;
 use clap::{Parser, Subcommand};
 
@@ -90,6 +91,12 @@ enum UserCommand {
         name: String,
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
+        /// The name printed where the user signs (an approver's certificates).
+        #[arg(long = "full-name")]
+        full_name: Option<String>,
+        /// The title printed under it, e.g. "Head of the pressure laboratory".
+        #[arg(long)]
+        title: Option<String>,
     },
     /// Set a user's password for the web pages; reads it from the first line of stdin.
     /// Ends the user's sessions and revokes their tokens.
@@ -144,8 +151,14 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::User {
-            command: UserCommand::Add { name, roles },
-        } => add_user(&name, &roles),
+            command:
+                UserCommand::Add {
+                    name,
+                    roles,
+                    full_name,
+                    title,
+                },
+        } => add_user(&name, &roles, Profile { full_name, title }),
         Command::User {
             command: UserCommand::Password { name },
         } => set_password(&name),
@@ -187,7 +200,7 @@ fn import(command: ImportCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn add_user(name: &str, roles: &[String]) -> Result<(), String> {
+fn add_user(name: &str, roles: &[String], profile: Profile) -> Result<(), String> {
     let roles = roles
         .iter()
         .map(|role| {
@@ -200,8 +213,9 @@ fn add_user(name: &str, roles: &[String]) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     let database = open_database()?;
     let mut conn = database.get().map_err(|e| e.to_string())?;
-    let user = workflow::users::create_user(&mut conn, &Actor::command_line(), name, &roles)
-        .map_err(|e| e.to_string())?;
+    let user =
+        workflow::users::create_user(&mut conn, &Actor::command_line(), name, &roles, &profile)
+            .map_err(|e| e.to_string())?;
     let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
     println!(
         "user {} created (id {}, roles {})",

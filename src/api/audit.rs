@@ -5,11 +5,11 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
-use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::db::{self, Database};
 use crate::domain::audit::AuditEntry;
 use crate::error::{ApiError, Problem};
+use crate::http::query::AuditQuery;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
@@ -24,12 +24,7 @@ pub struct AuditPage {
 /// The audit log in order, filtered by UTC date range and entity (auditor, admin).
 #[utoipa::path(
     tag = "audit",
-    params(
-        ("from" = Option<chrono::NaiveDate>, Query, description = "first UTC date, YYYY-MM-DD"),
-        ("to" = Option<chrono::NaiveDate>, Query, description = "last UTC date, YYYY-MM-DD, inclusive"),
-        ("entity" = Option<String>, Query, description = "e.g. instrument, user, api_token"),
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000), ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000)
-    ),
+    params(AuditQuery),
     responses(
         (status = 200, body = AuditPage, description = "A page of audit-log entries in log order, the total that match, and the hash of the newest entry in the whole log (its head)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
@@ -38,29 +33,15 @@ pub struct AuditPage {
     ),
     security(("bearer" = []))
 )]
-#[get("/api/v1/audit?<from>&<to>&<entity>&<page>&<per_page>")]
+#[get("/api/v1/audit?<query..>")]
 pub async fn list(
     user: Result<AuthUser, ApiError>,
-    from: Option<&str>,
-    to: Option<&str>,
-    entity: Option<&str>,
-    page: Option<&str>,
-    per_page: Option<&str>,
+    query: AuditQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<AuditPage>, ApiError> {
     user?.require(roles::AUDIT_READERS)?;
-    let (page, per_page) = params::page(page, per_page)?;
-    let from = params::optional_date("from", from)?;
-    let to = params::optional_date("to", to)?;
-    let filter = db::audit::AuditFilter {
-        from: from.map(|date| format!("{date}T00:00:00")),
-        to: to
-            .and_then(|date| date.succ_opt())
-            .map(|date| format!("{date}T00:00:00")),
-        entity: params::filter(entity),
-        page,
-        per_page,
-    };
+    let filter = query.filter()?;
+    let (page, per_page) = (filter.page, filter.per_page);
     let (items, total, head) = database
         .run(move |conn| -> Result<_, ApiError> {
             let (items, total) = db::audit::list(conn, &filter)?;

@@ -9,6 +9,8 @@ diesel::table! {
         created_at -> Text,
         password_hash -> Nullable<Text>,
         disabled_at -> Nullable<Text>,
+        full_name -> Nullable<Text>,
+        title -> Nullable<Text>,
     }
 }
 

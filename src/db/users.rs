@@ -8,7 +8,7 @@ use super::audit::{append, Actor};
 use super::schema::{api_tokens, login_failures, users, web_sessions};
 use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::audit::{hex, sha256_hex};
-use crate::domain::people::{AuthUser, UserRole};
+use crate::domain::people::{AuthUser, Profile, UserRole};
 
 pub fn hash_token(token: &str) -> String {
     sha256_hex(token.as_bytes())
@@ -58,6 +58,45 @@ pub fn create_user(
         )?;
         Ok(user)
     })
+}
+
+/// Sets how a user is printed as signatory: full name and title (none: the
+/// login name is printed).
+pub fn set_profile(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    profile: &Profile,
+) -> DbResult<()> {
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::full_name.eq(&profile.full_name),
+                users::title.eq(&profile.title),
+            ))
+            .execute(conn)?;
+        append(
+            conn,
+            actor,
+            "update",
+            "user",
+            &user_id.to_string(),
+            None,
+            Some(&json!({"full_name": profile.full_name, "title": profile.title})),
+        )?;
+        Ok(())
+    })
+}
+
+/// The user's full name and title, as printed on what they sign.
+pub fn profile(conn: &mut DbConnection, user_id: i64) -> DbResult<Profile> {
+    let (full_name, title) = users::table
+        .find(user_id)
+        .select((users::full_name, users::title))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DbError::not_found(format!("no user with id {user_id}")))?;
+    Ok(Profile { full_name, title })
 }
 
 pub fn find_user(conn: &mut DbConnection, name: &str) -> DbResult<Option<AuthUser>> {

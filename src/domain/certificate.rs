@@ -154,6 +154,68 @@ pub fn fixed(value: f64, decimals: usize) -> String {
     }
 }
 
+/// `value` to `digits` significant digits, in fixed notation between 1e-6 and
+/// 1e6 and in scientific notation outside: a budget's u(x_i) as read.
+pub fn significant(value: f64, digits: usize) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    if !(-6..6).contains(&magnitude) {
+        return format!("{:.*e}", digits.saturating_sub(1), value);
+    }
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    fixed(value, decimals)
+}
+
+/// An uncertainty budget as the calibration page prints it (GUM 7.2.2: the
+/// components, their sensitivities and contributions, ν_eff and k).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrintedBudget {
+    pub combined_standard_uncertainty: String,
+    pub effective_degrees_of_freedom: String,
+    pub coverage_factor: String,
+    pub components: Vec<PrintedComponent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrintedComponent {
+    pub name: String,
+    pub standard_uncertainty: String,
+    pub sensitivity: String,
+    pub contribution: String,
+    pub degrees_of_freedom: String,
+    pub percent_of_variance: String,
+}
+
+pub fn printed_budget(budget: &super::uncertainty::BudgetResult) -> PrintedBudget {
+    let with_unit = |value: f64, unit: &str| format!("{} {unit}", significant(value, 3));
+    let degrees = |nu: Option<f64>| nu.map_or_else(|| "∞".to_string(), |nu| format!("{nu:.1}"));
+    PrintedBudget {
+        combined_standard_uncertainty: with_unit(
+            budget.combined_standard_uncertainty.value,
+            &budget.combined_standard_uncertainty.unit,
+        ),
+        effective_degrees_of_freedom: degrees(budget.effective_degrees_of_freedom),
+        coverage_factor: format!("{:.2}", budget.coverage_factor),
+        components: budget
+            .components
+            .iter()
+            .map(|c| PrintedComponent {
+                name: c.name.clone(),
+                standard_uncertainty: with_unit(
+                    c.standard_uncertainty.value,
+                    &c.standard_uncertainty.unit,
+                ),
+                sensitivity: with_unit(c.sensitivity.value, &c.sensitivity.unit),
+                contribution: with_unit(c.contribution.value, &c.contribution.unit),
+                degrees_of_freedom: degrees(c.degrees_of_freedom),
+                percent_of_variance: format!("{:.1}", c.percent_of_variance),
+            })
+            .collect(),
+    }
+}
+
 /// A probability as a percentage without trailing zeros: 0.9545 → "95.45".
 pub fn percent(probability: f64) -> String {
     let text = format!("{:.2}", probability * 100.0);
@@ -191,6 +253,16 @@ pub fn printed_point(point: &PointResult) -> PrintedPoint {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn budgets_print_three_significant_digits() {
+        use super::significant;
+        assert_eq!(significant(0.000123456, 3), "0.000123");
+        assert_eq!(significant(12.3456, 3), "12.3");
+        assert_eq!(significant(-0.0201, 3), "-0.0201");
+        assert_eq!(significant(1.5e-9, 3), "1.50e-9");
+        assert_eq!(significant(0.0, 3), "0");
+    }
+
     use super::*;
 
     #[test]

@@ -111,3 +111,24 @@ impl Actor {
         }
     }
 }
+
+/// How a person signs: full name and title (ISO/IEC 17025 7.8.2.1 o asks for
+/// the identification of the person authorising the certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub full_name: Option<String>,
+    pub title: Option<String>,
+}
+
+impl Profile {
+    /// "Dr. Li Wei, Head of the pressure laboratory"; the login name when no
+    /// full name is set.
+    pub fn signatory(&self, login: &str) -> String {
+        match (&self.full_name, &self.title) {
+            (Some(name), Some(title)) => format!("{name}, {title}"),
+            (Some(name), None) => name.clone(),
+            (None, Some(title)) => format!("{login}, {title}"),
+            (None, None) => login.to_string(),
+        }
+    }
+}

@@ -7,6 +7,7 @@ use rocket::FromForm;
 use utoipa::IntoParams;
 
 use super::params;
+use crate::db::audit::AuditFilter;
 use crate::db::calibrations::CalibrationFilter;
 use crate::db::certificates::CertificateFilter;
 use crate::db::instruments::InstrumentFilter;
@@ -127,6 +128,46 @@ impl CertificateQuery<'_> {
             to: params::optional_date("to", self.to)?,
             instrument_id: params::optional_id("instrument_id", self.instrument_id)?,
             customer: params::filter(self.customer),
+            page,
+            per_page,
+        })
+    }
+}
+
+/// `GET /api/v1/audit`.
+#[derive(Debug, Default, FromForm, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery<'r> {
+    /// first UTC date, YYYY-MM-DD
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<&'r str>,
+    /// last UTC date, YYYY-MM-DD, inclusive
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<&'r str>,
+    /// e.g. instrument, calibration, user, api_token
+    #[param(value_type = Option<String>)]
+    pub entity: Option<&'r str>,
+    /// one record's entries, e.g. entity=calibration&entity_id=42
+    #[param(value_type = Option<String>)]
+    pub entity_id: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub page: Option<&'r str>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub per_page: Option<&'r str>,
+}
+
+impl AuditQuery<'_> {
+    pub fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let from = params::optional_date("from", self.from)?;
+        let to = params::optional_date("to", self.to)?;
+        Ok(AuditFilter {
+            from: from.map(|date| format!("{date}T00:00:00")),
+            to: to
+                .and_then(|date| date.succ_opt())
+                .map(|date| format!("{date}T00:00:00")),
+            entity: params::filter(self.entity),
+            entity_id: params::filter(self.entity_id),
             page,
             per_page,
         })

@@ -12,9 +12,9 @@ use crate::auth::{roles, UserRole};
 use crate::config::AppConfig;
 use crate::db::calibrations::CalibrationFilter;
 use crate::db::certificates::Document;
-use crate::db::{self, Database};
-use crate::domain::calibration::Stage;
-use crate::domain::certificate::printed_point;
+use crate::db::{self, Database, DbConnection};
+use crate::domain::calibration::{CalibrationKind, Stage};
+use crate::domain::certificate::{printed_budget, printed_point};
 use crate::domain::four_eyes::may_decide;
 use crate::domain::states::{CalibrationStatus, CertificateStatus};
 use crate::domain::traceability::trace;
@@ -215,7 +215,7 @@ async fn calibration(
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
-    let (calibration, contributors, instrument, tags, certificate) = database
+    let (calibration, contributors, instrument, tags, certificate, history) = database
         .run(move |conn| -> Result<_, PageError> {
             let calibration = db::calibrations::get(conn, id)?;
             let contributors = db::calibrations::contributors(conn, id)?;
@@ -225,7 +225,15 @@ async fn calibration(
                 Some(number) => db::certificates::get(conn, number)?,
                 None => None,
             };
-            Ok((calibration, contributors, instrument, tags, certificate))
+            let history = record_history(conn, id)?;
+            Ok((
+                calibration,
+                contributors,
+                instrument,
+                tags,
+                certificate,
+                history,
+            ))
         })
         .await?;
     let is_approver = session.user.roles.contains(&UserRole::Approver);
@@ -236,7 +244,11 @@ async fn calibration(
             .points
             .iter()
             .filter(|p| p.stage == stage)
-            .map(|p| json!(printed_point(p)))
+            .map(|p| {
+                let mut printed = json!(printed_point(p));
+                printed["budget"] = json!(p.budget.as_ref().map(printed_budget));
+                printed
+            })
             .collect()
     };
     let all_points: Vec<_> = calibration.points.iter().collect();
@@ -265,9 +277,28 @@ async fn calibration(
                 "can_decide": is_approver && submitted && !own_work,
                 "four_eyes_block": is_approver && submitted && own_work,
                 "decision_rule_statement": rule.statement().english,
+                "external": calibration.kind == CalibrationKind::External,
+                "history": history,
             }),
         ),
     ))
+}
+
+/// Who did what to a calibration, from draft to issue (the audit log's
+/// entries for it, oldest first): what an assessor asks first.
+fn record_history(conn: &mut DbConnection, id: i64) -> Result<Vec<Value>, PageError> {
+    let filter = db::audit::AuditFilter {
+        entity: Some("calibration".to_string()),
+        entity_id: Some(id.to_string()),
+        page: 1,
+        per_page: 200,
+        ..db::audit::AuditFilter::default()
+    };
+    let (entries, _) = db::audit::list(conn, &filter)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| json!({"action": e.action, "by": e.user_name, "at": e.occurred_at}))
+        .collect())
 }
 
 #[post("/calibrations/<id>/approve", data = "<form>")]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 
 use super::certificates::{issue_certificate, IssueContext};
-use crate::db::audit::{append, Actor};
+use crate::db::audit::{append, append_many, Actor, Change};
 use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
@@ -234,18 +234,15 @@ pub fn create_batch(
         }
         // One audit row per calibration, as a single create writes, so an
         // assessor finds each record's history by its id (not inside a range).
-        for created in repo::get_many(conn, &ids)? {
-            let id = created.id.to_string();
-            append(
-                conn,
-                actor,
-                "create",
-                "calibration",
-                &id,
-                None,
-                Some(&to_json(&created)),
-            )?;
-        }
+        let changes = repo::get_many(conn, &ids)?
+            .into_iter()
+            .map(|created| Change {
+                entity_id: created.id.to_string(),
+                before: None,
+                after: Some(to_json(&created).to_string()),
+            })
+            .collect();
+        append_many(conn, actor, "create", "calibration", changes)?;
         Ok(ids)
     })
 }
@@ -390,7 +387,11 @@ pub fn approve(
             let issued = repo::get(conn, id)?;
             certifiable(conn, &issued, today)?;
             // The certificate is rendered once, here, and kept byte for byte.
-            issue_certificate(conn, &issued, number, today, &actor.name, context)?;
+            let signatory = match actor.user_id {
+                Some(id) => crate::db::users::profile(conn, id)?.signatory(&actor.name),
+                None => actor.name.clone(),
+            };
+            issue_certificate(conn, &issued, number, today, &signatory, context)?;
         }
         Ok(repo::audited(conn, actor, "approve", &before)?)
     })

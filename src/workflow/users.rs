@@ -2,8 +2,8 @@
 //! name and a password must meet are checked here, before anything is stored.
 
 use crate::db::audit::Actor;
-use crate::db::{users, DbConnection};
-use crate::domain::people::{AuthUser, UserRole};
+use crate::db::{users, write_transaction, DbConnection};
+use crate::domain::people::{AuthUser, Profile, UserRole};
 use crate::error::ApiError;
 
 pub fn create_user(
@@ -11,6 +11,7 @@ pub fn create_user(
     actor: &Actor,
     name: &str,
     roles: &[UserRole],
+    profile: &Profile,
 ) -> Result<AuthUser, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
@@ -22,7 +23,23 @@ pub fn create_user(
     if roles.is_empty() {
         return Err(ApiError::field("roles", "at least one role is required"));
     }
-    Ok(users::create_user(conn, actor, name, roles)?)
+    for (field, value) in [("full_name", &profile.full_name), ("title", &profile.title)] {
+        if value.as_deref().is_some_and(|v| {
+            v.trim().is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control)
+        }) {
+            return Err(ApiError::field(
+                field,
+                "must be 1 to 200 printable characters",
+            ));
+        }
+    }
+    write_transaction(conn, |conn| {
+        let user = users::create_user(conn, actor, name, roles)?;
+        if *profile != Profile::default() {
+            users::set_profile(conn, actor, user.id, profile)?;
+        }
+        Ok(user)
+    })
 }
 
 /// Sets (or replaces) a user's web login password (NIST SP 800-63B length rules).

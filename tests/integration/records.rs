@@ -482,3 +482,73 @@ fn a_semicolon_file_and_a_mistyped_audit_head_are_named_as_such() {
         "a typing slip is not tampering: {output}"
     );
 }
+
+/// The printed signatory is the approver's full name and title, set by
+/// `caltrace user add NAME --full-name … --title …`; the login name otherwise.
+#[test]
+fn the_signatory_is_printed_by_full_name_and_title() {
+    let app = TestApp::new();
+    let (ok, output) = crate::common::run_cli(
+        &app.database_url,
+        &[
+            "user",
+            "add",
+            "lw",
+            "--role",
+            "approver",
+            "--full-name",
+            "Dr. Li Wei",
+            "--title",
+            "Head of the pressure laboratory",
+        ],
+    );
+    assert!(ok, "{output}");
+    let (ok, output) = crate::common::run_cli(&app.database_url, &["token", "create", "lw"]);
+    assert!(ok, "{output}");
+    let token = output.lines().last().unwrap().trim().to_string();
+    let national = register(&app, "NAT-1", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    let id = submitted(&app, &body);
+    let (status, issued) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some(&token),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{issued}");
+    let number = issued["certificate_number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("auditor"),
+    );
+    if let Some(text) = pdf_text(&pdf) {
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("Dr. Li Wei, Head of the pressure laboratory"),
+            "{text}"
+        );
+    }
+    // Without a full name, the login name (the test app's "approver").
+    let second = issue(
+        &app,
+        &calibration(
+            gauge,
+            &[national],
+            "2026-05-11",
+            vec![point(0.5002, 0.0002)],
+        ),
+    );
+    let number = second["certificate_number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("auditor"),
+    );
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(!text.contains("Li Wei"), "{text}");
+    }
+}

@@ -563,3 +563,46 @@ fn dashboard_lists_what_needs_attention() {
     assert!(section("approval").contains(&format!("/calibrations/{waiting_id}")));
     assert!(!section("approval").contains("PG-OLD"));
 }
+
+/// The calibration page shows what an assessor asks first: each point's
+/// uncertainty budget, the condition on receipt as recorded, the deviations,
+/// and who recorded, submitted and decided, from the audit log.
+#[test]
+fn the_calibration_page_shows_budgets_condition_and_history() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let mut body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    body["points"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("stated_uncertainty");
+    body["points"][0]["budget"] = json!({"components": [
+        {"name": "repeatability", "type": "A", "readings": [0.5001, 0.5003, 0.5002, 0.5002], "unit": "MPa"},
+        {"name": "reference standard", "type": "B", "distribution": "normal", "expanded_uncertainty": 0.0001, "coverage_factor": 2, "unit": "MPa"}]});
+    body["condition_on_receipt"] = json!("Pointer bent <reset>");
+    let id = submitted(&app, &body);
+    let path = format!("/calibrations/{id}");
+    login(&app, "approver", PASSWORD, &path);
+    let page = get(&app, &path).body;
+    for expected in [
+        "Uncertainty budget of point 1",
+        "repeatability",
+        "reference standard",
+        // u = 0.0001 / 2 = 5.00e-5 MPa, printed to three significant digits.
+        "0.0000500 MPa",
+        "Pointer bent &lt;reset&gt;",
+        "Chain built by the test as far as it needs",
+        "id=\"history\"",
+        "<td>create</td><td>technician</td>",
+        "<td>submit</td><td>technician</td>",
+    ] {
+        assert!(page.contains(expected), "{expected} missing:\n{page}");
+    }
+}

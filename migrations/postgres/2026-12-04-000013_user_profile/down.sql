@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN title;
+ALTER TABLE users DROP COLUMN full_name;
