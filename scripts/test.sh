@@ -9,6 +9,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresq
 command -v xmllint >/dev/null 2>&1 || need_packages+=(libxml2-utils)
 command -v pdftotext >/dev/null 2>&1 || need_packages+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || need_packages+=(qpdf)
+# The README walk (tests/integration/readme.rs) runs its curl and jq commands as written.
+command -v jq >/dev/null 2>&1 || need_packages+=(jq)
+command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "== installing ${need_packages[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -61,7 +61,9 @@ pub fn append(
         after: after.map(|value| value.to_string()),
     };
     let mut entries = append_many(conn, actor, action, entity, vec![change])?;
-    entries.pop().ok_or_else(|| DbError::Internal("no audit entry written".to_string()))
+    entries
+        .pop()
+        .ok_or_else(|| DbError::Internal("no audit entry written".to_string()))
 }
 
 /// One record's change for [`append_many`]: the states as JSON text.

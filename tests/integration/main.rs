@@ -17,6 +17,7 @@ mod instances;
 mod instruments;
 mod metrics;
 mod pool;
+mod readme;
 mod records;
 mod service;
 mod traceability;
