@@ -108,10 +108,8 @@ fn the_demo_walk_runs_as_written() {
         work.path().join("tests"),
     )
     .unwrap();
-    let prelude = format!(
-        "cargo() {{ [ \"$1 $2\" = 'run --release' ] || return 99; shift 2; \
-         [ \"$1\" = -- ] && shift; \"$CALTRACE\" \"$@\"; }}\n"
-    );
+    let prelude = "cargo() { [ \"$1 $2\" = 'run --release' ] || return 99; shift 2; \
+                   [ \"$1\" = -- ] && shift; \"$CALTRACE\" \"$@\"; }\n";
     // Step 1 on the pages approves the calibration awaiting approval: step 5
     // must still find a certificate to download.
     let step_one = format!(
