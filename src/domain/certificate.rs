@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibration::PointResult;
 use super::conformity::DecisionRule;
-use super::quantity::QuantityJson;
+use super::quantity::{parse_unit, Quantity, QuantityJson};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LaboratoryView {
@@ -154,6 +154,35 @@ pub fn fixed(value: f64, decimals: usize) -> String {
     }
 }
 
+/// A point as a certificate prints it: like [`printed_point`], with the
+/// indication to the instrument's resolution and never past it (a reading of a
+/// gauge that resolves 0.0001 MPa is not printed as 0.50030 MPa).
+pub fn printed_point_at(point: &PointResult, resolution: Option<&QuantityJson>) -> PrintedPoint {
+    let mut printed = printed_point(point);
+    if let Some(decimals) = resolution.and_then(|r| resolution_decimals(r, &point.indicated.unit)) {
+        printed.indicated = format!(
+            "{} {}",
+            fixed(point.indicated.value, decimals),
+            point.indicated.unit
+        );
+    }
+    printed
+}
+
+/// Decimal places of `resolution` expressed in `unit` (0.0005 MPa in kPa: 0.5 → 1).
+fn resolution_decimals(resolution: &QuantityJson, unit: &str) -> Option<usize> {
+    let step = Quantity::new(resolution.value, &resolution.unit).ok()?;
+    let unit = parse_unit(unit).ok()?;
+    if unit.dimension != step.unit.dimension {
+        return None;
+    }
+    let in_unit = unit.interval_from_si(step.interval_si()).abs();
+    if !(in_unit.is_finite() && in_unit > 0.0) {
+        return None;
+    }
+    Some((-in_unit.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize)
+}
+
 /// `value` to `digits` significant digits, in fixed notation between 1e-6 and
 /// 1e6 and in scientific notation outside: a budget's u(x_i) as read.
 pub fn significant(value: f64, digits: usize) -> String {
@@ -253,6 +282,22 @@ pub fn printed_point(point: &PointResult) -> PrintedPoint {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn indications_print_to_the_resolution_in_their_own_unit() {
+        use super::resolution_decimals;
+        use crate::domain::quantity::QuantityJson;
+        let q = |value: f64, unit: &str| QuantityJson {
+            value,
+            unit: unit.to_string(),
+        };
+        assert_eq!(resolution_decimals(&q(0.0001, "MPa"), "MPa"), Some(4));
+        assert_eq!(resolution_decimals(&q(0.0005, "MPa"), "MPa"), Some(4));
+        assert_eq!(resolution_decimals(&q(0.0005, "MPa"), "kPa"), Some(1));
+        assert_eq!(resolution_decimals(&q(1.0, "kPa"), "MPa"), Some(3));
+        assert_eq!(resolution_decimals(&q(0.01, "°C"), "K"), Some(2));
+        assert_eq!(resolution_decimals(&q(0.01, "°C"), "MPa"), None);
+    }
+
     #[test]
     fn budgets_print_three_significant_digits() {
         use super::significant;

@@ -165,7 +165,7 @@ pub fn draw(c: &mut Canvas, f: &Fonts, points: &[&PointResult], x0: f32, top: f3
         &Style::new(Face::Bold, 7.5),
         Align::Left,
     );
-    legend(c, f, plot.x1, top - 10.0);
+    legend(c, f, plot.x1, top - 10.0, points);
     draw_grid(c, f, &plot, unit);
     draw_limits(c, &plot, points);
     draw_points(c, &plot, points);
@@ -290,23 +290,34 @@ fn marker(c: &mut Canvas, stage: Stage, x: f32, y: f32, r: f32) {
     }
 }
 
-fn legend(c: &mut Canvas, f: &Fonts, right: f32, y: f32) {
+/// The legend names only the series the chart draws: no "As left" key on a
+/// chart without as-left points, no tolerance key without a specification.
+fn legend(c: &mut Canvas, f: &Fonts, right: f32, y: f32, points: &[&PointResult]) {
     let st = Style::new(Face::Regular, 7.0);
-    let items = [
-        "As found / 调整前",
-        "As left / 调整后",
-        "U (k, p) bars / 扩展不确定度",
-        "Tolerance limits / 允差限",
+    let has = |stage: Stage| points.iter().any(|p| p.stage == stage);
+    let has_limits = points
+        .iter()
+        .any(|p| p.tolerance.is_some() || p.limits.is_some());
+    let all = [
+        (0, "As found / 调整前", has(Stage::AsFound)),
+        (1, "As left / 调整后", has(Stage::AsLeft)),
+        (2, "U (k, p) bars / 扩展不确定度", true),
+        (3, "Tolerance limits / 允差限", has_limits),
     ];
+    let items: Vec<(usize, &str)> = all
+        .iter()
+        .filter(|(_, _, present)| *present)
+        .map(|(key, text, _)| (*key, *text))
+        .collect();
     let gap = 14.0;
     let key = 12.0;
     let total: f32 = items
         .iter()
-        .map(|t| key + 3.0 + f.width(t, Face::Regular, 7.0) + gap)
+        .map(|(_, t)| key + 3.0 + f.width(t, Face::Regular, 7.0) + gap)
         .sum::<f32>()
         - gap;
     let mut x = right - total;
-    for (i, t) in items.iter().enumerate() {
+    for &(i, t) in &items {
         let cy = y + 2.4;
         match i {
             0 => marker(c, Stage::AsFound, x + key / 2.0, cy, 2.3),

@@ -11,7 +11,7 @@ mod tests;
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::certificate::{printed_point, CertificateView};
+use crate::domain::certificate::{printed_point_at, CertificateView};
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::QuantityJson;
 
@@ -358,9 +358,10 @@ impl Layout {
             d.map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_else(|| "—".to_string())
         };
+        let kind = quantity_kind_words(&item.quantity_kind);
         let description = match &item.description {
-            Some(d) => format!("{d} ({})", item.quantity_kind),
-            None => item.quantity_kind.clone(),
+            Some(d) => format!("{d} ({kind})"),
+            None => kind,
         };
         let range = item
             .range
@@ -615,7 +616,11 @@ impl Layout {
             LINE_H,
         );
         if roots.is_empty() {
-            self.paragraph("• — ", &Style::new(Face::Regular, TEXT_SIZE), LINE_H);
+            self.paragraph(
+                "• None reached through valid links. / 未经有效链接溯源至国家计量基准或认可实验室。",
+                &Style::new(Face::Regular, TEXT_SIZE),
+                LINE_H,
+            );
         }
         for root in roots {
             self.paragraph_indented(&root, &Style::new(Face::Regular, TEXT_SIZE), LINE_H, 8.0);
@@ -634,7 +639,11 @@ impl Layout {
                 rows.push(Row::Band(stage_label(p.stage).to_string()));
                 stage = Some(p.stage);
             }
-            rows.push(Row::Cells(result_cells(i + 1, p)));
+            rows.push(Row::Cells(result_cells(
+                i + 1,
+                p,
+                view.item.resolution.as_ref(),
+            )));
         }
         if rows.is_empty() {
             self.paragraph(
@@ -704,12 +713,9 @@ impl Layout {
                 LINE_H,
             );
         }
-        self.paragraph(
-            "The specification is the tolerance (maximum permissible error) of each point, shown \
-             as limits in the chart. / 技术要求为各校准点的允差（最大允许误差），见图中允差限。",
-            &body,
-            LINE_H,
-        );
+        if let Some(specification) = specification_sentence(&view.points) {
+            self.paragraph(&specification, &body, LINE_H);
+        }
     }
 
     fn charts(&mut self, view: &CertificateView) {
@@ -1015,6 +1021,46 @@ fn results_columns() -> [Column; 9] {
     ]
 }
 
+/// "pressure / 压力": the measured quantity in both languages, so the Chinese
+/// reader is not left with an English fragment.
+fn quantity_kind_words(kind: &str) -> String {
+    let chinese = match kind {
+        "length" => "长度",
+        "mass" => "质量",
+        "time" => "时间",
+        "electric_current" => "电流",
+        "temperature" => "温度",
+        "amount_of_substance" => "物质的量",
+        "luminous_intensity" => "发光强度",
+        "frequency" => "频率",
+        "force" => "力",
+        "pressure" => "压力",
+        "energy" => "能量",
+        "power" => "功率",
+        "electric_charge" => "电荷",
+        "voltage" => "电压",
+        "capacitance" => "电容",
+        "resistance" => "电阻",
+        "conductance" => "电导",
+        "magnetic_flux" => "磁通量",
+        "magnetic_flux_density" => "磁感应强度",
+        "inductance" => "电感",
+        "volume" => "体积",
+        "area" => "面积",
+        "velocity" => "速度",
+        "acceleration" => "加速度",
+        "torque" => "扭矩",
+        "relative_humidity" => "相对湿度",
+        "dimensionless" => "量纲一",
+        _ => "",
+    };
+    let english = kind.replace('_', " ");
+    match chinese {
+        "" => english,
+        zh => format!("{english} / {zh}"),
+    }
+}
+
 fn stage_label(stage: Stage) -> &'static str {
     match stage {
         Stage::AsFound => "As found (before adjustment) / 调整前（接收状态）",
@@ -1022,8 +1068,8 @@ fn stage_label(stage: Stage) -> &'static str {
     }
 }
 
-fn result_cells(no: usize, p: &PointResult) -> Vec<Cell> {
-    let printed = printed_point(p);
+fn result_cells(no: usize, p: &PointResult, resolution: Option<&QuantityJson>) -> Vec<Cell> {
+    let printed = printed_point_at(p, resolution);
     let (decision, color) = match p.decision {
         Some(Decision::Pass) => ("Pass / 合格", rgb(0.05, 0.45, 0.15)),
         Some(Decision::ConditionalPass) => ("Cond. pass / 有条件合格", rgb(0.6, 0.42, 0.0)),
@@ -1108,6 +1154,41 @@ fn conformity_sentence(stage: Stage, decisions: &[Option<Decision>]) -> (String,
             rgb(0.05, 0.4, 0.12),
         )
     }
+}
+
+/// The specification the conformity statement refers to, as numbers (7.8.6.2:
+/// the statement identifies the specification): each distinct maximum
+/// permissible error or pair of limits, with the points it applies to when
+/// there are several.
+fn specification_sentence(points: &[PointResult]) -> Option<String> {
+    let mut specs: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let spec = match (&p.tolerance, &p.limits) {
+            (Some(t), _) => format!("±{}", quantity(t)),
+            (None, Some(l)) => format!("{} … {}", quantity(&l.lower), quantity(&l.upper)),
+            (None, None) => continue,
+        };
+        match specs.iter_mut().find(|(s, _)| *s == spec) {
+            Some((_, numbers)) => numbers.push(i + 1),
+            None => specs.push((spec, vec![i + 1])),
+        }
+    }
+    let listed = match specs.as_slice() {
+        [] => return None,
+        [(only, _)] => only.clone(),
+        several => several
+            .iter()
+            .map(|(spec, numbers)| {
+                let numbers: Vec<String> = numbers.iter().map(usize::to_string).collect();
+                format!("{spec} (No. {})", numbers.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    Some(format!(
+        "Specification (maximum permissible error of the indication): {listed}. / \
+         技术要求（示值最大允许误差）：{listed}。"
+    ))
 }
 
 /// "English / 中文" on one line when it fits; otherwise the English (wrapped at spaces) and the

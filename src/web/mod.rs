@@ -20,7 +20,7 @@ use crate::error::ApiError;
 pub use session::Session;
 
 pub fn routes() -> Vec<Route> {
-    let mut all = routes![stylesheet];
+    let mut all = routes![stylesheet, cjk_font];
     all.extend(session::routes());
     all.extend(pages::routes());
     all
@@ -30,6 +30,16 @@ pub fn routes() -> Vec<Route> {
 #[get("/static/style.css")]
 fn stylesheet() -> (ContentType, &'static str) {
     (ContentType::CSS, include_str!("../../static/style.css"))
+}
+
+/// The Chinese characters of the pages' own text (scripts/cjk-subset.sh), so a
+/// phone without CJK fonts still reads the verification page's verdict.
+#[get("/static/cjk-subset.ttf")]
+fn cjk_font() -> (ContentType, &'static [u8]) {
+    (
+        ContentType::new("font", "ttf"),
+        include_bytes!("../../static/cjk-subset.ttf"),
+    )
 }
 
 /// What went wrong while serving a page: shown as a page, never as JSON.
@@ -207,6 +217,56 @@ pub fn layout(session: Option<&Session>, title: &str, active: &str, page: Value)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The characters a TrueType font maps, from its format 4 `cmap` subtable
+    /// (the one fontTools writes for the Basic Multilingual Plane).
+    fn mapped_characters(font: &[u8]) -> std::collections::HashSet<char> {
+        let u16_at = |at: usize| u16::from_be_bytes([font[at], font[at + 1]]) as usize;
+        let u32_at = |at: usize| u32::from_be_bytes(font[at..at + 4].try_into().unwrap()) as usize;
+        let tables = u16_at(4);
+        let cmap = (0..tables)
+            .map(|i| 12 + 16 * i)
+            .find(|&record| &font[record..record + 4] == b"cmap")
+            .map(|record| u32_at(record + 8))
+            .expect("a cmap table");
+        let subtable = (0..u16_at(cmap + 2))
+            .map(|i| cmap + u32_at(cmap + 4 + 8 * i + 4))
+            .find(|&at| u16_at(at) == 4)
+            .expect("a format 4 subtable");
+        let segments = u16_at(subtable + 6) / 2;
+        let ends = subtable + 14;
+        let starts = ends + 2 * segments + 2;
+        let mut mapped = std::collections::HashSet::new();
+        for segment in 0..segments {
+            let (start, end) = (u16_at(starts + 2 * segment), u16_at(ends + 2 * segment));
+            mapped.extend((start..=end).filter_map(|c| char::from_u32(c as u32)));
+        }
+        mapped
+    }
+
+    /// scripts/cjk-subset.sh must be run again when a page gains Chinese text.
+    #[test]
+    fn the_cjk_subset_covers_every_chinese_character_of_the_pages() {
+        let mapped = mapped_characters(include_bytes!("../../static/cjk-subset.ttf"));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut text = String::new();
+        for dir in ["templates", "src/web"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                text.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+            }
+        }
+        let missing: std::collections::BTreeSet<char> = text
+            .chars()
+            .filter(|c| {
+                ('\u{3000}'..='\u{9fff}').contains(c) || ('\u{ff00}'..='\u{ffef}').contains(c)
+            })
+            .filter(|c| !mapped.contains(c))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "run scripts/cjk-subset.sh: {missing:?} not in the subset"
+        );
+    }
 
     /// An outage is 503 on the pages as on the API; only wrong values are 422.
     #[test]

@@ -114,6 +114,11 @@ try {
     const verify = await phone.newPage();
     await verify.goto(`${base}/verify/${number}?sha256=${listedHash}`);
     assert.match(await verify.locator('#verdict').innerText(), /Genuine and current/);
+    // The verdict's Chinese reads without CJK fonts on the device: the page's own subset face is
+    // served, allowed by the CSP, and a font Chromium can load.
+    const cjkFaces = await verify.evaluate(async () =>
+      (await document.fonts.load('16px caltrace-cjk', '真实有效')).map((face) => face.status));
+    assert.deepEqual(cjkFaces, ['loaded'], 'the CJK subset face loads');
     await shot(verify, 'verify-phone');
     await verify.goto(`${base}/verify/${number}?sha256=${'0'.repeat(64)}`);
     assert.match(await verify.locator('#verdict').innerText(), /NOT GENUINE/);
