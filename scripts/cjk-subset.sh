@@ -13,6 +13,6 @@ text = "".join(p.read_text() for p in [*pathlib.Path("templates").glob("*.tera")
 chars = sorted({c for c in text if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"})
 subprocess.run([sys.executable, "-m", "fontTools.subset", "fonts/WenQuanYiMicroHei.ttf",
                 "--text=" + "".join(chars), "--output-file=static/cjk-subset.ttf",
-                "--layout-features=", "--no-hinting", "--desubroutinize"], check=True)
+                "--layout-features="], check=True)
 print(f"static/cjk-subset.ttf: {len(chars)} characters")
 PY
