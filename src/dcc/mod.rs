@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use crate::domain::calibration::{PointResult, Stage};
 use crate::domain::certificate::{CertificateView, StandardView};
 use crate::domain::conformity::{Decision, DecisionRule};
-use crate::domain::quantity::QuantityJson;
+use crate::domain::quantity::{QuantityJson, QuantityKind};
 
 pub use dsi::{interval_target, point_target, DsiTarget};
 use xml::XmlWriter;
@@ -97,45 +97,6 @@ fn decimal(v: f64) -> Result<String, String> {
     } else {
         format!("{v}")
     })
-}
-
-fn kind_names(kind: &str) -> (String, String) {
-    let zh = match kind {
-        "length" => "长度",
-        "mass" => "质量",
-        "time" => "时间",
-        "electric_current" => "电流",
-        "temperature" => "温度",
-        "amount_of_substance" => "物质的量",
-        "luminous_intensity" => "发光强度",
-        "frequency" => "频率",
-        "force" => "力",
-        "pressure" => "压力",
-        "energy" => "能量",
-        "power" => "功率",
-        "electric_charge" => "电荷",
-        "voltage" => "电压",
-        "capacitance" => "电容",
-        "resistance" => "电阻",
-        "conductance" => "电导",
-        "magnetic_flux" => "磁通量",
-        "magnetic_flux_density" => "磁通密度",
-        "inductance" => "电感",
-        "volume" => "体积",
-        "area" => "面积",
-        "velocity" => "速度",
-        "acceleration" => "加速度",
-        "torque" => "扭矩",
-        "relative_humidity" => "相对湿度",
-        _ => "",
-    };
-    let en = kind.replace('_', " ");
-    let zh = if zh.is_empty() {
-        en.clone()
-    } else {
-        zh.to_string()
-    };
-    (en, zh)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,7 +364,7 @@ fn identification(w: &mut XmlWriter, issuer: &str, value: &str, (en, zh): (&str,
 
 fn items(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     let item = &view.item;
-    let (kind_en, kind_zh) = kind_names(&item.quantity_kind);
+    let (kind_en, kind_zh) = QuantityKind::names_in_words(&item.quantity_kind);
     w.open("dcc:items", &[]);
     w.open("dcc:item", &[]);
     match non_empty_opt(&item.description) {
@@ -703,7 +664,7 @@ fn measurement_results(w: &mut XmlWriter, view: &CertificateView) -> Result<(), 
     if view.points.is_empty() {
         return Err("the certificate has no results".to_string());
     }
-    let (kind_en, kind_zh) = kind_names(&view.item.quantity_kind);
+    let (kind_en, kind_zh) = QuantityKind::names_in_words(&view.item.quantity_kind);
     w.open("dcc:measurementResults", &[]);
     w.open("dcc:measurementResult", &[]);
     bilingual(

@@ -222,6 +222,44 @@ impl QuantityKind {
         }
     }
 
+    /// (English, Chinese) names of a kind given by its snake_case name, as the
+    /// certificates print it in both languages ("pressure", "压力"); an unknown
+    /// name is given back in English for both.
+    pub fn names_in_words(name: &str) -> (String, String) {
+        let english = name.replace('_', " ");
+        let chinese = match name {
+            "length" => "长度",
+            "mass" => "质量",
+            "time" => "时间",
+            "electric_current" => "电流",
+            "temperature" => "温度",
+            "amount_of_substance" => "物质的量",
+            "luminous_intensity" => "发光强度",
+            "frequency" => "频率",
+            "force" => "力",
+            "pressure" => "压力",
+            "energy" => "能量",
+            "power" => "功率",
+            "electric_charge" => "电荷",
+            "voltage" => "电压",
+            "capacitance" => "电容",
+            "resistance" => "电阻",
+            "conductance" => "电导",
+            "magnetic_flux" => "磁通量",
+            "magnetic_flux_density" => "磁通密度",
+            "inductance" => "电感",
+            "volume" => "体积",
+            "area" => "面积",
+            "velocity" => "速度",
+            "acceleration" => "加速度",
+            "torque" => "扭矩",
+            "relative_humidity" => "相对湿度",
+            "dimensionless" => "量纲一的量",
+            _ => return (english.clone(), english),
+        };
+        (english, chinese.to_string())
+    }
+
     /// The snake_case name, as serde writes it.
     pub fn name(&self) -> &'static str {
         use QuantityKind::*;

@@ -13,7 +13,7 @@ use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 use crate::domain::calibration::{PointResult, Stage};
 use crate::domain::certificate::{printed_point_at, CertificateView};
 use crate::domain::conformity::{Decision, DecisionRule};
-use crate::domain::quantity::QuantityJson;
+use crate::domain::quantity::{QuantityJson, QuantityKind};
 
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
 
@@ -1024,40 +1024,9 @@ fn results_columns() -> [Column; 9] {
 /// "pressure / 压力": the measured quantity in both languages, so the Chinese
 /// reader is not left with an English fragment.
 fn quantity_kind_words(kind: &str) -> String {
-    let chinese = match kind {
-        "length" => "长度",
-        "mass" => "质量",
-        "time" => "时间",
-        "electric_current" => "电流",
-        "temperature" => "温度",
-        "amount_of_substance" => "物质的量",
-        "luminous_intensity" => "发光强度",
-        "frequency" => "频率",
-        "force" => "力",
-        "pressure" => "压力",
-        "energy" => "能量",
-        "power" => "功率",
-        "electric_charge" => "电荷",
-        "voltage" => "电压",
-        "capacitance" => "电容",
-        "resistance" => "电阻",
-        "conductance" => "电导",
-        "magnetic_flux" => "磁通量",
-        "magnetic_flux_density" => "磁感应强度",
-        "inductance" => "电感",
-        "volume" => "体积",
-        "area" => "面积",
-        "velocity" => "速度",
-        "acceleration" => "加速度",
-        "torque" => "扭矩",
-        "relative_humidity" => "相对湿度",
-        "dimensionless" => "量纲一",
-        _ => "",
-    };
-    let english = kind.replace('_', " ");
-    match chinese {
-        "" => english,
-        zh => format!("{english} / {zh}"),
+    match QuantityKind::names_in_words(kind) {
+        (english, chinese) if english == chinese => english,
+        (english, chinese) => format!("{english} / {chinese}"),
     }
 }
 
