@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use caltrace::auth::UserRole;
 use caltrace::db::audit::Actor;
-use caltrace::db::schema::{calibration_standards, calibrations};
+use caltrace::db::schema::{
+    audit_log, calibration_contributors, calibration_standards, calibrations,
+};
 use caltrace::db::{users, write_transaction, Database};
 use caltrace::domain::calibration::CalibrationKind;
 use caltrace::domain::conformity::DecisionRule;
@@ -104,7 +106,14 @@ async fn main() {
             .find(first)
             .first(&mut conn)
             .unwrap();
-        json!({"body": body, "results": results})
+        // Its audit entry: the record as created, which the API writes for each calibration.
+        let after: Option<String> = audit_log::table
+            .select(audit_log::after)
+            .filter(audit_log::entity.eq("calibration"))
+            .filter(audit_log::entity_id.eq(first.to_string()))
+            .first(&mut conn)
+            .unwrap();
+        json!({"body": body, "results": results, "audit_after": after})
     };
     let mut api = Vec::new();
     let mut raw = Vec::new();
@@ -128,6 +137,7 @@ async fn main() {
                 let mut conn = database.get().unwrap();
                 let body = stored["body"].as_str().unwrap().to_string();
                 let results = stored["results"].as_str().unwrap().to_string();
+                let audit_after = stored["audit_after"].as_str().unwrap().to_string();
                 let started = Instant::now();
                 write_transaction(&mut conn, |conn| -> Result<(), caltrace::db::DbError> {
                     let now = caltrace::db::now_timestamp();
@@ -156,6 +166,29 @@ async fn main() {
                                 calibration_standards::calibration_id.eq(id),
                                 calibration_standards::position.eq(0),
                                 calibration_standards::standard_id.eq(standard),
+                            ))
+                            .execute(conn)?;
+                        // The rows the record needs besides the calibration: who
+                        // contributed (four eyes) and its audit entry (hash given).
+                        diesel::insert_into(calibration_contributors::table)
+                            .values((
+                                calibration_contributors::calibration_id.eq(id),
+                                calibration_contributors::user_id.eq(user),
+                            ))
+                            .execute(conn)?;
+                        let seq = 1_000_000 + id;
+                        diesel::insert_into(audit_log::table)
+                            .values((
+                                audit_log::seq.eq(seq),
+                                audit_log::occurred_at.eq(&now),
+                                audit_log::user_id.eq(Some(user)),
+                                audit_log::user_name.eq("ingest"),
+                                audit_log::action.eq("create"),
+                                audit_log::entity.eq("calibration"),
+                                audit_log::entity_id.eq(id.to_string()),
+                                audit_log::after.eq(Some(&audit_after)),
+                                audit_log::prev_hash.eq("0".repeat(64)),
+                                audit_log::hash.eq(format!("{seq:064}")),
                             ))
                             .execute(conn)?;
                     }

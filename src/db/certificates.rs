@@ -21,6 +21,8 @@ type RestsOnRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<NaiveDate>,
+    String,
 );
 
 /// The certificate a standard's link rests on: its latest calibration on
@@ -34,6 +36,9 @@ pub struct RestsOn {
     pub issuer_name: Option<String>,
     /// SHA-256 of our certificate's PDF, for an internal one.
     pub pdf_sha256: Option<String>,
+    /// The date on that certificate: ours, or the one the issuer wrote on its
+    /// own (`issuer.issued_on`), never the day this laboratory accepted it.
+    pub certificate_dated: Option<NaiveDate>,
 }
 
 /// The certificate `standard_id` rested on when it was used on `on`, if any.
@@ -51,6 +56,8 @@ pub fn rests_on(
             calibrations_table::certificate_number,
             calibrations_table::issuer_certificate_number,
             calibrations_table::issuer_name,
+            calibrations_table::issued_on,
+            calibrations_table::body,
         ))
         .filter(calibrations_table::instrument_id.eq(standard_id))
         .filter(calibrations_table::status.eq_any(calibrations::ON_RECORD))
@@ -61,10 +68,27 @@ pub fn rests_on(
         ))
         .first(conn)
         .optional()?;
-    let Some((_, performed_on, due_on, kind, our_number, issuer_number, issuer_name)) = row else {
+    let Some((
+        _,
+        performed_on,
+        due_on,
+        kind,
+        our_number,
+        issuer_number,
+        issuer_name,
+        issued_on,
+        body,
+    )) = row
+    else {
         return Ok(None);
     };
     let external = kind == "external";
+    let certificate_dated = match external {
+        false => issued_on,
+        true => serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|body| body.pointer("/issuer/issued_on")?.as_str()?.parse().ok()),
+    };
     let pdf_sha256 = match (&our_number, external) {
         (Some(number), false) => certificates::table
             .select(certificates::pdf_sha256)
@@ -81,6 +105,7 @@ pub fn rests_on(
         issuer_number,
         issuer_name,
         pdf_sha256,
+        certificate_dated,
     }))
 }
 

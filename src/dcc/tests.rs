@@ -154,6 +154,7 @@ fn standard_with_hash() -> StandardView {
         certificate_sha256: Some(
             "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08".to_string(),
         ),
+        certificate_dated: Some(date(2025, 6, 3)),
     }
 }
 
@@ -170,6 +171,7 @@ fn external_standard() -> StandardView {
         calibrated_on: Some(date(2025, 3, 1)),
         due_on: Some(date(2026, 3, 1)),
         certificate_sha256: None,
+        certificate_dated: None,
     }
 }
 

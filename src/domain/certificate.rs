@@ -53,6 +53,9 @@ pub struct StandardView {
     pub due_on: Option<NaiveDate>,
     /// SHA-256 of that certificate's PDF when this laboratory issued it (DCC measuringEquipment).
     pub certificate_sha256: Option<String>,
+    /// The date on that certificate (the issuer's own for an external one).
+    #[serde(default)]
+    pub certificate_dated: Option<NaiveDate>,
 }
 
 /// A root the chain reaches: a national standard (with its institute) or an

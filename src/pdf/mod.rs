@@ -570,7 +570,11 @@ impl Layout {
                     } else {
                         ident
                     }),
-                    Cell::plain(s.certificate_number.clone().unwrap_or_else(|| "—".into())),
+                    Cell::plain(match (&s.certificate_number, s.certificate_dated) {
+                        (Some(number), Some(dated)) => format!("{number} of {dated}"),
+                        (Some(number), None) => number.clone(),
+                        (None, _) => "—".into(),
+                    }),
                     Cell::plain(s.issuer.clone().unwrap_or_else(|| "—".into())),
                     Cell::plain(
                         s.due_on

@@ -153,6 +153,7 @@ fn view() -> CertificateView {
                 calibrated_on: Some(date(2025, 6, 1)),
                 due_on: Some(date(2027, 5, 31)),
                 certificate_sha256: None,
+                certificate_dated: NaiveDate::from_ymd_opt(2025, 1, 14),
             },
             StandardView {
                 instrument_id: 9,
@@ -166,6 +167,7 @@ fn view() -> CertificateView {
                 calibrated_on: Some(date(2025, 11, 20)),
                 due_on: Some(date(2026, 11, 19)),
                 certificate_sha256: Some("ab".repeat(32)),
+                certificate_dated: None,
             },
         ],
         traceability_roots: vec![
@@ -400,7 +402,7 @@ fn typical_certificate_carries_every_required_element_in_both_languages() {
             "Standard used",
             "所用标准器",
             "STD-PDW-01",
-            "NIM-YL2025-1187",
+            "NIM-YL2025-1187 of 2025-01-14",
             "National Institute of Metrology, China (NIM)",
             "CT-2025-000871",
             "Certificate No.",

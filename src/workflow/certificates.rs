@@ -71,6 +71,7 @@ fn standard_view(
 ) -> Result<StandardView, ApiError> {
     let standard = db::instruments::get(conn, standard_id)?;
     let rests_on = db::certificates::rests_on(conn, standard_id, on)?;
+    let certificate_dated = rests_on.as_ref().and_then(|r| r.certificate_dated);
     let (certificate_number, issuer, calibrated_on, due_on, sha256) = match rests_on {
         None => (None, None, None, None, None),
         Some(r) if r.external => (
@@ -100,6 +101,7 @@ fn standard_view(
         calibrated_on,
         due_on,
         certificate_sha256: sha256,
+        certificate_dated,
     })
 }
 

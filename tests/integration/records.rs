@@ -263,6 +263,7 @@ fn on_an_expired_standard(app: &TestApp, deviations: Option<&str>) -> i64 {
     let standard = register(app, "REF-1", "reference");
     let mut standards_certificate = external(standard, &[national], "2025-01-10", "NIM-2025-001");
     standards_certificate["interval_days"] = json!(365);
+    standards_certificate["issuer"]["issued_on"] = json!("2025-01-14");
     let id = submitted(app, &standards_certificate);
     let (status, accepted) = app.post(
         &format!("/api/v1/calibrations/{id}/approve"),
@@ -328,6 +329,8 @@ fn stated_deviations_are_printed_with_the_broken_link() {
         "broken on the date of calibration at REF-1, certificate NIM-2025-001: standard expired at use",
         "Condition on receipt",
         "Not recorded",
+        // The standard's certificate with the date its issuer wrote on it.
+        "2025-01-14",
     ] {
         assert!(flat.contains(expected), "{expected} missing:\n{text}");
     }
