@@ -582,12 +582,33 @@ fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
             ),
         ];
         for (field, value, kind) in checks {
-            if let Some(value) = value {
-                if let Err(e) = check_quantity(value, field, Some(kind.dimension())) {
-                    errors.push(e);
+            let Some(value) = value else { continue };
+            match check_quantity(value, field, Some(kind.dimension())) {
+                Err(e) => errors.push(e),
+                Ok(quantity) => {
+                    if let Some(problem) = impossible_environment(kind, quantity.point_si()) {
+                        errors.push(FieldError::new(field, problem));
+                    }
                 }
             }
         }
+    }
+}
+
+/// Conditions no laboratory can have recorded: a relative humidity outside
+/// 0–100 %, a temperature at or below absolute zero, a negative pressure.
+fn impossible_environment(kind: QuantityKind, si: f64) -> Option<&'static str> {
+    match kind {
+        QuantityKind::RelativeHumidity if !(0.0..=1.0).contains(&si) => {
+            Some("a relative humidity is between 0 and 100 %RH; check the value and its unit")
+        }
+        QuantityKind::Temperature if si <= 0.0 => {
+            Some("is at or below absolute zero; check the value and its unit (°C or K)")
+        }
+        QuantityKind::Pressure if si <= 0.0 => {
+            Some("an ambient pressure is above zero; check the value and its unit")
+        }
+        _ => None,
     }
 }
 

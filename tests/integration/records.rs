@@ -555,3 +555,29 @@ fn the_signatory_is_printed_by_full_name_and_title() {
         assert!(!text.contains("Li Wei"), "{text}");
     }
 }
+
+#[test]
+fn impossible_room_conditions_are_refused() {
+    let app = TestApp::new();
+    let (gauge, standard) = bench(&app);
+    for (field, value) in [
+        ("relative_humidity", json!({"value": 145, "unit": "%RH"})),
+        ("temperature", json!({"value": -300, "unit": "°C"})),
+        ("pressure", json!({"value": -1, "unit": "kPa"})),
+    ] {
+        let mut body = calibration(
+            gauge,
+            &[standard],
+            "2026-02-01",
+            vec![point(0.5002, 0.0002)],
+        );
+        body["environment"][field] = value;
+        let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &body);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        assert_eq!(
+            fields(&problem),
+            [format!("environment.{field}")],
+            "{problem}"
+        );
+    }
+}
