@@ -829,6 +829,17 @@ fn measuring_equipment(
         }
         if let Some(number) = number {
             let ours = issuer.is_some_and(|i| Some(i) == non_empty(&view.laboratory.name));
+            // The date its issuer wrote on it, not the day this laboratory accepted it.
+            let (en, zh) = match standard.certificate_dated {
+                Some(dated) => (
+                    format!("Calibration certificate number, dated {dated}"),
+                    format!("校准证书编号，签发日期 {dated}"),
+                ),
+                None => (
+                    "Calibration certificate number".to_string(),
+                    "校准证书编号".to_string(),
+                ),
+            };
             identification(
                 w,
                 if ours {
@@ -837,7 +848,7 @@ fn measuring_equipment(
                     "other"
                 },
                 number,
-                ("Calibration certificate number", "校准证书编号"),
+                (&en, &zh),
             );
         }
         w.close();

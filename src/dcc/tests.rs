@@ -349,6 +349,11 @@ fn internal_certificate_in_mpa_with_as_found_and_as_left() {
     assert!(xml.contains("<si:unit>\\kilo\\pascal</si:unit>"));
     // the standard's certificate by number and hash
     assert!(xml.contains("<dcc:referralID>CT-2025-000042</dcc:referralID>"));
+    // The standard's certificate with the date on it (DESIGN section 6: the issuer's own date).
+    assert!(
+        xml.contains("Calibration certificate number, dated 2025-06-03"),
+        "{xml}"
+    );
     assert!(xml.contains("<dcc:procedure>SHA-256</dcc:procedure>"));
     assert!(xml.contains(
         "<dcc:value>9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08</dcc:value>"
