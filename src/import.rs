@@ -137,6 +137,38 @@ struct Table {
     header_ok: bool,
 }
 
+/// Line numbers from byte offsets: the csv crate's own line count skips blank
+/// lines. A line ends at \n, \r\n or a lone \r.
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(bytes: &'a [u8]) -> LineIndex<'a> {
+        let mut starts = vec![0usize];
+        for (i, byte) in bytes.iter().enumerate() {
+            if *byte == b'\n' || (*byte == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        LineIndex { bytes, starts }
+    }
+
+    /// The line a record starts on (0 when unknown).
+    fn of(&self, position: Option<&csv::Position>) -> u64 {
+        position.map_or(0, |p| {
+            // A record's position is where the reader started, before any
+            // blank lines it skipped on the way.
+            let mut at = usize::try_from(p.byte()).unwrap_or(usize::MAX);
+            while matches!(self.bytes.get(at), Some(b'\r' | b'\n')) {
+                at += 1;
+            }
+            self.starts.partition_point(|start| *start <= at) as u64
+        })
+    }
+}
+
 impl Table {
     /// Reads the whole file. Rows that cannot be read at all (not UTF-8, wrong
     /// number of fields) are reported and left out; header problems (unknown,
@@ -149,25 +181,7 @@ impl Table {
         progress: &mut dyn FnMut(Progress),
     ) -> Table {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        // Line numbers from byte offsets: the csv crate's own line count skips
-        // blank lines. A line ends at \n, \r\n or a lone \r.
-        let mut line_starts = vec![0usize];
-        for (i, byte) in bytes.iter().enumerate() {
-            if *byte == b'\n' || (*byte == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-                line_starts.push(i + 1);
-            }
-        }
-        let line_of = |position: Option<&csv::Position>| -> u64 {
-            position.map_or(0, |p| {
-                // A record's position is where the reader started, before any
-                // blank lines it skipped on the way.
-                let mut at = usize::try_from(p.byte()).unwrap_or(usize::MAX);
-                while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
-                    at += 1;
-                }
-                line_starts.partition_point(|start| *start <= at) as u64
-            })
-        };
+        let lines = LineIndex::new(bytes);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -193,101 +207,19 @@ impl Table {
             }
             Some(Ok(header)) => header,
         };
-        let header_line = line_of(header.position()).max(1);
-        // Spreadsheets in many locales save "CSV" with semicolons: one column
-        // named `asset_tag;description;…` says so better than "unknown column".
-        if header.len() == 1 && header.iter().next().is_some_and(|h| h.contains(&b';')) {
-            errors.push(RowError::new(
-                header_line,
-                "",
-                "the columns are separated by ';', not ','; save the file as \
-                 \"CSV (comma delimited)\" or \"CSV UTF-8\", or replace the ';' separators by ','",
-            ));
-            return table;
-        }
-        for (i, name) in header.iter().enumerate() {
-            let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-            if name.is_empty() {
-                errors.push(RowError::new(
-                    header_line,
-                    format!("#{}", i + 1),
-                    "the header of this column is empty",
-                ));
-            } else if !known.contains(&name.as_str()) {
-                errors.push(RowError::new(
-                    header_line,
-                    name.clone(),
-                    format!("unknown column; the columns are: {}", known.join(", ")),
-                ));
-            } else if table.columns.contains(&name) {
-                errors.push(RowError::new(
-                    header_line,
-                    name.clone(),
-                    "this column appears twice",
-                ));
-            }
-            table.columns.push(name);
-        }
-        for name in required {
-            if !table.columns.iter().any(|c| c == name) {
-                errors.push(RowError::new(
-                    header_line,
-                    *name,
-                    "this column is required but missing from the header",
-                ));
-            }
-        }
+        let header_line = lines.of(header.position()).max(1);
+        table.read_header(&header, header_line, known, required, errors);
         if !errors.is_empty() {
             return table;
         }
         table.header_ok = true;
-        let width = table.columns.len();
         for record in records {
-            let record = match record {
-                Ok(record) => record,
+            match record {
+                Ok(record) => table.read_row(&record, lines.of(record.position()), errors),
                 Err(error) => {
-                    let line = line_of(error.position());
+                    let line = lines.of(error.position());
                     errors.push(RowError::new(line, "", format!("unreadable row: {error}")));
-                    continue;
                 }
-            };
-            let line = line_of(record.position());
-            // A completely empty line (or a row of empty cells, as spreadsheets
-            // write below the data) carries nothing: skip it.
-            if record
-                .iter()
-                .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
-            {
-                continue;
-            }
-            if record.len() != width {
-                errors.push(RowError::new(
-                    line,
-                    "",
-                    format!(
-                        "the row has {} fields but the header has {width}",
-                        record.len()
-                    ),
-                ));
-                continue;
-            }
-            let mut cells = Vec::with_capacity(width);
-            let mut readable = true;
-            for (i, cell) in record.iter().enumerate() {
-                match std::str::from_utf8(cell) {
-                    Ok(text) => cells.push(text.trim().to_string()),
-                    Err(_) => {
-                        errors.push(RowError::new(
-                            line,
-                            table.columns[i].clone(),
-                            "is not UTF-8 text (save the file as CSV UTF-8)",
-                        ));
-                        readable = false;
-                    }
-                }
-            }
-            if readable {
-                table.rows.push(Row { line, cells });
             }
             if table.rows.len().is_multiple_of(1000) {
                 progress(Progress {
@@ -305,6 +237,103 @@ impl Table {
             ));
         }
         table
+    }
+
+    /// The columns, each known and given once, and every required one there.
+    fn read_header(
+        &mut self,
+        header: &csv::ByteRecord,
+        header_line: u64,
+        known: &[&str],
+        required: &[&str],
+        errors: &mut Vec<RowError>,
+    ) {
+        // Spreadsheets in many locales save "CSV" with semicolons: one column
+        // named `asset_tag;description;…` says so better than "unknown column".
+        if header.len() == 1 && header.iter().next().is_some_and(|h| h.contains(&b';')) {
+            errors.push(RowError::new(
+                header_line,
+                "",
+                "the columns are separated by ';', not ','; save the file as \
+                 \"CSV (comma delimited)\" or \"CSV UTF-8\", or replace the ';' separators by ','",
+            ));
+            return;
+        }
+        for (i, name) in header.iter().enumerate() {
+            let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+            if name.is_empty() {
+                errors.push(RowError::new(
+                    header_line,
+                    format!("#{}", i + 1),
+                    "the header of this column is empty",
+                ));
+            } else if !known.contains(&name.as_str()) {
+                errors.push(RowError::new(
+                    header_line,
+                    name.clone(),
+                    format!("unknown column; the columns are: {}", known.join(", ")),
+                ));
+            } else if self.columns.contains(&name) {
+                errors.push(RowError::new(
+                    header_line,
+                    name.clone(),
+                    "this column appears twice",
+                ));
+            }
+            self.columns.push(name);
+        }
+        for name in required {
+            if !self.columns.iter().any(|c| c == name) {
+                errors.push(RowError::new(
+                    header_line,
+                    *name,
+                    "this column is required but missing from the header",
+                ));
+            }
+        }
+    }
+
+    /// One data row, kept when it has as many fields as the header and every
+    /// cell is UTF-8; an empty row is skipped.
+    fn read_row(&mut self, record: &csv::ByteRecord, line: u64, errors: &mut Vec<RowError>) {
+        // A completely empty line (or a row of empty cells, as spreadsheets
+        // write below the data) carries nothing: skip it.
+        if record
+            .iter()
+            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+        {
+            return;
+        }
+        let width = self.columns.len();
+        if record.len() != width {
+            errors.push(RowError::new(
+                line,
+                "",
+                format!(
+                    "the row has {} fields but the header has {width}",
+                    record.len()
+                ),
+            ));
+            return;
+        }
+        let mut cells = Vec::with_capacity(width);
+        let mut readable = true;
+        for (i, cell) in record.iter().enumerate() {
+            match std::str::from_utf8(cell) {
+                Ok(text) => cells.push(text.trim().to_string()),
+                Err(_) => {
+                    errors.push(RowError::new(
+                        line,
+                        self.columns[i].clone(),
+                        "is not UTF-8 text (save the file as CSV UTF-8)",
+                    ));
+                    readable = false;
+                }
+            }
+        }
+        if readable {
+            self.rows.push(Row { line, cells });
+        }
     }
 
     fn index(&self, column: &str) -> Option<usize> {
