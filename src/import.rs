@@ -1152,34 +1152,10 @@ fn calibration_input<'t>(
     Some((input, rows))
 }
 
-/// Imports a calibration results file in one transaction: all calibrations or
-/// none. They are recorded as the API's batch ingestion records them, by
-/// `actor` (who must be a user: the technician of record), as drafts or, with
-/// `submit`, submitted for approval.
-pub fn import_calibrations(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    source: &str,
-    bytes: &[u8],
-    submit: bool,
-    again: bool,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<ImportSummary, ImportError> {
-    if actor.user_id.is_none() {
-        return Err(ImportError::Failed(
-            "calibrations are recorded in a technician's name: name the user (--as USER)"
-                .to_string(),
-        ));
-    }
-    let mut errors = Vec::new();
-    let columns = calibration_columns();
-    let table = Table::read(bytes, &columns, CALIBRATION_REQUIRED, &mut errors, progress);
-    if !table.header_ok {
-        return Err(finish(&table, errors));
-    }
-    let total = table.rows.len();
-
-    // Group the rows by the calibration column, in order of first appearance.
+/// The rows grouped by the calibration column, in order of first appearance;
+/// a calibration-level value that differs between rows of one calibration is
+/// an error at the later row.
+fn group_rows<'t>(table: &'t Table, errors: &mut Vec<RowError>) -> Vec<Group<'t>> {
     let mut groups: Vec<Group> = Vec::new();
     let mut by_key: HashMap<&str, usize> = HashMap::new();
     for row in &table.rows {
@@ -1226,6 +1202,57 @@ pub fn import_calibrations(
             }
         }
     }
+    groups
+}
+
+/// Every asset tag the calibrations name (instruments and standards), once.
+fn tags_named(table: &Table, groups: &[Group]) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for group in groups {
+        for column in ["asset_tag", "standards"] {
+            if let Some(cell) = table.cell(group.row_for(column), column) {
+                tags.extend(
+                    cell.split(';')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
+                );
+            }
+        }
+    }
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// Imports a calibration results file in one transaction: all calibrations or
+/// none. They are recorded as the API's batch ingestion records them, by
+/// `actor` (who must be a user: the technician of record), as drafts or, with
+/// `submit`, submitted for approval.
+pub fn import_calibrations(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    source: &str,
+    bytes: &[u8],
+    submit: bool,
+    again: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportSummary, ImportError> {
+    if actor.user_id.is_none() {
+        return Err(ImportError::Failed(
+            "calibrations are recorded in a technician's name: name the user (--as USER)"
+                .to_string(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let columns = calibration_columns();
+    let table = Table::read(bytes, &columns, CALIBRATION_REQUIRED, &mut errors, progress);
+    if !table.header_ok {
+        return Err(finish(&table, errors));
+    }
+    let total = table.rows.len();
+
+    let groups = group_rows(&table, &mut errors);
 
     let sha256 = sha256_hex(bytes);
     let mut created = Vec::new();
@@ -1244,22 +1271,7 @@ pub fn import_calibrations(
         }
     }
     let stored = write_transaction(conn, |conn| {
-        let mut tags: Vec<String> = Vec::new();
-        for group in &groups {
-            for column in ["asset_tag", "standards"] {
-                if let Some(cell) = table.cell(group.row_for(column), column) {
-                    tags.extend(
-                        cell.split(';')
-                            .map(str::trim)
-                            .filter(|t| !t.is_empty())
-                            .map(str::to_string),
-                    );
-                }
-            }
-        }
-        tags.sort();
-        tags.dedup();
-        let ids = db::validity::ids_of_tags(conn, &tags)?;
+        let ids = db::validity::ids_of_tags(conn, &tags_named(&table, &groups))?;
         let mut inputs = Vec::with_capacity(groups.len());
         let mut built: Vec<(&Group, Vec<&Row>)> = Vec::with_capacity(groups.len());
         for (i, group) in groups.iter().enumerate() {
