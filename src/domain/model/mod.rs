@@ -19,7 +19,7 @@ pub mod parser;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::quantity::parse_unit;
+use super::quantity::{parse_unit, Unit};
 use super::uncertainty::{
     self, coverage_factor, BudgetRequest, BudgetResult, ComponentInput, Measurand, PooledInput,
     ValueUnit, DEFAULT_COVERAGE_PROBABILITY,
@@ -733,6 +733,16 @@ fn correlation_structure(
     Ok(Some((members, values, vectors)))
 }
 
+/// How a Monte Carlo run is asked for: trials (fixed or adaptive), the
+/// interval, the seed and the coverage probability.
+#[derive(Debug, Clone, Copy)]
+struct MonteCarloPlan {
+    trials: Trials,
+    interval: IntervalKind,
+    seed: u64,
+    p: f64,
+}
+
 /// Evaluates a model request (DESIGN 5b); every problem found is reported with its JSON path.
 pub fn evaluate_model(
     request: &EvaluateRequest,
@@ -740,8 +750,61 @@ pub fn evaluate_model(
 ) -> Result<ModelResult, Vec<FieldError>> {
     let mut errors: Vec<FieldError> = Vec::new();
     let model_text = request.model.as_deref().unwrap_or_default();
+    let p = coverage_probability(request, &mut errors);
+    let measurand = match parse_unit(&request.measurand.unit) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            errors.push(FieldError::new("measurand.unit", e.to_string()));
+            None
+        }
+    };
+    let method = method_of(request, &mut errors);
+    let plan = monte_carlo_plan(request, method, drawn_seed, p, &mut errors);
+    let requested: &[ModelInput] = request.inputs.as_deref().unwrap_or_default();
+    let inputs = checked_inputs(request, &mut errors);
+    let names: Vec<&str> = requested.iter().map(|i| i.name.as_str()).collect();
+    let program = compiled_model(request, &names, &inputs, measurand.as_ref(), &mut errors);
+    let (correlations, structure) =
+        ordered_correlations(request, &inputs, &names, method, &mut errors);
+    if !requested.is_empty()
+        && inputs.iter().all(Option::is_some)
+        && inputs.iter().flatten().all(|i| i.uncertainty.is_none())
+    {
+        errors.push(FieldError::new(
+            "inputs",
+            "no input carries an uncertainty: give at least one a type and uncertainty",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let inputs: Vec<Input> = inputs.into_iter().flatten().collect();
+    let program = program.expect("a checked model compiles");
+    let unit = request.measurand.unit.clone();
+    let x: Vec<f64> = inputs.iter().map(|i| i.estimate).collect();
+    let gum = match method {
+        Method::MonteCarlo => None,
+        _ => Some(gum(&program, &inputs, &x, &correlations, p, &unit)?),
+    };
+    let monte_carlo = match method {
+        Method::Gum => None,
+        _ => {
+            let setup = monte_carlo_setup(program, &inputs, structure);
+            let validated = gum.as_ref().filter(|_| method == Method::Both);
+            Some(monte_carlo_result(&setup, plan, validated, &unit)?)
+        }
+    };
+    Ok(ModelResult {
+        measurand: request.measurand.clone(),
+        model: model_text.to_string(),
+        method: method.name().to_string(),
+        gum,
+        monte_carlo,
+    })
+}
 
-    let p = match request.coverage_probability {
+fn coverage_probability(request: &EvaluateRequest, errors: &mut Vec<FieldError>) -> f64 {
+    match request.coverage_probability {
         None => DEFAULT_COVERAGE_PROBABILITY,
         Some(p) if p.is_finite() && p > 0.0 && p < 1.0 => p,
         Some(_) => {
@@ -751,15 +814,11 @@ pub fn evaluate_model(
             ));
             DEFAULT_COVERAGE_PROBABILITY
         }
-    };
-    let measurand = match parse_unit(&request.measurand.unit) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            errors.push(FieldError::new("measurand.unit", e.to_string()));
-            None
-        }
-    };
-    let method = match request.method.as_deref() {
+    }
+}
+
+fn method_of(request: &EvaluateRequest, errors: &mut Vec<FieldError>) -> Method {
+    match request.method.as_deref() {
         None | Some("gum") => Method::Gum,
         Some("monte_carlo") => Method::MonteCarlo,
         Some("both") => Method::Both,
@@ -770,9 +829,18 @@ pub fn evaluate_model(
             ));
             Method::Gum
         }
-    };
+    }
+}
 
-    // Monte Carlo options.
+/// The Monte Carlo options checked (JCGM 101 7.2: a fixed number of trials or
+/// the adaptive procedure of 7.9, not both); defaults where absent or wrong.
+fn monte_carlo_plan(
+    request: &EvaluateRequest,
+    method: Method,
+    drawn_seed: u64,
+    p: f64,
+    errors: &mut Vec<FieldError>,
+) -> MonteCarloPlan {
     let options = request.monte_carlo.clone().unwrap_or(MonteCarloOptions {
         trials: None,
         adaptive: None,
@@ -819,7 +887,7 @@ pub fn evaluate_model(
         }
         (None, None) => Trials::Fixed(1_000_000),
     };
-    let kind = match options.interval.as_deref() {
+    let interval = match options.interval.as_deref() {
         None | Some("symmetric") => IntervalKind::Symmetric,
         Some("shortest") => IntervalKind::Shortest,
         Some(other) => {
@@ -830,8 +898,16 @@ pub fn evaluate_model(
             IntervalKind::Symmetric
         }
     };
+    MonteCarloPlan {
+        trials,
+        interval,
+        seed: options.seed.unwrap_or(drawn_seed),
+        p,
+    }
+}
 
-    // Inputs.
+/// Each input checked (None where it is wrong), and each name given once.
+fn checked_inputs(request: &EvaluateRequest, errors: &mut Vec<FieldError>) -> Vec<Option<Input>> {
     let requested: &[ModelInput] = request.inputs.as_deref().unwrap_or_default();
     if request.inputs.is_none() {
         errors.push(FieldError::new("inputs", "required with a model"));
@@ -841,7 +917,7 @@ pub fn evaluate_model(
     let inputs: Vec<Option<Input>> = requested
         .iter()
         .enumerate()
-        .map(|(i, input)| check_input(i, input, &mut errors))
+        .map(|(i, input)| check_input(i, input, errors))
         .collect();
     let names: Vec<&str> = requested.iter().map(|i| i.name.as_str()).collect();
     for (i, name) in names.iter().enumerate() {
@@ -852,67 +928,86 @@ pub fn evaluate_model(
             ));
         }
     }
+    inputs
+}
 
-    // The model: syntax, names, units.
-    let mut program: Option<Program> = None;
-    match parser::parse(model_text) {
-        Err(e) => errors.push(FieldError::new("model", e.to_string())),
-        Ok(expr) => {
-            let mut used = Vec::new();
-            parser::names(&expr, &mut used);
-            let mut names_ok = true;
-            for (name, span) in &used {
-                if !names.contains(&name.as_str()) {
-                    errors.push(FieldError::new(
-                        "model",
-                        format!("at character {}: '{name}' is not an input", span.start),
-                    ));
-                    names_ok = false;
-                }
-            }
-            for (i, name) in names.iter().enumerate() {
-                if !used.iter().any(|(n, _)| n == name) && parser::is_valid_name(name) {
-                    errors.push(FieldError::new(
-                        input_field(i, "name"),
-                        format!("input '{name}' is not used in the model"),
-                    ));
-                }
-            }
-            if let (true, Some(m)) = (names_ok, &measurand) {
-                if inputs.iter().all(Option::is_some) {
-                    let scales: Vec<InputScale> =
-                        inputs.iter().flatten().map(|i| i.scale).collect();
-                    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-                    match compile::compile(&expr, &owned, &scales, m.dimension, m.factor) {
-                        Ok(p) => program = Some(p),
-                        Err(e) => errors.push(FieldError::new(
-                            "model",
-                            match e.position {
-                                Some(at) => format!("at character {at}: {}", e.message),
-                                None => format!("{} ({})", e.message, request.measurand.unit),
-                            },
-                        )),
-                    }
-                }
-            }
+/// The model parsed, its names matched with the inputs both ways, and compiled
+/// with the inputs' units into the measurand's (None when anything fails).
+fn compiled_model(
+    request: &EvaluateRequest,
+    names: &[&str],
+    inputs: &[Option<Input>],
+    measurand: Option<&Unit>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Program> {
+    let expr = match parser::parse(request.model.as_deref().unwrap_or_default()) {
+        Ok(expr) => expr,
+        Err(e) => {
+            errors.push(FieldError::new("model", e.to_string()));
+            return None;
+        }
+    };
+    let mut used = Vec::new();
+    parser::names(&expr, &mut used);
+    let mut names_ok = true;
+    for (name, span) in &used {
+        if !names.contains(&name.as_str()) {
+            errors.push(FieldError::new(
+                "model",
+                format!("at character {}: '{name}' is not an input", span.start),
+            ));
+            names_ok = false;
         }
     }
+    for (i, name) in names.iter().enumerate() {
+        if !used.iter().any(|(n, _)| n == name) && parser::is_valid_name(name) {
+            errors.push(FieldError::new(
+                input_field(i, "name"),
+                format!("input '{name}' is not used in the model"),
+            ));
+        }
+    }
+    let m = measurand.filter(|_| names_ok && inputs.iter().all(Option::is_some))?;
+    let scales: Vec<InputScale> = inputs.iter().flatten().map(|i| i.scale).collect();
+    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    match compile::compile(&expr, &owned, &scales, m.dimension, m.factor) {
+        Ok(program) => Some(program),
+        Err(e) => {
+            errors.push(FieldError::new(
+                "model",
+                match e.position {
+                    Some(at) => format!("at character {at}: {}", e.message),
+                    None => format!("{} ({})", e.message, request.measurand.unit),
+                },
+            ));
+            None
+        }
+    }
+}
 
+/// The correlations checked and put in name order (sums independent of the
+/// request's order), with the eigen-decomposition Monte Carlo draws from.
+fn ordered_correlations(
+    request: &EvaluateRequest,
+    inputs: &[Option<Input>],
+    names: &[&str],
+    method: Method,
+    errors: &mut Vec<FieldError>,
+) -> (Correlations, Option<Structure>) {
     let mut correlations = check_correlations(
         request.correlations.as_deref().unwrap_or_default(),
-        &inputs,
-        &names,
+        inputs,
+        names,
         method,
-        &mut errors,
+        errors,
     );
-    // Pairs by name, for sums independent of the order of the request.
     for pair in &mut correlations {
         if names[pair.0] > names[pair.1] {
             *pair = (pair.1, pair.0, pair.2);
         }
     }
     correlations.sort_by(|a, b| (names[a.0], names[a.1]).cmp(&(names[b.0], names[b.1])));
-    let structure = match correlation_structure(&correlations, &names) {
+    let structure = match correlation_structure(&correlations, names) {
         Ok(s) => s,
         Err(smallest) => {
             errors.push(FieldError::new(
@@ -924,35 +1019,19 @@ pub fn evaluate_model(
             None
         }
     };
-    if !requested.is_empty()
-        && inputs.iter().all(Option::is_some)
-        && inputs.iter().flatten().all(|i| i.uncertainty.is_none())
-    {
-        errors.push(FieldError::new(
-            "inputs",
-            "no input carries an uncertainty: give at least one a type and uncertainty",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let inputs: Vec<Input> = inputs.into_iter().flatten().collect();
-    let program = program.expect("a checked model compiles");
-    let unit = request.measurand.unit.clone();
-    let x: Vec<f64> = inputs.iter().map(|i| i.estimate).collect();
+    (correlations, structure)
+}
 
-    let gum = if method == Method::MonteCarlo {
-        None
-    } else {
-        Some(gum(&program, &inputs, &x, &correlations, p, &unit)?)
-    };
-
-    let monte_carlo = if method == Method::Gum {
-        None
-    } else {
-        let seed = options.seed.unwrap_or(drawn_seed);
-        let setup = monte_carlo_setup(program, &inputs, structure);
-        let outcome = monte_carlo::run(&setup, trials, seed, p, kind).map_err(|nf| {
+/// The Monte Carlo run (JCGM 101) and, with `validated`, the comparison of the
+/// GUM interval with it (JCGM 101 section 8).
+fn monte_carlo_result(
+    setup: &Setup,
+    plan: MonteCarloPlan,
+    validated: Option<&GumResult>,
+    unit: &str,
+) -> Result<MonteCarloResult, Vec<FieldError>> {
+    let outcome = monte_carlo::run(setup, plan.trials, plan.seed, plan.p, plan.interval).map_err(
+        |nf| {
             vec![FieldError::new(
                 "model",
                 format!(
@@ -962,72 +1041,62 @@ pub fn evaluate_model(
                     nf.trials
                 ),
             )]
-        })?;
-        if !(outcome.estimate.is_finite() && outcome.standard_uncertainty.is_finite()) {
-            return Err(vec![FieldError::new(
-                "model",
-                "the Monte Carlo mean or standard deviation of the model values is not finite",
-            )]);
-        }
-        let gum_validation = match (&gum, method) {
-            (Some(g), Method::Both) => {
-                let digits = match trials {
-                    Trials::Adaptive { significant_digits } => significant_digits,
-                    Trials::Fixed(_) => 2,
-                };
-                let tolerance =
-                    monte_carlo::numerical_tolerance(g.combined_standard_uncertainty.value, digits);
-                let y = g.estimate.value;
-                let big_u = g.expanded_uncertainty.value;
-                let d_low = (y - big_u - outcome.low).abs();
-                let d_high = (y + big_u - outcome.high).abs();
-                Some(GumValidation {
-                    tolerance,
-                    d_low,
-                    d_high,
-                    passed: d_low <= tolerance && d_high <= tolerance,
-                })
-            }
-            _ => None,
-        };
-        Some(MonteCarloResult {
-            trials: outcome.trials as u64,
-            seed,
-            converged: outcome.converged,
-            estimate: ValueUnit {
-                value: outcome.estimate,
-                unit: unit.clone(),
-            },
-            standard_uncertainty: ValueUnit {
-                value: outcome.standard_uncertainty,
-                unit: unit.clone(),
-            },
-            coverage_interval: CoverageInterval {
-                low: outcome.low,
-                high: outcome.high,
-                unit: unit.clone(),
-                probability: p,
-                kind: match kind {
-                    IntervalKind::Symmetric => "symmetric",
-                    IntervalKind::Shortest => "shortest",
-                }
-                .to_string(),
-            },
-            histogram: Histogram {
-                edges: outcome.edges,
-                counts: outcome.counts,
-            },
-            gum_validation,
-        })
+        },
+    )?;
+    if !(outcome.estimate.is_finite() && outcome.standard_uncertainty.is_finite()) {
+        return Err(vec![FieldError::new(
+            "model",
+            "the Monte Carlo mean or standard deviation of the model values is not finite",
+        )]);
+    }
+    let gum_validation = validated.map(|g| gum_validation(g, &outcome, plan.trials));
+    let value = |value: f64| ValueUnit {
+        value,
+        unit: unit.to_string(),
     };
-
-    Ok(ModelResult {
-        measurand: request.measurand.clone(),
-        model: model_text.to_string(),
-        method: method.name().to_string(),
-        gum,
-        monte_carlo,
+    Ok(MonteCarloResult {
+        trials: outcome.trials as u64,
+        seed: plan.seed,
+        converged: outcome.converged,
+        estimate: value(outcome.estimate),
+        standard_uncertainty: value(outcome.standard_uncertainty),
+        coverage_interval: CoverageInterval {
+            low: outcome.low,
+            high: outcome.high,
+            unit: unit.to_string(),
+            probability: plan.p,
+            kind: match plan.interval {
+                IntervalKind::Symmetric => "symmetric",
+                IntervalKind::Shortest => "shortest",
+            }
+            .to_string(),
+        },
+        histogram: Histogram {
+            edges: outcome.edges,
+            counts: outcome.counts,
+        },
+        gum_validation,
     })
+}
+
+/// JCGM 101 8.2: the GUM interval y ± U is validated when both its ends lie
+/// within the numerical tolerance of the Monte Carlo interval's.
+fn gum_validation(g: &GumResult, outcome: &monte_carlo::Outcome, trials: Trials) -> GumValidation {
+    let digits = match trials {
+        Trials::Adaptive { significant_digits } => significant_digits,
+        Trials::Fixed(_) => 2,
+    };
+    let tolerance = monte_carlo::numerical_tolerance(g.combined_standard_uncertainty.value, digits);
+    let y = g.estimate.value;
+    let big_u = g.expanded_uncertainty.value;
+    let d_low = (y - big_u - outcome.low).abs();
+    let d_high = (y + big_u - outcome.high).abs();
+    GumValidation {
+        tolerance,
+        d_low,
+        d_high,
+        passed: d_low <= tolerance && d_high <= tolerance,
+    }
 }
 
 fn model_error(message: impl Into<String>) -> Vec<FieldError> {
