@@ -379,133 +379,23 @@ const RESERVED_HINT: &str = "pi and the function names are reserved";
 
 fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Option<Input> {
     let before = errors.len();
-    let mut push =
-        |field: &str, message: String| errors.push(FieldError::new(input_field(i, field), message));
-    if !parser::is_valid_name(&input.name) {
-        push(
-            "name",
-            format!(
-                "{:?} is not a model name: a letter or '_', then letters, digits or '_'",
-                input.name
-            ),
-        );
-    } else if parser::is_reserved(&input.name) {
-        push(
-            "name",
-            format!("'{}' is reserved ({RESERVED_HINT})", input.name),
-        );
-    }
+    check_input_name(i, input, errors);
     if input.sensitivity.is_some() {
-        push(
-            "sensitivity",
-            "not allowed on a model input: sensitivities are the partial derivatives of the model, computed at the estimates".to_string(),
-        );
+        errors.push(FieldError::new(
+            input_field(i, "sensitivity"),
+            "not allowed on a model input: sensitivities are the partial derivatives of the model, computed at the estimates",
+        ));
     }
-    // The unit: the estimate's, or `unit` for readings without an estimate.
-    let (unit, unit_field) = match (&input.estimate, &input.unit) {
-        (Some(e), Some(u)) if e.unit != *u => {
-            push(
-                "unit",
-                format!(
-                    "differs from the estimate's unit '{}': uncertainties are stated in the estimate's unit; give it once",
-                    e.unit
-                ),
-            );
-            (e.unit.clone(), "estimate.unit")
-        }
-        (Some(e), _) => (e.unit.clone(), "estimate.unit"),
-        (None, Some(u)) => (u.clone(), "unit"),
-        (None, None) => {
-            let what = if input.kind.as_deref() == Some("A") {
-                "unit"
-            } else {
-                "estimate"
-            };
-            push(
-                what,
-                "required: the estimate {value, unit} (a Type A input may give unit and readings instead)".to_string(),
-            );
-            (String::new(), "")
-        }
-    };
-    let scale = if unit_field.is_empty() {
-        None
-    } else {
-        match parse_unit(&unit) {
-            Ok(u) => Some(InputScale {
-                dimension: u.dimension,
-                factor: u.factor,
-                offset: u.offset,
-            }),
-            Err(e) => {
-                push(unit_field, e.to_string());
-                None
-            }
-        }
-    };
+    let (unit, scale) = input_unit(i, input, errors);
     if let Some(e) = &input.estimate {
         if !e.value.is_finite() {
-            push("estimate.value", "must be a finite number".to_string());
+            errors.push(FieldError::new(
+                input_field(i, "estimate.value"),
+                "must be a finite number",
+            ));
         }
     }
-    let has_uncertainty_fields = input.readings.is_some()
-        || input.pooled.is_some()
-        || input.distribution.is_some()
-        || input.half_width.is_some()
-        || input.expanded_uncertainty.is_some()
-        || input.coverage_factor.is_some()
-        || input.standard_uncertainty.is_some()
-        || input.degrees_of_freedom.is_some();
-    let uncertainty = match input.kind.as_deref() {
-        None if has_uncertainty_fields => {
-            push(
-                "type",
-                "required with uncertainty fields: \"A\" (readings) or \"B\" (a distribution)"
-                    .to_string(),
-            );
-            None
-        }
-        None => None,
-        Some(kind @ ("A" | "B")) => {
-            let c = ComponentInput {
-                name: input.name.clone(),
-                kind: kind.to_string(),
-                unit: unit.clone(),
-                readings: input.readings.clone(),
-                pooled: input.pooled.clone(),
-                distribution: input.distribution.clone(),
-                half_width: input.half_width,
-                expanded_uncertainty: input.expanded_uncertainty,
-                coverage_factor: input.coverage_factor,
-                standard_uncertainty: input.standard_uncertainty,
-                degrees_of_freedom: input.degrees_of_freedom,
-                sensitivity: None,
-                standard: None,
-            };
-            match uncertainty::input_standard_uncertainty(kind, &c) {
-                Ok((u, nu)) => {
-                    let shape = match (kind, input.distribution.as_deref()) {
-                        ("A", _) => Shape::TypeA,
-                        (_, Some("rectangular")) => Shape::Rectangular,
-                        (_, Some("triangular")) => Shape::Triangular,
-                        (_, Some("u_shaped")) => Shape::UShaped,
-                        _ => Shape::Normal,
-                    };
-                    Some((u, nu, shape))
-                }
-                Err(found) => {
-                    for e in found {
-                        push(&e.field, e.message);
-                    }
-                    None
-                }
-            }
-        }
-        Some(other) => {
-            push("type", format!("must be \"A\" or \"B\", not {other:?}"));
-            None
-        }
-    };
+    let uncertainty = input_uncertainty(i, input, &unit, errors);
     let estimate = match (&input.estimate, input.kind.as_deref(), &input.readings) {
         (Some(e), _, _) => Some(e.value),
         (None, Some("A"), Some(readings)) if !readings.is_empty() => {
@@ -532,6 +422,140 @@ fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Op
         estimate,
         uncertainty,
     })
+}
+
+fn check_input_name(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) {
+    let message = if !parser::is_valid_name(&input.name) {
+        format!(
+            "{:?} is not a model name: a letter or '_', then letters, digits or '_'",
+            input.name
+        )
+    } else if parser::is_reserved(&input.name) {
+        format!("'{}' is reserved ({RESERVED_HINT})", input.name)
+    } else {
+        return;
+    };
+    errors.push(FieldError::new(input_field(i, "name"), message));
+}
+
+/// The input's unit (the estimate's, or `unit` for readings without an
+/// estimate) and its scale to SI; the scale is None when the unit is unknown.
+fn input_unit(
+    i: usize,
+    input: &ModelInput,
+    errors: &mut Vec<FieldError>,
+) -> (String, Option<InputScale>) {
+    let mut push =
+        |field: &str, message: String| errors.push(FieldError::new(input_field(i, field), message));
+    let (unit, unit_field) = match (&input.estimate, &input.unit) {
+        (Some(e), Some(u)) if e.unit != *u => {
+            push(
+                "unit",
+                format!(
+                    "differs from the estimate's unit '{}': uncertainties are stated in the estimate's unit; give it once",
+                    e.unit
+                ),
+            );
+            (e.unit.clone(), "estimate.unit")
+        }
+        (Some(e), _) => (e.unit.clone(), "estimate.unit"),
+        (None, Some(u)) => (u.clone(), "unit"),
+        (None, None) => {
+            let what = if input.kind.as_deref() == Some("A") {
+                "unit"
+            } else {
+                "estimate"
+            };
+            push(
+                what,
+                "required: the estimate {value, unit} (a Type A input may give unit and readings instead)".to_string(),
+            );
+            return (String::new(), None);
+        }
+    };
+    match parse_unit(&unit) {
+        Ok(u) => {
+            let scale = InputScale {
+                dimension: u.dimension,
+                factor: u.factor,
+                offset: u.offset,
+            };
+            (unit, Some(scale))
+        }
+        Err(e) => {
+            push(unit_field, e.to_string());
+            (unit, None)
+        }
+    }
+}
+
+/// The input's standard uncertainty, degrees of freedom and distribution, by
+/// the rules of a budget component (Type A readings or a Type B distribution).
+fn input_uncertainty(
+    i: usize,
+    input: &ModelInput,
+    unit: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<(f64, Option<f64>, Shape)> {
+    let mut push =
+        |field: &str, message: String| errors.push(FieldError::new(input_field(i, field), message));
+    let has_uncertainty_fields = input.readings.is_some()
+        || input.pooled.is_some()
+        || input.distribution.is_some()
+        || input.half_width.is_some()
+        || input.expanded_uncertainty.is_some()
+        || input.coverage_factor.is_some()
+        || input.standard_uncertainty.is_some()
+        || input.degrees_of_freedom.is_some();
+    let kind = match input.kind.as_deref() {
+        None if has_uncertainty_fields => {
+            push(
+                "type",
+                "required with uncertainty fields: \"A\" (readings) or \"B\" (a distribution)"
+                    .to_string(),
+            );
+            return None;
+        }
+        None => return None,
+        Some(kind @ ("A" | "B")) => kind,
+        Some(other) => {
+            push("type", format!("must be \"A\" or \"B\", not {other:?}"));
+            return None;
+        }
+    };
+    let component = ComponentInput {
+        name: input.name.clone(),
+        kind: kind.to_string(),
+        unit: unit.to_string(),
+        readings: input.readings.clone(),
+        pooled: input.pooled.clone(),
+        distribution: input.distribution.clone(),
+        half_width: input.half_width,
+        expanded_uncertainty: input.expanded_uncertainty,
+        coverage_factor: input.coverage_factor,
+        standard_uncertainty: input.standard_uncertainty,
+        degrees_of_freedom: input.degrees_of_freedom,
+        sensitivity: None,
+        standard: None,
+    };
+    match uncertainty::input_standard_uncertainty(kind, &component) {
+        Ok((u, nu)) => {
+            let shape = match (kind, input.distribution.as_deref()) {
+                ("A", _) => Shape::TypeA,
+                (_, Some("rectangular")) => Shape::Rectangular,
+                (_, Some("triangular")) => Shape::Triangular,
+                (_, Some("u_shaped")) => Shape::UShaped,
+                _ => Shape::Normal,
+            };
+            Some((u, nu, shape))
+        }
+        Err(found) => {
+            for e in found {
+                push(&e.field, e.message);
+            }
+            None
+        }
+    }
 }
 
 /// `measurand/input` as a unit symbol that `parse_unit` reads back.
