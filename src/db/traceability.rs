@@ -173,97 +173,7 @@ pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, I
             .filter(instruments::id.eq_any(chunk))
             .load(conn)?;
         let mut changes_by_id = super::validity::status_changes_of(conn, chunk, None)?;
-        let records: Vec<CalibrationRow> = calibrations::table
-            .select((
-                calibrations::instrument_id,
-                calibrations::id,
-                calibrations::performed_on,
-                calibrations::due_on,
-                calibrations::status,
-                calibrations::out_of_tolerance,
-                calibrations::kind,
-                calibrations::certificate_number,
-                calibrations::issuer_certificate_number,
-                calibrations::issuer_name,
-                calibrations::body,
-                calibrations::results,
-            ))
-            .filter(calibrations::instrument_id.eq_any(chunk))
-            .filter(calibrations::status.eq_any(ON_RECORD))
-            .load(conn)?;
-        let calibration_ids: Vec<i64> = records.iter().map(|row| row.1).collect();
-        let mut standards: HashMap<i64, Vec<(i32, i64)>> = HashMap::new();
-        for ids in calibration_ids.chunks(10_000) {
-            let links: Vec<(i64, i32, i64)> = calibration_standards::table
-                .select((
-                    calibration_standards::calibration_id,
-                    calibration_standards::position,
-                    calibration_standards::standard_id,
-                ))
-                .filter(calibration_standards::calibration_id.eq_any(ids))
-                .load(conn)?;
-            for (calibration_id, position, standard_id) in links {
-                standards
-                    .entry(calibration_id)
-                    .or_default()
-                    .push((position, standard_id));
-            }
-        }
-        let mut calibrations_by_id: HashMap<i64, Vec<CalibrationFacts>> = HashMap::new();
-        for (
-            instrument_id,
-            id,
-            performed_on,
-            due_on,
-            status,
-            out_of_tolerance,
-            kind,
-            number,
-            issuer_number,
-            issuer_name,
-            body,
-            results,
-        ) in records
-        {
-            let points: Vec<PointResult> = serde_json::from_str(&results).unwrap_or_default();
-            let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let accreditation = &body["issuer"]["accreditation"];
-            let accredited_issuer =
-                (kind == "external" && accreditation.is_object()).then(|| AccreditedIssuer {
-                    name: issuer_name.clone().unwrap_or_default(),
-                    accreditation_body: accreditation["body"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    accreditation_number: accreditation["number"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                });
-            let mut used = standards.remove(&id).unwrap_or_default();
-            used.sort_unstable();
-            calibrations_by_id
-                .entry(instrument_id)
-                .or_default()
-                .push(CalibrationFacts {
-                    // The chain is what traceability judges, so not the stored state.
-                    record: super::validity::RecordColumns {
-                        id,
-                        performed_on,
-                        due_on,
-                        status: &status,
-                        out_of_tolerance,
-                        kind: &kind,
-                        number,
-                        issuer_number,
-                        chain_broken: false,
-                    }
-                    .record(),
-                    standards_used: used.into_iter().map(|(_, standard)| standard).collect(),
-                    accredited_issuer,
-                    smallest_uncertainty: smallest_uncertainty(&points),
-                });
-        }
+        let mut calibrations_by_id = calibrations_on_record(conn, chunk)?;
         for (id, asset_tag, role, institute, country) in rows {
             let role: Role = role
                 .parse()
@@ -283,6 +193,129 @@ pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, I
         }
     }
     Ok(graph)
+}
+
+/// The calibrations on record of the given instruments, by instrument, with
+/// their standards in the order used.
+fn calibrations_on_record(
+    conn: &mut DbConnection,
+    instrument_ids: &[i64],
+) -> DbResult<HashMap<i64, Vec<CalibrationFacts>>> {
+    let records: Vec<CalibrationRow> = calibrations::table
+        .select((
+            calibrations::instrument_id,
+            calibrations::id,
+            calibrations::performed_on,
+            calibrations::due_on,
+            calibrations::status,
+            calibrations::out_of_tolerance,
+            calibrations::kind,
+            calibrations::certificate_number,
+            calibrations::issuer_certificate_number,
+            calibrations::issuer_name,
+            calibrations::body,
+            calibrations::results,
+        ))
+        .filter(calibrations::instrument_id.eq_any(instrument_ids))
+        .filter(calibrations::status.eq_any(ON_RECORD))
+        .load(conn)?;
+    let calibration_ids: Vec<i64> = records.iter().map(|row| row.1).collect();
+    let mut standards = standards_used_by(conn, &calibration_ids)?;
+    let mut by_instrument: HashMap<i64, Vec<CalibrationFacts>> = HashMap::new();
+    for row in records {
+        let (instrument_id, id) = (row.0, row.1);
+        let used = standards.remove(&id).unwrap_or_default();
+        by_instrument
+            .entry(instrument_id)
+            .or_default()
+            .push(calibration_facts(row, used)?);
+    }
+    Ok(by_instrument)
+}
+
+/// Each calibration's standards, in the order it lists them.
+fn standards_used_by(
+    conn: &mut DbConnection,
+    calibration_ids: &[i64],
+) -> DbResult<HashMap<i64, Vec<i64>>> {
+    let mut standards: HashMap<i64, Vec<(i32, i64)>> = HashMap::new();
+    for ids in calibration_ids.chunks(10_000) {
+        let links: Vec<(i64, i32, i64)> = calibration_standards::table
+            .select((
+                calibration_standards::calibration_id,
+                calibration_standards::position,
+                calibration_standards::standard_id,
+            ))
+            .filter(calibration_standards::calibration_id.eq_any(ids))
+            .load(conn)?;
+        for (calibration_id, position, standard_id) in links {
+            standards
+                .entry(calibration_id)
+                .or_default()
+                .push((position, standard_id));
+        }
+    }
+    Ok(standards
+        .into_iter()
+        .map(|(id, mut used)| {
+            used.sort_unstable();
+            (id, used.into_iter().map(|(_, standard)| standard).collect())
+        })
+        .collect())
+}
+
+/// What traceability needs of one calibration on record. Unreadable stored
+/// results or body are corrupt data, an error, never read as empty.
+fn calibration_facts(row: CalibrationRow, standards_used: Vec<i64>) -> DbResult<CalibrationFacts> {
+    let (
+        _,
+        id,
+        performed_on,
+        due_on,
+        status,
+        out_of_tolerance,
+        kind,
+        number,
+        issuer_number,
+        issuer_name,
+        body,
+        results,
+    ) = row;
+    let corrupt = |what: &str| DbError::corrupt(format!("calibration {id}: stored {what}"));
+    let points: Vec<PointResult> =
+        serde_json::from_str(&results).map_err(|_| corrupt("results"))?;
+    let body: serde_json::Value = serde_json::from_str(&body).map_err(|_| corrupt("body"))?;
+    let accreditation = &body["issuer"]["accreditation"];
+    let accredited_issuer =
+        (kind == "external" && accreditation.is_object()).then(|| AccreditedIssuer {
+            name: issuer_name.clone().unwrap_or_default(),
+            accreditation_body: accreditation["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            accreditation_number: accreditation["number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        });
+    Ok(CalibrationFacts {
+        // The chain is what traceability judges, so not the stored state.
+        record: super::validity::RecordColumns {
+            id,
+            performed_on,
+            due_on,
+            status: &status,
+            out_of_tolerance,
+            kind: &kind,
+            number,
+            issuer_number,
+            chain_broken: false,
+        }
+        .record(),
+        standards_used,
+        accredited_issuer,
+        smallest_uncertainty: smallest_uncertainty(&points),
+    })
 }
 
 /// The subgraph a chain from `instrument_id` on `at` can reach.
