@@ -1143,15 +1143,50 @@ fn gum(
             "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
         ));
     }
-    // (index, c_i, u_i, ν_i) of each input with an uncertainty, by name: sums are formed in an
-    // order that does not depend on how the request lists the inputs.
+    let terms = sensitivity_terms(program, inputs, x, &mut regs)?;
+    let u_c = combined_uncertainty(&terms, correlations)?;
+    let nu_eff = welch_satterthwaite(&terms, u_c);
+    let k = coverage_factor(p, nu_eff);
+    let big_u = k * u_c;
+    if !(u_c.is_finite() && big_u.is_finite() && big_u > 0.0) {
+        return Err(model_error(
+            "the combined or expanded uncertainty cannot be represented",
+        ));
+    }
+    let value = |value: f64| ValueUnit {
+        value,
+        unit: unit.to_string(),
+    };
+    Ok(GumResult {
+        estimate: value(y),
+        combined_standard_uncertainty: value(u_c),
+        effective_degrees_of_freedom: nu_eff,
+        coverage_factor: k,
+        coverage_probability: p,
+        expanded_uncertainty: value(big_u),
+        components: component_results(&terms, inputs, u_c, unit),
+    })
+}
+
+/// One input's share in the GUM law: (index, c_i, u_i, ν_i).
+type Term = (usize, f64, f64, Option<f64>);
+
+/// c_i = ∂f/∂x_i at the estimates (GUM 5.1.3), by dual numbers, for each input
+/// with an uncertainty, by name: sums are then formed in an order that does not
+/// depend on how the request lists the inputs.
+fn sensitivity_terms(
+    program: &Program,
+    inputs: &[Input],
+    x: &[f64],
+    regs: &mut Vec<compile::Dual>,
+) -> Result<Vec<Term>, Vec<FieldError>> {
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by(|&a, &b| inputs[a].name.cmp(&inputs[b].name));
-    let mut terms: Vec<(usize, f64, f64, Option<f64>)> = Vec::new();
+    let mut terms = Vec::new();
     for &i in &order {
         let input = &inputs[i];
         if let Some((u, nu, _)) = input.uncertainty {
-            let c = program.eval_dual(x, Some(i), &mut regs).d;
+            let c = program.eval_dual(x, Some(i), regs).d;
             if !c.is_finite() {
                 return Err(model_error(format!(
                     "the partial derivative with respect to {} is not finite at the estimates",
@@ -1161,7 +1196,15 @@ fn gum(
             terms.push((i, c, u, nu));
         }
     }
-    // Scaled by the largest |c_i u_i| so that squares neither overflow nor underflow.
+    Ok(terms)
+}
+
+/// u_c² = Σ c_i² u_i² + 2 Σ r_ij c_i u_i c_j u_j (GUM 5.2.2), scaled by the
+/// largest |c_i u_i| so that squares neither overflow nor underflow.
+fn combined_uncertainty(
+    terms: &[Term],
+    correlations: &Correlations,
+) -> Result<f64, Vec<FieldError>> {
     let largest = terms
         .iter()
         .map(|&(_, c, u, _)| (c * u).abs())
@@ -1194,25 +1237,31 @@ fn gum(
             "the combined standard uncertainty is zero: the correlated contributions cancel",
         ));
     }
-    let u_c = largest * sum.sqrt();
+    Ok(largest * sum.sqrt())
+}
+
+/// ν_eff by the Welch–Satterthwaite formula (GUM G.4.1); None when infinite.
+fn welch_satterthwaite(terms: &[Term], u_c: f64) -> Option<f64> {
     let mut ws = 0.0;
-    for &(_, c, u, nu) in &terms {
+    for &(_, c, u, nu) in terms {
         if let Some(nu) = nu {
             let r2 = ((c * u).abs() / u_c).powi(2);
             ws += r2 * r2 / nu;
         }
     }
-    let nu_eff = Some(1.0 / ws).filter(|nu| ws > 0.0 && nu.is_finite());
-    let k = coverage_factor(p, nu_eff);
-    let big_u = k * u_c;
-    if !(u_c.is_finite() && big_u.is_finite() && big_u > 0.0) {
-        return Err(model_error(
-            "the combined or expanded uncertainty cannot be represented",
-        ));
-    }
-    let mut listed = terms.clone();
+    Some(1.0 / ws).filter(|nu| ws > 0.0 && nu.is_finite())
+}
+
+/// The budget's rows, in the order the request lists the inputs.
+fn component_results(
+    terms: &[Term],
+    inputs: &[Input],
+    u_c: f64,
+    unit: &str,
+) -> Vec<ModelComponentResult> {
+    let mut listed = terms.to_vec();
     listed.sort_by_key(|t| t.0);
-    let components = listed
+    listed
         .iter()
         .map(|&(i, c, u, nu)| {
             let input = &inputs[i];
@@ -1239,25 +1288,7 @@ fn gum(
                 percent_of_variance: 100.0 * r * r,
             }
         })
-        .collect();
-    Ok(GumResult {
-        estimate: ValueUnit {
-            value: y,
-            unit: unit.to_string(),
-        },
-        combined_standard_uncertainty: ValueUnit {
-            value: u_c,
-            unit: unit.to_string(),
-        },
-        effective_degrees_of_freedom: nu_eff,
-        coverage_factor: k,
-        coverage_probability: p,
-        expanded_uncertainty: ValueUnit {
-            value: big_u,
-            unit: unit.to_string(),
-        },
-        components,
-    })
+        .collect()
 }
 
 /// JCGM 101 6.4 as DESIGN 5b assigns distributions to inputs.
