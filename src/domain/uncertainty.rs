@@ -1116,32 +1116,48 @@ fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
             return (None, nu, "distribution");
         }
     };
-    if let Some(divisor) = divisor {
-        for (field, present) in [
-            ("expanded_uncertainty", c.expanded_uncertainty.is_some()),
-            ("coverage_factor", c.coverage_factor.is_some()),
-            ("standard_uncertainty", c.standard_uncertainty.is_some()),
-        ] {
-            if present {
-                errors.component(
-                    i,
-                    field,
-                    format!("not used by the {distribution} distribution (give half_width)"),
-                );
-            }
-        }
-        let Some(a) = c.half_width else {
+    match divisor {
+        Some(divisor) => type_b_from_half_width(i, c, distribution, divisor, nu, errors),
+        None => type_b_normal(i, c, nu, errors),
+    }
+}
+
+/// GUM 4.3.7 and 4.3.9: u = a/divisor from the half-width a of a bounded distribution.
+fn type_b_from_half_width(
+    i: usize,
+    c: &ComponentInput,
+    distribution: &str,
+    divisor: f64,
+    nu: Option<f64>,
+    errors: &mut Errors,
+) -> Standard {
+    for (field, present) in [
+        ("expanded_uncertainty", c.expanded_uncertainty.is_some()),
+        ("coverage_factor", c.coverage_factor.is_some()),
+        ("standard_uncertainty", c.standard_uncertainty.is_some()),
+    ] {
+        if present {
             errors.component(
                 i,
-                "half_width",
-                format!("required for the {distribution} distribution"),
+                field,
+                format!("not used by the {distribution} distribution (give half_width)"),
             );
-            return (None, nu, "half_width");
-        };
-        let a = errors.finite_nonneg(i, "half_width", a, "half-width");
-        return (a.map(|a| a / divisor), nu, "half_width");
+        }
     }
+    let Some(a) = c.half_width else {
+        errors.component(
+            i,
+            "half_width",
+            format!("required for the {distribution} distribution"),
+        );
+        return (None, nu, "half_width");
+    };
+    let a = errors.finite_nonneg(i, "half_width", a, "half-width");
+    (a.map(|a| a / divisor), nu, "half_width")
+}
 
+/// A normal distribution: u given, or U with its k (GUM 4.3.3: u = U/k).
+fn type_b_normal(i: usize, c: &ComponentInput, nu: Option<f64>, errors: &mut Errors) -> Standard {
     if c.half_width.is_some() {
         errors.component(
             i,
@@ -1174,7 +1190,6 @@ fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
             (u, nu, "standard_uncertainty")
         }
         (Some(big_u), None) => {
-            // GUM 4.3.3: a certificate's U with its k gives u = U/k.
             let field = "expanded_uncertainty";
             let big_u = errors.finite_nonneg(i, field, big_u, "expanded uncertainty");
             let k = match c.coverage_factor {
