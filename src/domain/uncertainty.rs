@@ -832,6 +832,59 @@ pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<Fi
     })
 }
 
+/// The symbols a dimension error names.
+struct UnitNames<'s> {
+    unit: &'s str,
+    sensitivity: &'s str,
+    measurand: &'s str,
+}
+
+/// GUM 5.1.3: the sensitivity coefficient carries the input's unit into the
+/// measurand's, so unit × sensitivity unit must have the measurand's dimension.
+fn check_sensitivity_dimension(
+    i: usize,
+    unit: Scale,
+    sens_unit: Option<Result<Scale, &str>>,
+    m: Scale,
+    names: UnitNames,
+    errors: &mut Errors,
+) {
+    let sens_dimension = match sens_unit {
+        None => Dimension::DIMENSIONLESS,
+        Some(Ok(s)) => s.dimension,
+        Some(Err(_)) => return,
+    };
+    let product = unit.dimension.checked_mul(sens_dimension);
+    if product == Some(m.dimension) {
+        return;
+    }
+    let got = product.map_or_else(|| "out of range".to_string(), |d| d.describe());
+    if sens_unit.is_some() {
+        errors.component(
+            i,
+            "sensitivity.unit",
+            format!(
+                "unit × sensitivity unit ({} × {}) is {got}; the measurand ({}) needs {}",
+                names.unit,
+                names.sensitivity,
+                names.measurand,
+                m.dimension.describe()
+            ),
+        );
+    } else {
+        errors.component(
+            i,
+            "unit",
+            format!(
+                "{} is {got}; the measurand ({}) needs {} (or give a sensitivity with a unit)",
+                names.unit,
+                names.measurand,
+                m.dimension.describe()
+            ),
+        );
+    }
+}
+
 /// One component's result (standard uncertainty in its own unit, ν, contribution in the
 /// measurand's unit; the variance share is filled in once u_c is known). Records every error it
 /// finds; None if there was any.
@@ -871,43 +924,13 @@ fn evaluate_component<'a>(
     }
     let measurand = units.get(0).ok();
 
-    // GUM 5.1.3: the sensitivity coefficient carries the input's unit into the measurand's, so
-    // unit × sensitivity unit must have the measurand's dimension.
     if let (Ok(unit), Some(m)) = (unit, measurand) {
-        let sens_dimension = match sens_unit {
-            None => Some(Dimension::DIMENSIONLESS),
-            Some(Ok(s)) => Some(s.dimension),
-            Some(Err(_)) => None,
+        let names = UnitNames {
+            unit: &c.unit,
+            sensitivity: c_symbol,
+            measurand: measurand_symbol,
         };
-        if let Some(sd) = sens_dimension {
-            let product = unit.dimension.checked_mul(sd);
-            if product != Some(m.dimension) {
-                let got = product.map_or_else(|| "out of range".to_string(), |d| d.describe());
-                if sens_unit.is_some() {
-                    errors.component(
-                        i,
-                        "sensitivity.unit",
-                        format!(
-                            "unit × sensitivity unit ({} × {c_symbol}) is {got}; the measurand ({}) needs {}",
-                            c.unit,
-                            measurand_symbol,
-                            m.dimension.describe()
-                        ),
-                    );
-                } else {
-                    errors.component(
-                        i,
-                        "unit",
-                        format!(
-                            "{} is {got}; the measurand ({}) needs {} (or give a sensitivity with a unit)",
-                            c.unit,
-                            measurand_symbol,
-                            m.dimension.describe()
-                        ),
-                    );
-                }
-            }
-        }
+        check_sensitivity_dimension(i, unit, sens_unit, m, names, errors);
     }
 
     let (u, nu, value_field) = match c.kind.as_str() {
