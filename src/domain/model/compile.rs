@@ -222,6 +222,91 @@ impl Compiler<'_> {
         }
     }
 
+    /// t − t0 of two affine inputs (°C, °F) on t's scale, times t's factor: an
+    /// interval, exact when both are in the same unit.
+    fn temperature_difference(&mut self, i: usize, j: usize) -> Val {
+        let (si, sj) = (self.scales[i], self.scales[j]);
+        let a = self.emit(Op::Input(i));
+        let b = self.emit(Op::Input(j));
+        let ratio = sj.factor / si.factor;
+        let shift = (sj.offset - si.offset) / si.factor;
+        let b = if ratio == 1.0 && shift == 0.0 {
+            b
+        } else {
+            self.emit(Op::Affine(b, ratio, shift))
+        };
+        let d = self.emit(Op::Sub(a, b));
+        let reg = if si.factor == 1.0 {
+            d
+        } else {
+            self.emit(Op::Scale(d, si.factor))
+        };
+        Val::Reg {
+            reg,
+            dim: si.dimension,
+            constant: None,
+        }
+    }
+
+    /// base ^ exponent: a dimensionless exponent; a dimensioned base only to a
+    /// constant power that leaves integer exponents (m^0.5 is no unit).
+    fn power(
+        &mut self,
+        (a, da, ca): (usize, Dimension, Option<f64>),
+        (b, db, cb): (usize, Dimension, Option<f64>),
+        position: usize,
+        exponent_at: usize,
+    ) -> Result<Val, CheckError> {
+        if !db.is_dimensionless() {
+            return Err(at(
+                exponent_at,
+                format!("an exponent must be dimensionless, found {}", db.describe()),
+            ));
+        }
+        let both = ca.zip(cb);
+        let c = both.map(|(x, y)| x.powf(y)).filter(|v| v.is_finite());
+        if both.is_some() && c.is_none() {
+            return Err(at(position, "a constant power in the model is not finite"));
+        }
+        if da.is_dimensionless() {
+            let ir = match cb {
+                Some(p) if p == p.trunc() && p.abs() <= 64.0 => Op::Powi(a, p as i32),
+                Some(p) => Op::Powf(a, p),
+                None => Op::Pow(a, b),
+            };
+            return Ok(self.emit_value(ir, da, c));
+        }
+        let Some(p) = cb else {
+            return Err(at(
+                exponent_at,
+                format!(
+                    "the exponent of a base of dimension {} must be a constant (no input in it)",
+                    da.describe()
+                ),
+            ));
+        };
+        let mut out = [0i8; 7];
+        for (o, e) in out.iter_mut().zip(da.0) {
+            let x = f64::from(e) * p;
+            if (x - x.round()).abs() > 1e-9 || x.abs() > 127.0 {
+                return Err(at(
+                    exponent_at,
+                    format!(
+                        "{} to the power {p} has no dimension with integer exponents",
+                        da.describe()
+                    ),
+                ));
+            }
+            *o = x.round() as i8;
+        }
+        let ir = if p == p.trunc() && p.abs() <= 64.0 {
+            Op::Powi(a, p as i32)
+        } else {
+            Op::Powf(a, p)
+        };
+        Ok(self.emit_value(ir, Dimension(out), c))
+    }
+
     fn binary(
         &mut self,
         op: BinOp,
@@ -233,28 +318,7 @@ impl Compiler<'_> {
         let r = self.check(right)?;
         if op == BinOp::Sub {
             if let (Val::Affine { input: i, .. }, Val::Affine { input: j, .. }) = (l, r) {
-                // (t − t0 on t's scale) · factor_t: exact when both are in the same unit.
-                let (si, sj) = (self.scales[i], self.scales[j]);
-                let a = self.emit(Op::Input(i));
-                let b = self.emit(Op::Input(j));
-                let ratio = sj.factor / si.factor;
-                let shift = (sj.offset - si.offset) / si.factor;
-                let b = if ratio == 1.0 && shift == 0.0 {
-                    b
-                } else {
-                    self.emit(Op::Affine(b, ratio, shift))
-                };
-                let d = self.emit(Op::Sub(a, b));
-                let reg = if si.factor == 1.0 {
-                    d
-                } else {
-                    self.emit(Op::Scale(d, si.factor))
-                };
-                return Ok(Val::Reg {
-                    reg,
-                    dim: si.dimension,
-                    constant: None,
-                });
+                return Ok(self.temperature_difference(i, j));
             }
         }
         let (a, da, ca) = self.value(l)?;
@@ -300,55 +364,7 @@ impl Compiler<'_> {
                 }
                 Ok(self.emit_value(ir, dim, c))
             }
-            BinOp::Pow => {
-                if !db.is_dimensionless() {
-                    return Err(at(
-                        right.span.start,
-                        format!("an exponent must be dimensionless, found {}", db.describe()),
-                    ));
-                }
-                let c = fold(f64::powf).filter(|v| v.is_finite());
-                if both.is_some() && c.is_none() {
-                    return Err(at(position, "a constant power in the model is not finite"));
-                }
-                if da.is_dimensionless() {
-                    let ir = match cb {
-                        Some(p) if p == p.trunc() && p.abs() <= 64.0 => Op::Powi(a, p as i32),
-                        Some(p) => Op::Powf(a, p),
-                        None => Op::Pow(a, b),
-                    };
-                    return Ok(self.emit_value(ir, da, c));
-                }
-                let Some(p) = cb else {
-                    return Err(at(
-                        right.span.start,
-                        format!(
-                            "the exponent of a base of dimension {} must be a constant (no input in it)",
-                            da.describe()
-                        ),
-                    ));
-                };
-                let mut out = [0i8; 7];
-                for (o, e) in out.iter_mut().zip(da.0) {
-                    let x = f64::from(e) * p;
-                    if (x - x.round()).abs() > 1e-9 || x.abs() > 127.0 {
-                        return Err(at(
-                            right.span.start,
-                            format!(
-                                "{} to the power {p} has no dimension with integer exponents",
-                                da.describe()
-                            ),
-                        ));
-                    }
-                    *o = x.round() as i8;
-                }
-                let ir = if p == p.trunc() && p.abs() <= 64.0 {
-                    Op::Powi(a, p as i32)
-                } else {
-                    Op::Powf(a, p)
-                };
-                Ok(self.emit_value(ir, Dimension(out), c))
-            }
+            BinOp::Pow => self.power((a, da, ca), (b, db, cb), position, right.span.start),
         }
     }
 }
