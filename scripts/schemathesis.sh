@@ -26,7 +26,7 @@ fi
 
 echo "== building caltrace"
 cargo build --quiet --bin caltrace
-bin=$PWD/target/debug/caltrace
+bin=${CARGO_TARGET_DIR:-$PWD/target}/debug/caltrace
 reports=$PWD/target/schemathesis
 mkdir -p "$reports"
 

@@ -148,7 +148,7 @@ pub async fn dcc(
 /// Public: is this certificate genuine and current? Either document's SHA-256 verifies.
 #[utoipa::path(
     tag = "certificates",
-    params(("sha256" = Option<String>, Query, description = "SHA-256 of the PDF or the DCC in hand")),
+    params(("sha256" = Option<String>, Query, pattern = "^[0-9A-Fa-f]{64}$", description = "SHA-256 of the PDF or the DCC in hand (64 hex digits)")),
     responses(
         (status = 200, body = Verification, description = "Whether the number names a certificate of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise"),
         (status = 422, body = Problem, description = "sha256 is not 64 hexadecimal digits")

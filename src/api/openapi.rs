@@ -136,11 +136,14 @@ fn add_plain_routes(openapi: &mut utoipa::openapi::OpenApi) {
             "summary": "Public page the certificate's QR code opens (HTML)",
             "parameters": [
                 {"name": "number", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "sha256", "in": "query", "required": false, "schema": {"type": "string"},
-                 "description": "SHA-256 of the PDF or the DCC in hand"}
+                {"name": "sha256", "in": "query", "required": false,
+                 "schema": {"type": "string", "pattern": "^[0-9A-Fa-f]{64}$"},
+                 "description": "SHA-256 of the PDF or the DCC in hand (64 hex digits)"}
             ],
             "responses": {
-                "200": {"description": "genuine, withdrawn, superseded, not genuine or unknown, as a page",
+                "200": {"description": "issued and in force, withdrawn or superseded (genuine only with a matching sha256), not genuine or unknown, as a page",
+                        "content": {"text/html": {"schema": {"type": "string"}}}},
+                "422": {"description": "sha256 is not 64 hexadecimal digits, as a page",
                         "content": {"text/html": {"schema": {"type": "string"}}}}
             }
         }},
