@@ -23,7 +23,9 @@ use crate::domain::audit::sha256_hex;
 use crate::domain::calibration::{
     Accreditation, CalibrationInput, Environment, Issuer, Limits, PointInput, StatedUncertainty,
 };
-use crate::domain::instrument::{validate_instrument, Instrument, InstrumentInput, MeasuringRange};
+use crate::domain::instrument::{
+    validate_instrument, Instrument, InstrumentInput, InstrumentRecord, MeasuringRange,
+};
 use crate::domain::quantity::QuantityJson;
 use crate::domain::FieldError;
 use crate::error::ApiError;
@@ -593,75 +595,14 @@ pub fn import_instruments(
         return Err(finish(&table, errors));
     }
     let total = table.rows.len();
-    let mut records = Vec::with_capacity(total);
-    let mut tags: HashMap<String, u64> = HashMap::new();
-    for (i, row) in table.rows.iter().enumerate() {
-        let mut row_errors = Vec::new();
-        let input = instrument_input(&table, row, &mut row_errors);
-        match validate_instrument(&input) {
-            Ok(record) => {
-                if let Some(first) = tags.get(&record.asset_tag) {
-                    row_errors.push(RowError::new(
-                        row.line,
-                        "asset_tag",
-                        format!("asset tag '{}' is also on line {first}", record.asset_tag),
-                    ));
-                } else {
-                    tags.insert(record.asset_tag.clone(), row.line);
-                }
-                if row_errors.is_empty() {
-                    records.push((row, record));
-                }
-            }
-            Err(fields) => row_errors.extend(fields.into_iter().map(|e| {
-                RowError::new(
-                    row.line,
-                    instrument_column(&table, row, &e.field),
-                    e.message,
-                )
-            })),
-        }
-        errors.extend(row_errors);
-        progress(Progress {
-            phase: "checking",
-            done: i + 1,
-            total,
-        });
-    }
+    let records = check_instruments(&table, &mut errors, progress);
     let sha256 = sha256_hex(bytes);
     let mut ids = Vec::with_capacity(records.len());
     let stored = write_transaction(conn, |conn| {
         // Valid rows are stored even when others are bad, inside the one
         // transaction, so that conflicts with the register are found and
         // reported too; the transaction is then rolled back.
-        let tags: Vec<String> = records.iter().map(|(_, r)| r.asset_tag.clone()).collect();
-        let registered = db::validity::ids_of_tags(conn, &tags)?;
-        let stored_total = records.len();
-        for (i, (row, record)) in records.iter().enumerate() {
-            if let Some(id) = registered.get(&record.asset_tag) {
-                errors.push(RowError::new(
-                    row.line,
-                    "asset_tag",
-                    format!(
-                        "asset tag '{}' is already in the register (instrument {id})",
-                        record.asset_tag
-                    ),
-                ));
-                continue;
-            }
-            match db::instruments::insert(conn, actor, record) {
-                Ok(instrument) => ids.push(instrument.id),
-                Err(DbError::Duplicate { field, what }) => {
-                    errors.push(RowError::new(row.line, field, what));
-                }
-                Err(other) => return Err(other.into()),
-            }
-            progress(Progress {
-                phase: "storing",
-                done: i + 1,
-                total: stored_total,
-            });
-        }
+        ids = store_instruments(conn, actor, &records, &mut errors, progress)?;
         if !errors.is_empty() {
             return Err(rollback());
         }
@@ -681,8 +622,88 @@ pub fn import_instruments(
     }
 }
 
-/// Writes the whole register as CSV (the import format), ordered by id.
-/// Returns the number of instruments written.
+/// Each row checked on its own and against the rows above it; the rows that pass.
+fn check_instruments<'t>(
+    table: &'t Table,
+    errors: &mut Vec<RowError>,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<(&'t Row, InstrumentRecord)> {
+    let total = table.rows.len();
+    let mut records = Vec::with_capacity(total);
+    // Keyed case-insensitively: the register treats PG-0001 and pg-0001 as one tag.
+    let mut tags: HashMap<String, u64> = HashMap::new();
+    for (i, row) in table.rows.iter().enumerate() {
+        let mut row_errors = Vec::new();
+        let input = instrument_input(table, row, &mut row_errors);
+        match validate_instrument(&input) {
+            Ok(record) => {
+                let key = record.asset_tag.to_lowercase();
+                if let Some(first) = tags.get(&key) {
+                    row_errors.push(RowError::new(
+                        row.line,
+                        "asset_tag",
+                        format!("asset tag '{}' is also on line {first}", record.asset_tag),
+                    ));
+                } else {
+                    tags.insert(key, row.line);
+                }
+                if row_errors.is_empty() {
+                    records.push((row, record));
+                }
+            }
+            Err(fields) => row_errors.extend(fields.into_iter().map(|e| {
+                RowError::new(row.line, instrument_column(table, row, &e.field), e.message)
+            })),
+        }
+        errors.extend(row_errors);
+        progress(Progress {
+            phase: "checking",
+            done: i + 1,
+            total,
+        });
+    }
+    records
+}
+
+/// Inserts the checked rows; a tag already in the register is a row error, not a failure.
+fn store_instruments(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    records: &[(&Row, InstrumentRecord)],
+    errors: &mut Vec<RowError>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<i64>, ApiError> {
+    let tags: Vec<String> = records.iter().map(|(_, r)| r.asset_tag.clone()).collect();
+    let registered = db::validity::ids_of_tags(conn, &tags)?;
+    let mut ids = Vec::with_capacity(records.len());
+    for (i, (row, record)) in records.iter().enumerate() {
+        if let Some(id) = registered.get(&record.asset_tag) {
+            errors.push(RowError::new(
+                row.line,
+                "asset_tag",
+                format!(
+                    "asset tag '{}' is already in the register (instrument {id})",
+                    record.asset_tag
+                ),
+            ));
+            continue;
+        }
+        match db::instruments::insert(conn, actor, record) {
+            Ok(instrument) => ids.push(instrument.id),
+            Err(DbError::Duplicate { field, what }) => {
+                errors.push(RowError::new(row.line, field, what));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        progress(Progress {
+            phase: "storing",
+            done: i + 1,
+            total: records.len(),
+        });
+    }
+    Ok(ids)
+}
+
 /// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
 /// carriage return first: OWASP's CSV injection list) is written with a leading
 /// apostrophe, which spreadsheets show as text. Numeric columns are written as
@@ -694,7 +715,31 @@ pub fn spreadsheet_safe(text: &str) -> String {
     }
 }
 
+/// Writes the whole register as CSV (the import format), ordered by id.
+/// Returns the number of instruments written.
 pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Result<usize, String> {
+    let all = whole_register(conn)?;
+    // A range whose ends are in different units (−40 °C to 0 °F) needs the
+    // per-end unit columns; they are written only when some instrument needs them.
+    let mixed = all
+        .iter()
+        .any(|i| i.range.as_ref().is_some_and(|r| r.min.unit != r.max.unit));
+    let columns = if mixed {
+        INSTRUMENT_COLUMNS
+    } else {
+        &INSTRUMENT_COLUMNS[..INSTRUMENT_COLUMNS.len() - 2]
+    };
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(columns).map_err(|e| e.to_string())?;
+    for instrument in &all {
+        let record = instrument_record(instrument, mixed);
+        writer.write_record(&record).map_err(|e| e.to_string())?;
+    }
+    writer.flush().map_err(|e| e.to_string())?;
+    Ok(all.len())
+}
+
+fn whole_register(conn: &mut DbConnection) -> Result<Vec<Instrument>, String> {
     let mut all: Vec<Instrument> = Vec::new();
     let mut page = 1;
     loop {
@@ -714,80 +759,123 @@ pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Resul
         }
         page += 1;
     }
-    // A range whose ends are in different units (−40 °C to 0 °F) needs the
-    // per-end unit columns; they are written only when some instrument needs them.
-    let mixed = all
-        .iter()
-        .any(|i| i.range.as_ref().is_some_and(|r| r.min.unit != r.max.unit));
-    let columns = if mixed {
-        INSTRUMENT_COLUMNS
-    } else {
-        &INSTRUMENT_COLUMNS[..INSTRUMENT_COLUMNS.len() - 2]
-    };
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(columns).map_err(|e| e.to_string())?;
+    Ok(all)
+}
+
+/// One register row in INSTRUMENT_COLUMNS order; the per-end units last, when `mixed`.
+fn instrument_record(instrument: &Instrument, mixed: bool) -> Vec<String> {
     let opt = |value: &Option<String>| spreadsheet_safe(value.as_deref().unwrap_or_default());
-    for instrument in &all {
-        let (min, max, unit, min_unit, max_unit) = match &instrument.range {
-            Some(range) if range.min.unit == range.max.unit => (
-                range.min.value.to_string(),
-                range.max.value.to_string(),
-                range.min.unit.clone(),
-                String::new(),
-                String::new(),
-            ),
-            Some(range) => (
-                range.min.value.to_string(),
-                range.max.value.to_string(),
-                String::new(),
-                range.min.unit.clone(),
-                range.max.unit.clone(),
-            ),
-            None => Default::default(),
-        };
-        let mut record = vec![
-            spreadsheet_safe(&instrument.asset_tag),
-            opt(&instrument.description),
-            opt(&instrument.manufacturer),
-            opt(&instrument.model),
-            opt(&instrument.serial_number),
-            instrument.role.as_str().to_string(),
-            instrument.quantity_kind.name().to_string(),
-            min,
-            max,
-            unit,
-            instrument
-                .resolution
-                .as_ref()
-                .map(|r| r.value.to_string())
-                .unwrap_or_default(),
-            instrument
-                .resolution
-                .as_ref()
-                .map(|r| r.unit.clone())
-                .unwrap_or_default(),
-            opt(&instrument.customer),
-            opt(&instrument.location),
-            instrument
-                .interval_days
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            opt(&instrument.institute),
-            opt(&instrument.country),
-            opt(&instrument.standard_identifier),
-        ];
-        if mixed {
-            record.push(min_unit);
-            record.push(max_unit);
-        }
-        writer.write_record(&record).map_err(|e| e.to_string())?;
+    let (min, max, unit, min_unit, max_unit) = match &instrument.range {
+        Some(range) if range.min.unit == range.max.unit => (
+            range.min.value.to_string(),
+            range.max.value.to_string(),
+            range.min.unit.clone(),
+            String::new(),
+            String::new(),
+        ),
+        Some(range) => (
+            range.min.value.to_string(),
+            range.max.value.to_string(),
+            String::new(),
+            range.min.unit.clone(),
+            range.max.unit.clone(),
+        ),
+        None => Default::default(),
+    };
+    let mut record = vec![
+        spreadsheet_safe(&instrument.asset_tag),
+        opt(&instrument.description),
+        opt(&instrument.manufacturer),
+        opt(&instrument.model),
+        opt(&instrument.serial_number),
+        instrument.role.as_str().to_string(),
+        instrument.quantity_kind.name().to_string(),
+        min,
+        max,
+        unit,
+        instrument
+            .resolution
+            .as_ref()
+            .map(|r| r.value.to_string())
+            .unwrap_or_default(),
+        instrument
+            .resolution
+            .as_ref()
+            .map(|r| r.unit.clone())
+            .unwrap_or_default(),
+        opt(&instrument.customer),
+        opt(&instrument.location),
+        instrument
+            .interval_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        opt(&instrument.institute),
+        opt(&instrument.country),
+        opt(&instrument.standard_identifier),
+    ];
+    if mixed {
+        record.push(min_unit);
+        record.push(max_unit);
     }
-    writer.flush().map_err(|e| e.to_string())?;
-    Ok(all.len())
+    record
 }
 
 // ---------------------------------------------------------------------------
 // Calibrations
+
+/// The same results file imported twice would record every calibration twice (a calibration
+/// has no natural key to refuse it by). The audit entry of each import names the file's
+/// SHA-256, so a second import of the same bytes is refused unless asked for.
+fn refuse_repeat_import(conn: &mut DbConnection, sha256: &str) -> Result<(), ImportError> {
+    let earlier = earlier_import(conn, "calibration", sha256)
+        .map_err(|error| ImportError::Failed(error.to_string()))?;
+    match earlier {
+        Some((seq, occurred_at, user_name)) => Err(ImportError::Failed(format!(
+            "this file (SHA-256 {sha256}) was already imported on {occurred_at} by \
+             {user_name} (audit entry {seq}); nothing was stored. Pass --again to record \
+             its calibrations once more."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The calibrations read from a file, with the rows each came from.
+struct Batch<'a, 't> {
+    table: &'a Table,
+    inputs: &'a [CalibrationInput],
+    built: &'a [(&'t Group<'t>, Vec<&'t Row>)],
+    submit: bool,
+}
+
+/// The batch API's own function, a chunk at a time (each chunk a savepoint inside the
+/// import's transaction), so that every calibration is checked and every error reported
+/// even when an earlier chunk had bad ones.
+fn store_calibrations(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    batch: &Batch,
+    errors: &mut Vec<RowError>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<i64>, ApiError> {
+    let mut created = Vec::new();
+    for (c, chunk) in batch.inputs.chunks(CHUNK).enumerate() {
+        let offset = c * CHUNK;
+        match workflow::calibrations::create_batch(conn, actor, chunk, batch.submit) {
+            Ok(ids) => created.extend(ids),
+            Err(ApiError::Validation(fields)) => {
+                let chunk_groups = &batch.built[offset..offset + chunk.len()];
+                errors.extend(fields.iter().map(|e| locate(batch.table, chunk_groups, e)));
+            }
+            Err(other) => return Err(other),
+        }
+        progress(Progress {
+            phase: "storing",
+            done: offset + chunk.len(),
+            total: batch.inputs.len(),
+        });
+    }
+    Ok(created)
+}
 
 /// Columns that describe the calibration as a whole: given on the first row of
 /// a calibration and either left empty or repeated unchanged on its other rows.
@@ -1040,47 +1128,15 @@ fn calibration_input<'t>(
 ) -> Option<(CalibrationInput, Vec<&'t Row>)> {
     let before = errors.len();
     let at = |column: &str| group.row_for(column);
-    let required = |column: &str, errors: &mut Vec<RowError>| {
-        if !group.given.contains_key(column) {
-            errors.push(RowError::new(
-                group.points[0].line,
-                column,
-                format!(
-                    "the cell is blank, but every calibration needs its {column} (calibration '{}')",
-                    group.key
-                ),
-            ));
-        }
-    };
-    required("asset_tag", errors);
-    required("performed_on", errors);
-    let instrument_id = table.cell(at("asset_tag"), "asset_tag").and_then(|tag| {
-        let id = ids.get(tag).copied();
-        if id.is_none() {
-            errors.push(RowError::new(
-                at("asset_tag").line,
-                "asset_tag",
-                format!("no instrument with asset tag '{tag}' in the register"),
-            ));
-        }
-        id
-    });
-    let mut standards_used = Vec::new();
-    if let Some(list) = table.cell(at("standards"), "standards") {
-        for tag in list.split(';').map(str::trim).filter(|t| !t.is_empty()) {
-            match ids.get(tag) {
-                Some(id) => standards_used.push(*id),
-                None => errors.push(RowError::new(
-                    at("standards").line,
-                    "standards",
-                    format!("no instrument with asset tag '{tag}' in the register"),
-                )),
-            }
-        }
-    }
+    require_cell(group, "asset_tag", errors);
+    require_cell(group, "performed_on", errors);
+    let instrument_id = table
+        .cell(at("asset_tag"), "asset_tag")
+        .and_then(|tag| registered_id(tag, ids, at("asset_tag").line, "asset_tag", errors));
+    let standards_used = standards_named(table, group, ids, errors);
     let performed_on = date(table, at("performed_on"), "performed_on", errors);
     let received_on = date(table, at("received_on"), "received_on", errors);
-    let issuer_issued_on = date(table, at("issuer_issued_on"), "issuer_issued_on", errors);
+    let issuer = issuer_of(table, group, errors);
     let guard_band = quantity(
         table,
         at("guard_band"),
@@ -1090,47 +1146,13 @@ fn calibration_input<'t>(
         errors,
     );
     let interval_days = whole_number(table, at("interval_days"), "interval_days", errors);
-    let env = |column: &str, unit: &str, errors: &mut Vec<RowError>| {
-        quantity(table, at(column), column, unit, None, errors)
-    };
-    let temperature = env("env_temperature", "env_temperature_unit", errors);
-    let relative_humidity = env("env_humidity", "env_humidity_unit", errors);
-    let pressure = env("env_pressure", "env_pressure_unit", errors);
-    let environment = (temperature.is_some() || relative_humidity.is_some() || pressure.is_some())
-        .then_some(Environment {
-            temperature,
-            relative_humidity,
-            pressure,
-        });
-    let cell = |column: &str| text(table, at(column), column);
-    let accreditation = match (cell("accreditation_body"), cell("accreditation_number")) {
-        (None, None) => None,
-        (body, number) => Some(Accreditation {
-            body: body.unwrap_or_default(),
-            number: number.unwrap_or_default(),
-        }),
-    };
-    let issuer = match (cell("issuer"), cell("issuer_certificate_number")) {
-        (None, None) if accreditation.is_none() && issuer_issued_on.is_none() => None,
-        (name, certificate_number) => Some(Issuer {
-            name: name.unwrap_or_default(),
-            certificate_number: certificate_number.unwrap_or_default(),
-            accreditation,
-            issued_on: issuer_issued_on,
-        }),
-    };
+    let environment = environment_of(table, group, errors);
     let calibration_bad = errors.len() > before;
-    let mut points = Vec::with_capacity(group.points.len());
-    let mut rows = Vec::with_capacity(group.points.len());
-    for row in &group.points {
-        if let Some(point) = point_input(table, row, errors) {
-            points.push(point);
-            rows.push(*row);
-        }
-    }
+    let (points, rows) = points_of(table, group, errors);
     if calibration_bad || points.is_empty() {
         return None;
     }
+    let cell = |column: &str| text(table, at(column), column);
     let input = CalibrationInput {
         instrument_id: instrument_id?,
         kind: cell("kind"),
@@ -1150,6 +1172,111 @@ fn calibration_input<'t>(
         points,
     };
     Some((input, rows))
+}
+
+fn require_cell(group: &Group, column: &str, errors: &mut Vec<RowError>) {
+    if !group.given.contains_key(column) {
+        errors.push(RowError::new(
+            group.points[0].line,
+            column,
+            format!(
+                "the cell is blank, but every calibration needs its {column} (calibration '{}')",
+                group.key
+            ),
+        ));
+    }
+}
+
+fn registered_id(
+    tag: &str,
+    ids: &HashMap<String, i64>,
+    line: u64,
+    column: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<i64> {
+    let id = ids.get(tag).copied();
+    if id.is_none() {
+        errors.push(RowError::new(
+            line,
+            column,
+            format!("no instrument with asset tag '{tag}' in the register"),
+        ));
+    }
+    id
+}
+
+/// The `standards` cell: asset tags separated by `;`, each one in the register.
+fn standards_named(
+    table: &Table,
+    group: &Group,
+    ids: &HashMap<String, i64>,
+    errors: &mut Vec<RowError>,
+) -> Vec<i64> {
+    let row = group.row_for("standards");
+    let Some(list) = table.cell(row, "standards") else {
+        return Vec::new();
+    };
+    list.split(';')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .filter_map(|tag| registered_id(tag, ids, row.line, "standards", errors))
+        .collect()
+}
+
+fn environment_of(table: &Table, group: &Group, errors: &mut Vec<RowError>) -> Option<Environment> {
+    let env = |column: &str, unit: &str, errors: &mut Vec<RowError>| {
+        quantity(table, group.row_for(column), column, unit, None, errors)
+    };
+    let temperature = env("env_temperature", "env_temperature_unit", errors);
+    let relative_humidity = env("env_humidity", "env_humidity_unit", errors);
+    let pressure = env("env_pressure", "env_pressure_unit", errors);
+    (temperature.is_some() || relative_humidity.is_some() || pressure.is_some()).then_some(
+        Environment {
+            temperature,
+            relative_humidity,
+            pressure,
+        },
+    )
+}
+
+/// Who issued an external calibration's certificate, when, and under which accreditation.
+fn issuer_of(table: &Table, group: &Group, errors: &mut Vec<RowError>) -> Option<Issuer> {
+    let at = |column: &str| group.row_for(column);
+    let issued_on = date(table, at("issuer_issued_on"), "issuer_issued_on", errors);
+    let cell = |column: &str| text(table, at(column), column);
+    let accreditation = match (cell("accreditation_body"), cell("accreditation_number")) {
+        (None, None) => None,
+        (body, number) => Some(Accreditation {
+            body: body.unwrap_or_default(),
+            number: number.unwrap_or_default(),
+        }),
+    };
+    match (cell("issuer"), cell("issuer_certificate_number")) {
+        (None, None) if accreditation.is_none() && issued_on.is_none() => None,
+        (name, certificate_number) => Some(Issuer {
+            name: name.unwrap_or_default(),
+            certificate_number: certificate_number.unwrap_or_default(),
+            accreditation,
+            issued_on,
+        }),
+    }
+}
+
+/// The group's readable points and the rows they came from (to locate later errors).
+fn points_of<'t>(
+    table: &Table,
+    group: &Group<'t>,
+    errors: &mut Vec<RowError>,
+) -> (Vec<PointInput>, Vec<&'t Row>) {
+    let mut points = Vec::with_capacity(group.points.len());
+    let mut rows = Vec::with_capacity(group.points.len());
+    for row in &group.points {
+        if let Some(point) = point_input(table, row, errors) {
+            points.push(point);
+            rows.push(*row);
+        }
+    }
+    (points, rows)
 }
 
 /// The rows grouped by the calibration column, in order of first appearance;
@@ -1255,21 +1382,10 @@ pub fn import_calibrations(
     let groups = group_rows(&table, &mut errors);
 
     let sha256 = sha256_hex(bytes);
-    let mut created = Vec::new();
-    // The same results file imported twice would record every calibration twice (a
-    // calibration has no natural key to refuse it by). The audit entry of each import names the
-    // file's SHA-256, so a second import of the same bytes is refused unless asked for.
     if !again {
-        if let Some((seq, occurred_at, user_name)) = earlier_import(conn, "calibration", &sha256)
-            .map_err(|error| ImportError::Failed(error.to_string()))?
-        {
-            return Err(ImportError::Failed(format!(
-                "this file (SHA-256 {sha256}) was already imported on {occurred_at} by \
-                 {user_name} (audit entry {seq}); nothing was stored. Pass --again to record \
-                 its calibrations once more."
-            )));
-        }
+        refuse_repeat_import(conn, &sha256)?;
     }
+    let mut created = Vec::new();
     let stored = write_transaction(conn, |conn| {
         let ids = db::validity::ids_of_tags(conn, &tags_named(&table, &groups))?;
         let mut inputs = Vec::with_capacity(groups.len());
@@ -1285,25 +1401,13 @@ pub fn import_calibrations(
                 total: groups.len(),
             });
         }
-        // The batch API's own function, a chunk at a time (each chunk a savepoint
-        // inside this transaction), so that every calibration is checked and
-        // every error reported even when an earlier chunk had bad ones.
-        for (c, chunk) in inputs.chunks(CHUNK).enumerate() {
-            let offset = c * CHUNK;
-            match workflow::calibrations::create_batch(conn, actor, chunk, submit) {
-                Ok(ids) => created.extend(ids),
-                Err(ApiError::Validation(fields)) => {
-                    let chunk_groups = &built[offset..offset + chunk.len()];
-                    errors.extend(fields.iter().map(|e| locate(&table, chunk_groups, e)));
-                }
-                Err(other) => return Err(other),
-            }
-            progress(Progress {
-                phase: "storing",
-                done: offset + chunk.len(),
-                total: inputs.len(),
-            });
-        }
+        let batch = Batch {
+            table: &table,
+            inputs: &inputs,
+            built: &built,
+            submit,
+        };
+        created = store_calibrations(conn, actor, &batch, &mut errors, progress)?;
         if !errors.is_empty() {
             return Err(rollback());
         }

@@ -12,6 +12,7 @@ use super::calibrations::ON_RECORD;
 use super::schema::{calibrations, instruments};
 use super::{DbConnection, DbResult};
 use crate::domain::states::CalibrationStatus;
+use crate::domain::validity::InstrumentStatus;
 
 /// How many rows each dashboard list shows (the totals are counted in full).
 pub const DASHBOARD_ROWS: usize = 50;
@@ -85,72 +86,8 @@ pub fn dashboard(
     let due = super::validity::due_dates(conn, today, today + Duration::days(horizon_days))?;
     let (overdue, due_soon): (Vec<_>, Vec<_>) =
         due.into_iter().partition(|&(_, due_on)| due_on < today);
-    let mut rows = |list: Vec<(i64, NaiveDate)>| -> DbResult<(Vec<DueRow>, usize)> {
-        let shown = &list[..list.len().min(DASHBOARD_ROWS)];
-        let described = super::validity::describe_due(conn, shown, today)?
-            .into_iter()
-            .map(
-                |(instrument_id, asset_tag, customer, due_on, validity)| DueRow {
-                    instrument_id,
-                    asset_tag,
-                    customer,
-                    due_on,
-                    reason: validity.reason.as_str(),
-                },
-            )
-            .collect();
-        Ok((described, list.len()))
-    };
-    let (overdue, overdue_total) = rows(overdue)?;
-    let (due_soon, due_soon_total) = rows(due_soon)?;
-
-    let columns = (
-        calibrations::id,
-        calibrations::instrument_id,
-        instruments::asset_tag,
-        instruments::customer,
-        calibrations::performed_on,
-        calibrations::certificate_number,
-        calibrations::kind,
-    );
-    // Out of tolerance now: the latest calibration on record of the instrument found it so
-    // (a later calibration on record, e.g. after adjustment, clears it).
-    let out_of_tolerance: Vec<RowTuple> = calibrations::table
-        .inner_join(instruments::table)
-        .filter(calibrations::out_of_tolerance.eq(true))
-        .filter(calibrations::status.eq_any(ON_RECORD))
-        .filter(calibrations::performed_on.le(today))
-        .filter(instruments::status.ne("retired"))
-        .filter(not(exists(
-            later
-                .filter(
-                    later
-                        .field(calibrations::instrument_id)
-                        .eq(calibrations::instrument_id),
-                )
-                .filter(later.field(calibrations::status).eq_any(ON_RECORD))
-                .filter(later.field(calibrations::performed_on).le(today))
-                .filter(
-                    later
-                        .field(calibrations::performed_on)
-                        .gt(calibrations::performed_on)
-                        .or(later
-                            .field(calibrations::performed_on)
-                            .eq(calibrations::performed_on)
-                            .and(later.field(calibrations::id).gt(calibrations::id))),
-                ),
-        )))
-        .select(columns)
-        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
-        .limit(DASHBOARD_ROWS as i64)
-        .load(conn)?;
-    let awaiting: Vec<RowTuple> = calibrations::table
-        .inner_join(instruments::table)
-        .filter(calibrations::status.eq(CalibrationStatus::Submitted))
-        .select(columns)
-        .order(calibrations::id.asc())
-        .limit(DASHBOARD_ROWS as i64)
-        .load(conn)?;
+    let (overdue, overdue_total) = due_rows(conn, overdue, today)?;
+    let (due_soon, due_soon_total) = due_rows(conn, due_soon, today)?;
     Ok(Dashboard {
         today,
         horizon_days,
@@ -159,9 +96,97 @@ pub fn dashboard(
         overdue_total,
         due_soon,
         due_soon_total,
-        out_of_tolerance: out_of_tolerance.into_iter().map(calibration_row).collect(),
-        awaiting_approval: awaiting.into_iter().map(calibration_row).collect(),
+        out_of_tolerance: out_of_tolerance_now(conn, today)?,
+        awaiting_approval: awaiting_approval(conn)?,
     })
+}
+
+/// The first DASHBOARD_ROWS of a due list described (tag, customer, validity), and its length.
+fn due_rows(
+    conn: &mut DbConnection,
+    list: Vec<(i64, NaiveDate)>,
+    today: NaiveDate,
+) -> DbResult<(Vec<DueRow>, usize)> {
+    let shown = &list[..list.len().min(DASHBOARD_ROWS)];
+    let described = super::validity::describe_due(conn, shown, today)?
+        .into_iter()
+        .map(
+            |(instrument_id, asset_tag, customer, due_on, validity)| DueRow {
+                instrument_id,
+                asset_tag,
+                customer,
+                due_on,
+                reason: validity.reason.as_str(),
+            },
+        )
+        .collect();
+    Ok((described, list.len()))
+}
+
+const ROW_COLUMNS: (
+    calibrations::id,
+    calibrations::instrument_id,
+    instruments::asset_tag,
+    instruments::customer,
+    calibrations::performed_on,
+    calibrations::certificate_number,
+    calibrations::kind,
+) = (
+    calibrations::id,
+    calibrations::instrument_id,
+    instruments::asset_tag,
+    instruments::customer,
+    calibrations::performed_on,
+    calibrations::certificate_number,
+    calibrations::kind,
+);
+
+/// Out of tolerance now: the latest calibration on record of the instrument found it so
+/// (a later calibration on record, e.g. after adjustment, clears it).
+fn out_of_tolerance_now(
+    conn: &mut DbConnection,
+    today: NaiveDate,
+) -> DbResult<Vec<CalibrationRow>> {
+    let later_on_record = later
+        .filter(
+            later
+                .field(calibrations::instrument_id)
+                .eq(calibrations::instrument_id),
+        )
+        .filter(later.field(calibrations::status).eq_any(ON_RECORD))
+        .filter(later.field(calibrations::performed_on).le(today))
+        .filter(
+            later
+                .field(calibrations::performed_on)
+                .gt(calibrations::performed_on)
+                .or(later
+                    .field(calibrations::performed_on)
+                    .eq(calibrations::performed_on)
+                    .and(later.field(calibrations::id).gt(calibrations::id))),
+        );
+    let rows: Vec<RowTuple> = calibrations::table
+        .inner_join(instruments::table)
+        .filter(calibrations::out_of_tolerance.eq(true))
+        .filter(calibrations::status.eq_any(ON_RECORD))
+        .filter(calibrations::performed_on.le(today))
+        .filter(instruments::status.ne(InstrumentStatus::Retired.as_str()))
+        .filter(not(exists(later_on_record)))
+        .select(ROW_COLUMNS)
+        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
+        .limit(DASHBOARD_ROWS as i64)
+        .load(conn)?;
+    Ok(rows.into_iter().map(calibration_row).collect())
+}
+
+fn awaiting_approval(conn: &mut DbConnection) -> DbResult<Vec<CalibrationRow>> {
+    let rows: Vec<RowTuple> = calibrations::table
+        .inner_join(instruments::table)
+        .filter(calibrations::status.eq(CalibrationStatus::Submitted))
+        .select(ROW_COLUMNS)
+        .order(calibrations::id.asc())
+        .limit(DASHBOARD_ROWS as i64)
+        .load(conn)?;
+    Ok(rows.into_iter().map(calibration_row).collect())
 }
 
 /// Asset tags of the given instruments, in one query.

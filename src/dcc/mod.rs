@@ -18,7 +18,7 @@ mod tests;
 use chrono::NaiveDate;
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::certificate::{CertificateView, StandardView};
+use crate::domain::certificate::{CertificateView, ItemView, StandardView};
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 
@@ -192,7 +192,7 @@ fn administrative_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), 
     w.close();
 
     customer(w, view)?;
-    statements(w, view)?;
+    statements(w, view);
     w.close();
     Ok(())
 }
@@ -406,39 +406,44 @@ fn items(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     }
     w.close();
     if item.range.is_some() || item.resolution.is_some() {
-        w.open("dcc:itemQuantities", &[]);
-        if let Some((min, max)) = &item.range {
-            for (q, ref_type, en, zh) in [
-                (
-                    min,
-                    "caltrace_rangeMin",
-                    "Measuring range, lower limit",
-                    "测量范围下限",
-                ),
-                (
-                    max,
-                    "caltrace_rangeMax",
-                    "Measuring range, upper limit",
-                    "测量范围上限",
-                ),
-            ] {
-                let (value, unit) = point_value(q)?;
-                w.open("dcc:itemQuantity", &[("refType", ref_type)]);
-                bilingual(w, "dcc:name", en, zh);
-                si_real(w, value, &unit, None)?;
-                w.close();
-            }
-        }
-        if let Some(resolution) = &item.resolution {
-            let target = interval_target(&resolution.unit)?;
-            w.open("dcc:itemQuantity", &[("refType", "caltrace_resolution")]);
-            bilingual(w, "dcc:name", "Resolution", "分辨力");
-            si_real(w, target.interval(resolution)?, &target.unit, None)?;
-            w.close();
-        }
-        w.close();
+        item_quantities(w, item)?;
     }
     w.close();
+    w.close();
+    Ok(())
+}
+
+fn item_quantities(w: &mut XmlWriter, item: &ItemView) -> Result<(), String> {
+    w.open("dcc:itemQuantities", &[]);
+    if let Some((min, max)) = &item.range {
+        for (q, ref_type, en, zh) in [
+            (
+                min,
+                "caltrace_rangeMin",
+                "Measuring range, lower limit",
+                "测量范围下限",
+            ),
+            (
+                max,
+                "caltrace_rangeMax",
+                "Measuring range, upper limit",
+                "测量范围上限",
+            ),
+        ] {
+            let (value, unit) = point_value(q)?;
+            w.open("dcc:itemQuantity", &[("refType", ref_type)]);
+            bilingual(w, "dcc:name", en, zh);
+            si_real(w, value, &unit, None)?;
+            w.close();
+        }
+    }
+    if let Some(resolution) = &item.resolution {
+        let target = interval_target(&resolution.unit)?;
+        w.open("dcc:itemQuantity", &[("refType", "caltrace_resolution")]);
+        bilingual(w, "dcc:name", "Resolution", "分辨力");
+        si_real(w, target.interval(resolution)?, &target.unit, None)?;
+        w.close();
+    }
     w.close();
     Ok(())
 }
@@ -507,9 +512,17 @@ fn open_statement(w: &mut XmlWriter, ref_type: &str, en: &str, zh: &str) {
     bilingual(w, "dcc:name", en, zh);
 }
 
-fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
+fn statements(w: &mut XmlWriter, view: &CertificateView) {
     w.open("dcc:statements", &[]);
+    scope_statement(w);
+    traceability_statement(w, view);
+    decision_rule_statement(w, view.decision_rule);
+    record_statements(w, view);
+    issue_statements(w, view);
+    w.close();
+}
 
+fn scope_statement(w: &mut XmlWriter) {
     open_statement(w, "caltrace_scope", "Scope of the results", "结果适用范围");
     bilingual(
         w,
@@ -518,9 +531,11 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
         "本证书所列结果仅对被校准的器具有效。",
     );
     w.close();
+}
 
-    // statementMetaDataType is a sequence: convention, traceable, norm, reference, link,
-    // declaration, valid, date ... in that order.
+// statementMetaDataType is a sequence: convention, traceable, norm, reference, link,
+// declaration, valid, date ... in that order.
+fn traceability_statement(w: &mut XmlWriter, view: &CertificateView) {
     open_statement(
         w,
         "caltrace_traceability",
@@ -559,8 +574,9 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
         );
     }
     w.close();
+}
 
-    let rule = view.decision_rule;
+fn decision_rule_statement(w: &mut XmlWriter, rule: DecisionRule) {
     let (convention, rule_en, rule_zh) = rule_text(rule);
     open_statement(w, "caltrace_decisionRule", "Decision rule", "判定规则");
     w.leaf("dcc:convention", &[], convention);
@@ -569,7 +585,11 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
     }
     bilingual(w, "dcc:declaration", rule_en, rule_zh);
     w.close();
+}
 
+/// What the record itself says: where the work was done, how it departed from the method,
+/// which certificate it replaces.
+fn record_statements(w: &mut XmlWriter, view: &CertificateView) {
     if let Some(location) = non_empty_opt(&view.location) {
         open_statement(w, "caltrace_location", "Location of the work", "校准地点");
         plain(w, "dcc:declaration", location);
@@ -601,7 +621,11 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
         }
         w.close();
     }
+}
 
+/// What the laboratory says as issuer: accreditation, where to verify, the audit head,
+/// and the recommended recalibration.
+fn issue_statements(w: &mut XmlWriter, view: &CertificateView) {
     if let Some(body) = non_empty(&view.laboratory.accreditation_body) {
         open_statement(w, "caltrace_accreditation", "Accreditation", "认可");
         let text = match non_empty(&view.laboratory.accreditation_number) {
@@ -651,9 +675,6 @@ fn statements(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
         w.leaf("dcc:date", &[], &date(due));
         w.close();
     }
-
-    w.close();
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,6 +773,26 @@ fn measuring_equipment(
         None => plain(w, "dcc:name", &standard.asset_tag),
     }
     let issuer = non_empty_opt(&standard.issuer);
+    standard_calibration(w, standard, issuer);
+    let number = non_empty_opt(&standard.certificate_number);
+    if let (Some(number), Some(hash)) = (number, non_empty_opt(&standard.certificate_sha256)) {
+        standard_certificate(w, view, standard, (issuer, number, hash));
+    }
+    if let Some(manufacturer) = non_empty_opt(&standard.manufacturer) {
+        w.open("dcc:manufacturer", &[]);
+        plain(w, "dcc:name", manufacturer);
+        w.close();
+    }
+    if let Some(model) = non_empty_opt(&standard.model) {
+        w.leaf("dcc:model", &[], model);
+    }
+    standard_identifications(w, view, standard, issuer);
+    w.close();
+    Ok(())
+}
+
+/// When, by whom and until when the standard was calibrated, in both languages.
+fn standard_calibration(w: &mut XmlWriter, standard: &StandardView, issuer: Option<&str>) {
     if let (Some(on), issuer) = (standard.calibrated_on, issuer) {
         let due_en = standard
             .due_on
@@ -778,45 +819,51 @@ fn measuring_equipment(
         );
         w.close();
     }
-    let number = non_empty_opt(&standard.certificate_number);
-    if let (Some(number), Some(hash)) = (number, non_empty_opt(&standard.certificate_sha256)) {
-        // dcc:certificate (hashType) is where DCC links a standard to the report its
-        // traceability rests on, by identifier and by hash of the document as issued.
-        w.open("dcc:certificate", &[]);
-        match issuer {
-            Some(issuer) => plain(w, "dcc:referral", issuer),
-            None => bilingual(w, "dcc:referral", "Calibration certificate", "校准证书"),
-        }
-        w.leaf("dcc:referralID", &[], number);
-        w.leaf("dcc:procedure", &[], "SHA-256");
-        w.leaf("dcc:value", &[], &hash.to_ascii_lowercase());
-        bilingual(
-            w,
-            "dcc:description",
-            "SHA-256 of the certificate's PDF as issued",
-            "所签发证书 PDF 文件的 SHA-256 值",
+}
+
+// dcc:certificate (hashType) is where DCC links a standard to the report its traceability
+// rests on, by identifier and by hash of the document as issued.
+fn standard_certificate(
+    w: &mut XmlWriter,
+    view: &CertificateView,
+    standard: &StandardView,
+    (issuer, number, hash): (Option<&str>, &str, &str),
+) {
+    w.open("dcc:certificate", &[]);
+    match issuer {
+        Some(issuer) => plain(w, "dcc:referral", issuer),
+        None => bilingual(w, "dcc:referral", "Calibration certificate", "校准证书"),
+    }
+    w.leaf("dcc:referralID", &[], number);
+    w.leaf("dcc:procedure", &[], "SHA-256");
+    w.leaf("dcc:value", &[], &hash.to_ascii_lowercase());
+    bilingual(
+        w,
+        "dcc:description",
+        "SHA-256 of the certificate's PDF as issued",
+        "所签发证书 PDF 文件的 SHA-256 值",
+    );
+    if let Some(due) = standard.due_on {
+        let valid = standard
+            .calibrated_on
+            .is_none_or(|on| on <= view.performed_on)
+            && view.performed_on <= due;
+        w.leaf(
+            "dcc:inValidityRange",
+            &[],
+            if valid { "true" } else { "false" },
         );
-        if let Some(due) = standard.due_on {
-            let valid = standard
-                .calibrated_on
-                .is_none_or(|on| on <= view.performed_on)
-                && view.performed_on <= due;
-            w.leaf(
-                "dcc:inValidityRange",
-                &[],
-                if valid { "true" } else { "false" },
-            );
-        }
-        w.close();
     }
-    if let Some(manufacturer) = non_empty_opt(&standard.manufacturer) {
-        w.open("dcc:manufacturer", &[]);
-        plain(w, "dcc:name", manufacturer);
-        w.close();
-    }
-    if let Some(model) = non_empty_opt(&standard.model) {
-        w.leaf("dcc:model", &[], model);
-    }
+    w.close();
+}
+
+fn standard_identifications(
+    w: &mut XmlWriter,
+    view: &CertificateView,
+    standard: &StandardView,
+    issuer: Option<&str>,
+) {
+    let number = non_empty_opt(&standard.certificate_number);
     let asset = non_empty(&standard.asset_tag);
     let serial = non_empty_opt(&standard.serial_number);
     if asset.is_some() || serial.is_some() || number.is_some() {
@@ -853,8 +900,6 @@ fn measuring_equipment(
         }
         w.close();
     }
-    w.close();
-    Ok(())
 }
 
 fn influence_conditions(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
@@ -975,8 +1020,20 @@ fn calibration_point(
         None,
     )?;
 
-    // The error, its uncertainty and its limits are differences, and share one unit so that a
-    // reader can compare them without converting.
+    error_and_limits(w, point)?;
+    if let Some(tur) = point.tur.filter(|t| t.is_finite()) {
+        test_uncertainty_ratio(w, tur, point.tur_flagged)?;
+    }
+    if let Some(decision) = point.decision {
+        conformity(w, decision, rule);
+    }
+    w.close();
+    Ok(())
+}
+
+// The error, its uncertainty and its limits are differences, and share one unit so that a
+// reader can compare them without converting.
+fn error_and_limits(w: &mut XmlWriter, point: &PointResult) -> Result<(), String> {
     let target = interval_target(&point.error.unit)?;
     let mu = Expanded {
         value: target.interval(&point.expanded_uncertainty)?,
@@ -1020,33 +1077,35 @@ fn calibration_point(
             None,
         )?;
     }
-    if let Some(tur) = point.tur.filter(|t| t.is_finite()) {
-        w.open(
-            "dcc:quantity",
-            &[("refType", "caltrace_testUncertaintyRatio")],
-        );
-        bilingual(
-            w,
-            "dcc:name",
-            "Test uncertainty ratio (tolerance span / 2U)",
-            "测试不确定度比（允许误差范围 / 2U）",
-        );
-        if point.tur_flagged {
-            bilingual(w, "dcc:description", "Below 4:1", "低于 4:1");
-        }
-        si_real(w, tur, "\\one", None)?;
-        w.close();
+    Ok(())
+}
+
+fn test_uncertainty_ratio(w: &mut XmlWriter, tur: f64, flagged: bool) -> Result<(), String> {
+    w.open(
+        "dcc:quantity",
+        &[("refType", "caltrace_testUncertaintyRatio")],
+    );
+    bilingual(
+        w,
+        "dcc:name",
+        "Test uncertainty ratio (tolerance span / 2U)",
+        "测试不确定度比（允许误差范围 / 2U）",
+    );
+    if flagged {
+        bilingual(w, "dcc:description", "Below 4:1", "低于 4:1");
     }
-    if let Some(decision) = point.decision {
-        let (convention, _, _) = rule_text(rule);
-        w.open("dcc:measurementMetaData", &[]);
-        w.open("dcc:metaData", &[("refType", "basic_conformity")]);
-        bilingual(w, "dcc:name", "Statement of conformity", "符合性声明");
-        w.leaf("dcc:convention", &[], convention);
-        w.leaf("dcc:conformity", &[], decision_value(decision));
-        w.close();
-        w.close();
-    }
+    si_real(w, tur, "\\one", None)?;
     w.close();
     Ok(())
+}
+
+fn conformity(w: &mut XmlWriter, decision: Decision, rule: DecisionRule) {
+    let (convention, _, _) = rule_text(rule);
+    w.open("dcc:measurementMetaData", &[]);
+    w.open("dcc:metaData", &[("refType", "basic_conformity")]);
+    bilingual(w, "dcc:name", "Statement of conformity", "符合性声明");
+    w.leaf("dcc:convention", &[], convention);
+    w.leaf("dcc:conformity", &[], decision_value(decision));
+    w.close();
+    w.close();
 }

@@ -14,9 +14,31 @@ use crate::db::instruments::InstrumentFilter;
 use crate::domain::validity::{InstrumentStatus, Role};
 use crate::error::ApiError;
 
+/// A listing query: its own fields, then the `page` and `per_page` every listing shares
+/// (Rocket's `FromForm` cannot flatten a shared struct into the query).
+macro_rules! paged_query {
+    ($(#[$meta:meta])* pub struct $name:ident<'r> { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, FromForm, IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name<'r> {
+            $($fields)*
+            #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+            pub page: Option<&'r str>,
+            #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+            pub per_page: Option<&'r str>,
+        }
+
+        impl $name<'_> {
+            fn paging(&self) -> Result<(i64, i64), ApiError> {
+                params::page(self.page, self.per_page)
+            }
+        }
+    };
+}
+
+paged_query! {
 /// `GET /api/v1/instruments` and the instruments page.
-#[derive(Debug, Default, FromForm, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct InstrumentQuery<'r> {
     /// working, reference or national
     #[param(value_type = Option<String>)]
@@ -30,15 +52,12 @@ pub struct InstrumentQuery<'r> {
     /// text in asset tag, serial number, model or manufacturer
     #[param(value_type = Option<String>)]
     pub q: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
-    pub page: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub per_page: Option<&'r str>,
+}
 }
 
 impl InstrumentQuery<'_> {
     pub fn filter(&self) -> Result<InstrumentFilter, ApiError> {
-        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let (page, per_page) = self.paging()?;
         let role = params::filter(self.role);
         if let Some(role) = &role {
             role.parse::<Role>()
@@ -61,9 +80,8 @@ impl InstrumentQuery<'_> {
     }
 }
 
+paged_query! {
 /// `GET /api/v1/calibrations`.
-#[derive(Debug, Default, FromForm, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct CalibrationQuery<'r> {
     #[param(value_type = Option<i64>)]
     pub instrument_id: Option<&'r str>,
@@ -76,15 +94,12 @@ pub struct CalibrationQuery<'r> {
     /// performed on or before, YYYY-MM-DD
     #[param(value_type = Option<chrono::NaiveDate>)]
     pub to: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
-    pub page: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub per_page: Option<&'r str>,
+}
 }
 
 impl CalibrationQuery<'_> {
     pub fn filter(&self) -> Result<CalibrationFilter, ApiError> {
-        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let (page, per_page) = self.paging()?;
         Ok(CalibrationFilter {
             instrument_id: params::optional_id("instrument_id", self.instrument_id)?,
             status: params::state("status", self.status)?,
@@ -96,9 +111,8 @@ impl CalibrationQuery<'_> {
     }
 }
 
+paged_query! {
 /// `GET /api/v1/certificates` and the certificates page.
-#[derive(Debug, Default, FromForm, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct CertificateQuery<'r> {
     /// issued, withdrawn or superseded
     #[param(value_type = Option<String>)]
@@ -113,15 +127,12 @@ pub struct CertificateQuery<'r> {
     pub instrument_id: Option<&'r str>,
     #[param(value_type = Option<String>)]
     pub customer: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
-    pub page: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub per_page: Option<&'r str>,
+}
 }
 
 impl CertificateQuery<'_> {
     pub fn filter(&self) -> Result<CertificateFilter, ApiError> {
-        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let (page, per_page) = self.paging()?;
         Ok(CertificateFilter {
             status: params::state("status", self.status)?,
             from: params::optional_date("from", self.from)?,
@@ -134,9 +145,8 @@ impl CertificateQuery<'_> {
     }
 }
 
+paged_query! {
 /// `GET /api/v1/audit`.
-#[derive(Debug, Default, FromForm, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct AuditQuery<'r> {
     /// first UTC date, YYYY-MM-DD
     #[param(value_type = Option<String>, format = Date)]
@@ -150,15 +160,12 @@ pub struct AuditQuery<'r> {
     /// one record's entries, e.g. entity=calibration&entity_id=42
     #[param(value_type = Option<String>)]
     pub entity_id: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
-    pub page: Option<&'r str>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub per_page: Option<&'r str>,
+}
 }
 
 impl AuditQuery<'_> {
     pub fn filter(&self) -> Result<AuditFilter, ApiError> {
-        let (page, per_page) = params::page(self.page, self.per_page)?;
+        let (page, per_page) = self.paging()?;
         let from = params::optional_date("from", self.from)?;
         let to = params::optional_date("to", self.to)?;
         Ok(AuditFilter {

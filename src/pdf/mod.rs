@@ -11,7 +11,7 @@ mod tests;
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::certificate::{printed_point_at, CertificateView};
+use crate::domain::certificate::{printed_point_at, CertificateView, StandardView};
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 
@@ -352,127 +352,9 @@ impl Layout {
 
     /// 7.8.2.1 d–f, i, j: who, what, where, when, how, and in what conditions.
     fn info_grid(&mut self, view: &CertificateView) {
-        let item = &view.item;
-        let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "—".to_string());
-        let date = |d: Option<chrono::NaiveDate>| {
-            d.map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_else(|| "—".to_string())
-        };
-        let kind = quantity_kind_words(&item.quantity_kind);
-        let description = match &item.description {
-            Some(d) => format!("{d} ({kind})"),
-            None => kind,
-        };
-        let range = item
-            .range
-            .as_ref()
-            .map(|(lo, hi)| format!("{} to / 至 {}", quantity(lo), quantity(hi)))
-            .unwrap_or_else(|| "—".to_string());
-        let environment = if view.environment.is_empty() {
-            "—".to_string()
-        } else {
-            view.environment
-                .iter()
-                .map(|(label, q)| format!("{} {}", environment_label(label), quantity(q)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        type Label = (&'static str, &'static str);
-        let rows: Vec<Vec<(Label, String)>> = vec![
-            vec![(("Customer", "客户"), or_dash(&view.customer))],
-            vec![(("Item", "被校物品"), description)],
-            vec![
-                (("Manufacturer", "制造商"), or_dash(&item.manufacturer)),
-                (("Model", "型号"), or_dash(&item.model)),
-            ],
-            vec![
-                (("Serial number", "出厂编号"), or_dash(&item.serial_number)),
-                (("Asset tag", "资产编号"), item.asset_tag.clone()),
-            ],
-            vec![
-                (("Range", "测量范围"), range),
-                (
-                    ("Resolution", "分辨力"),
-                    item.resolution
-                        .as_ref()
-                        .map(quantity)
-                        .unwrap_or_else(|| "—".to_string()),
-                ),
-            ],
-            vec![(
-                ("Condition on receipt", "接收时状态"),
-                item.condition
-                    .clone()
-                    .unwrap_or_else(|| "Not recorded / 未记录".to_string()),
-            )],
-            vec![
-                (("Date of receipt", "接收日期"), date(view.received_on)),
-                (
-                    ("Date of calibration", "校准日期"),
-                    date(Some(view.performed_on)),
-                ),
-            ],
-            vec![
-                (("Date of issue", "签发日期"), date(Some(view.issued_on))),
-                (
-                    ("Recommended recalibration", "建议复校日期"),
-                    date(view.due_on),
-                ),
-            ],
-            vec![(
-                ("Location of calibration", "校准地点"),
-                or_dash(&view.location),
-            )],
-            vec![(("Method / procedure", "校准方法"), or_dash(&view.procedure))],
-            vec![(("Environmental conditions", "环境条件"), environment)],
-        ];
-
-        let label_w = 104.0;
-        let f = self.f;
-        let label_style = Style::new(Face::Regular, 7.0).color(grey(0.3));
-        let value_style = Style::new(Face::Regular, 8.5);
         let top = self.y;
-        for row in &rows {
-            let value_w = CONTENT_W / row.len() as f32 - label_w;
-            let cells: Vec<(Vec<String>, Vec<String>)> = row
-                .iter()
-                .map(|((en, zh), value)| {
-                    (
-                        bilingual_label(f, en, zh, 7.0, label_w - 8.0),
-                        f.wrap(value, Face::Regular, 8.5, value_w - 8.0),
-                    )
-                })
-                .collect();
-            let lines = cells
-                .iter()
-                .map(|(l, v)| (l.len() as f32 * 8.5).max(v.len() as f32 * 10.5))
-                .fold(0.0, f32::max);
-            let h = lines + 7.0;
-            if self.ensure(h) {
-                self.hline(0.4, grey(0.55));
-            }
-            let y0 = self.y;
-            for (i, (label, value)) in cells.iter().enumerate() {
-                let x = MARGIN + i as f32 * (label_w + value_w);
-                self.c().fill_rect(x, y0 - h, label_w, h, grey(0.95));
-                let mut y = y0 - 3.5 - 6.5;
-                for l in label {
-                    self.text(x + 4.0, y, l, &label_style, Align::Left);
-                    y -= 8.5;
-                }
-                let mut y = y0 - 3.5 - 7.5;
-                for v in value {
-                    self.text(x + label_w + 4.0, y, v, &value_style, Align::Left);
-                    y -= 10.5;
-                }
-                self.c()
-                    .line((x + label_w, y0), (x + label_w, y0 - h), 0.3, grey(0.75));
-                if i > 0 {
-                    self.c().line((x, y0), (x, y0 - h), 0.3, grey(0.75));
-                }
-            }
-            self.y -= h;
-            self.hline(0.3, grey(0.75));
+        for row in &info_rows(view) {
+            self.info_row(row);
         }
         // Frame of the part of the grid on this page.
         let frame_top = if self.pages.len() == 1 { top } else { BODY_TOP };
@@ -480,6 +362,54 @@ impl Layout {
         self.c()
             .stroke_rect(MARGIN, y, CONTENT_W, frame_top - y, 0.6, grey(0.45));
         self.gap(8.0);
+    }
+
+    /// One row of the grid: label cells shaded, each value wrapped to its cell.
+    fn info_row(&mut self, row: &[(Label, String)]) {
+        let label_w = 104.0;
+        let f = self.f;
+        let label_style = Style::new(Face::Regular, 7.0).color(grey(0.3));
+        let value_style = Style::new(Face::Regular, 8.5);
+        let value_w = CONTENT_W / row.len() as f32 - label_w;
+        let cells: Vec<(Vec<String>, Vec<String>)> = row
+            .iter()
+            .map(|((en, zh), value)| {
+                (
+                    bilingual_label(f, en, zh, 7.0, label_w - 8.0),
+                    f.wrap(value, Face::Regular, 8.5, value_w - 8.0),
+                )
+            })
+            .collect();
+        let lines = cells
+            .iter()
+            .map(|(l, v)| (l.len() as f32 * 8.5).max(v.len() as f32 * 10.5))
+            .fold(0.0, f32::max);
+        let h = lines + 7.0;
+        if self.ensure(h) {
+            self.hline(0.4, grey(0.55));
+        }
+        let y0 = self.y;
+        for (i, (label, value)) in cells.iter().enumerate() {
+            let x = MARGIN + i as f32 * (label_w + value_w);
+            self.c().fill_rect(x, y0 - h, label_w, h, grey(0.95));
+            let mut y = y0 - 3.5 - 6.5;
+            for l in label {
+                self.text(x + 4.0, y, l, &label_style, Align::Left);
+                y -= 8.5;
+            }
+            let mut y = y0 - 3.5 - 7.5;
+            for v in value {
+                self.text(x + label_w + 4.0, y, v, &value_style, Align::Left);
+                y -= 10.5;
+            }
+            self.c()
+                .line((x + label_w, y0), (x + label_w, y0 - h), 0.3, grey(0.75));
+            if i > 0 {
+                self.c().line((x, y0), (x, y0 - h), 0.3, grey(0.75));
+            }
+        }
+        self.y -= h;
+        self.hline(0.3, grey(0.75));
     }
 
     /// 7.8.2.1 k: the results relate only to the item calibrated.
@@ -512,7 +442,12 @@ impl Layout {
         };
         self.paragraph(statement, &Style::new(Face::Regular, TEXT_SIZE), LINE_H);
         self.gap(4.0);
+        self.standards_used(view);
+        self.gap(5.0);
+        self.traceable_to(view);
+    }
 
+    fn standards_used(&mut self, view: &CertificateView) {
         let cols = [
             Column {
                 en: "Standard used",
@@ -550,40 +485,7 @@ impl Layout {
                 wrap: true,
             },
         ];
-        let rows: Vec<Row> = view
-            .standards
-            .iter()
-            .map(|s| {
-                let ident = [&s.manufacturer, &s.model, &s.serial_number]
-                    .iter()
-                    .filter_map(|o| o.as_deref())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let name = match &s.description {
-                    Some(d) => format!("{} — {d}", s.asset_tag),
-                    None => s.asset_tag.clone(),
-                };
-                Row::Cells(vec![
-                    Cell::plain(name),
-                    Cell::plain(if ident.is_empty() {
-                        "—".into()
-                    } else {
-                        ident
-                    }),
-                    Cell::plain(match (&s.certificate_number, s.certificate_dated) {
-                        (Some(number), Some(dated)) => format!("{number} of {dated}"),
-                        (Some(number), None) => number.clone(),
-                        (None, _) => "—".into(),
-                    }),
-                    Cell::plain(s.issuer.clone().unwrap_or_else(|| "—".into())),
-                    Cell::plain(
-                        s.due_on
-                            .map(|d| d.format("%Y-%m-%d").to_string())
-                            .unwrap_or_else(|| "—".into()),
-                    ),
-                ])
-            })
-            .collect();
+        let rows: Vec<Row> = view.standards.iter().map(standard_row).collect();
         if rows.is_empty() {
             self.paragraph(
                 "No reference standards recorded. / 未记录参考标准。",
@@ -597,8 +499,10 @@ impl Layout {
                 "Standards used (continued) / 所用标准器（续）",
             );
         }
-        self.gap(5.0);
+    }
 
+    /// The national standards and accredited laboratories the chain reaches.
+    fn traceable_to(&mut self, view: &CertificateView) {
         let roots: Vec<String> = view
             .traceability_roots
             .iter()
@@ -845,35 +749,7 @@ impl Layout {
     /// A table that breaks across pages between rows and repeats its header row (and the
     /// stage band it is in) on each page, so every page can be read on its own.
     fn table(&mut self, cols: &[Column], rows: &[Row], continued: &str) {
-        let f = self.f;
-        let cell = Style::new(Face::Regular, CELL_SIZE);
-        let heights: Vec<(f32, Vec<Vec<String>>)> = rows
-            .iter()
-            .map(|row| match row {
-                Row::Band(_) => (CELL_LINE_H + 4.0, Vec::new()),
-                Row::Cells(cells) => {
-                    let wrapped: Vec<Vec<String>> = cells
-                        .iter()
-                        .zip(cols)
-                        .map(|(c, col)| {
-                            if col.wrap {
-                                f.wrap(
-                                    &c.text,
-                                    Face::Regular,
-                                    CELL_SIZE,
-                                    col.width - 2.0 * CELL_PAD,
-                                )
-                            } else {
-                                vec![c.text.clone()]
-                            }
-                        })
-                        .collect();
-                    let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
-                    (lines as f32 * CELL_LINE_H + 3.0, wrapped)
-                }
-            })
-            .collect();
-
+        let heights = wrap_rows(self.f, cols, rows);
         let first_need = TABLE_HEADER_H + heights.iter().take(2).map(|h| h.0).sum::<f32>();
         self.ensure(first_need);
         self.table_header(cols);
@@ -886,23 +762,8 @@ impl Layout {
                 need += heights.get(i + 1).map_or(0.0, |h| h.0);
             }
             if self.y - need < BODY_BOTTOM {
-                self.new_page();
-                self.text(
-                    MARGIN,
-                    self.y - 9.0,
-                    continued,
-                    &Style::new(Face::Bold, 8.5).color(accent()),
-                    Align::Left,
-                );
-                self.y -= 16.0;
-                self.table_header(cols);
-                if let (Row::Cells(_), Some(b)) = (row, band) {
-                    let text = match b.split_once(" / ") {
-                        Some((en, zh)) => format!("{en} (continued) / {zh}（续）"),
-                        None => format!("{b} (continued) / （续）"),
-                    };
-                    self.band_row(&text);
-                }
+                let open_band = band.filter(|_| matches!(row, Row::Cells(_)));
+                self.continue_table(cols, continued, open_band);
             }
             match row {
                 Row::Band(text) => {
@@ -911,50 +772,77 @@ impl Layout {
                     zebra = false;
                 }
                 Row::Cells(cells) => {
-                    let h = heights[i].0;
-                    let y0 = self.y;
-                    if zebra {
-                        self.c()
-                            .fill_rect(MARGIN, y0 - h, CONTENT_W, h, grey(0.965));
-                    }
+                    self.cells_row(cols, cells, &heights[i], zebra);
                     zebra = !zebra;
-                    let mut x = MARGIN;
-                    for ((c, col), lines) in cells.iter().zip(cols).zip(&heights[i].1) {
-                        let style = match &c.color {
-                            Some(color) => cell.clone().color(color.clone()),
-                            None => cell.clone(),
-                        };
-                        let tx = match col.align {
-                            Align::Left => x + CELL_PAD,
-                            Align::Right => x + col.width - CELL_PAD,
-                            Align::Center => x + col.width / 2.0,
-                        };
-                        let mut ty = y0 - 1.5 - CELL_SIZE;
-                        for line in lines {
-                            self.c().text_fit(
-                                f,
-                                (tx, ty),
-                                line,
-                                &style,
-                                col.align,
-                                col.width - 2.0 * CELL_PAD,
-                            );
-                            ty -= CELL_LINE_H;
-                        }
-                        if x > MARGIN {
-                            self.c().line((x, y0), (x, y0 - h), 0.3, grey(0.72));
-                        }
-                        x += col.width;
-                    }
-                    self.y -= h;
-                    let y1 = self.y;
-                    self.hline(0.3, grey(0.72));
-                    self.c().line((MARGIN, y0), (MARGIN, y1), 0.6, grey(0.45));
-                    self.c().line((RIGHT, y0), (RIGHT, y1), 0.6, grey(0.45));
                 }
             }
         }
         self.hline(0.8, grey(0.3));
+    }
+
+    /// A new page repeats the table's caption and header, and the band the rows belong to.
+    fn continue_table(&mut self, cols: &[Column], continued: &str, band: Option<&str>) {
+        self.new_page();
+        self.text(
+            MARGIN,
+            self.y - 9.0,
+            continued,
+            &Style::new(Face::Bold, 8.5).color(accent()),
+            Align::Left,
+        );
+        self.y -= 16.0;
+        self.table_header(cols);
+        if let Some(b) = band {
+            let text = match b.split_once(" / ") {
+                Some((en, zh)) => format!("{en} (continued) / {zh}（续）"),
+                None => format!("{b} (continued) / （续）"),
+            };
+            self.band_row(&text);
+        }
+    }
+
+    fn cells_row(
+        &mut self,
+        cols: &[Column],
+        cells: &[Cell],
+        (h, wrapped): &(f32, Vec<Vec<String>>),
+        zebra: bool,
+    ) {
+        let (f, h) = (self.f, *h);
+        let cell = Style::new(Face::Regular, CELL_SIZE);
+        let y0 = self.y;
+        if zebra {
+            self.c()
+                .fill_rect(MARGIN, y0 - h, CONTENT_W, h, grey(0.965));
+        }
+        let mut x = MARGIN;
+        for ((c, col), lines) in cells.iter().zip(cols).zip(wrapped) {
+            let style = match &c.color {
+                Some(color) => cell.clone().color(color.clone()),
+                None => cell.clone(),
+            };
+            let tx = match col.align {
+                Align::Left => x + CELL_PAD,
+                Align::Right => x + col.width - CELL_PAD,
+                Align::Center => x + col.width / 2.0,
+            };
+            let mut ty = y0 - 1.5 - CELL_SIZE;
+            for line in lines {
+                let width = col.width - 2.0 * CELL_PAD;
+                self.c()
+                    .text_fit(f, (tx, ty), line, &style, col.align, width);
+                ty -= CELL_LINE_H;
+            }
+            if x > MARGIN {
+                self.c().line((x, y0), (x, y0 - h), 0.3, grey(0.72));
+            }
+            x += col.width;
+        }
+        self.y -= h;
+        let y1 = self.y;
+        self.hline(0.3, grey(0.72));
+        self.c().line((MARGIN, y0), (MARGIN, y1), 0.6, grey(0.45));
+        self.c().line((RIGHT, y0), (RIGHT, y1), 0.6, grey(0.45));
     }
 
     fn table_header(&mut self, cols: &[Column]) {
@@ -1223,4 +1111,145 @@ fn qr_code(c: &mut Canvas, data: &str, x: f32, y: f32, size: f32) -> Result<(), 
         }
     }
     Ok(())
+}
+
+type Label = (&'static str, &'static str);
+
+/// The rows of the information grid, each one to four labelled cells.
+fn info_rows(view: &CertificateView) -> Vec<Vec<(Label, String)>> {
+    let item = &view.item;
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "—".to_string());
+    let date = |d: Option<chrono::NaiveDate>| {
+        d.map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "—".to_string())
+    };
+    let kind = quantity_kind_words(&item.quantity_kind);
+    let description = match &item.description {
+        Some(d) => format!("{d} ({kind})"),
+        None => kind,
+    };
+    let range = item
+        .range
+        .as_ref()
+        .map(|(lo, hi)| format!("{} to / 至 {}", quantity(lo), quantity(hi)))
+        .unwrap_or_else(|| "—".to_string());
+    let environment = if view.environment.is_empty() {
+        "—".to_string()
+    } else {
+        view.environment
+            .iter()
+            .map(|(label, q)| format!("{} {}", environment_label(label), quantity(q)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    vec![
+        vec![(("Customer", "客户"), or_dash(&view.customer))],
+        vec![(("Item", "被校物品"), description)],
+        vec![
+            (("Manufacturer", "制造商"), or_dash(&item.manufacturer)),
+            (("Model", "型号"), or_dash(&item.model)),
+        ],
+        vec![
+            (("Serial number", "出厂编号"), or_dash(&item.serial_number)),
+            (("Asset tag", "资产编号"), item.asset_tag.clone()),
+        ],
+        vec![
+            (("Range", "测量范围"), range),
+            (
+                ("Resolution", "分辨力"),
+                item.resolution
+                    .as_ref()
+                    .map(quantity)
+                    .unwrap_or_else(|| "—".to_string()),
+            ),
+        ],
+        vec![(
+            ("Condition on receipt", "接收时状态"),
+            item.condition
+                .clone()
+                .unwrap_or_else(|| "Not recorded / 未记录".to_string()),
+        )],
+        vec![
+            (("Date of receipt", "接收日期"), date(view.received_on)),
+            (
+                ("Date of calibration", "校准日期"),
+                date(Some(view.performed_on)),
+            ),
+        ],
+        vec![
+            (("Date of issue", "签发日期"), date(Some(view.issued_on))),
+            (
+                ("Recommended recalibration", "建议复校日期"),
+                date(view.due_on),
+            ),
+        ],
+        vec![(
+            ("Location of calibration", "校准地点"),
+            or_dash(&view.location),
+        )],
+        vec![(("Method / procedure", "校准方法"), or_dash(&view.procedure))],
+        vec![(("Environmental conditions", "环境条件"), environment)],
+    ]
+}
+
+/// A standard's row: what it is, its make, its certificate and issuer, and until when.
+fn standard_row(s: &StandardView) -> Row {
+    let ident = [&s.manufacturer, &s.model, &s.serial_number]
+        .iter()
+        .filter_map(|o| o.as_deref())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let name = match &s.description {
+        Some(d) => format!("{} — {d}", s.asset_tag),
+        None => s.asset_tag.clone(),
+    };
+    Row::Cells(vec![
+        Cell::plain(name),
+        Cell::plain(if ident.is_empty() {
+            "—".into()
+        } else {
+            ident
+        }),
+        Cell::plain(match (&s.certificate_number, s.certificate_dated) {
+            (Some(number), Some(dated)) => format!("{number} of {dated}"),
+            (Some(number), None) => number.clone(),
+            (None, _) => "—".into(),
+        }),
+        Cell::plain(s.issuer.clone().unwrap_or_else(|| "—".into())),
+        Cell::plain(
+            s.due_on
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "—".into()),
+        ),
+    ])
+}
+
+/// Each row's height and its cells' text wrapped to their columns (a band is one line).
+fn wrap_rows(f: &Fonts, cols: &[Column], rows: &[Row]) -> Vec<(f32, Vec<Vec<String>>)> {
+    let wrap = |c: &Cell, col: &Column| {
+        if col.wrap {
+            f.wrap(
+                &c.text,
+                Face::Regular,
+                CELL_SIZE,
+                col.width - 2.0 * CELL_PAD,
+            )
+        } else {
+            vec![c.text.clone()]
+        }
+    };
+    rows.iter()
+        .map(|row| match row {
+            Row::Band(_) => (CELL_LINE_H + 4.0, Vec::new()),
+            Row::Cells(cells) => {
+                let wrapped: Vec<Vec<String>> = cells
+                    .iter()
+                    .zip(cols)
+                    .map(|(c, col)| wrap(c, col))
+                    .collect();
+                let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                (lines as f32 * CELL_LINE_H + 3.0, wrapped)
+            }
+        })
+        .collect()
 }

@@ -10,17 +10,21 @@ use super::session::CsrfForm;
 use super::{layout, svg, PageError, Session};
 use crate::auth::{roles, UserRole};
 use crate::config::AppConfig;
+use crate::db::calibrations::Calibration;
 use crate::db::calibrations::CalibrationFilter;
 use crate::db::certificates::Document;
 use crate::db::{self, Database, DbConnection};
 use crate::domain::calibration::{CalibrationKind, Stage};
 use crate::domain::certificate::{printed_budget, printed_point};
 use crate::domain::four_eyes::may_decide;
+use crate::domain::instrument::Instrument;
 use crate::domain::states::{CalibrationStatus, CertificateStatus};
-use crate::domain::traceability::trace;
+use crate::domain::traceability::{trace, TraceabilityReport};
+use crate::domain::validity::Validity;
 use crate::http::query::{CertificateQuery, InstrumentQuery};
 use crate::http::{params, Download};
 use crate::workflow;
+use chrono::NaiveDate;
 
 const PER_PAGE: i64 = 50;
 /// The dashboard's "due soon" horizon.
@@ -129,32 +133,7 @@ async fn instrument(
     let session = session?;
     let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
     let (instrument, validity, history, report, outcomes) = database
-        .run(move |conn| -> Result<_, PageError> {
-            let instrument = db::instruments::get(conn, id)?;
-            let validity = db::validity::validity_of_one(conn, id, at)?;
-            let (history, _) = db::calibrations::list(
-                conn,
-                &CalibrationFilter {
-                    instrument_id: Some(id),
-                    page: 1,
-                    per_page: 500,
-                    ..CalibrationFilter::default()
-                },
-            )?;
-            let graph = db::traceability::graph_for(conn, id, at)?;
-            let outcomes: Vec<bool> =
-                db::calibrations::as_found_history(conn, id, params::today())?
-                    .into_iter()
-                    .map(|(_, _, in_tolerance)| in_tolerance)
-                    .collect();
-            Ok((
-                instrument,
-                validity,
-                history,
-                trace(&graph, id, at),
-                outcomes,
-            ))
-        })
+        .run(move |conn| instrument_facts(conn, id, at))
         .await?;
     let suggested_interval = instrument
         .interval_days
@@ -162,18 +141,7 @@ async fn instrument(
     let diagram = report
         .as_ref()
         .map(|report| svg::traceability_diagram(report, &|id| format!("/instruments/{id}")));
-    let history: Vec<Value> = history
-        .iter()
-        .rev()
-        .map(|c| {
-            json!({
-                "id": c.id, "kind": c.kind, "status": c.status, "performed_on": c.performed_on,
-                "due_on": c.due_on, "certificate_number": c.certificate_number,
-                "issuer_certificate": c.issuer.as_ref().and_then(|i| i.get("certificate_number")).cloned(),
-                "out_of_tolerance": c.out_of_tolerance,
-            })
-        })
-        .collect();
+    let history: Vec<Value> = history.iter().rev().map(history_row).collect();
     let title = format!("Instrument {}", instrument.asset_tag);
     Ok(Template::render(
         "instrument",
@@ -190,22 +158,76 @@ async fn instrument(
                 })),
                 "history": history,
                 "suggested_interval_days": suggested_interval,
-                "trace": report.as_ref().map(|r| json!({
-                    "traceable": r.traceable,
-                    "broken_link": r.broken_link.as_ref().map(|b| json!({
-                        "instrument_id": b.instrument_id,
-                        "asset_tag": r.chain.asset_tag_of(b.instrument_id),
-                        "certificate_number": b.certificate_number,
-                        "reason": b.reason.describe(),
-                    })),
-                    "national_standards": r.national_standards,
-                    "chain": r.chain,
-                    "accredited_roots": r.accredited_roots,
-                })),
+                "trace": report.as_ref().map(trace_summary),
                 "diagram": diagram,
             }),
         ),
     ))
+}
+
+type InstrumentFacts = (
+    Instrument,
+    Option<Validity>,
+    Vec<Calibration>,
+    Option<TraceabilityReport>,
+    Vec<bool>,
+);
+
+/// What the instrument page shows, read in one connection: the record, its validity and
+/// chain on `at`, its calibrations, and its as-found outcomes up to today (for the interval
+/// suggestion).
+fn instrument_facts(
+    conn: &mut DbConnection,
+    id: i64,
+    at: NaiveDate,
+) -> Result<InstrumentFacts, PageError> {
+    let instrument = db::instruments::get(conn, id)?;
+    let validity = db::validity::validity_of_one(conn, id, at)?;
+    let (history, _) = db::calibrations::list(
+        conn,
+        &CalibrationFilter {
+            instrument_id: Some(id),
+            page: 1,
+            per_page: 500,
+            ..CalibrationFilter::default()
+        },
+    )?;
+    let graph = db::traceability::graph_for(conn, id, at)?;
+    let outcomes: Vec<bool> = db::calibrations::as_found_history(conn, id, params::today())?
+        .into_iter()
+        .map(|(_, _, in_tolerance)| in_tolerance)
+        .collect();
+    Ok((
+        instrument,
+        validity,
+        history,
+        trace(&graph, id, at),
+        outcomes,
+    ))
+}
+
+fn history_row(c: &Calibration) -> Value {
+    json!({
+        "id": c.id, "kind": c.kind, "status": c.status, "performed_on": c.performed_on,
+        "due_on": c.due_on, "certificate_number": c.certificate_number,
+        "issuer_certificate": c.issuer.as_ref().and_then(|i| i.get("certificate_number")).cloned(),
+        "out_of_tolerance": c.out_of_tolerance,
+    })
+}
+
+fn trace_summary(r: &TraceabilityReport) -> Value {
+    json!({
+        "traceable": r.traceable,
+        "broken_link": r.broken_link.as_ref().map(|b| json!({
+            "instrument_id": b.instrument_id,
+            "asset_tag": r.chain.asset_tag_of(b.instrument_id),
+            "certificate_number": b.certificate_number,
+            "reason": b.reason.describe(),
+        })),
+        "national_standards": r.national_standards,
+        "chain": r.chain,
+        "accredited_roots": r.accredited_roots,
+    })
 }
 
 #[get("/calibrations/<id>")]

@@ -3,55 +3,26 @@
 
 use caltrace::auth::roles;
 use caltrace::db::audit::Actor;
-use caltrace::import::{
-    actor_named, export_instruments, import_calibrations, import_instruments, ImportError,
-};
+use caltrace::import::{actor_named, export_instruments, import_calibrations, ImportError};
 use rocket::http::Status;
 use serde_json::{json, Value};
 
+use crate::common::import::{import_register, import_results_file, row_errors};
 use crate::common::{pressure_gauge, TestApp};
 
 const INSTRUMENTS: &[u8] = include_bytes!("../data/instruments.csv");
 const CALIBRATIONS: &[u8] = include_bytes!("../data/calibrations.csv");
 
-fn import_register(app: &TestApp, bytes: &[u8]) -> Result<Vec<i64>, ImportError> {
-    app.with_conn(|conn| {
-        import_instruments(conn, &Actor::command_line(), "test.csv", bytes, &mut |_| {})
-            .map(|summary| summary.ids)
-    })
-}
-
 fn import_results(app: &TestApp, bytes: &[u8], submit: bool) -> Result<Vec<i64>, ImportError> {
-    import_results_again(app, bytes, submit, false)
-}
-
-fn import_results_again(
-    app: &TestApp,
-    bytes: &[u8],
-    submit: bool,
-    again: bool,
-) -> Result<Vec<i64>, ImportError> {
-    app.with_conn(|conn| {
-        let actor = actor_named(conn, "technician", roles::TECHNICIANS).unwrap();
-        import_calibrations(
-            conn,
-            &actor,
-            "results.csv",
-            bytes,
-            submit,
-            again,
-            &mut |_| {},
-        )
-        .map(|summary| summary.ids)
-    })
+    import_results_file(app, bytes, submit, false)
 }
 
 /// (line, column) of each reported error.
 fn located(error: ImportError) -> Vec<(u64, String)> {
-    match error {
-        ImportError::Rows(errors) => errors.into_iter().map(|e| (e.line, e.column)).collect(),
-        ImportError::Failed(message) => panic!("expected row errors, got: {message}"),
-    }
+    row_errors(error)
+        .into_iter()
+        .map(|e| (e.line, e.column))
+        .collect()
 }
 
 fn register(app: &TestApp) -> Vec<Value> {
@@ -245,7 +216,7 @@ fn a_results_file_records_calibrations_with_values_and_units() {
     let (_, page) = app.get("/api/v1/calibrations", Some("inspector"));
     assert_eq!(page["total"], 3);
     // Asked for (--again), and with --submit: stored submitted, ready for an approver.
-    let ids = import_results_again(&app, CALIBRATIONS, true, true).unwrap();
+    let ids = import_results_file(&app, CALIBRATIONS, true, true).unwrap();
     let (_, page) = app.get("/api/v1/calibrations", Some("inspector"));
     assert_eq!(page["total"], 6);
     let (_, again) = app.get(

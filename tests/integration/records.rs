@@ -2,13 +2,13 @@
 //! certified is refused at create, update, batch and import alike, each a 422
 //! naming the field, and nothing is written.
 
-use caltrace::auth::roles;
-use caltrace::import::{actor_named, import_calibrations, import_instruments, ImportError};
+use caltrace::import::ImportError;
 use chrono::{Days, Utc};
 use rocket::http::Status;
 use serde_json::{json, Value};
 
 use crate::common::fixtures::{calibration, external, issue, point, register, submitted};
+use crate::common::import::{import_register, import_results_file, row_errors};
 use crate::common::{fields, pdf_text, TestApp};
 
 fn today() -> chrono::NaiveDate {
@@ -181,40 +181,20 @@ fn a_working_instrument_or_the_item_itself_is_no_standard() {
 }
 
 fn import(app: &TestApp, csv: &str) -> Result<Vec<i64>, ImportError> {
-    app.with_conn(|conn| {
-        let admin = caltrace::db::audit::Actor::command_line();
-        let register =
-            "asset_tag,role,quantity_kind,range_min,range_max,range_unit,institute,country\n\
-                        PG-9,working,pressure,0,1,MPa,,\nPG-8,working,pressure,0,1,MPa,,\n\
-                        REF-9,reference,pressure,0,10,MPa,,\n";
-        import_instruments(
-            conn,
-            &admin,
-            "register.csv",
-            register.as_bytes(),
-            &mut |_| {},
-        )
-        .expect("register imports");
-        let actor = actor_named(conn, "technician", roles::TECHNICIANS).unwrap();
-        import_calibrations(
-            conn,
-            &actor,
-            "results.csv",
-            csv.as_bytes(),
-            false,
-            false,
-            &mut |_| {},
-        )
-        .map(|summary| summary.ids)
-    })
+    let register =
+        "asset_tag,role,quantity_kind,range_min,range_max,range_unit,institute,country\n\
+                    PG-9,working,pressure,0,1,MPa,,\nPG-8,working,pressure,0,1,MPa,,\n\
+                    REF-9,reference,pressure,0,10,MPa,,\n";
+    import_register(app, register.as_bytes()).expect("register imports");
+    import_results_file(app, csv.as_bytes(), false, false)
 }
 
 /// (column, message) of each row error.
-fn row_errors(error: ImportError) -> Vec<(String, String)> {
-    match error {
-        ImportError::Rows(errors) => errors.into_iter().map(|e| (e.column, e.message)).collect(),
-        ImportError::Failed(message) => panic!("expected row errors, got: {message}"),
-    }
+fn column_messages(error: ImportError) -> Vec<(String, String)> {
+    row_errors(error)
+        .into_iter()
+        .map(|e| (e.column, e.message))
+        .collect()
 }
 
 #[test]
@@ -242,7 +222,7 @@ fn the_import_refuses_the_same_records() {
     ];
     for (row, column, words) in cases {
         let app = TestApp::new();
-        let errors = row_errors(import(&app, &format!("{header}{row}")).unwrap_err());
+        let errors = column_messages(import(&app, &format!("{header}{row}")).unwrap_err());
         assert!(
             errors.iter().any(|(c, m)| c == column && m.contains(words)),
             "{row}: {errors:?}"
@@ -472,7 +452,7 @@ fn a_semicolon_file_and_a_mistyped_audit_head_are_named_as_such() {
     let app = TestApp::new();
     let semicolons = "calibration;asset_tag;performed_on;stage;unit;reference;indicated\n\
                       WO-1;PG-9;2026-02-01;as_found;MPa;0.5;0.5002\n";
-    let errors = row_errors(import(&app, semicolons).unwrap_err());
+    let errors = column_messages(import(&app, semicolons).unwrap_err());
     assert!(
         errors.iter().any(|(_, m)| m.contains("separated by ';'")),
         "{errors:?}"

@@ -3,6 +3,7 @@
 //! Rocket local client, and one user with a token per role.
 
 pub mod fixtures;
+pub mod import;
 pub mod live;
 
 use std::collections::HashMap;
