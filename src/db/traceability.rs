@@ -328,23 +328,6 @@ pub fn graph_for(
     facts_of(conn, &ids)
 }
 
-/// The first broken link of one calibration's chain on its own date, in words
-/// (the standard named by asset tag); `None` when the chain is unbroken.
-pub fn broken_link_text(
-    conn: &mut DbConnection,
-    instrument_id: i64,
-    calibration_id: i64,
-    performed_on: NaiveDate,
-) -> DbResult<Option<String>> {
-    let graph = graph_for(conn, instrument_id, performed_on)?;
-    Ok(
-        broken_link_of_calibration(&graph, instrument_id, calibration_id).map(|link| {
-            let tag = graph.get(&link.instrument_id).map(|i| i.asset_tag.as_str());
-            link.words(tag)
-        }),
-    )
-}
-
 /// How many calibrations one pass of [`refresh_chain_state`] judges: bounds the graph held in
 /// memory when a national standard's change reaches most of the register.
 const REFRESH_BATCH: usize = 5_000;

@@ -383,6 +383,21 @@ impl BrokenLink {
 /// and where: what section 6's `not_traceable` needs. `None` when it is unbroken, and also when
 /// the instrument or the calibration is unknown, or the instrument is a national standard (a
 /// root needs no chain).
+/// The first broken link of one calibration's chain on its own date, in words (the standard
+/// named by asset tag); `None` when the chain is unbroken.
+pub fn broken_link_words(
+    graph: &impl TraceabilityGraph,
+    instrument_id: i64,
+    calibration_id: i64,
+) -> Option<String> {
+    broken_link_of_calibration(graph, instrument_id, calibration_id).map(|link| {
+        let tag = graph
+            .instrument(link.instrument_id)
+            .map(|i| i.asset_tag.as_str());
+        link.words(tag)
+    })
+}
+
 pub fn broken_link_of_calibration(
     graph: &impl TraceabilityGraph,
     instrument_id: i64,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::certificates::{issue_certificate, IssueContext};
+use super::certificates::{issue_certificate, Issue, IssueContext};
 use crate::db::audit::{append, append_many, Actor, Change};
 use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
@@ -20,6 +20,7 @@ use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
 };
+use crate::domain::traceability::{broken_link_words, TraceabilityGraph};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 
@@ -385,13 +386,21 @@ pub fn approve(
         traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
         if let Some(number) = &number {
             let issued = repo::get(conn, id)?;
-            certifiable(conn, &issued, today)?;
+            // One traceability subgraph, on the day of the work, for the check and the
+            // certificate alike.
+            let graph = traceability::graph_for(conn, issued.instrument_id, issued.performed_on)?;
+            certifiable(&issued, &graph, today)?;
             // The certificate is rendered once, here, and kept byte for byte.
             let signatory = match actor.user_id {
                 Some(id) => crate::db::users::profile(conn, id)?.signatory(&actor.name),
                 None => actor.name.clone(),
             };
-            issue_certificate(conn, &issued, number, today, &signatory, context)?;
+            let issue = Issue {
+                number,
+                issued_on: today,
+                signatory: &signatory,
+            };
+            issue_certificate(conn, &issued, &graph, &issue, context)?;
         }
         Ok(repo::audited(conn, actor, "approve", &before)?)
     })
@@ -403,8 +412,8 @@ pub fn approve(
 /// (ISO/IEC 17025 6.5) unless the deviation is stated, which the certificate
 /// then prints with the link that was not traceable.
 fn certifiable(
-    conn: &mut DbConnection,
     calibration: &Calibration,
+    graph: &impl TraceabilityGraph,
     today: NaiveDate,
 ) -> Result<(), ApiError> {
     if calibration.performed_on > today {
@@ -420,13 +429,7 @@ fn certifiable(
     if calibration.deviations.is_some() {
         return Ok(());
     }
-    let broken = traceability::broken_link_text(
-        conn,
-        calibration.instrument_id,
-        calibration.id,
-        calibration.performed_on,
-    )?;
-    match broken {
+    match broken_link_words(graph, calibration.instrument_id, calibration.id) {
         None => Ok(()),
         Some(link) => Err(ApiError::field(
             "deviations",

@@ -2,6 +2,8 @@
 //! register, the calibration, the standards and the traceability chain;
 //! rendering the PDF and the DCC once; storing them byte for byte.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use crate::config::AppConfig;
@@ -11,7 +13,7 @@ use crate::domain::certificate::{
     CertificateView, ItemView, LaboratoryView, ReplacesView, StandardView, TraceabilityRootView,
 };
 use crate::domain::quantity::QuantityJson;
-use crate::domain::traceability::{trace, TraceabilityReport};
+use crate::domain::traceability::{trace, InstrumentFacts, TraceabilityReport};
 use crate::error::ApiError;
 
 /// What issuing needs besides the calibration: the laboratory's identity and
@@ -43,17 +45,24 @@ impl IssueContext {
     }
 }
 
+/// What the approval gives a certificate: its number, its date and who signs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Issue<'a> {
+    pub number: &'a str,
+    pub issued_on: NaiveDate,
+    pub signatory: &'a str,
+}
+
 /// Renders and stores the certificate of an approved internal calibration,
 /// inside the approval's transaction.
 pub fn issue_certificate(
     conn: &mut DbConnection,
     calibration: &Calibration,
-    number: &str,
-    issued_on: NaiveDate,
-    signatory: &str,
+    graph: &HashMap<i64, InstrumentFacts>,
+    issue: &Issue,
     context: &IssueContext,
 ) -> Result<CertificateView, ApiError> {
-    let view = build_view(conn, calibration, number, issued_on, signatory, context)?;
+    let view = build_view(conn, calibration, graph, issue, context)?;
     let pdf = crate::pdf::render(&view)
         .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
     let dcc = crate::dcc::render(&view)
@@ -171,20 +180,22 @@ fn item_view(
 pub fn build_view(
     conn: &mut DbConnection,
     calibration: &Calibration,
-    number: &str,
-    issued_on: NaiveDate,
-    signatory: &str,
+    graph: &HashMap<i64, InstrumentFacts>,
+    issue: &Issue,
     context: &IssueContext,
 ) -> Result<CertificateView, ApiError> {
+    let Issue {
+        number,
+        issued_on,
+        signatory,
+    } = *issue;
     let instrument = db::instruments::get(conn, calibration.instrument_id)?;
     let standards = calibration
         .standards_used
         .iter()
         .map(|&id| standard_view(conn, id, calibration.performed_on, context))
         .collect::<Result<Vec<_>, _>>()?;
-    let graph =
-        db::traceability::graph_for(conn, calibration.instrument_id, calibration.performed_on)?;
-    let report = trace(&graph, calibration.instrument_id, calibration.performed_on)
+    let report = trace(graph, calibration.instrument_id, calibration.performed_on)
         .ok_or_else(|| ApiError::Internal("the calibrated instrument vanished".to_string()))?;
     let replaces = calibration.replaces.as_ref().map(|r| ReplacesView {
         number: r["number"].as_str().unwrap_or_default().to_string(),
