@@ -199,97 +199,21 @@ fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
-            let mut j = i;
-            while j < chars.len() && chars[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j < chars.len() && chars[j] == '.' {
-                j += 1;
-                while j < chars.len() && chars[j].is_ascii_digit() {
-                    j += 1;
-                }
-            }
-            if j < chars.len() && (chars[j] == 'e' || chars[j] == 'E') {
-                let mut k = j + 1;
-                if k < chars.len() && (chars[k] == '+' || chars[k] == '-') {
-                    k += 1;
-                }
-                if k < chars.len() && chars[k].is_ascii_digit() {
-                    while k < chars.len() && chars[k].is_ascii_digit() {
-                        k += 1;
-                    }
-                    j = k;
-                } else {
-                    return Err(err(
-                        j + 1,
-                        "an exponent in a number needs digits (write 1e-6)",
-                    ));
-                }
-            }
-            let literal: String = chars[i..j].iter().collect();
-            let value: f64 = literal
-                .parse()
-                .map_err(|_| err(start, format!("'{literal}' is not a number")))?;
-            if !value.is_finite() {
-                return Err(err(start, format!("'{literal}' is too large")));
-            }
-            if j < chars.len() && (chars[j].is_ascii_alphabetic() || chars[j] == '_') {
-                return Err(err(
-                    j + 1,
-                    "a number directly followed by a name: write '*' between them (units are given with the inputs, not in the model)",
-                ));
-            }
-            tokens.push(Token {
-                tok: Tok::Number(value),
-                start,
-                end: j + 1,
-            });
-            i = j;
-            continue;
-        }
-        if c.is_ascii_alphabetic() || c == '_' {
-            let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
-                j += 1;
-            }
-            tokens.push(Token {
-                tok: Tok::Name(chars[i..j].iter().collect()),
-                start,
-                end: j + 1,
-            });
-            i = j;
-            continue;
-        }
-        let tok = match c {
-            '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
-            '(' => Tok::Open,
-            ')' => Tok::Close,
-            '\u{2212}' => {
-                return Err(err(start, "'−' (U+2212) is not the minus sign: write '-'"));
-            }
-            '·' | '×' => return Err(err(start, format!("'{c}' is not an operator: write '*'"))),
-            _ => {
-                return Err(err(
-                    start,
-                    format!(
-                        "unexpected character {c:?}: the model uses numbers, input names, + - * / ^, parentheses, pi and the functions {}",
-                        function_list()
-                    ),
-                ))
-            }
+        let (tok, next) = if starts_number(&chars, i) {
+            let (value, next) = number(&chars, i)?;
+            (Tok::Number(value), next)
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let next = name_end(&chars, i);
+            (Tok::Name(chars[i..next].iter().collect()), next)
+        } else {
+            (operator(&chars, i)?, i + 1)
         };
-        // `**` is a common spelling of a power; say so instead of "unexpected '*'".
-        if c == '*' && chars.get(i + 1) == Some(&'*') {
-            return Err(err(start, "'**' is not an operator: write '^' for a power"));
-        }
         tokens.push(Token {
             tok,
             start,
-            end: start + 1,
+            end: next + 1,
         });
-        i += 1;
+        i = next;
     }
     tokens.push(Token {
         tok: Tok::End,
@@ -297,6 +221,99 @@ fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
         end: chars.len() + 1,
     });
     Ok(tokens)
+}
+
+/// A digit, or a point followed by a digit (`.5`).
+fn starts_number(chars: &[char], i: usize) -> bool {
+    chars[i].is_ascii_digit()
+        || (chars[i] == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+}
+
+/// First index at or after `j` that is not a digit.
+fn digits_end(chars: &[char], mut j: usize) -> usize {
+    while j < chars.len() && chars[j].is_ascii_digit() {
+        j += 1;
+    }
+    j
+}
+
+/// The number starting at index `i`: its value and the index after it.
+fn number(chars: &[char], i: usize) -> Result<(f64, usize), ParseError> {
+    let start = i + 1;
+    let mut j = digits_end(chars, i);
+    if j < chars.len() && chars[j] == '.' {
+        j = digits_end(chars, j + 1);
+    }
+    if j < chars.len() && (chars[j] == 'e' || chars[j] == 'E') {
+        j = exponent_end(chars, j)?;
+    }
+    let literal: String = chars[i..j].iter().collect();
+    let value: f64 = literal
+        .parse()
+        .map_err(|_| err(start, format!("'{literal}' is not a number")))?;
+    if !value.is_finite() {
+        return Err(err(start, format!("'{literal}' is too large")));
+    }
+    if j < chars.len() && (chars[j].is_ascii_alphabetic() || chars[j] == '_') {
+        return Err(err(
+            j + 1,
+            "a number directly followed by a name: write '*' between them (units are given with the inputs, not in the model)",
+        ));
+    }
+    Ok((value, j))
+}
+
+/// The index after the exponent whose 'e' or 'E' is at index `j`.
+fn exponent_end(chars: &[char], j: usize) -> Result<usize, ParseError> {
+    let mut k = j + 1;
+    if k < chars.len() && (chars[k] == '+' || chars[k] == '-') {
+        k += 1;
+    }
+    if k < chars.len() && chars[k].is_ascii_digit() {
+        Ok(digits_end(chars, k))
+    } else {
+        Err(err(
+            j + 1,
+            "an exponent in a number needs digits (write 1e-6)",
+        ))
+    }
+}
+
+/// The index after the name starting at index `i`.
+fn name_end(chars: &[char], mut j: usize) -> usize {
+    while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+        j += 1;
+    }
+    j
+}
+
+/// The one-character token at index `i`, or why it is not one.
+fn operator(chars: &[char], i: usize) -> Result<Tok, ParseError> {
+    let c = chars[i];
+    let start = i + 1;
+    let tok = match c {
+        '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
+        '(' => Tok::Open,
+        ')' => Tok::Close,
+        '\u{2212}' => {
+            return Err(err(start, "'−' (U+2212) is not the minus sign: write '-'"));
+        }
+        '·' | '×' => return Err(err(start, format!("'{c}' is not an operator: write '*'"))),
+        _ => {
+            return Err(err(
+                start,
+                format!(
+                    "unexpected character {c:?}: the model uses numbers, input names, + - * / ^, parentheses, pi and the functions {}",
+                    function_list()
+                ),
+            ))
+        }
+    };
+    // `**` is a common spelling of a power; say so instead of "unexpected '*'".
+    if c == '*' && chars.get(i + 1) == Some(&'*') {
+        return Err(err(start, "'**' is not an operator: write '^' for a power"));
+    }
+    Ok(tok)
 }
 
 pub fn function_list() -> String {
@@ -406,65 +423,10 @@ impl Parser {
                 node: Node::Number(v),
                 span,
             }),
-            Tok::Name(name) => {
-                if let Some(func) = Func::from_name(&name) {
-                    if self.peek().tok != Tok::Open {
-                        return Err(err(
-                            self.peek().start,
-                            format!("'{name}' is a function: write {name}(…)"),
-                        ));
-                    }
-                    let open = self.next();
-                    let argument = self.expr()?;
-                    let close = self.next();
-                    if close.tok != Tok::Close {
-                        return Err(err(
-                            close.start,
-                            format!(
-                                "expected ')' to close the '(' at character {}, found {}",
-                                open.start,
-                                describe(&close.tok)
-                            ),
-                        ));
-                    }
-                    return Ok(Expr {
-                        node: Node::Call(func, Box::new(argument)),
-                        span: Span {
-                            start: token.start,
-                            end: close.end,
-                        },
-                    });
-                }
-                if self.peek().tok == Tok::Open {
-                    return Err(err(
-                        token.start,
-                        format!("unknown function '{name}': use {}", function_list()),
-                    ));
-                }
-                if name == "pi" {
-                    return Ok(Expr {
-                        node: Node::Pi,
-                        span,
-                    });
-                }
-                Ok(Expr {
-                    node: Node::Name(name),
-                    span,
-                })
-            }
+            Tok::Name(name) => self.named(name, span),
             Tok::Open => {
                 let inner = self.expr()?;
-                let close = self.next();
-                if close.tok != Tok::Close {
-                    return Err(err(
-                        close.start,
-                        format!(
-                            "expected ')' to close the '(' at character {}, found {}",
-                            token.start,
-                            describe(&close.tok)
-                        ),
-                    ));
-                }
+                let close = self.close(token.start)?;
                 Ok(Expr {
                     node: inner.node,
                     span: Span {
@@ -481,6 +443,60 @@ impl Parser {
                 ),
             )),
         }
+    }
+
+    /// A name already read at `span`: a function call, the constant pi or an input.
+    fn named(&mut self, name: String, span: Span) -> Result<Expr, ParseError> {
+        if let Some(func) = Func::from_name(&name) {
+            return self.call(func, &name, span.start);
+        }
+        if self.peek().tok == Tok::Open {
+            return Err(err(
+                span.start,
+                format!("unknown function '{name}': use {}", function_list()),
+            ));
+        }
+        let node = if name == "pi" {
+            Node::Pi
+        } else {
+            Node::Name(name)
+        };
+        Ok(Expr { node, span })
+    }
+
+    /// The parenthesised argument of `func`, whose name was read at `start`.
+    fn call(&mut self, func: Func, name: &str, start: usize) -> Result<Expr, ParseError> {
+        if self.peek().tok != Tok::Open {
+            return Err(err(
+                self.peek().start,
+                format!("'{name}' is a function: write {name}(…)"),
+            ));
+        }
+        let open = self.next();
+        let argument = self.expr()?;
+        let close = self.close(open.start)?;
+        Ok(Expr {
+            node: Node::Call(func, Box::new(argument)),
+            span: Span {
+                start,
+                end: close.end,
+            },
+        })
+    }
+
+    /// The ')' matching the '(' at character `open`.
+    fn close(&mut self, open: usize) -> Result<Token, ParseError> {
+        let close = self.next();
+        if close.tok != Tok::Close {
+            return Err(err(
+                close.start,
+                format!(
+                    "expected ')' to close the '(' at character {open}, found {}",
+                    describe(&close.tok)
+                ),
+            ));
+        }
+        Ok(close)
     }
 }
 
