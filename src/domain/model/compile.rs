@@ -135,84 +135,13 @@ impl Compiler<'_> {
                 Dimension::DIMENSIONLESS,
                 Some(std::f64::consts::PI),
             )),
-            Node::Name(name) => {
-                let i = self
-                    .names
-                    .iter()
-                    .position(|n| n == name)
-                    .ok_or_else(|| at(e.span.start, format!("'{name}' is not an input")))?;
-                let scale = self.scales[i];
-                if scale.is_affine() {
-                    return Ok(Val::Affine {
-                        input: i,
-                        position: e.span.start,
-                    });
-                }
-                let load = self.emit(Op::Input(i));
-                let reg = if scale.factor == 1.0 {
-                    load
-                } else {
-                    self.emit(Op::Scale(load, scale.factor))
-                };
-                Ok(Val::Reg {
-                    reg,
-                    dim: scale.dimension,
-                    constant: None,
-                })
-            }
+            Node::Name(name) => self.input(name, e.span.start),
             Node::Neg(x) => {
                 let v = self.check(x)?;
                 let (a, dim, c) = self.value(v)?;
                 Ok(self.emit_value(Op::Neg(a), dim, c.map(|c| -c)))
             }
-            Node::Call(func, x) => {
-                let v = self.check(x)?;
-                let (a, dim, c) = self.value(v)?;
-                let out_dim = match func {
-                    Func::Abs => dim,
-                    Func::Sqrt => {
-                        let mut half = [0i8; 7];
-                        for (h, e) in half.iter_mut().zip(dim.0) {
-                            if e % 2 != 0 {
-                                return Err(at(
-                                    x.span.start,
-                                    format!(
-                                        "sqrt of a quantity of dimension {} has no dimension with integer exponents",
-                                        dim.describe()
-                                    ),
-                                ));
-                            }
-                            *h = e / 2;
-                        }
-                        Dimension(half)
-                    }
-                    _ => {
-                        if !dim.is_dimensionless() {
-                            return Err(at(
-                                x.span.start,
-                                format!(
-                                    "the argument of {} must be dimensionless (angles in radians), found {}",
-                                    func.name(),
-                                    dim.describe()
-                                ),
-                            ));
-                        }
-                        Dimension::DIMENSIONLESS
-                    }
-                };
-                let constant = c.map(|c| apply(*func, c)).filter(|v| v.is_finite());
-                if c.is_some() && constant.is_none() {
-                    return Err(at(
-                        e.span.start,
-                        format!(
-                            "{}({}) is not a finite number",
-                            func.name(),
-                            c.unwrap_or(0.0)
-                        ),
-                    ));
-                }
-                Ok(self.emit_value(Op::Call(*func, a), out_dim, constant))
-            }
+            Node::Call(func, x) => self.call(*func, x, e.span.start),
             Node::Binary {
                 op,
                 at: position,
@@ -220,6 +149,66 @@ impl Compiler<'_> {
                 right,
             } => self.binary(*op, *position, left, right),
         }
+    }
+
+    /// An input written at `position`, scaled to coherent SI; an affine temperature is kept
+    /// apart until it meets the other side of its difference.
+    fn input(&mut self, name: &str, position: usize) -> Result<Val, CheckError> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| at(position, format!("'{name}' is not an input")))?;
+        let scale = self.scales[i];
+        if scale.is_affine() {
+            return Ok(Val::Affine { input: i, position });
+        }
+        let load = self.emit(Op::Input(i));
+        let reg = if scale.factor == 1.0 {
+            load
+        } else {
+            self.emit(Op::Scale(load, scale.factor))
+        };
+        Ok(Val::Reg {
+            reg,
+            dim: scale.dimension,
+            constant: None,
+        })
+    }
+
+    /// `func(x)`, the call written at `position`; a constant argument is folded.
+    fn call(&mut self, func: Func, x: &Expr, position: usize) -> Result<Val, CheckError> {
+        let v = self.check(x)?;
+        let (a, dim, c) = self.value(v)?;
+        let out_dim = match func {
+            Func::Abs => dim,
+            Func::Sqrt => square_root_dimension(dim, x.span.start)?,
+            _ => {
+                if !dim.is_dimensionless() {
+                    return Err(at(
+                        x.span.start,
+                        format!(
+                            "the argument of {} must be dimensionless (angles in radians), found {}",
+                            func.name(),
+                            dim.describe()
+                        ),
+                    ));
+                }
+                Dimension::DIMENSIONLESS
+            }
+        };
+        let constant = c.map(|c| apply(func, c)).filter(|v| v.is_finite());
+        if c.is_some() && constant.is_none() {
+            return Err(at(
+                position,
+                format!(
+                    "{}({}) is not a finite number",
+                    func.name(),
+                    c.unwrap_or(0.0)
+                ),
+            ));
+        }
+        Ok(self.emit_value(Op::Call(func, a), out_dim, constant))
     }
 
     /// t − t0 of two affine inputs (°C, °F) on t's scale, times t's factor: an
@@ -369,6 +358,25 @@ impl Compiler<'_> {
     }
 }
 
+/// Half of each exponent of `dim`: sqrt(m²) is m, sqrt(m) is no unit. `argument_at` is where
+/// the argument of sqrt starts.
+fn square_root_dimension(dim: Dimension, argument_at: usize) -> Result<Dimension, CheckError> {
+    let mut half = [0i8; 7];
+    for (h, e) in half.iter_mut().zip(dim.0) {
+        if e % 2 != 0 {
+            return Err(at(
+                argument_at,
+                format!(
+                    "sqrt of a quantity of dimension {} has no dimension with integer exponents",
+                    dim.describe()
+                ),
+            ));
+        }
+        *h = e / 2;
+    }
+    Ok(Dimension(half))
+}
+
 /// Checks units through `expr` and compiles it. `names[i]` and `scales[i]` describe input i;
 /// the result must have `measurand.dimension`, and is expressed in the measurand's unit.
 pub fn compile(
@@ -430,6 +438,93 @@ pub struct Dual {
 }
 
 impl Dual {
+    /// Operation `op` of a program on the registers computed so far, at the inputs `x`;
+    /// the input `wrt` is the one differentiated by.
+    fn operation(op: Op, x: &[f64], wrt: Option<usize>, regs: &[Dual]) -> Dual {
+        let r = |i: usize| regs[i];
+        match op {
+            Op::Input(i) => Dual {
+                v: x[i],
+                d: if Some(i) == wrt { 1.0 } else { 0.0 },
+            },
+            Op::Const(c) => Dual { v: c, d: 0.0 },
+            Op::Add(a, b) => Dual {
+                v: r(a).v + r(b).v,
+                d: r(a).d + r(b).d,
+            },
+            Op::Sub(a, b) => Dual {
+                v: r(a).v - r(b).v,
+                d: r(a).d - r(b).d,
+            },
+            Op::Mul(a, b) => Dual {
+                v: r(a).v * r(b).v,
+                d: r(a).d * r(b).v + r(a).v * r(b).d,
+            },
+            Op::Div(a, b) => {
+                let (p, q) = (r(a), r(b));
+                let v = p.v / q.v;
+                Dual {
+                    v,
+                    d: (p.d - v * q.d) / q.v,
+                }
+            }
+            Op::Neg(a) => Dual {
+                v: -r(a).v,
+                d: -r(a).d,
+            },
+            Op::Scale(a, k) => Dual {
+                v: r(a).v * k,
+                d: r(a).d * k,
+            },
+            Op::Affine(a, k, m) => Dual {
+                v: r(a).v * k + m,
+                d: r(a).d * k,
+            },
+            Op::Powi(a, n) => Dual::powi(r(a), n),
+            Op::Powf(a, e) => Dual::powf(r(a), e),
+            Op::Pow(a, b) => Dual::pow(r(a), r(b)),
+            Op::Call(f, a) => Dual::call(f, r(a)),
+        }
+    }
+
+    /// p^n for a constant integer n; a constant base keeps a derivative of exactly zero.
+    fn powi(p: Dual, n: i32) -> Dual {
+        Dual {
+            v: p.v.powi(n),
+            d: if p.d == 0.0 || n == 0 {
+                0.0
+            } else {
+                f64::from(n) * p.v.powi(n - 1) * p.d
+            },
+        }
+    }
+
+    /// p^e for a constant real e.
+    fn powf(p: Dual, e: f64) -> Dual {
+        Dual {
+            v: p.v.powf(e),
+            d: if p.d == 0.0 {
+                0.0
+            } else {
+                e * p.v.powf(e - 1.0) * p.d
+            },
+        }
+    }
+
+    /// p^q with both computed: each term only where its operand varies, so that a negative
+    /// base to a constant exponent (no ln) or a 0·∞ does not make the derivative NaN.
+    fn pow(p: Dual, q: Dual) -> Dual {
+        let v = p.v.powf(q.v);
+        let mut d = 0.0;
+        if p.d != 0.0 {
+            d += q.v * p.v.powf(q.v - 1.0) * p.d;
+        }
+        if q.d != 0.0 {
+            d += v * p.v.ln() * q.d;
+        }
+        Dual { v, d }
+    }
+
     fn call(f: Func, x: Dual) -> Dual {
         let v = apply(f, x.v);
         let slope = match f {
@@ -465,81 +560,7 @@ impl Program {
     pub fn eval_dual(&self, x: &[f64], wrt: Option<usize>, regs: &mut Vec<Dual>) -> Dual {
         regs.clear();
         for op in &self.ops {
-            let r = |i: usize| regs[i];
-            let out = match *op {
-                Op::Input(i) => Dual {
-                    v: x[i],
-                    d: if Some(i) == wrt { 1.0 } else { 0.0 },
-                },
-                Op::Const(c) => Dual { v: c, d: 0.0 },
-                Op::Add(a, b) => Dual {
-                    v: r(a).v + r(b).v,
-                    d: r(a).d + r(b).d,
-                },
-                Op::Sub(a, b) => Dual {
-                    v: r(a).v - r(b).v,
-                    d: r(a).d - r(b).d,
-                },
-                Op::Mul(a, b) => Dual {
-                    v: r(a).v * r(b).v,
-                    d: r(a).d * r(b).v + r(a).v * r(b).d,
-                },
-                Op::Div(a, b) => {
-                    let (p, q) = (r(a), r(b));
-                    let v = p.v / q.v;
-                    Dual {
-                        v,
-                        d: (p.d - v * q.d) / q.v,
-                    }
-                }
-                Op::Neg(a) => Dual {
-                    v: -r(a).v,
-                    d: -r(a).d,
-                },
-                Op::Scale(a, k) => Dual {
-                    v: r(a).v * k,
-                    d: r(a).d * k,
-                },
-                Op::Affine(a, k, m) => Dual {
-                    v: r(a).v * k + m,
-                    d: r(a).d * k,
-                },
-                Op::Powi(a, n) => {
-                    let p = r(a);
-                    Dual {
-                        v: p.v.powi(n),
-                        d: if p.d == 0.0 || n == 0 {
-                            0.0
-                        } else {
-                            f64::from(n) * p.v.powi(n - 1) * p.d
-                        },
-                    }
-                }
-                Op::Powf(a, e) => {
-                    let p = r(a);
-                    Dual {
-                        v: p.v.powf(e),
-                        d: if p.d == 0.0 {
-                            0.0
-                        } else {
-                            e * p.v.powf(e - 1.0) * p.d
-                        },
-                    }
-                }
-                Op::Pow(a, b) => {
-                    let (p, q) = (r(a), r(b));
-                    let v = p.v.powf(q.v);
-                    let mut d = 0.0;
-                    if p.d != 0.0 {
-                        d += q.v * p.v.powf(q.v - 1.0) * p.d;
-                    }
-                    if q.d != 0.0 {
-                        d += v * p.v.ln() * q.d;
-                    }
-                    Dual { v, d }
-                }
-                Op::Call(f, a) => Dual::call(f, r(a)),
-            };
+            let out = Dual::operation(*op, x, wrt, regs);
             regs.push(out);
         }
         *regs.last().expect("a program has at least one operation")
