@@ -652,37 +652,9 @@ fn check_correlations(
                 "must be a number in [-1, 1]",
             ));
         }
-        if c.inputs.len() != 2 {
-            errors.push(FieldError::new(
-                field("inputs"),
-                format!("must name two inputs (got {})", c.inputs.len()),
-            ));
+        let Some(pair) = correlated_pair(&c.inputs, names, &field, errors) else {
             continue;
-        }
-        let mut pair = [usize::MAX; 2];
-        let mut ok = true;
-        for (j, name) in c.inputs.iter().enumerate() {
-            match names.iter().position(|n| n == name) {
-                None => {
-                    errors.push(FieldError::new(
-                        field(&format!("inputs[{j}]")),
-                        format!("'{name}' is not an input"),
-                    ));
-                    ok = false;
-                }
-                Some(i) => pair[j] = i,
-            }
-        }
-        if !ok {
-            continue;
-        }
-        if pair[0] == pair[1] {
-            errors.push(FieldError::new(
-                field("inputs"),
-                "a correlation is between two distinct inputs",
-            ));
-            continue;
-        }
+        };
         let key = (pair[0].min(pair[1]), pair[0].max(pair[1]));
         if seen.contains(&key) {
             errors.push(FieldError::new(
@@ -695,22 +667,13 @@ fn check_correlations(
             continue;
         }
         seen.push(key);
+        let mut ok = true;
         for (j, &i) in pair.iter().enumerate() {
             let Some(input) = &inputs[i] else {
                 ok = false;
                 continue;
             };
-            let why = match input.uncertainty {
-                None => Some("is an exact constant: only inputs with an uncertainty can be correlated".to_string()),
-                Some((_, Some(nu), _)) => Some(format!(
-                    "has {nu} degrees of freedom: correlated inputs must have infinite degrees of freedom (GUM gives no ν_eff for them)"
-                )),
-                Some((_, None, shape)) if shape != Shape::Normal && method != Method::Gum => Some(
-                    "is not normal: for Monte Carlo correlated inputs must be Gaussian (JCGM 101 6.4.8)".to_string(),
-                ),
-                _ => None,
-            };
-            if let Some(why) = why {
+            if let Some(why) = why_not_correlatable(input, method) {
                 errors.push(FieldError::new(
                     field(&format!("inputs[{j}]")),
                     format!("{} {why}", names[i]),
@@ -723,6 +686,66 @@ fn check_correlations(
         }
     }
     out
+}
+
+/// The two distinct inputs a correlation names, as indices; None (with the errors) otherwise.
+fn correlated_pair(
+    pair_names: &[String],
+    names: &[&str],
+    field: &impl Fn(&str) -> String,
+    errors: &mut Vec<FieldError>,
+) -> Option<[usize; 2]> {
+    if pair_names.len() != 2 {
+        errors.push(FieldError::new(
+            field("inputs"),
+            format!("must name two inputs (got {})", pair_names.len()),
+        ));
+        return None;
+    }
+    let mut pair = [usize::MAX; 2];
+    let mut ok = true;
+    for (j, name) in pair_names.iter().enumerate() {
+        match names.iter().position(|n| n == name) {
+            None => {
+                errors.push(FieldError::new(
+                    field(&format!("inputs[{j}]")),
+                    format!("'{name}' is not an input"),
+                ));
+                ok = false;
+            }
+            Some(i) => pair[j] = i,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if pair[0] == pair[1] {
+        errors.push(FieldError::new(
+            field("inputs"),
+            "a correlation is between two distinct inputs",
+        ));
+        return None;
+    }
+    Some(pair)
+}
+
+/// Why `input` may not be correlated, after its name: GUM's ν_eff (Welch–Satterthwaite, G.4)
+/// holds only for independent inputs, so a correlated one must have infinite ν; and
+/// JCGM 101 6.4.8 samples correlated inputs from a multivariate Gaussian only.
+fn why_not_correlatable(input: &Input, method: Method) -> Option<String> {
+    match input.uncertainty {
+        None => Some(
+            "is an exact constant: only inputs with an uncertainty can be correlated".to_string(),
+        ),
+        Some((_, Some(nu), _)) => Some(format!(
+            "has {nu} degrees of freedom: correlated inputs must have infinite degrees of freedom (GUM gives no ν_eff for them)"
+        )),
+        Some((_, None, shape)) if shape != Shape::Normal && method != Method::Gum => Some(
+            "is not normal: for Monte Carlo correlated inputs must be Gaussian (JCGM 101 6.4.8)"
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// The correlated inputs (sorted) and the eigen-decomposition of their correlation matrix;
