@@ -366,73 +366,121 @@ pub fn run(
             Ok(summarise(&mut values, p, kind, true))
         }
         Trials::Adaptive { significant_digits } => {
-            let j = (100.0 / (1.0 - p)).ceil();
-            let batch = if j.is_finite() && j > CHUNK as f64 {
-                // whole chunks, so that each batch starts a fresh stream
-                ((j as usize).div_ceil(CHUNK) * CHUNK).min(MAX_TRIALS)
-            } else {
-                CHUNK
-            };
-            let chunks_per_batch = (batch / CHUNK) as u64;
-            let mut values: Vec<f64> = Vec::new();
-            let mut stats: Vec<[f64; 4]> = Vec::new();
-            let mut scratch_sorted: Vec<f64> = Vec::with_capacity(batch);
-            let mut converged = false;
-            // Running sums about the first batch's mean, so that u(y) of all values so far costs
-            // nothing per batch (recomputing it would make 10³ batches quadratic).
-            let mut shift = f64::NAN;
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            while values.len() + batch <= MAX_TRIALS {
-                let h = stats.len();
-                let start = values.len();
-                values.resize(start + batch, 0.0);
-                let bad = simulate(
-                    setup,
-                    seed,
-                    h as u64 * chunks_per_batch,
-                    &mut values[start..],
-                );
-                if bad > 0 {
-                    return Err(NotFinite {
-                        bad,
-                        trials: values.len(),
-                    });
-                }
-                let this = &values[start..];
-                let (y, u) = mean_sd(this);
-                if shift.is_nan() {
-                    shift = y;
-                }
-                for v in this {
-                    let d = v - shift;
-                    s1 += d;
-                    s2 += d * d;
-                }
-                scratch_sorted.clear();
-                scratch_sorted.extend_from_slice(this);
-                scratch_sorted.sort_unstable_by(f64::total_cmp);
-                let (lo, hi) = coverage_interval(&scratch_sorted, p, kind);
-                stats.push([y, u, lo, hi]);
-                if stats.len() < 2 {
-                    continue;
-                }
-                let hn = stats.len() as f64;
-                let n = values.len() as f64;
-                let u_all = ((s2 - s1 * s1 / n) / (n - 1.0)).max(0.0).sqrt();
-                let delta = numerical_tolerance(u_all, significant_digits);
-                let all_within = (0..4).all(|k| {
-                    let mean = stats.iter().map(|s| s[k]).sum::<f64>() / hn;
-                    let var = stats.iter().map(|s| (s[k] - mean).powi(2)).sum::<f64>()
-                        / (hn * (hn - 1.0));
-                    2.0 * var.sqrt() <= delta
-                });
-                if all_within {
-                    converged = true;
-                    break;
-                }
-            }
-            Ok(summarise(&mut values, p, kind, converged))
+            run_adaptive(setup, seed, p, kind, significant_digits)
         }
+    }
+}
+
+/// The adaptive procedure of JCGM 101 7.9.4: batch after batch until the batch statistics
+/// are stable to `significant_digits` of u(y), or [`MAX_TRIALS`] would be passed.
+fn run_adaptive(
+    setup: &Setup,
+    seed: u64,
+    p: f64,
+    kind: IntervalKind,
+    significant_digits: u8,
+) -> Result<Outcome, NotFinite> {
+    let batch = batch_size(p);
+    let chunks_per_batch = (batch / CHUNK) as u64;
+    let mut values: Vec<f64> = Vec::new();
+    let mut batches = BatchStatistics::new(batch);
+    let mut converged = false;
+    while values.len() + batch <= MAX_TRIALS {
+        let start = values.len();
+        values.resize(start + batch, 0.0);
+        let first_chunk = batches.count() as u64 * chunks_per_batch;
+        let bad = simulate(setup, seed, first_chunk, &mut values[start..]);
+        if bad > 0 {
+            return Err(NotFinite {
+                bad,
+                trials: values.len(),
+            });
+        }
+        batches.record(&values[start..], p, kind);
+        if batches.stabilised(values.len(), significant_digits) {
+            converged = true;
+            break;
+        }
+    }
+    Ok(summarise(&mut values, p, kind, converged))
+}
+
+/// JCGM 101 7.9.4 b: J = max(100/(1 − p), 10⁴) trials per batch.
+fn batch_size(p: f64) -> usize {
+    let j = (100.0 / (1.0 - p)).ceil();
+    if j.is_finite() && j > CHUNK as f64 {
+        // whole chunks, so that each batch starts a fresh stream
+        ((j as usize).div_ceil(CHUNK) * CHUNK).min(MAX_TRIALS)
+    } else {
+        CHUNK
+    }
+}
+
+/// What the adaptive procedure keeps of the batches so far (JCGM 101 7.9.4).
+struct BatchStatistics {
+    /// y, u(y), y_low and y_high of each batch.
+    per_batch: Vec<[f64; 4]>,
+    /// A batch's values sorted for its coverage interval; reused, allocated once.
+    sorted: Vec<f64>,
+    /// Running sums about the first batch's mean, so that u(y) of all values so far costs
+    /// nothing per batch (recomputing it would make 10³ batches quadratic).
+    shift: f64,
+    s1: f64,
+    s2: f64,
+}
+
+impl BatchStatistics {
+    fn new(batch: usize) -> BatchStatistics {
+        BatchStatistics {
+            per_batch: Vec::new(),
+            sorted: Vec::with_capacity(batch),
+            shift: f64::NAN,
+            s1: 0.0,
+            s2: 0.0,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.per_batch.len()
+    }
+
+    /// The estimate, standard uncertainty and coverage interval of one batch.
+    #[inline]
+    fn record(&mut self, batch: &[f64], p: f64, kind: IntervalKind) {
+        let (y, u) = mean_sd(batch);
+        if self.shift.is_nan() {
+            self.shift = y;
+        }
+        for v in batch {
+            let d = v - self.shift;
+            self.s1 += d;
+            self.s2 += d * d;
+        }
+        self.sorted.clear();
+        self.sorted.extend_from_slice(batch);
+        self.sorted.sort_unstable_by(f64::total_cmp);
+        let (lo, hi) = coverage_interval(&self.sorted, p, kind);
+        self.per_batch.push([y, u, lo, hi]);
+    }
+
+    /// JCGM 101 7.9.4: twice the standard deviation of the batch means of y, u(y), y_low and
+    /// y_high each within the numerical tolerance (7.9.2) of u(y) of all `n` values so far.
+    #[inline]
+    fn stabilised(&self, n: usize, significant_digits: u8) -> bool {
+        let stats = &self.per_batch;
+        if stats.len() < 2 {
+            return false;
+        }
+        let hn = stats.len() as f64;
+        let n = n as f64;
+        let (s1, s2) = (self.s1, self.s2);
+        let u_all = ((s2 - s1 * s1 / n) / (n - 1.0)).max(0.0).sqrt();
+        let delta = numerical_tolerance(u_all, significant_digits);
+        (0..4).all(|k| {
+            let mean = stats.iter().map(|s| s[k]).sum::<f64>() / hn;
+            let var = stats.iter().map(|s| (s[k] - mean).powi(2)).sum::<f64>() / (hn * (hn - 1.0));
+            2.0 * var.sqrt() <= delta
+        })
     }
 }
 
