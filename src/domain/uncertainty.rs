@@ -742,8 +742,48 @@ pub fn evaluate(request: &BudgetRequest) -> Result<BudgetResult, Vec<FieldError>
 /// the same numbers.
 pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<FieldError>> {
     let mut errors = Errors(Vec::new());
+    let p = coverage_probability(request.coverage_probability, &mut errors);
 
-    let p = match request.coverage_probability {
+    let mut units = Units::new(&request.measurand.unit);
+    if let Err(e) = units.get(0) {
+        errors.at("measurand.unit", e);
+    }
+
+    let components = &request.components;
+    if components.is_empty() {
+        errors.at("components", "at least one component is required");
+    }
+    check_component_names(components, &mut errors);
+
+    let mut results = Vec::with_capacity(components.len());
+    for (i, c) in components.iter().enumerate() {
+        if let Some(r) = evaluate_component(i, c, &request.measurand.unit, &mut units, &mut errors)
+        {
+            results.push(r);
+        }
+    }
+
+    if errors.len() > 0 {
+        return Err(errors.0);
+    }
+    let combined = combine_components(&results, p)?;
+    for r in &mut results {
+        r.percent_of_variance = combined.percent(r.contribution);
+    }
+    Ok(BudgetNumbers {
+        coverage_probability: p,
+        combined_standard_uncertainty: combined.u_c,
+        effective_degrees_of_freedom: combined.nu_eff,
+        coverage_factor: combined.k,
+        expanded_uncertainty: combined.big_u,
+        components: results,
+    })
+}
+
+/// The requested coverage probability, the default when none; NaN (with the error) when it is
+/// not in (0, 1).
+fn coverage_probability(requested: Option<f64>, errors: &mut Errors) -> f64 {
+    match requested {
         None => DEFAULT_COVERAGE_PROBABILITY,
         Some(p) if p.is_finite() && p > 0.0 && p < 1.0 => p,
         Some(p) => {
@@ -755,19 +795,12 @@ pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<Fi
             errors.at("coverage_probability", why);
             f64::NAN
         }
-    };
-
-    let mut units = Units::new(&request.measurand.unit);
-    if let Err(e) = units.get(0) {
-        errors.at("measurand.unit", e);
     }
+}
 
-    let components = &request.components;
-    if components.is_empty() {
-        errors.at("components", "at least one component is required");
-    }
-
-    // Names identify components on certificates and in stored budgets.
+/// Names identify components on certificates and in stored budgets: each must be given, and
+/// once. Large budgets look names up in a map rather than rescanning.
+fn check_component_names(components: &[ComponentInput], errors: &mut Errors) {
     let mut by_name: Option<HashMap<&str, usize>> = (components.len() > 32).then(HashMap::new);
     for (i, c) in components.iter().enumerate() {
         if c.name.chars().all(char::is_whitespace) {
@@ -792,19 +825,11 @@ pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<Fi
             );
         }
     }
+}
 
-    let mut results = Vec::with_capacity(components.len());
-    for (i, c) in components.iter().enumerate() {
-        if let Some(r) = evaluate_component(i, c, &request.measurand.unit, &mut units, &mut errors)
-        {
-            results.push(r);
-        }
-    }
-
-    if errors.len() > 0 {
-        return Err(errors.0);
-    }
-    let combined = combine_core(
+/// u_c, ν_eff, k and U of the validated components; a failure names the field to change.
+fn combine_components(results: &[ComponentNumbers], p: f64) -> Result<Core, Vec<FieldError>> {
+    combine_core(
         results.len(),
         |i| (results[i].contribution, results[i].degrees_of_freedom),
         p,
@@ -818,17 +843,6 @@ pub fn evaluate_numbers(request: &BudgetRequest) -> Result<BudgetNumbers, Vec<Fi
             field: field.into(),
             message: e.to_string(),
         }]
-    })?;
-    for r in &mut results {
-        r.percent_of_variance = combined.percent(r.contribution);
-    }
-    Ok(BudgetNumbers {
-        coverage_probability: p,
-        combined_standard_uncertainty: combined.u_c,
-        effective_degrees_of_freedom: combined.nu_eff,
-        coverage_factor: combined.k,
-        expanded_uncertainty: combined.big_u,
-        components: results,
     })
 }
 
@@ -898,22 +912,7 @@ fn evaluate_component<'a>(
     let before = errors.len();
 
     let unit_index = units.index(&c.unit);
-    // Sensitivity: value, unit symbol ("1" for a bare number or none), parsed unit index.
-    let (c_value, c_symbol, c_index) = match &c.sensitivity {
-        None => (1.0, "1", None),
-        Some(SensitivityInput::Number(v)) => {
-            if !v.is_finite() {
-                errors.component(i, "sensitivity", "must be a finite number");
-            }
-            (*v, "1", None)
-        }
-        Some(SensitivityInput::Quantity(q)) => {
-            if !q.value.is_finite() {
-                errors.component(i, "sensitivity.value", "must be a finite number");
-            }
-            (q.value, q.unit.as_str(), Some(units.index(&q.unit)))
-        }
-    };
+    let (c_value, c_symbol, c_index) = sensitivity_coefficient(i, c, units, errors);
     let unit = units.get(unit_index);
     if let Err(e) = unit {
         errors.component(i, "unit", e);
@@ -933,28 +932,12 @@ fn evaluate_component<'a>(
         check_sensitivity_dimension(i, unit, sens_unit, m, names, errors);
     }
 
-    let (u, nu, value_field) = match c.kind.as_str() {
-        "A" => type_a(i, c, errors),
-        "B" => type_b(i, c, errors),
-        _ => {
-            errors.component(i, "type", "must be \"A\" or \"B\"");
-            (None, None, "type")
-        }
-    };
-
+    let (u, nu, value_field) = standard_uncertainty(i, c, errors);
     if errors.len() > before {
         return None;
     }
     let (unit, m, u) = (unit.ok()?, measurand?, u?);
-    // Uncertainties and sensitivities are intervals (DESIGN 4): only factors apply, never the
-    // affine offset of °C/°F. Dividing the component's factor by the measurand's first keeps
-    // same-unit budgets exact.
-    let sens_factor = match sens_unit {
-        Some(Ok(s)) => s.factor,
-        _ => 1.0,
-    };
-    let ratio = (unit.factor / m.factor) * sens_factor;
-    let contribution = (c_value * u).abs() * ratio;
+    let contribution = (c_value * u).abs() * unit_ratio(unit, m, sens_unit);
     if !contribution.is_finite() {
         let field = if c.sensitivity.is_some() {
             "sensitivity"
@@ -978,6 +961,55 @@ fn evaluate_component<'a>(
         degrees_of_freedom: nu,
         percent_of_variance: 0.0,
     })
+}
+
+/// GUM 4.2 (Type A) or 4.3 (Type B), as the component's `type` says.
+fn standard_uncertainty(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
+    match c.kind.as_str() {
+        "A" => type_a(i, c, errors),
+        "B" => type_b(i, c, errors),
+        _ => {
+            errors.component(i, "type", "must be \"A\" or \"B\"");
+            (None, None, "type")
+        }
+    }
+}
+
+/// A component's sensitivity coefficient: its value, its unit symbol ("1" for a bare number
+/// or none) and the index of that unit in `units` (None when dimensionless by default).
+fn sensitivity_coefficient<'a>(
+    i: usize,
+    c: &'a ComponentInput,
+    units: &mut Units<'a>,
+    errors: &mut Errors,
+) -> (f64, &'a str, Option<usize>) {
+    match &c.sensitivity {
+        None => (1.0, "1", None),
+        Some(SensitivityInput::Number(v)) => {
+            if !v.is_finite() {
+                errors.component(i, "sensitivity", "must be a finite number");
+            }
+            (*v, "1", None)
+        }
+        Some(SensitivityInput::Quantity(q)) => {
+            if !q.value.is_finite() {
+                errors.component(i, "sensitivity.value", "must be a finite number");
+            }
+            (q.value, q.unit.as_str(), Some(units.index(&q.unit)))
+        }
+    }
+}
+
+/// What carries |c·u| from the component's and sensitivity's units into the measurand's.
+/// Uncertainties and sensitivities are intervals (DESIGN 4): only factors apply, never the
+/// affine offset of °C/°F. Dividing the component's factor by the measurand's first keeps
+/// same-unit budgets exact.
+fn unit_ratio(unit: Scale, m: Scale, sens_unit: Option<Result<Scale, &str>>) -> f64 {
+    let sens_factor = match sens_unit {
+        Some(Ok(s)) => s.factor,
+        _ => 1.0,
+    };
+    (unit.factor / m.factor) * sens_factor
 }
 
 /// Standard uncertainty and ν (None = infinite) of one input described with section 5's
@@ -1017,6 +1049,27 @@ pub fn input_standard_uncertainty(
 type Standard = (Option<f64>, Option<f64>, &'static str);
 
 fn type_a(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
+    reject_type_b_fields(i, c, errors);
+    let Some(readings) = &c.readings else {
+        errors.component(i, "readings", "required for a Type A component");
+        return (None, None, "readings");
+    };
+    let mut finite = true;
+    for (j, r) in readings.iter().enumerate() {
+        if !r.is_finite() {
+            errors.component(i, &format!("readings[{j}]"), "must be a finite number");
+            finite = false;
+        }
+    }
+    match &c.pooled {
+        Some(pooled) => type_a_pooled(i, pooled, readings.len(), errors),
+        None => type_a_from_readings(i, readings, finite, errors),
+    }
+}
+
+/// A Type A component is its readings (and perhaps a pooled standard deviation): the fields
+/// of a Type B one, and a ν of its own, are errors.
+fn reject_type_b_fields(i: usize, c: &ComponentInput, errors: &mut Errors) {
     for (field, present) in [
         ("distribution", c.distribution.is_some()),
         ("half_width", c.half_width.is_some()),
@@ -1039,64 +1092,50 @@ fn type_a(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
             "not allowed on Type A: ν is n − 1 of the readings, or that of pooled",
         );
     }
-    let Some(readings) = &c.readings else {
-        errors.component(i, "readings", "required for a Type A component");
-        return (None, None, "readings");
-    };
-    let mut finite = true;
-    for (j, r) in readings.iter().enumerate() {
-        if !r.is_finite() {
-            errors.component(i, &format!("readings[{j}]"), "must be a finite number");
-            finite = false;
-        }
+}
+
+/// GUM 4.2.4: s_p from earlier series of the same process; u of the mean of these n readings
+/// is s_p/√n, with the degrees of freedom of s_p.
+fn type_a_pooled(i: usize, pooled: &PooledInput, n: usize, errors: &mut Errors) -> Standard {
+    let field = "pooled.standard_deviation";
+    let s = errors.finite_nonneg(i, field, pooled.standard_deviation, "standard deviation");
+    let nu = errors.degrees_of_freedom(i, "pooled.degrees_of_freedom", pooled.degrees_of_freedom);
+    if n < 1 {
+        errors.component(
+            i,
+            "readings",
+            "at least 1 reading is required with a pooled standard deviation",
+        );
+        return (None, None, field);
     }
+    (s.map(|s| s / (n as f64).sqrt()), nu, field)
+}
+
+/// GUM 4.2.2, 4.2.3, G.3.3: u = s/√n, ν = n − 1; nothing when a reading is not `finite`
+/// (already reported).
+fn type_a_from_readings(i: usize, readings: &[f64], finite: bool, errors: &mut Errors) -> Standard {
     let n = readings.len();
-    match &c.pooled {
-        Some(pooled) => {
-            // GUM 4.2.4: s_p from earlier series of the same process; u of the mean of these n
-            // readings is s_p/√n, with the degrees of freedom of s_p.
-            let field = "pooled.standard_deviation";
-            let s = errors.finite_nonneg(i, field, pooled.standard_deviation, "standard deviation");
-            let nu = errors.degrees_of_freedom(
-                i,
-                "pooled.degrees_of_freedom",
-                pooled.degrees_of_freedom,
-            );
-            if n < 1 {
-                errors.component(
-                    i,
-                    "readings",
-                    "at least 1 reading is required with a pooled standard deviation",
-                );
-                return (None, None, field);
-            }
-            (s.map(|s| s / (n as f64).sqrt()), nu, field)
-        }
-        None => {
-            if n < 2 {
-                errors.component(
-                    i,
-                    "readings",
-                    format!("at least 2 readings are required (got {n}); give pooled for fewer"),
-                );
-                return (None, None, "readings");
-            }
-            if !finite {
-                return (None, None, "readings");
-            }
-            // GUM 4.2.2, 4.2.3, G.3.3: u = s/√n, ν = n − 1.
-            let u = type_a_standard_uncertainty(readings);
-            if !u.is_finite() {
-                errors.component(
-                    i,
-                    "readings",
-                    "the spread of the readings is too large to represent",
-                );
-                return (None, None, "readings");
-            }
-            (Some(u), Some((n - 1) as f64), "readings")
-        }
+    if n < 2 {
+        errors.component(
+            i,
+            "readings",
+            format!("at least 2 readings are required (got {n}); give pooled for fewer"),
+        );
+        return (None, None, "readings");
     }
+    if !finite {
+        return (None, None, "readings");
+    }
+    let u = type_a_standard_uncertainty(readings);
+    if !u.is_finite() {
+        errors.component(
+            i,
+            "readings",
+            "the spread of the readings is too large to represent",
+        );
+        return (None, None, "readings");
+    }
+    (Some(u), Some((n - 1) as f64), "readings")
 }
 
 fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
