@@ -768,6 +768,27 @@ fn evaluate_point(
     guard_band: Option<&QuantityJson>,
     standards_used: &[i64],
 ) -> Result<PointResult, Vec<FieldError>> {
+    let checked = check_point(path, point, quantity_kind, rule, standards_used)?;
+    point_result(point, checked, rule, guard_band)
+}
+
+/// A point whose fields all checked out: what its results are computed from.
+struct CheckedPoint {
+    stage: Stage,
+    reference: Quantity,
+    indicated: Quantity,
+    bounds: Option<ErrorBounds>,
+    uncertainty: PointUncertainty,
+    standards_in_budget: Vec<i64>,
+}
+
+fn check_point(
+    path: &str,
+    point: &PointInput,
+    quantity_kind: QuantityKind,
+    rule: DecisionRule,
+    standards_used: &[i64],
+) -> Result<CheckedPoint, Vec<FieldError>> {
     let mut errors = Vec::new();
     let stage = point_stage(path, point, &mut errors);
     // Every quantity of a point in a unit of what the instrument measures: a
@@ -807,19 +828,36 @@ fn evaluate_point(
     else {
         return Err(errors);
     };
+    Ok(CheckedPoint {
+        stage,
+        reference,
+        indicated,
+        bounds,
+        uncertainty,
+        standards_in_budget,
+    })
+}
 
+/// The error, its expanded uncertainty, the decision and the TUR of a checked point.
+fn point_result(
+    point: &PointInput,
+    checked: CheckedPoint,
+    rule: DecisionRule,
+    guard_band: Option<&QuantityJson>,
+) -> Result<PointResult, Vec<FieldError>> {
+    let CheckedPoint {
+        stage,
+        reference,
+        indicated,
+        bounds,
+        uncertainty,
+        standards_in_budget,
+    } = checked;
     // e = indicated − reference, from the two points in SI, stated as an
     // interval in the reference's unit (a °C error is in kelvin-sized degrees).
     let error_si = indicated.point_si() - reference.point_si();
     let PointUncertainty { u_si, k, p, budget } = uncertainty;
-    // Without a guard band of its own, a guard-banded decision guards by U.
-    let guard_band_si = match guard_band {
-        Some(w) => match check_quantity(w, "guard_band", Some(dimension)) {
-            Ok(w) => w.interval_si().abs(),
-            Err(e) => return Err(vec![e]),
-        },
-        None => u_si,
-    };
+    let guard_band_si = guard_band_si(guard_band, reference.unit.dimension, u_si)?;
     let scale = reference.point_si().abs().max(indicated.point_si().abs());
     let decision = bounds.and_then(|b| decide(rule, error_si, b, guard_band_si, scale));
     let tur = bounds.and_then(|b| test_uncertainty_ratio(b, u_si));
@@ -846,6 +884,22 @@ fn evaluate_point(
         budget,
         standards_in_budget,
     })
+}
+
+/// The guard band in SI: the calibration's own, else the expanded uncertainty U
+/// (a guard-banded decision without a guard band of its own guards by U).
+fn guard_band_si(
+    guard_band: Option<&QuantityJson>,
+    dimension: Dimension,
+    u_si: f64,
+) -> Result<f64, Vec<FieldError>> {
+    match guard_band {
+        Some(w) => match check_quantity(w, "guard_band", Some(dimension)) {
+            Ok(w) => Ok(w.interval_si().abs()),
+            Err(e) => Err(vec![e]),
+        },
+        None => Ok(u_si),
+    }
 }
 
 fn point_stage(path: &str, point: &PointInput, errors: &mut Vec<FieldError>) -> Option<Stage> {
