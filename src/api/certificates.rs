@@ -100,11 +100,7 @@ async fn download(
     which: Document,
 ) -> Result<Download, ApiError> {
     user?.require(roles::ANY)?;
-    let owned = number.to_string();
-    let body = database
-        .run(move |conn| db::certificates::document(conn, &owned, which))
-        .await?;
-    Ok(Download::of(number, which, body))
+    Ok(Download::fetch(database, number, which).await?)
 }
 
 /// The certificate PDF exactly as issued (any role).

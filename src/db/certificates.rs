@@ -260,13 +260,55 @@ pub enum Document {
     Dcc,
 }
 
-pub fn document(conn: &mut DbConnection, number: &str, which: Document) -> DbResult<Vec<u8>> {
+diesel::define_sql_function! {
+    /// Bytes in a BLOB (SQLite) or bytea (PostgreSQL): both spell it `length`.
+    #[sql_name = "length"]
+    fn byte_length(bytes: diesel::sql_types::Binary) -> diesel::sql_types::Integer;
+}
+
+diesel::define_sql_function! {
+    /// `count` bytes from the 1-based `start`: `substr` on a BLOB and on a bytea alike.
+    #[sql_name = "substr"]
+    fn byte_slice(
+        bytes: diesel::sql_types::Binary,
+        start: diesel::sql_types::Integer,
+        count: diesel::sql_types::Integer,
+    ) -> diesel::sql_types::Binary;
+}
+
+/// Up to `count` bytes of a stored document from byte `offset`, with the document's whole
+/// length: a download reads an issued document a part at a time, so that serving it never
+/// holds more than one part in memory however large it is.
+pub fn document_part(
+    conn: &mut DbConnection,
+    number: &str,
+    which: Document,
+    offset: usize,
+    count: usize,
+) -> DbResult<(usize, Vec<u8>)> {
+    let too_large = || DbError::corrupt(format!("certificate {number}'s document"));
+    let start = i32::try_from(offset + 1).map_err(|_| too_large())?;
+    let count = i32::try_from(count).map_err(|_| too_large())?;
     let query = certificates::table.filter(certificates::number.eq(number));
-    let bytes: Option<Vec<u8>> = match which {
-        Document::Pdf => query.select(certificates::pdf).first(conn).optional()?,
-        Document::Dcc => query.select(certificates::dcc).first(conn).optional()?,
+    let part: Option<(i32, Vec<u8>)> = match which {
+        Document::Pdf => query
+            .select((
+                byte_length(certificates::pdf),
+                byte_slice(certificates::pdf, start, count),
+            ))
+            .first(conn)
+            .optional()?,
+        Document::Dcc => query
+            .select((
+                byte_length(certificates::dcc),
+                byte_slice(certificates::dcc, start, count),
+            ))
+            .first(conn)
+            .optional()?,
     };
-    bytes.ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))
+    let (length, bytes) =
+        part.ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))?;
+    Ok((usize::try_from(length).map_err(|_| too_large())?, bytes))
 }
 
 /// The item a certificate describes, for public verification: its identity only.

@@ -465,11 +465,7 @@ async fn download(
     database: &State<Database>,
 ) -> Result<Download, PageError> {
     session?.require(roles::ANY)?;
-    let owned = number.to_string();
-    let body = database
-        .run(move |conn| db::certificates::document(conn, &owned, which))
-        .await?;
-    Ok(Download::of(number, which, body))
+    Ok(Download::fetch(database, number, which).await?)
 }
 
 #[get("/certificates/<number>/pdf")]

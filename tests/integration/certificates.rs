@@ -35,6 +35,54 @@ fn traced_certificate(app: &TestApp) -> (i64, Value) {
     (gauge, issued)
 }
 
+/// The largest calibration allowed (1 000 points) gives a DCC larger than one download part:
+/// it is streamed a part at a time (issue 21: four concurrent downloads of a large DCC once
+/// held 4 GB), and the bytes received are still exactly the ones issued.
+#[test]
+fn a_large_document_is_streamed_in_parts_and_arrives_whole() {
+    let app = TestApp::new();
+    let (_, small) = traced_certificate(&app);
+    let national = register(&app, "NIM-L", "national");
+    let gauge = register(&app, "PG-L", "working");
+    let points = vec![point(0.5003, 0.0002); caltrace::workflow::calibrations::MAX_POINTS];
+    let issued = issue(&app, &calibration(gauge, &[national], "2026-05-10", points));
+    let number = issued["certificate_number"].as_str().unwrap();
+    let (_, listed) = app.get(&format!("/api/v1/certificates/{number}"), Some("auditor"));
+    for (which, hash) in [("dcc", "dcc_sha256"), ("pdf", "sha256")] {
+        let path = format!("/api/v1/certificates/{number}/{which}");
+        let response = app
+            .client
+            .get(path.clone())
+            .header(app.auth(Some("inspector")).unwrap())
+            .dispatch();
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        let preset = response.body().preset_size();
+        let bytes = response.into_bytes().unwrap();
+        assert_eq!(listed[hash], sha256(&bytes), "{which} arrives as issued");
+        if bytes.len() > caltrace::http::DOWNLOAD_PART {
+            assert_eq!(preset, None, "{which} of {} bytes is streamed", bytes.len());
+        } else {
+            assert_eq!(preset, Some(bytes.len()), "{which} fits in one part");
+        }
+        if which == "dcc" {
+            assert!(
+                bytes.len() > 2 * caltrace::http::DOWNLOAD_PART,
+                "the DCC of 1 000 points spans several parts ({} bytes)",
+                bytes.len()
+            );
+        }
+    }
+    // A small document is one part, served with its length.
+    let number = small["certificate_number"].as_str().unwrap();
+    let response = app
+        .client
+        .get(format!("/api/v1/certificates/{number}/dcc"))
+        .header(app.auth(Some("inspector")).unwrap())
+        .dispatch();
+    let preset = response.body().preset_size();
+    assert_eq!(preset, Some(response.into_bytes().unwrap().len()));
+}
+
 #[test]
 fn downloads_are_the_bytes_issued_and_verify_by_either_hash() {
     let app = TestApp::new();

@@ -107,7 +107,7 @@ impl TestApp {
         work(&mut conn)
     }
 
-    fn auth(&self, who: Option<&str>) -> Option<Header<'static>> {
+    pub fn auth(&self, who: Option<&str>) -> Option<Header<'static>> {
         who.map(|who| {
             let token = self
                 .tokens
