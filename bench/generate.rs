@@ -238,7 +238,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .select(calibrations::id)
             .order(calibrations::id)
             .load(conn)?;
-        caltrace::db::traceability::refresh_chain_state(conn, &ids)
+        caltrace::db::traceability::refresh_chain_state(conn, &ids).map(|changes| changes.len())
     })?;
     println!(
         "chain state judged for every calibration: {broken} broken chains, {:.1} s",

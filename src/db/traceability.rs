@@ -15,8 +15,8 @@ use super::{DbConnection, DbError, DbResult};
 use crate::domain::calibration::{final_points, PointResult};
 use crate::domain::quantity::parse_unit;
 use crate::domain::traceability::{
-    broken_link_of_calibration, AccreditedIssuer, BrokenLink, CalibrationFacts, InstrumentFacts,
-    StatedUncertainty,
+    broken_link_of_calibration, broken_link_words, AccreditedIssuer, BrokenLink, CalibrationFacts,
+    InstrumentFacts, StatedUncertainty,
 };
 use crate::domain::validity::Role;
 
@@ -340,8 +340,11 @@ const REFRESH_BATCH: usize = 5_000;
 /// most two updates. Each chain is judged on the batch's shared graph exactly as on its own:
 /// a walk only looks up the standards of the calibrations it follows, and those are what the
 /// reach query collects for that calibration.
-pub fn refresh_chain_state(conn: &mut DbConnection, calibration_ids: &[i64]) -> DbResult<usize> {
-    let mut changed = 0;
+pub fn refresh_chain_state(
+    conn: &mut DbConnection,
+    calibration_ids: &[i64],
+) -> DbResult<Vec<ChainChange>> {
+    let mut changes = Vec::new();
     for batch in calibration_ids.chunks(REFRESH_BATCH) {
         let stored: Vec<(i64, i64, bool)> = calibrations::table
             .select((
@@ -353,25 +356,39 @@ pub fn refresh_chain_state(conn: &mut DbConnection, calibration_ids: &[i64]) -> 
             .load(conn)?;
         let reached = reachable_from_calibrations(conn, batch)?;
         let graph = facts_of(conn, &reached)?;
-        let (mut now_broken, mut now_whole) = (Vec::new(), Vec::new());
-        for (id, instrument_id, was_broken) in stored {
-            let broken = broken_link_of_calibration(&graph, instrument_id, id).is_some();
-            match (was_broken, broken) {
-                (false, true) => now_broken.push(id),
-                (true, false) => now_whole.push(id),
-                _ => {}
-            }
-        }
-        for (ids, broken) in [(now_broken, true), (now_whole, false)] {
+        let batch_changes: Vec<ChainChange> = stored
+            .into_iter()
+            .filter_map(|(id, instrument_id, was_broken)| {
+                let link = broken_link_words(&graph, instrument_id, id);
+                (link.is_some() != was_broken).then_some(ChainChange {
+                    calibration_id: id,
+                    broken_link: link,
+                })
+            })
+            .collect();
+        for broken in [true, false] {
+            let ids: Vec<i64> = batch_changes
+                .iter()
+                .filter(|c| c.broken_link.is_some() == broken)
+                .map(|c| c.calibration_id)
+                .collect();
             if !ids.is_empty() {
-                changed +=
-                    diesel::update(calibrations::table.filter(calibrations::id.eq_any(&ids)))
-                        .set(calibrations::chain_broken.eq(broken))
-                        .execute(conn)?;
+                diesel::update(calibrations::table.filter(calibrations::id.eq_any(&ids)))
+                    .set(calibrations::chain_broken.eq(broken))
+                    .execute(conn)?;
             }
         }
+        changes.extend(batch_changes);
     }
-    Ok(changed)
+    Ok(changes)
+}
+
+/// A calibration whose stored chain state changed: now broken (at the link named in words),
+/// or mended (`broken_link` None).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainChange {
+    pub calibration_id: i64,
+    pub broken_link: Option<String>,
 }
 
 /// Every instrument the chains of these calibrations can reach, their own instruments included.
@@ -509,7 +526,7 @@ pub fn refresh_downstream(
     conn: &mut DbConnection,
     instrument_id: i64,
     from: NaiveDate,
-) -> DbResult<usize> {
+) -> DbResult<Vec<ChainChange>> {
     let affected = impact(conn, instrument_id, from, far_future())?;
     let ids: Vec<i64> = affected
         .iter()

@@ -382,8 +382,14 @@ pub fn approve(
         repo::mark_approved(conn, actor, id, status, number.as_deref(), today)?;
         // Its own chain on its date, then everything that used this instrument
         // from that date on: the new calibration may be what they now rest on.
-        traceability::refresh_chain_state(conn, &[id])?;
-        traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        let mut chains = traceability::refresh_chain_state(conn, &[id])?;
+        chains.extend(traceability::refresh_downstream(
+            conn,
+            before.instrument_id,
+            before.performed_on,
+        )?);
+        let cause = format!("calibration {id} approved");
+        super::audit_chain_changes(conn, actor, &cause, &chains)?;
         if let Some(number) = &number {
             let issued = repo::get(conn, id)?;
             // One traceability subgraph, on the day of the work, for the check and the
@@ -455,7 +461,10 @@ pub fn withdraw(
         let before = repo::get_by_certificate(conn, number)?;
         conflict_unless(&before, &[Issued], "withdrawn")?;
         let after = repo::set_status(conn, actor, &before, Withdrawn, Some(reason), "withdraw")?;
-        traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        let chains =
+            traceability::refresh_downstream(conn, before.instrument_id, before.performed_on)?;
+        let cause = format!("certificate {number} withdrawn: {reason}");
+        super::audit_chain_changes(conn, actor, &cause, &chains)?;
         Ok(after)
     })
 }

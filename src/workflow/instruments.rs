@@ -21,7 +21,13 @@ pub fn change_status(
 ) -> DbResult<Instrument> {
     write_transaction(conn, |conn| {
         let changed = instruments::record_status_change(conn, actor, id, wanted, reason, today)?;
-        traceability::refresh_downstream(conn, id, today)?;
+        let chains = traceability::refresh_downstream(conn, id, today)?;
+        let cause = format!(
+            "instrument {} ({id}) {} on {today}",
+            changed.asset_tag,
+            wanted.as_str()
+        );
+        super::audit_chain_changes(conn, actor, &cause, &chains)?;
         Ok(changed)
     })
 }

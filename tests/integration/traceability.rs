@@ -224,7 +224,9 @@ fn chain_state_downstream_follows_a_standard_both_ways_at_every_level() {
     // The transfer standard and the gauge are calibrated before the reference has anything on
     // record: their chains break at the reference.
     issue_one_point(&app, transfer, reference, "2026-02-01", 0.0001);
-    issue_one_point(&app, gauge, transfer, "2026-03-01", 0.0002);
+    let gauge_calibration = issue_one_point(&app, gauge, transfer, "2026-03-01", 0.0002)["id"]
+        .as_i64()
+        .unwrap();
     issue_one_point(&app, bystander, national, "2026-03-01", 0.0002);
     let reasons =
         |app: &TestApp| [transfer, gauge, bystander].map(|id| reason(app, id, "2026-06-01"));
@@ -243,6 +245,79 @@ fn chain_state_downstream_follows_a_standard_both_ways_at_every_level() {
         report(&app, gauge, "2026-06-01")["broken_link"]["reason"],
         "certificate_withdrawn"
     );
+    // Each derived change is audited on the calibration it changed, in the name of whoever
+    // caused it and saying what did (issue 21), from its own approval on a broken chain.
+    let chain_entries = chain_audit(&app, gauge_calibration);
+    let standard_id = standard["id"].as_i64().unwrap();
+    assert_eq!(
+        chain_entries,
+        [
+            (
+                "chain_broken".to_string(),
+                "approver".to_string(),
+                format!("calibration {gauge_calibration} approved"),
+                Some("REF-1: standard not calibrated at use".to_string())
+            ),
+            (
+                "chain_mended".to_string(),
+                "approver".to_string(),
+                format!("calibration {standard_id} approved"),
+                None
+            ),
+            (
+                "chain_broken".to_string(),
+                "approver".to_string(),
+                format!("certificate {number} withdrawn: standard damaged"),
+                Some(format!(
+                    "REF-1, certificate {number}: certificate withdrawn"
+                ))
+            ),
+        ]
+    );
+    // The bystander's chain never changed, so its calibration has no such entry.
+    let (_, all) = app.get(
+        "/api/v1/audit?entity=calibration&per_page=1000",
+        Some("auditor"),
+    );
+    let touched: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("chain_"))
+        .map(|e| e["entity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        touched,
+        ["1", "2", "1", "2", "1", "2"],
+        "transfer and gauge: broken at approval, mended, broken"
+    );
+}
+
+/// (action, user, cause, broken link) of a calibration's chain-state audit entries, oldest first.
+fn chain_audit(app: &TestApp, calibration: i64) -> Vec<(String, String, String, Option<String>)> {
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={calibration}"),
+        Some("auditor"),
+    );
+    let mut entries: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("chain_"))
+        .collect();
+    entries.sort_by_key(|e| e["seq"].as_i64());
+    entries
+        .iter()
+        .map(|e| {
+            let after: Value = serde_json::from_str(e["after"].as_str().unwrap()).unwrap();
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["user_name"].as_str().unwrap().to_string(),
+                after["cause"].as_str().unwrap().to_string(),
+                after["broken_link"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
 }
 
 #[test]
