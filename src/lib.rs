@@ -123,12 +123,16 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 .extract_inner::<usize>("workers")
                 .unwrap_or_else(|_| rocket::Config::default().workers);
             let opened = rocket::tokio::task::spawn_blocking(move || {
-                Database::open(&config.database_url, config.database_pool_size, workers)
-                    .map(|db| (db, config))
+                let database =
+                    Database::open(&config.database_url, config.database_pool_size, workers)?;
+                let key = web::LoginFormKey::load(&database)?;
+                Ok::<_, String>((database, config, key))
             })
             .await;
             match opened {
-                Ok(Ok((database, config))) => Ok(rocket.manage(database).manage(config)),
+                Ok(Ok((database, config, key))) => {
+                    Ok(rocket.manage(database).manage(config).manage(key))
+                }
                 Ok(Err(error)) => {
                     rocket::error!("{error}");
                     Err(rocket)

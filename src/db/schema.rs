@@ -202,3 +202,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     cmcs,
     certificates,
 );
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        secret -> Binary,
+    }
+}

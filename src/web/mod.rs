@@ -17,7 +17,7 @@ use crate::auth::{roles, UserRole};
 use crate::db::DbError;
 use crate::error::ApiError;
 
-pub use session::Session;
+pub use session::{LoginFormKey, Session};
 
 pub fn routes() -> Vec<Route> {
     let mut all = routes![stylesheet, cjk_font];

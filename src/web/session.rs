@@ -1,6 +1,8 @@
 //! Login, logout and the session guard. The cookie holds 256 random bits; only its SHA-256 is
 //! stored, with the session's CSRF token (synchronizer token pattern, OWASP). The login form
-//! itself is protected by a double-submit cookie, since there is no session yet.
+//! itself, with no session yet, is protected by a signed double-submit cookie (OWASP): the
+//! form's token is an HMAC of the cookie's nonce under a server secret, so a cookie planted
+//! by someone else (a sibling subdomain, say) has no token that matches it.
 
 use chrono::Duration;
 use rocket::form::{Form, FromForm};
@@ -17,6 +19,8 @@ use crate::config::AppConfig;
 use crate::db::users::Reservation;
 use crate::db::{self, Database};
 use crate::domain::audit::hex;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 pub const SESSION_COOKIE: &str = "caltrace_session";
 const LOGIN_COOKIE: &str = "caltrace_login";
@@ -103,21 +107,44 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// The server secret the login form's token is an HMAC under (kept in the database: every
+/// instance checks a form another one served).
+pub struct LoginFormKey(Vec<u8>);
+
+impl LoginFormKey {
+    pub fn load(database: &Database) -> Result<LoginFormKey, String> {
+        let mut conn = database.get().map_err(|e| e.to_string())?;
+        db::secrets::server_secret(&mut conn, "login_form")
+            .map(LoginFormKey)
+            .map_err(|e| format!("the login form's secret: {e}"))
+    }
+
+    /// The form token that belongs to the cookie's nonce.
+    fn token_for(&self, nonce: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(b"caltrace login form\0");
+        mac.update(nonce.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
 fn secure_cookies(config: &AppConfig) -> bool {
     config.public_base_url.starts_with("https://")
 }
 
 fn login_page(
     cookies: &CookieJar<'_>,
-    config: &AppConfig,
+    (config, key): (&AppConfig, &LoginFormKey),
     next: &str,
     error: Option<&str>,
 ) -> Result<Template, PageError> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| PageError::Internal(format!("no randomness: {e}")))?;
-    let token = hex(&secret);
+    let mut nonce = [0u8; 32];
+    getrandom::fill(&mut nonce).map_err(|e| PageError::Internal(format!("no randomness: {e}")))?;
+    let nonce = hex(&nonce);
+    let token = key.token_for(&nonce);
     cookies.add(
-        Cookie::build((LOGIN_COOKIE, token.clone()))
+        Cookie::build((LOGIN_COOKIE, nonce))
             .http_only(true)
             .same_site(SameSite::Strict)
             .secure(secure_cookies(config))
@@ -140,12 +167,13 @@ async fn login_form(
     next: Option<&str>,
     cookies: &CookieJar<'_>,
     config: &State<AppConfig>,
+    key: &State<LoginFormKey>,
 ) -> Result<Result<Template, Redirect>, PageError> {
     let next = safe_next(next);
     if session.is_ok() {
         return Ok(Err(Redirect::to(next)));
     }
-    Ok(Ok(login_page(cookies, config, &next, None)?))
+    Ok(Ok(login_page(cookies, (config, key), &next, None)?))
 }
 
 #[derive(FromForm)]
@@ -166,7 +194,9 @@ async fn login(
     cookies: &CookieJar<'_>,
     database: &State<Database>,
     config: &State<AppConfig>,
+    key: &State<LoginFormKey>,
 ) -> Result<Result<Redirect, (Status, Template)>, PageError> {
+    let page_with = (config.inner(), key.inner());
     // A control character in `next` cannot become a Location header: refused
     // before the password is checked, so no session is made for a redirect
     // that could not be sent.
@@ -176,11 +206,13 @@ async fn login(
         ));
     }
     let next = safe_next(Some(&form.next));
-    let expected = cookies.get(LOGIN_COOKIE).map(|c| c.value().to_string());
+    let expected = cookies
+        .get(LOGIN_COOKIE)
+        .map(|nonce| key.token_for(nonce.value()));
     if !expected.is_some_and(|expected| same(&expected, &form.login_token)) {
         let page = login_page(
             cookies,
-            config,
+            page_with,
             &next,
             Some("The login form expired. Please try again."),
         )?;
@@ -202,7 +234,7 @@ async fn login(
                 "Too many failed logins for this account. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            let page = login_page(cookies, config, &next, Some(&message))?;
+            let page = login_page(cookies, page_with, &next, Some(&message))?;
             return Ok(Err((Status::TooManyRequests, page)));
         }
     };
@@ -221,7 +253,7 @@ async fn login(
     let Some(session) = session else {
         let page = login_page(
             cookies,
-            config,
+            page_with,
             &next,
             Some("Unknown user name or wrong password."),
         )?;

@@ -98,6 +98,35 @@ fn pending(app: &TestApp, gauge: i64, standard: i64) -> i64 {
     )
 }
 
+/// The login form's token is an HMAC of its cookie under a server secret (issue 21: it was
+/// bound to nothing): someone who can plant the login cookie (a sibling subdomain) and post
+/// the same value as the token, the classic double-submit bypass, is refused.
+#[test]
+fn a_planted_login_cookie_with_its_own_value_as_token_is_refused() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "inspector");
+    let planted = "ab".repeat(32);
+    let response = app
+        .client
+        .post("/login")
+        .header(ContentType::Form)
+        .cookie(rocket::http::Cookie::new("caltrace_login", planted.clone()))
+        .body(format!(
+            "username=inspector&password={}&login_token={planted}&next=/",
+            PASSWORD.replace(' ', "+")
+        ))
+        .dispatch();
+    assert_eq!(response.status(), Status::Forbidden);
+    assert!(response.cookies().get("caltrace_session").is_none());
+    // The token the page gives is not the cookie's value, and it logs in.
+    let form = get(&app, "/login");
+    let token = hidden(&form.body, "login_token");
+    assert_eq!(token.len(), 64);
+    assert_ne!(token, planted);
+    let welcomed = login(&app, "inspector", PASSWORD, "/");
+    assert_eq!(welcomed.status, Status::SeeOther);
+}
+
 #[test]
 fn pages_need_a_login_and_a_wrong_password_gets_none() {
     let mut app = TestApp::new();
