@@ -3,6 +3,7 @@
 //! list so that pagination — and therefore "page x of y" on every page — is decided before the
 //! document is serialised. Fonts are embedded and subset (DejaVu Sans, WenQuanYi Micro Hei).
 
+mod archive;
 mod canvas;
 pub(crate) mod chart;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use crate::domain::certificate::{printed_point_at, CertificateView, StandardView
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 
+use archive::{ArchiveInfo, Attachment};
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
 
 const MARGIN: f32 = 40.0;
@@ -34,6 +36,37 @@ const TABLE_HEADER_H: f32 = 22.0;
 /// Renders the certificate. The same view always gives the same pages; the bytes differ only
 /// in the PDF's random document id.
 pub fn render(view: &CertificateView) -> Result<Vec<u8>, String> {
+    render_with(view, &[])
+}
+
+/// The certificate with its DCC inside, as the associated file `<number>.xml` (DESIGN 8b):
+/// the file an inspector keeps carries the machine-readable certificate too.
+pub fn render_with_dcc(view: &CertificateView, dcc: &[u8]) -> Result<Vec<u8>, String> {
+    let name = format!("{}.xml", view.number);
+    let dcc = Attachment {
+        name: &name,
+        description: "Digital Calibration Certificate (PTB DCC 3.3.0) / 数字校准证书",
+        mime_type: "application/xml",
+        bytes: dcc,
+    };
+    render_with(view, &[dcc])
+}
+
+fn render_with(view: &CertificateView, attachments: &[Attachment]) -> Result<Vec<u8>, String> {
+    let title = format!("Calibration Certificate / 校准证书 {}", view.number);
+    let subject = format!("Calibration certificate {}", view.number);
+    let info = ArchiveInfo {
+        number: &view.number,
+        title: &title,
+        author: &view.laboratory.name,
+        subject: &subject,
+        issued_on: view.issued_on,
+    };
+    archive::archival(&draw(view)?, &info, attachments)
+}
+
+/// The pages as printpdf draws them.
+fn draw(view: &CertificateView) -> Result<Vec<u8>, String> {
     let fonts = Fonts::get()?;
     let pages = layout(view, fonts)?;
     let total = pages.len();

@@ -752,3 +752,27 @@ fn what_was_not_recorded_is_not_printed_as_if_it_had_been() {
     assert!(!text.contains("working order"), "{text}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The document ID is fixed for the archive (DESIGN 8b): the same for every rendering of one
+/// certificate (printpdf numbers its objects in no fixed order, so the bytes around it may
+/// differ), another for another certificate; and a typical certificate with its DCC inside
+/// stays under 200 KB.
+#[test]
+fn the_file_identifier_is_fixed_by_the_certificate_and_the_file_is_small() {
+    let view = view();
+    let dcc = crate::dcc::render(&view).unwrap();
+    let first = super::render_with_dcc(&view, dcc.as_bytes()).unwrap();
+    let second = super::render_with_dcc(&view, dcc.as_bytes()).unwrap();
+    assert!(first.len() < 200 * 1024, "{} bytes", first.len());
+    let id = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let at = text.rfind("/ID[").expect("a file identifier");
+        text[at..at + 74].to_string()
+    };
+    assert_eq!(id(&first), id(&second));
+    let other = CertificateView {
+        number: "CT-2026-000999".to_string(),
+        ..view
+    };
+    assert_ne!(id(&first), id(&super::render(&other).unwrap()));
+}

@@ -63,10 +63,11 @@ pub fn issue_certificate(
     context: &IssueContext,
 ) -> Result<CertificateView, ApiError> {
     let view = build_view(conn, calibration, graph, issue, context)?;
-    let pdf = crate::pdf::render(&view)
-        .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
+    // The DCC first: the PDF carries it inside, byte for byte as it is stored.
     let dcc = crate::dcc::render(&view)
         .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
+    let pdf = crate::pdf::render_with_dcc(&view, dcc.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
     db::certificates::insert_documents(conn, &view, calibration, pdf, dcc)?;
     Ok(view)
 }

@@ -1,6 +1,7 @@
 //! Integration tests through rocket::local, on a fresh database per test.
 //! Runs on SQLite by default and on PostgreSQL with CALTRACE_TEST_DATABASE_URL.
 
+mod archive;
 mod audit;
 mod auth;
 mod calibrations;
