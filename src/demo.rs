@@ -60,7 +60,7 @@ impl Lab<'_> {
             self.conn,
             &self.approver,
             id,
-            self.today,
+            (self.today, crate::domain::signature::DEFAULT_MEANING),
             &self.context,
         )?;
         if let Some(number) = &approved.certificate_number {

@@ -6,13 +6,14 @@ use rocket::serde::json::Json;
 use rocket::{delete, get, post, put, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::body::JsonBody;
+use super::body::{JsonBody, OptionalJsonBody};
 use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::config::AppConfig;
 use crate::db::calibrations::Calibration;
 use crate::db::{self, Database};
 use crate::domain::calibration::CalibrationInput;
+use crate::domain::signature::signature_meaning;
 use crate::domain::states::CalibrationStatus;
 use crate::error::{ApiError, Problem};
 use crate::http::query::CalibrationQuery;
@@ -51,11 +52,7 @@ pub struct BatchResult {
 }
 
 pub fn reason(input: ReasonInput) -> Result<String, ApiError> {
-    let reason = input.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(ApiError::field("reason", "must be 1 to 1000 characters"));
-    }
-    Ok(reason)
+    params::reason(&input.reason)
 }
 
 /// Record a calibration as a draft (technician).
@@ -261,33 +258,50 @@ pub async fn submit(
 }
 
 /// Approve a submitted calibration (approver, never its creator): issues the
-/// certificate of an internal one, accepts an external one.
+/// certificate of an internal one, accepts an external one. The bearer token is the
+/// signature's second component; the body may say what the signature means.
 #[utoipa::path(
-    tag = "calibrations",
+    tag = "calibrations", request_body(content = Option<ApprovalInput>, description = "Optional: {\"meaning\": …}, \"approved\" when absent"),
     responses(
         (status = 200, body = Calibration, description = "Approved: an internal calibration is issued, with its certificate number, PDF and DCC; an external one is accepted"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
         (status = 403, body = Problem, description = "Only approvers approve, and never a calibration they recorded themselves (four eyes)"),
         (status = 404, body = Problem, description = "No calibration with this id"),
-        (status = 409, body = Problem, description = "The calibration is not submitted, or the certificate it replaces is no longer issued")
+        (status = 409, body = Problem, description = "The calibration is not submitted, or the certificate it replaces is no longer issued"),
+        (status = 422, body = Problem, description = "The body is not {\"meaning\": text}, or the meaning is blank, longer than 200 characters or not one line")
     ),
     security(("bearer" = []))
 )]
-#[post("/api/v1/calibrations/<id>/approve")]
+#[post("/api/v1/calibrations/<id>/approve", data = "<body>")]
 pub async fn approve(
     user: Result<AuthUser, ApiError>,
     id: i64,
+    body: Result<OptionalJsonBody<ApprovalInput>, ApiError>,
     database: &State<Database>,
     config: &State<AppConfig>,
 ) -> Result<Json<Calibration>, ApiError> {
     let actor = user?.require(roles::APPROVERS)?.actor();
+    let given = body?.0.and_then(|input| input.meaning);
+    let meaning =
+        signature_meaning(given.as_deref()).map_err(|error| ApiError::Validation(vec![error]))?;
     let context = workflow::certificates::IssueContext::from_config(config);
     let today = params::today();
     Ok(Json(
         database
-            .run(move |conn| workflow::calibrations::approve(conn, &actor, id, today, &context))
+            .run(move |conn| {
+                workflow::calibrations::approve(conn, &actor, id, (today, &meaning), &context)
+            })
             .await?,
     ))
+}
+
+/// An approval's optional body: what the approver's electronic signature means.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalInput {
+    /// "approved" when left out (21 CFR 11.50: the meaning of the signature); one line,
+    /// at most 200 characters.
+    pub meaning: Option<String>,
 }
 
 /// Reject a submitted calibration with a reason (approver).

@@ -65,6 +65,10 @@ pub struct Calibration {
     pub points: Vec<PointResult>,
     pub created_by: i64,
     pub approved_by: Option<i64>,
+    /// What the approver's electronic signature means (21 CFR 11.50), "approved" by default.
+    pub approval_meaning: Option<String>,
+    /// When the approver signed (UTC).
+    pub approved_at: Option<String>,
     /// Who made the last change (none: the command line).
     pub updated_by: Option<i64>,
     pub created_at: String,
@@ -97,6 +101,8 @@ struct CalibrationRow {
     updated_at: String,
     chain_broken: bool,
     updated_by: Option<i64>,
+    approval_meaning: Option<String>,
+    approved_at: Option<String>,
 }
 
 fn corrupt(id: i64, what: &str) -> DbError {
@@ -141,6 +147,8 @@ impl TryFrom<CalibrationRow> for Calibration {
             points,
             created_by: row.created_by,
             approved_by: row.approved_by,
+            approval_meaning: row.approval_meaning,
+            approved_at: row.approved_at,
             updated_by: row.updated_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -558,16 +566,19 @@ pub fn mark_approved(
     id: i64,
     status: CalibrationStatus,
     number: Option<&str>,
-    issued_on: NaiveDate,
+    (issued_on, meaning): (NaiveDate, &str),
 ) -> DbResult<()> {
+    let now = now_timestamp();
     diesel::update(calibrations::table.find(id))
         .set((
             calibrations::status.eq(status),
             calibrations::certificate_number.eq(number),
             calibrations::issued_on.eq(Some(issued_on)),
             calibrations::approved_by.eq(actor.user_id),
+            calibrations::approval_meaning.eq(meaning),
+            calibrations::approved_at.eq(&now),
             calibrations::updated_by.eq(actor.user_id),
-            calibrations::updated_at.eq(now_timestamp()),
+            calibrations::updated_at.eq(&now),
         ))
         .execute(conn)?;
     Ok(())

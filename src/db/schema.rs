@@ -130,6 +130,8 @@ diesel::table! {
         updated_at -> Text,
         chain_broken -> Bool,
         updated_by -> Nullable<BigInt>,
+        approval_meaning -> Nullable<Text>,
+        approved_at -> Nullable<Text>,
     }
 }
 

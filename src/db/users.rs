@@ -99,6 +99,16 @@ pub fn profile(conn: &mut DbConnection, user_id: i64) -> DbResult<Profile> {
     Ok(Profile { full_name, title })
 }
 
+/// The stored password hash of a user (None: no password set), for an approver signing again.
+pub fn password_hash(conn: &mut DbConnection, user_id: i64) -> DbResult<Option<String>> {
+    users::table
+        .find(user_id)
+        .select(users::password_hash)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DbError::not_found(format!("no user with id {user_id}")))
+}
+
 /// Full names of the given users (those that have one), in one query: who did
 /// what is shown by name, not by login.
 pub fn full_names(

@@ -186,6 +186,11 @@ fn administrative_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), 
     let signatory = non_empty(&view.signatory).ok_or("the certificate has no signatory")?;
     plain(w, "dcc:name", signatory);
     w.close();
+    if let Some(signature) = &view.electronic_signature {
+        // 21 CFR 11.50: the printed name, the date and time, and the meaning of the signature.
+        let (en, zh) = signature.words();
+        bilingual(w, "dcc:description", &en, &zh);
+    }
     w.leaf("dcc:role", &[], "Authorised signatory / 授权签字人");
     w.leaf("dcc:mainSigner", &[], "true");
     w.close();

@@ -263,6 +263,11 @@ fn internal_mpa() -> CertificateView {
         deviations: None,
         replaces: None,
         signatory: "Li Wei".to_string(),
+        electronic_signature: Some(crate::domain::signature::ElectronicSignature {
+            signer: "Li Wei".to_string(),
+            signed_at: "2026-03-14T09:12:45.123456Z".to_string(),
+            meaning: "approved".to_string(),
+        }),
         verification_url: "https://cal.example.cn/verify/CT-2026-000123".to_string(),
         audit_head: "3b4f7c2e9d1a".to_string(),
         due_on: Some(date(2027, 1, 8)),

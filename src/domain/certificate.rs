@@ -2,6 +2,7 @@
 //! everything the PDF and DCC renderers need, gathered once at issue so both
 //! documents state the same facts.
 
+use super::signature::ElectronicSignature;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,10 @@ pub struct CertificateView {
     pub replaces: Option<ReplacesView>,
     /// Name of the authorised signatory who approved it (7.8.2.1 o).
     pub signatory: String,
+    /// Their electronic signature: when, and what it means (21 CFR 11.50); None only for
+    /// certificates rendered outside an approval (samples, tests).
+    #[serde(default)]
+    pub electronic_signature: Option<ElectronicSignature>,
     /// Public verification URL (the QR code carries it).
     pub verification_url: String,
     /// Head of the audit hash chain at issue.

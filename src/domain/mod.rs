@@ -12,6 +12,7 @@ pub mod model;
 pub mod people;
 pub mod quantity;
 pub mod secret;
+pub mod signature;
 pub mod states;
 pub mod traceability;
 pub mod uncertainty;

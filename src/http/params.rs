@@ -89,3 +89,12 @@ pub fn optional_id(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiEr
     })
     .transpose()
 }
+
+/// A reason given for a rejection or a withdrawal: 1 to 1000 characters once trimmed.
+pub fn reason(text: &str) -> Result<String, ApiError> {
+    let reason = text.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(ApiError::field("reason", "must be 1 to 1000 characters"));
+    }
+    Ok(reason)
+}

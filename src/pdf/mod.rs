@@ -739,14 +739,22 @@ impl Layout {
             Align::Left,
         );
         let note = Style::new(Face::Regular, 7.0);
+        let signed = match &view.electronic_signature {
+            Some(signature) => {
+                let (en, zh) = signature.words();
+                format!("{en}. / {zh}。")
+            }
+            None => "Approved electronically. / 本证书经电子批准。".to_string(),
+        };
+        let text = format!(
+            "{signed} Check the certificate's status and authenticity with the QR code. / \
+             可扫描二维码核验其状态与真伪。"
+        );
         let mut y = top - 84.0;
-        for line in self.f.wrap(
-            "Approved electronically; check the certificate's status and authenticity with the QR \
-             code. / 本证书经电子批准，可扫描二维码核验其状态与真伪。",
-            Face::Regular,
-            7.0,
-            CONTENT_W - QR - 60.0,
-        ) {
+        for line in self
+            .f
+            .wrap(&text, Face::Regular, 7.0, CONTENT_W - QR - 60.0)
+        {
             self.text(MARGIN, y, &line, &note, Align::Left);
             y -= 9.0;
         }

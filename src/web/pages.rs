@@ -6,7 +6,7 @@ use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
 use serde_json::{json, Value};
 
-use super::session::CsrfForm;
+use super::session::password_matches;
 use super::{layout, svg, PageError, Session};
 use crate::auth::{roles, UserRole};
 use crate::config::AppConfig;
@@ -18,6 +18,7 @@ use crate::domain::calibration::{CalibrationKind, Stage};
 use crate::domain::certificate::{printed_budget, printed_point};
 use crate::domain::four_eyes::may_decide;
 use crate::domain::instrument::Instrument;
+use crate::domain::signature::signature_meaning;
 use crate::domain::states::{CalibrationStatus, CertificateStatus};
 use crate::domain::traceability::{trace, TraceabilityReport};
 use crate::domain::validity::Validity;
@@ -331,21 +332,67 @@ fn record_history(conn: &mut DbConnection, id: i64) -> Result<Vec<Value>, PageEr
         .collect())
 }
 
+#[derive(FromForm)]
+struct ApproveForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    meaning: String,
+}
+
+/// Approving on the web is an electronic signature (21 CFR 11.50, 11.200): the approver gives
+/// their password again and says what the signature means. A wrong password signs nothing
+/// and is audited (11.300 d: attempts at unauthorised use are reported).
 #[post("/calibrations/<id>/approve", data = "<form>")]
 async fn approve(
     session: Result<Session, PageError>,
     id: i64,
-    form: Form<CsrfForm>,
+    form: Form<ApproveForm>,
     database: &State<Database>,
     config: &State<AppConfig>,
 ) -> Result<Redirect, PageError> {
     let session = session?;
     session.check_csrf(&form.csrf_token)?;
     let actor = session.require(roles::APPROVERS)?.actor();
+    let deciding = actor.clone();
+    database
+        .run(move |conn| workflow::calibrations::may_approve(conn, &deciding, id))
+        .await?;
+    let meaning = signature_meaning(Some(&form.meaning))
+        .map_err(|e| PageError::BadRequest(format!("{}: {}", e.field, e.message)))?;
+    let user_id = actor.user_id.unwrap_or_default();
+    let stored = database
+        .run(move |conn| db::users::password_hash(conn, user_id))
+        .await?;
+    if !password_matches(form.password.clone(), stored).await? {
+        let refused = actor.clone();
+        database
+            .run(move |conn| {
+                db::audit::append(
+                    conn,
+                    &refused,
+                    "signature_refused",
+                    "calibration",
+                    &id.to_string(),
+                    None,
+                    None,
+                )
+            })
+            .await?;
+        return Err(PageError::Forbidden(
+            "The password does not match: the approval was not signed. Go back and give your \
+             own password."
+                .into(),
+        ));
+    }
     let context = workflow::certificates::IssueContext::from_config(config);
     let today = params::today();
     database
-        .run(move |conn| workflow::calibrations::approve(conn, &actor, id, today, &context))
+        .run(move |conn| {
+            workflow::calibrations::approve(conn, &actor, id, (today, &meaning), &context)
+        })
         .await?;
     Ok(Redirect::to(format!("/calibrations/{id}")))
 }
@@ -368,9 +415,7 @@ async fn reject(
     let session = session?;
     session.check_csrf(&form.csrf_token)?;
     let actor = session.require(roles::APPROVERS)?.actor();
-    let reason = crate::api::calibrations::reason(crate::api::calibrations::ReasonInput {
-        reason: form.reason.clone(),
-    })?;
+    let reason = params::reason(&form.reason)?;
     database
         .run(move |conn| workflow::calibrations::reject(conn, &actor, id, &reason))
         .await?;

@@ -271,6 +271,12 @@ async fn login(
     Ok(Ok(Redirect::to(next)))
 }
 
+static HASHING: std::sync::LazyLock<rocket::tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rocket::tokio::sync::Semaphore::new(cores)
+    });
+
 /// PBKDF2 with 600 000 iterations is deliberately slow: it runs on the blocking
 /// pool without a database connection (a hundred logins at once must not stall
 /// everyone's reads), at most one per core at a time, and for an unknown user
@@ -279,22 +285,26 @@ async fn check_password(
     password: String,
     reserved: db::users::Reserved,
 ) -> Result<Option<AuthUser>, PageError> {
-    static HASHING: std::sync::LazyLock<rocket::tokio::sync::Semaphore> =
-        std::sync::LazyLock::new(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            rocket::tokio::sync::Semaphore::new(cores)
-        });
+    let db::users::Reserved { user, stored_hash } = reserved;
+    let matches = password_matches(password, stored_hash).await?;
+    Ok(user.filter(|_| matches))
+}
+
+/// Checks a password against a stored hash on the blocking pool, at most one check per core
+/// at a time (logins and approvers signing share the queue); no hash spends the same time.
+pub async fn password_matches(
+    password: String,
+    stored_hash: Option<String>,
+) -> Result<bool, PageError> {
     let _turn = HASHING
         .acquire()
         .await
         .map_err(|_| PageError::Internal("the hashing queue closed".into()))?;
-    let db::users::Reserved { user, stored_hash } = reserved;
-    let matches = rocket::tokio::task::spawn_blocking(move || {
+    rocket::tokio::task::spawn_blocking(move || {
         crate::password::verify_or_spend(&password, stored_hash.as_deref())
     })
     .await
-    .map_err(|error| PageError::Internal(format!("password check failed: {error}")))?;
-    Ok(user.filter(|_| matches))
+    .map_err(|error| PageError::Internal(format!("password check failed: {error}")))
 }
 
 #[derive(FromForm)]

@@ -17,6 +17,7 @@ use crate::domain::calibration::{
 };
 use crate::domain::dates::{out_of_range, today};
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
+use crate::domain::signature::ElectronicSignature;
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
 };
@@ -353,19 +354,25 @@ fn supersede_replaced(
 
 /// Approves a submitted calibration (never by one of its contributors): issues
 /// the certificate of an internal one, accepts an external one.
+/// Four eyes (DESIGN section 9): whoever created, changed or submitted a calibration may not
+/// approve it. The pages ask it before asking for the approver's password.
+pub fn may_approve(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    forbid(
+        may_decide(&repo::contributors(conn, id)?, actor.user_id),
+        "approves",
+    )
+}
+
 pub fn approve(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i64,
-    today: NaiveDate,
+    (today, meaning): (NaiveDate, &str),
     context: &IssueContext,
 ) -> Result<Calibration, ApiError> {
     write_transaction(conn, |conn| {
         let before = repo::get(conn, id)?;
-        forbid(
-            may_decide(&repo::contributors(conn, id)?, actor.user_id),
-            "approves",
-        )?;
+        may_approve(conn, actor, id)?;
         conflict_unless(&before, &[Submitted], "approved")?;
         let number = match before.kind {
             CalibrationKind::Internal => Some(repo::next_certificate_number(
@@ -379,7 +386,7 @@ pub fn approve(
         if let Some(number) = &number {
             supersede_replaced(conn, actor, &before, number)?;
         }
-        repo::mark_approved(conn, actor, id, status, number.as_deref(), today)?;
+        repo::mark_approved(conn, actor, id, status, number.as_deref(), (today, meaning))?;
         // Its own chain on its date, then everything that used this instrument
         // from that date on: the new calibration may be what they now rest on.
         let mut chains = traceability::refresh_chain_state(conn, &[id])?;
@@ -401,10 +408,16 @@ pub fn approve(
                 Some(id) => crate::db::users::profile(conn, id)?.signatory(&actor.name),
                 None => actor.name.clone(),
             };
+            let signature = ElectronicSignature {
+                signer: signatory.clone(),
+                signed_at: issued.approved_at.clone().unwrap_or_default(),
+                meaning: meaning.to_string(),
+            };
             let issue = Issue {
                 number,
                 issued_on: today,
                 signatory: &signatory,
+                signature: Some(&signature),
             };
             issue_certificate(conn, &issued, &graph, &issue, context)?;
         }

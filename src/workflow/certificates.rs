@@ -13,6 +13,7 @@ use crate::domain::certificate::{
     CertificateView, ItemView, LaboratoryView, ReplacesView, StandardView, TraceabilityRootView,
 };
 use crate::domain::quantity::QuantityJson;
+use crate::domain::signature::ElectronicSignature;
 use crate::domain::traceability::{trace, InstrumentFacts, TraceabilityReport};
 use crate::error::ApiError;
 
@@ -51,6 +52,7 @@ pub struct Issue<'a> {
     pub number: &'a str,
     pub issued_on: NaiveDate,
     pub signatory: &'a str,
+    pub signature: Option<&'a ElectronicSignature>,
 }
 
 /// Renders and stores the certificate of an approved internal calibration,
@@ -189,6 +191,7 @@ pub fn build_view(
         number,
         issued_on,
         signatory,
+        signature,
     } = *issue;
     let instrument = db::instruments::get(conn, calibration.instrument_id)?;
     let standards = calibration
@@ -223,6 +226,7 @@ pub fn build_view(
         deviations: calibration.deviations.clone(),
         replaces,
         signatory: signatory.to_string(),
+        electronic_signature: signature.cloned(),
         verification_url: context.verification_url(number),
         audit_head: db::audit::head(conn)?,
         due_on: calibration.due_on,

@@ -91,7 +91,9 @@ try {
   await check('approver: approve the pending calibration, a certificate is issued', async () => {
     await page.goto(pendingUrl);
     await shot(page, 'calibration-submitted');
-    await page.getByRole('button', { name: 'Approve and issue' }).click();
+    // Approving signs electronically (21 CFR 11.50): the approver's password again, and a meaning.
+    await page.locator('#password').fill(process.env.APPROVER_PASSWORD);
+    await page.getByRole('button', { name: 'Sign, approve and issue' }).click();
     await page.waitForURL(pendingUrl);
     assert.equal(await page.locator('#calibration-status').innerText(), 'issued');
     number = await page.locator('#certificate-link').innerText();

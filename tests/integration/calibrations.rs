@@ -620,7 +620,11 @@ fn concurrent_approvals_take_consecutive_numbers() {
                     barrier.wait();
                     let mut conn = database.get().unwrap();
                     caltrace::workflow::calibrations::approve(
-                        &mut conn, &actor, id, today, &context,
+                        &mut conn,
+                        &actor,
+                        id,
+                        (today, "approved"),
+                        &context,
                     )
                     .unwrap()
                     .certificate_number

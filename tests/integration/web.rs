@@ -270,7 +270,7 @@ fn approving_needs_the_approver_role_and_the_session_csrf_token() {
     assert_eq!(page.status, Status::Ok, "{}", page.body);
     assert!(page.body.contains("submitted"));
     assert!(
-        !page.body.contains("Approve and issue"),
+        !page.body.contains("id=\"approve\""),
         "no button for a technician"
     );
     let csrf = hidden(&page.body, "csrf_token");
@@ -284,7 +284,7 @@ fn approving_needs_the_approver_role_and_the_session_csrf_token() {
         Status::SeeOther
     );
     let page = get(&app, &path);
-    assert!(page.body.contains("Approve and issue"));
+    assert!(page.body.contains("Sign, approve and issue"));
     // Without the session's CSRF token nothing happens.
     for token in ["", "0000", &csrf] {
         let forged = post_form(&app, &format!("{path}/approve"), &[("csrf_token", token)]);
@@ -294,9 +294,42 @@ fn approving_needs_the_approver_role_and_the_session_csrf_token() {
     assert_eq!(record["status"], "submitted");
 
     let csrf = hidden(&page.body, "csrf_token");
-    let approved = post_form(&app, &format!("{path}/approve"), &[("csrf_token", &csrf)]);
-    assert_eq!(approved.status, Status::SeeOther);
+    // Approving is an electronic signature (21 CFR 11.50, 11.200): without the approver's own
+    // password nothing is signed, and the attempt is audited.
+    let approve = |password: &str| {
+        post_form(
+            &app,
+            &format!("{path}/approve"),
+            &[
+                ("csrf_token", &csrf),
+                ("password", password),
+                ("meaning", "released for use"),
+            ],
+        )
+    };
+    let unsigned = approve("not my password");
+    assert_eq!(unsigned.status, Status::Forbidden);
+    assert!(
+        unsigned.body.contains("password does not match"),
+        "{}",
+        unsigned.body
+    );
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(record["status"], "submitted");
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={id}"),
+        Some("auditor"),
+    );
+    let last = audit["items"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["action"], "signature_refused", "{audit}");
+    assert_eq!(last["user_name"], "approver");
+
+    let approved = approve(PASSWORD);
+    assert_eq!(approved.status, Status::SeeOther, "{}", approved.body);
     assert_eq!(approved.location.as_deref(), Some(path.as_str()));
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(record["approval_meaning"], "released for use");
+    assert!(record["approved_at"].as_str().unwrap().ends_with('Z'));
     let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
     assert_eq!(record["status"], "issued");
     let number = record["certificate_number"].as_str().unwrap().to_string();
@@ -359,7 +392,7 @@ fn the_pages_refuse_a_decision_by_a_submitter() {
     let path = format!("/calibrations/{id}");
     login(&app, "chief", PASSWORD, &path);
     let page = get(&app, &path);
-    assert!(!page.body.contains("Approve and issue"), "{}", page.body);
+    assert!(!page.body.contains("id=\"approve\""), "{}", page.body);
     assert!(page.body.contains("four eyes"), "{}", page.body);
     let csrf = hidden(&page.body, "csrf_token");
     let approved = post_form(&app, &format!("{path}/approve"), &[("csrf_token", &csrf)]);

@@ -1,0 +1,2 @@
+ALTER TABLE calibrations DROP COLUMN approved_at;
+ALTER TABLE calibrations DROP COLUMN approval_meaning;
