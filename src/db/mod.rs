@@ -8,6 +8,7 @@ pub mod error;
 pub mod instruments;
 pub mod pages;
 pub mod schema;
+pub mod signing;
 pub mod states;
 pub mod status_reader;
 pub mod traceability;

@@ -7,4 +7,5 @@ pub mod calibrations;
 pub mod certificates;
 pub mod impact;
 pub mod instruments;
+pub mod signing;
 pub mod users;
