@@ -1,13 +1,15 @@
 //! The laboratory's signing identity (DESIGN section 8b): an ECDSA P-256 key and its X.509
 //! certificate with the chain up to a root the lab's customers trust, checked when it is
-//! installed.
+//! installed; and the enveloped XAdES-BES signature of an issued DCC ([`xades`]).
 //!
 //! Everything below the XML canonicalisation comes from RustCrypto crates (`p256`, `x509-cert`,
 //! `der`, `spki`, `pkcs8`, `sha2`): nothing here computes a curve point or parses DER by hand.
 //! The private key never leaves this module as text except through
 //! [`SigningIdentity::key_pem`], which only the storage layer calls; `Debug` does not show it.
 
+pub mod c14n;
 pub mod pki;
+pub mod xades;
 
 #[cfg(test)]
 mod tests;
@@ -373,17 +375,17 @@ impl SigningIdentity {
             return Err(SigningError::NotYetValid(not_before.to_rfc3339()));
         }
         let tbs = self.certificate.tbs_certificate();
-        if let Ok(Some((_, usage))) = tbs.get_extension::<KeyUsage>() {
-            if !usage.digital_signature() && !usage.non_repudiation() {
-                return Err(SigningError::Certificate(
-                    "its key usage allows neither digitalSignature nor nonRepudiation".into(),
-                ));
-            }
-        }
         if let Ok(Some((_, constraints))) = tbs.get_extension::<BasicConstraints>() {
             if constraints.ca {
                 return Err(SigningError::Certificate(
                     "it is a CA certificate; install the lab's own signing certificate".into(),
+                ));
+            }
+        }
+        if let Ok(Some((_, usage))) = tbs.get_extension::<KeyUsage>() {
+            if !usage.digital_signature() && !usage.non_repudiation() {
+                return Err(SigningError::Certificate(
+                    "its key usage allows neither digitalSignature nor nonRepudiation".into(),
                 ));
             }
         }
