@@ -58,12 +58,15 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// One byte of the first measured value changed (a digit of `<si:value>`), still well-formed.
+/// One byte of a measured value changed: the last digit of the first indicated value (the
+/// instrument's reading at point 1), still a valid decimal, so only the signature can tell.
 fn tampered(dcc: &[u8]) -> Vec<u8> {
     let text = std::str::from_utf8(dcc).unwrap();
-    let at = text.find("<si:value>").expect("a measured value") + "<si:value>".len();
+    let point = text.find("Indicated value").expect("an indicated value");
+    let end = point + text[point..].find("</si:value>").unwrap() - 1;
     let mut bytes = dcc.to_vec();
-    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    assert!(bytes[end].is_ascii_digit(), "{}", &text[point..end + 12]);
+    bytes[end] = if bytes[end] == b'1' { b'2' } else { b'1' };
     assert_ne!(bytes, dcc);
     bytes
 }
