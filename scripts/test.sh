@@ -9,6 +9,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresq
 command -v xmllint >/dev/null 2>&1 || need_packages+=(libxml2-utils)
 command -v pdftotext >/dev/null 2>&1 || need_packages+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || need_packages+=(qpdf)
+# Signed DCCs are verified by xmlsec1 (tests/integration/signing.rs, src/dcc/tests.rs).
+command -v xmlsec1 >/dev/null 2>&1 || need_packages+=(xmlsec1)
 # The README walk (tests/integration/readme.rs) runs its curl and jq commands as written.
 command -v jq >/dev/null 2>&1 || need_packages+=(jq)
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
@@ -21,10 +23,11 @@ fi
 
 # --- Python checkers the Rust tests run (tests/tools/checkers.rs) -------------------------
 # openapi-spec-validator on the served OpenAPI document; PTB's dcclib (with lxml) for its DCC
-# schematron on every DCC the tests produce. Installed into target/python-tools, a venv
+# schematron on every DCC the tests produce; signxml's XAdES verifier on signed DCCs
+# (tests/tools/xades_verify.py). Installed into target/python-tools, a venv
 # (Debian's python3 refuses a plain pip install); the tests run them with $CALTRACE_PYTHON.
 source scripts/python-tools.sh
-python_tools openapi-spec-validator dcclib lxml
+python_tools openapi-spec-validator dcclib lxml signxml
 # ------------------------------------------------------------------------------------------
 
 # A throwaway PostgreSQL cluster; durability off, it only has to be fast.

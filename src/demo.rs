@@ -18,6 +18,9 @@ pub struct DemoSummary {
     pub tokens: Vec<(String, String)>,
     pub instruments: usize,
     pub certificates: Vec<String>,
+    /// The subject of the demo signing certificate `keys init` made, None when the database
+    /// already had a signing identity (kept, and used).
+    pub signing: Option<String>,
 }
 
 struct Lab<'a> {
@@ -170,6 +173,16 @@ pub fn seed(
         technician,
         approver,
     } = demo_users(conn)?;
+    // `caltrace keys init`, so that the demo's certificates are signed.
+    let signing = match db::signing::public(conn)? {
+        Some(_) => None,
+        None => {
+            let pki =
+                workflow::signing::init_demo(conn, &admin, context, false, chrono::Utc::now())
+                    .map_err(|e| ApiError::Internal(format!("demo signing identity: {e}")))?;
+            Some(pki.identity.summary().subject)
+        }
+    };
     let mut lab = Lab {
         conn,
         technician,
@@ -192,6 +205,7 @@ pub fn seed(
         tokens,
         instruments: lab.instruments,
         certificates: lab.certificates,
+        signing,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod import;
 pub mod metrics;
 pub mod password;
 pub mod pdf;
+pub mod signing;
 pub mod web;
 pub mod workflow;
 

@@ -49,6 +49,35 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// The laboratory's signing identity: issued DCCs are signed with it (XAdES).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a demo PKI (root CA, intermediate CA, signing certificate naming lab.name) and
+    /// sign certificates with it from now on. Only the signing key is kept.
+    Init {
+        /// Replace the signing identity installed now.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Install the lab's own ECDSA P-256 key and its certificate (PEM); checked first: the key
+    /// must match the certificate, which must be current and lead up the chain given.
+    Import {
+        /// The private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`, unencrypted).
+        #[arg(long, value_name = "KEY.pem")]
+        key: std::path::PathBuf,
+        /// The signing certificate (its chain may follow it in the same file).
+        #[arg(long, value_name = "CERT.pem")]
+        certificate: std::path::PathBuf,
+        /// The CA certificates above it, up to the root.
+        #[arg(long, value_name = "CHAIN.pem")]
+        chain: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +201,7 @@ fn run(command: Command) -> Result<(), String> {
             command: TokenCommand::Revoke { token_id },
         } => revoke_token(token_id),
         Command::Demo => demo(),
+        Command::Keys { command } => keys(command),
         Command::Audit {
             command: AuditCommand::Verify { head },
         } => verify_audit(head),
@@ -268,6 +298,65 @@ fn revoke_token(token_id: i64) -> Result<(), String> {
     Ok(())
 }
 
+fn read_pem(path: &std::path::Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+}
+
+/// Installs a signing identity and says which, by subject, fingerprint and end of validity;
+/// never the key.
+fn keys(command: KeysCommand) -> Result<(), String> {
+    let config = AppConfig::from_figment(&caltrace::figment())?;
+    let database = Database::open(&config.database_url, 2, 1)?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    let now = chrono::Utc::now();
+    let summary = match command {
+        KeysCommand::Init { replace } => {
+            let context = workflow::certificates::IssueContext::from_config(&config);
+            let pki = workflow::signing::init_demo(
+                &mut conn,
+                &Actor::command_line(),
+                &context,
+                replace,
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("demo PKI made; its CA keys were not kept");
+            pki.identity.summary()
+        }
+        KeysCommand::Import {
+            key,
+            certificate,
+            chain,
+        } => {
+            let key_pem = zeroize::Zeroizing::new(read_pem(&key, "key")?);
+            let certificate_pem = read_pem(&certificate, "certificate")?;
+            let chain_pem = chain
+                .as_deref()
+                .map(|path| read_pem(path, "chain"))
+                .transpose()?;
+            workflow::signing::import(
+                &mut conn,
+                &Actor::command_line(),
+                &key_pem,
+                &certificate_pem,
+                chain_pem.as_deref(),
+                now,
+            )
+            .map_err(|e| format!("nothing installed: {e}"))?
+        }
+    };
+    println!("signing identity installed: {}", summary.subject);
+    println!("  issued by    {}", summary.issuer);
+    println!("  valid until  {}", summary.not_after.to_rfc3339());
+    println!("  SHA-256      {}", summary.fingerprint_sha256);
+    for subject in &summary.chain_subjects {
+        println!("  chain        {subject}");
+    }
+    println!("DCCs issued from now on are signed; GET /api/v1/lab/trust serves the certificates to trust");
+    Ok(())
+}
+
 /// Seeds the demo laboratory and prints how to get in: a token and a web login per role.
 fn demo() -> Result<(), String> {
     let config = AppConfig::from_figment(&caltrace::figment())?;
@@ -286,6 +375,9 @@ fn demo() -> Result<(), String> {
         summary.certificates.len(),
         summary.certificates.join(", ")
     );
+    if let Some(subject) = &summary.signing {
+        println!("demo signing identity installed (caltrace keys init): {subject}");
+    }
     println!("API tokens (shown once), one user per role:");
     for (role, token) in &summary.tokens {
         println!("  {role:<11} {token}");

@@ -4,6 +4,7 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
+use crate::db::signing::PublicIdentity;
 use crate::db::Database;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -14,9 +15,45 @@ pub struct Health {
     pub database: &'static str,
     /// `sqlite` or `postgresql`.
     pub backend: &'static str,
+    /// Whether issued DCCs are signed (DESIGN section 8b); absent when the database does not
+    /// answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningHealth>,
 }
 
-/// Liveness and database reachability.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SigningHealth {
+    /// True when a signing identity is installed and its certificate is valid now: issued
+    /// DCCs carry the laboratory's signature. False: certificates are issued unsigned (none
+    /// installed), or approval stops (installed but expired).
+    pub enabled: bool,
+    /// The signing certificate's subject, when one is installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The end of its validity (RFC 3339), when one is installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+}
+
+impl SigningHealth {
+    fn of(identity: Option<PublicIdentity>) -> SigningHealth {
+        match identity {
+            None => SigningHealth {
+                enabled: false,
+                subject: None,
+                not_after: None,
+            },
+            Some(identity) => SigningHealth {
+                enabled: chrono::DateTime::parse_from_rfc3339(&identity.not_after)
+                    .is_ok_and(|end| end > chrono::Utc::now()),
+                subject: Some(identity.subject),
+                not_after: Some(identity.not_after),
+            },
+        }
+    }
+}
+
+/// Liveness, database reachability, and whether issued certificates are signed.
 #[utoipa::path(
     tag = "service",
     responses(
@@ -26,21 +63,22 @@ pub struct Health {
 )]
 #[get("/healthz")]
 pub async fn healthz(database: &State<Database>) -> (Status, Json<Health>) {
-    let reachable = database
+    let answer = database
         .run(|conn| {
             conn.batch_execute("SELECT 1")
-                .map_err(crate::db::DbError::from)
+                .map_err(crate::db::DbError::from)?;
+            crate::db::signing::public(conn)
         })
-        .await
-        .is_ok();
+        .await;
     let backend = database.backend().name();
-    if reachable {
+    if let Ok(identity) = answer {
         (
             Status::Ok,
             Json(Health {
                 status: "ok",
                 database: "reachable",
                 backend,
+                signing: Some(SigningHealth::of(identity)),
             }),
         )
     } else {
@@ -50,6 +88,7 @@ pub async fn healthz(database: &State<Database>) -> (Status, Json<Health>) {
                 status: "unavailable",
                 database: "unreachable",
                 backend,
+                signing: None,
             }),
         )
     }

@@ -7,6 +7,7 @@ pub mod certificates;
 pub mod cmcs;
 pub mod health;
 pub mod instruments;
+pub mod lab;
 pub mod openapi;
 pub(crate) use crate::http::params;
 pub mod traceability;
@@ -22,6 +23,7 @@ pub fn routes() -> Vec<Route> {
         audit::routes(),
         calibrations::routes(),
         certificates::routes(),
+        lab::routes(),
         cmcs::routes(),
         validity::routes(),
         traceability::routes(),

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    audit, calibrations, certificates, cmcs, health, instruments, traceability, uncertainty,
+    audit, calibrations, certificates, cmcs, health, instruments, lab, traceability, uncertainty,
     validity,
 };
 
@@ -273,6 +273,7 @@ fn complete_operation(operation: &mut Operation) {
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
         cmcs::create, cmcs::list,
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify,
+        lab::trust,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
         traceability::chain, traceability::impact, traceability::impact_with_correction,
     ),

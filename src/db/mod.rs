@@ -9,6 +9,7 @@ pub mod instruments;
 pub mod pages;
 pub mod schema;
 pub mod secrets;
+pub mod signing;
 pub mod states;
 pub mod status_reader;
 pub mod traceability;

@@ -184,6 +184,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_identities (id) {
+        id -> BigInt,
+        subject -> Text,
+        fingerprint_sha256 -> Text,
+        not_after -> Text,
+        certificate_pem -> Text,
+        chain_pem -> Text,
+        key_pem -> Nullable<Text>,
+        installed_at -> Text,
+        installed_by -> Text,
+        retired_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(calibrations -> instruments (instrument_id));
 diesel::joinable!(certificates -> calibrations (calibration_id));
 diesel::joinable!(calibration_standards -> calibrations (calibration_id));
@@ -203,6 +218,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificate_counters,
     cmcs,
     certificates,
+    signing_identities,
 );
 
 diesel::table! {

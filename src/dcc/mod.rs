@@ -272,7 +272,9 @@ fn core_data(w: &mut XmlWriter, view: &CertificateView) -> Result<(), String> {
 }
 
 /// The configured `lab.country` when it is a two-letter code, else guessed from the address.
-fn laboratory_country(laboratory: &crate::domain::certificate::LaboratoryView) -> String {
+pub(crate) fn laboratory_country(
+    laboratory: &crate::domain::certificate::LaboratoryView,
+) -> String {
     match laboratory.country.as_deref().map(str::trim) {
         Some(code) if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
             code.to_ascii_uppercase()

@@ -668,3 +668,49 @@ fn any_text_yields_a_valid_dcc() {
     }
     assert_good_practice(&documents.into_inner());
 }
+
+/// A DCC full of what canonicalisation must get exactly right (quotes, apostrophes, `& < >`,
+/// a carriage return, CJK text, a character XML cannot carry), signed: still valid against the
+/// schema and PTB's rules with the signature as the root's last child, and accepted by
+/// xmlsec1 and signxml (tests/tools/checkers.rs), which share no code with caltrace, trusting
+/// only the demo root.
+#[test]
+fn a_signed_dcc_with_awkward_text_is_valid_and_verifies_independently() {
+    let mut view = internal_mpa();
+    view.customer = Some("O'Brien & Söhne <GmbH> \"Test\"\r\n上海计量 \u{1}".to_string());
+    view.deviations = Some("Tab\there, 10 > 9 & 1 < 2".to_string());
+    let now = chrono::Utc::now();
+    let pki = crate::signing::pki::demo_pki("Lab \"A\" & <B>, 上海", Some("CN"), now).unwrap();
+    let signed = crate::signing::xades::sign(&render(&view).unwrap(), &pki.identity, now).unwrap();
+    assert_valid(&signed);
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let pem =
+        |c: &x509_cert::Certificate| der::EncodePem::to_pem(c, der::pem::LineEnding::LF).unwrap();
+    let file = write("signed.xml", &signed);
+    let root = write("root.pem", &pem(&pki.root));
+    let intermediate = write("intermediate.pem", &pem(&pki.intermediate));
+    if let Some(result) = checkers::xmlsec1_verify(&file, &root, &intermediate) {
+        result.unwrap_or_else(|report| panic!("xmlsec1 refuses:\n{report}"));
+    }
+    if let Some(result) = checkers::signxml_verify(&file, &root) {
+        result.unwrap_or_else(|report| panic!("signxml refuses:\n{report}"));
+    }
+    // The customer's name changed by one letter: refused by both.
+    let changed = write(
+        "changed.xml",
+        &signed.replacen("O&apos;Brien", "O&apos;Brian", 1),
+    );
+    assert_ne!(std::fs::read(&changed).unwrap(), signed.as_bytes());
+    if let Some(result) = checkers::xmlsec1_verify(&changed, &root, &intermediate) {
+        assert!(result.is_err(), "xmlsec1 accepts a changed DCC");
+    }
+    if let Some(result) = checkers::signxml_verify(&changed, &root) {
+        assert!(result.is_err(), "signxml accepts a changed DCC");
+    }
+}

@@ -1,6 +1,7 @@
 //! Issuing a certificate (DESIGN section 8): gathering what it states from the
 //! register, the calibration, the standards and the traceability chain;
-//! rendering the PDF and the DCC once; storing them byte for byte.
+//! rendering the PDF and the DCC once; signing the DCC with the laboratory's
+//! identity when one is installed (DESIGN section 8b); storing them byte for byte.
 
 use std::collections::HashMap;
 
@@ -68,10 +69,29 @@ pub fn issue_certificate(
     // The DCC first: the PDF carries it inside, byte for byte as it is stored.
     let dcc = crate::dcc::render(&view)
         .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
+    let dcc = sign_dcc(conn, dcc)?;
     let pdf = crate::pdf::render_with_dcc(&view, dcc.as_bytes())
         .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
     db::certificates::insert_documents(conn, &view, calibration, pdf, dcc)?;
     Ok(view)
+}
+
+/// The DCC as stored: signed (enveloped XAdES-BES) when the laboratory has a signing
+/// identity, else as rendered. A signature that cannot be made fails the approval as a
+/// whole, inside its transaction, so no certificate number is used up by a half-signed
+/// certificate.
+fn sign_dcc(conn: &mut DbConnection, dcc: String) -> Result<String, ApiError> {
+    let Some(identity) = db::signing::in_force(conn)? else {
+        return Ok(dcc);
+    };
+    let now = chrono::Utc::now();
+    identity.check_usable(now).map_err(|e| {
+        ApiError::Unavailable(format!(
+            "certificates cannot be signed: {e} (caltrace keys import installs a new one)"
+        ))
+    })?;
+    crate::signing::xades::sign(&dcc, &identity, now)
+        .map_err(|e| ApiError::Internal(format!("DCC signing failed: {e}")))
 }
 
 /// A standard used, with the certificate its link rested on that day.

@@ -7,6 +7,7 @@ pub mod calibrations;
 pub mod certificates;
 pub mod impact;
 pub mod instruments;
+pub mod signing;
 pub mod users;
 
 use serde_json::json;

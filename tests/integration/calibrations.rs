@@ -268,8 +268,11 @@ fn four_eyes_covers_editors_and_submitters() {
         app.post(&path("submit"), Some("technician"), &json!({})).0,
         Status::Ok
     );
-    for action in ["approve", "reject"] {
-        let (status, problem) = app.post(&path(action), Some(&chief), &json!({"reason": "mine"}));
+    for (action, body) in [
+        ("approve", json!({})),
+        ("reject", json!({"reason": "mine"})),
+    ] {
+        let (status, problem) = app.post(&path(action), Some(&chief), &body);
         assert_eq!(status, Status::Forbidden, "{action}: {problem}");
         assert!(problem["detail"].as_str().unwrap().contains("four eyes"));
     }

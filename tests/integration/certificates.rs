@@ -341,3 +341,79 @@ fn verification_answers_the_item_as_certified() {
     assert_eq!(status, Status::Ok);
     assert_eq!(answer["item"]["serial_number"], "SN-PG-1", "{answer}");
 }
+
+/// The approver's electronic signature through the API (21 CFR 11.50; the bearer token is its
+/// second component): the meaning given, or "approved", stored with the signing time, and
+/// printed with the signer's name on the PDF and in the DCC; a meaning that is blank, too long
+/// or not one line is 422 naming `meaning`, and nothing is approved.
+#[test]
+fn an_approval_is_signed_with_its_meaning_on_the_certificate() {
+    let app = TestApp::new();
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let id = crate::common::fixtures::submitted(
+        &app,
+        &calibration(
+            gauge,
+            &[national],
+            "2026-05-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    let approve = |body: Value| {
+        app.post(
+            &format!("/api/v1/calibrations/{id}/approve"),
+            Some("approver"),
+            &body,
+        )
+    };
+    for bad in [
+        json!({"meaning": " "}),
+        json!({"meaning": "a\nb"}),
+        json!({"meaning": "x".repeat(201)}),
+    ] {
+        let (status, problem) = approve(bad);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        assert_eq!(fields(&problem), ["meaning"]);
+    }
+    let (_, still) = app.get(&format!("/api/v1/calibrations/{id}"), Some("approver"));
+    assert_eq!(still["status"], "submitted");
+
+    let (status, approved) = approve(json!({"meaning": "reviewed and released for use"}));
+    assert_eq!(status, Status::Ok, "{approved}");
+    assert_eq!(
+        approved["approval_meaning"],
+        "reviewed and released for use"
+    );
+    let signed_at = approved["approved_at"].as_str().unwrap().to_string();
+    assert!(signed_at.starts_with(&chrono::Utc::now().date_naive().to_string()));
+    let number = approved["certificate_number"].as_str().unwrap();
+    let dcc = String::from_utf8(download(&app, number, "dcc")).unwrap();
+    let minute = signed_at[..16].replace('T', " ");
+    let words = format!(
+        "Signed electronically by approver on {minute} UTC; meaning of the signature: \
+         reviewed and released for use"
+    );
+    assert!(
+        dcc.contains(&words),
+        "the DCC's respPerson carries the signature"
+    );
+    if let Some(text) = crate::common::pdf_text(&download(&app, number, "pdf")) {
+        let squashed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(squashed.contains(&words), "{squashed}");
+    }
+    // The audit entry of the approval records the meaning and the time too.
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={id}"),
+        Some("auditor"),
+    );
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "approve")
+        .unwrap();
+    let after: Value = serde_json::from_str(entry["after"].as_str().unwrap()).unwrap();
+    assert_eq!(after["approval_meaning"], "reviewed and released for use");
+    assert_eq!(after["approved_at"], signed_at.as_str());
+}

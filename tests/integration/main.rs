@@ -21,6 +21,7 @@ mod pool;
 mod readme;
 mod records;
 mod service;
+mod signing;
 mod traceability;
 mod uncertainty;
 mod validity;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const DCC_SCHEMATRON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/dcc_schematron.py");
+const XADES_VERIFY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/xades_verify.py");
 
 fn python() -> String {
     std::env::var("CALTRACE_PYTHON").unwrap_or_else(|_| "python3".to_string())
@@ -80,4 +81,52 @@ pub fn dcc_schematron(files: &[PathBuf]) -> Option<Result<String, String>> {
     let mut args: Vec<OsString> = vec![DCC_SCHEMATRON.into()];
     args.extend(files.iter().map(|file| file.into()));
     run("dcclib.validation.schematron", "dcclib", args)
+}
+
+/// signxml's XAdESVerifier (tests/tools/xades_verify.py) on a signed document, trusting only
+/// `root`: `Ok` with its report when the signature verifies, `Err` with the reason when not.
+pub fn signxml_verify(signed: &Path, root: &Path) -> Option<Result<String, String>> {
+    run(
+        "signxml",
+        "signxml",
+        vec![XADES_VERIFY.into(), signed.into(), root.into()],
+    )
+}
+
+/// `xmlsec1 --verify` (Debian's xmlsec1, libxmlsec1 over OpenSSL) on a signed document,
+/// trusting only `root`, with `untrusted` certificates offered for the path: `Ok` with its
+/// report when the signature and the path verify, `Err` when not, `None` when xmlsec1 is not
+/// installed and CALTRACE_REQUIRE_TOOLS is unset (the skip is printed).
+pub fn xmlsec1_verify(
+    signed: &Path,
+    root: &Path,
+    untrusted: &Path,
+) -> Option<Result<String, String>> {
+    let Ok(output) = Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(root)
+        .arg("--untrusted-pem")
+        .arg(untrusted)
+        .arg(signed)
+        .output()
+    else {
+        let message =
+            "xmlsec1 is not installed; scripts/test.sh installs it (apt-get install xmlsec1)";
+        if std::env::var_os("CALTRACE_REQUIRE_TOOLS").is_some() {
+            panic!("{message} (required: CALTRACE_REQUIRE_TOOLS is set)");
+        }
+        eprintln!("NOTE: {message}: check skipped");
+        return None;
+    };
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(if output.status.success() {
+        Ok(report)
+    } else {
+        Err(report)
+    })
 }

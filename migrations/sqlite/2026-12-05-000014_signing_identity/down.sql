@@ -1,0 +1,2 @@
+DROP INDEX signing_identities_in_force;
+DROP TABLE signing_identities;

@@ -1,0 +1,60 @@
+//! Installing the laboratory's signing identity (DESIGN section 8b): `caltrace keys init`
+//! (a demo PKI for the configured lab) and `caltrace keys import` (the lab's own key and
+//! certificate), each checked in full before anything is stored.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::people::Actor;
+use crate::signing::pki::{demo_pki, DemoPki};
+use crate::signing::{IdentitySummary, SigningError, SigningIdentity};
+use crate::workflow::certificates::IssueContext;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// The key, certificate or chain was refused; nothing was stored.
+    #[error("{0}")]
+    Refused(#[from] SigningError),
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// `keys init` would replace an identity the lab installed.
+    #[error(
+        "a signing identity is installed already ({0}); `caltrace keys init --replace` \
+         replaces it with a new demo PKI"
+    )]
+    Installed(String),
+}
+
+/// Makes a demo PKI naming the laboratory and installs its signing certificate. Refuses to
+/// replace an identity in force unless `replace`.
+pub fn init_demo(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    context: &IssueContext,
+    replace: bool,
+    now: DateTime<Utc>,
+) -> Result<DemoPki, KeysError> {
+    if let Some(existing) = db::signing::public(conn)? {
+        if !replace {
+            return Err(KeysError::Installed(existing.subject));
+        }
+    }
+    let country = crate::dcc::laboratory_country(&context.laboratory);
+    let pki = demo_pki(&context.laboratory.name, Some(&country), now)?;
+    db::signing::install(conn, actor, &pki.identity, "keys init")?;
+    Ok(pki)
+}
+
+/// Checks a lab's own key, certificate and chain (PEM) and installs them.
+pub fn import(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key_pem: &str,
+    certificate_pem: &str,
+    chain_pem: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<IdentitySummary, KeysError> {
+    let identity = SigningIdentity::from_pem(key_pem, certificate_pem, chain_pem, now)?;
+    db::signing::install(conn, actor, &identity, "keys import")?;
+    Ok(identity.summary())
+}

@@ -1,0 +1,309 @@
+//! Signed certificates (DESIGN section 8b): a DCC issued through the approval path, with the
+//! demo identity `caltrace keys init` installs, verified by two verifiers that share no code
+//! with caltrace — `xmlsec1` (libxmlsec1 over OpenSSL) and Python's `signxml` XAdES verifier —
+//! trusting only the demo root served at /api/v1/lab/trust; and the same file with one byte of
+//! a measured value changed, which both must refuse. As with the other document checks, a
+//! missing tool skips loudly, or fails under CALTRACE_REQUIRE_TOOLS (scripts/test.sh).
+
+use std::path::{Path, PathBuf};
+
+use rocket::http::Status;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::checkers;
+use crate::common::fixtures::{calibration, issue, point, register};
+use crate::common::{run_cli, TestApp};
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Issues a certificate through submit and approve (four eyes); returns its number.
+fn issued_certificate(app: &TestApp) -> String {
+    let national = register(app, "NIM-P", "national");
+    let gauge = register(app, "PG-1", "working");
+    let issued = issue(
+        app,
+        &calibration(
+            gauge,
+            &[national],
+            "2026-05-10",
+            vec![point(0.5003, 0.0002)],
+        ),
+    );
+    issued["certificate_number"].as_str().unwrap().to_string()
+}
+
+/// The trust file split into its certificates (PEM each): signing, intermediate, root.
+fn trust_certificates(app: &TestApp) -> Vec<String> {
+    let response = app.client.get("/api/v1/lab/trust").dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(
+        response.content_type().map(|t| t.to_string()).as_deref(),
+        Some("application/x-pem-file")
+    );
+    let text = response.into_string().unwrap();
+    text.split_inclusive("-----END CERTIFICATE-----\n")
+        .map(str::to_string)
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// One byte of a measured value changed: the last digit of the first indicated value (the
+/// instrument's reading at point 1), still a valid decimal, so only the signature can tell.
+fn tampered(dcc: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(dcc).unwrap();
+    let point = text.find("Indicated value").expect("an indicated value");
+    let end = point + text[point..].find("</si:value>").unwrap() - 1;
+    let mut bytes = dcc.to_vec();
+    assert!(bytes[end].is_ascii_digit(), "{}", &text[point..end + 12]);
+    bytes[end] = if bytes[end] == b'1' { b'2' } else { b'1' };
+    assert_ne!(bytes, dcc);
+    bytes
+}
+
+#[test]
+fn a_signed_dcc_verifies_with_xmlsec1_and_signxml_and_a_changed_value_does_not() {
+    let app = TestApp::new();
+    let (ok, output) = run_cli(&app.database_url, &["keys", "init"]);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("signing identity installed: CN="),
+        "{output}"
+    );
+    let number = issued_certificate(&app);
+
+    let certificates = trust_certificates(&app);
+    assert_eq!(certificates.len(), 3, "signing, intermediate and root");
+    let dir = tempfile::tempdir().unwrap();
+    let intermediate = write(dir.path(), "intermediate.pem", certificates[1].as_bytes());
+    let root = write(dir.path(), "root.pem", certificates[2].as_bytes());
+
+    let dcc = app.bytes(
+        &format!("/api/v1/certificates/{number}/dcc"),
+        Some("inspector"),
+    );
+    // Stored bytes are the signed bytes: the listed hash is of the signed document.
+    let (_, listed) = app.get("/api/v1/certificates", Some("auditor"));
+    assert_eq!(listed["items"][0]["dcc_sha256"], sha256(&dcc));
+    let text = String::from_utf8(dcc.clone()).unwrap();
+    assert!(
+        text.trim_end()
+            .ends_with("</ds:Signature>\n</dcc:digitalCalibrationCertificate>"),
+        "the signature is the last child of the document element"
+    );
+    assert_eq!(text.matches("<ds:Reference ").count(), 2);
+    let signed = write(dir.path(), &format!("{number}.xml"), &dcc);
+    let changed = write(dir.path(), "changed.xml", &tampered(&dcc));
+
+    if let Some(result) = checkers::xmlsec1_verify(&signed, &root, &intermediate) {
+        let report = result.unwrap_or_else(|r| panic!("xmlsec1 refuses the signed DCC:\n{r}"));
+        assert!(
+            report.contains("OK") && report.contains("SignedInfo References (ok/all): 2/2"),
+            "{report}"
+        );
+        let report = checkers::xmlsec1_verify(&changed, &root, &intermediate)
+            .unwrap()
+            .expect_err("xmlsec1 accepts a DCC whose measured value was changed");
+        assert!(report.contains("FAIL"), "{report}");
+    }
+    if let Some(result) = checkers::signxml_verify(&signed, &root) {
+        let report = result.unwrap_or_else(|r| panic!("signxml refuses the signed DCC:\n{r}"));
+        assert!(report.starts_with("OK 2 references verified"), "{report}");
+        let report = checkers::signxml_verify(&changed, &root)
+            .unwrap()
+            .expect_err("signxml accepts a DCC whose measured value was changed");
+        assert!(report.contains("InvalidDigest"), "{report}");
+    }
+
+    // Trusting another laboratory's root, both refuse the untouched file.
+    let other = caltrace::signing::pki::demo_pki("Another lab", None, chrono::Utc::now()).unwrap();
+    let other_root = write(
+        dir.path(),
+        "other-root.pem",
+        der::EncodePem::to_pem(&other.root, der::pem::LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+    );
+    if let Some(result) = checkers::xmlsec1_verify(&signed, &other_root, &intermediate) {
+        assert!(result.is_err(), "xmlsec1 trusts a root that did not sign");
+    }
+    if let Some(result) = checkers::signxml_verify(&signed, &other_root) {
+        assert!(result.is_err(), "signxml trusts a root that did not sign");
+    }
+}
+
+#[test]
+fn the_private_key_is_in_no_answer_and_the_installation_is_audited() {
+    let app = TestApp::new();
+    let pki = app
+        .with_conn(|conn| {
+            caltrace::workflow::signing::init_demo(
+                conn,
+                &caltrace::db::audit::Actor::command_line(),
+                &app.issue_context(),
+                false,
+                chrono::Utc::now(),
+            )
+        })
+        .expect("keys init");
+    let key_pem = pki.identity.key_pem().unwrap();
+    // The base64 body of the PEM key, line by line: any line of it anywhere is a leak.
+    let key_lines: Vec<String> = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::to_string)
+        .collect();
+    assert!(!key_lines.is_empty());
+    let number = issued_certificate(&app);
+    let summary = pki.identity.summary();
+
+    let (status, health) = app.get("/healthz", None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["signing"]["enabled"], true);
+    assert_eq!(health["signing"]["subject"], summary.subject.as_str());
+    assert!(summary
+        .subject
+        .contains(&app.issue_context().laboratory.name));
+    assert_eq!(
+        health["signing"]["not_after"],
+        summary.not_after.to_rfc3339()
+    );
+
+    let (_, audit) = app.get("/api/v1/audit?per_page=1000", Some("admin"));
+    let installed: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entity"] == "signing_identity")
+        .collect();
+    assert_eq!(installed.len(), 1, "{audit}");
+    assert_eq!(installed[0]["action"], "install");
+    let after: Value = match &installed[0]["after"] {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    assert_eq!(
+        after["fingerprint_sha256"],
+        summary.fingerprint_sha256.as_str()
+    );
+    assert_eq!(after["subject"], summary.subject.as_str());
+
+    let answers = [
+        health.to_string(),
+        audit.to_string(),
+        trust_certificates(&app).concat(),
+        app.get("/api/v1/certificates", Some("auditor"))
+            .1
+            .to_string(),
+        app.get(&format!("/api/v1/certificates/{number}"), Some("inspector"))
+            .1
+            .to_string(),
+        String::from_utf8(app.bytes(
+            &format!("/api/v1/certificates/{number}/dcc"),
+            Some("inspector"),
+        ))
+        .unwrap(),
+        app.get("/api/openapi.json", None).1.to_string(),
+    ];
+    for answer in &answers {
+        assert!(!answer.contains("PRIVATE KEY"));
+        for line in &key_lines {
+            assert!(!answer.contains(line.as_str()), "the private key leaked");
+        }
+    }
+}
+
+#[test]
+fn without_an_identity_certificates_are_issued_unsigned_and_healthz_says_so() {
+    let app = TestApp::new();
+    let (_, health) = app.get("/healthz", None);
+    assert_eq!(health["signing"], serde_json::json!({"enabled": false}));
+    let (status, problem) = app.get("/api/v1/lab/trust", None);
+    assert_eq!(status, Status::NotFound);
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("issued unsigned"));
+    let number = issued_certificate(&app);
+    let dcc = app.bytes(
+        &format!("/api/v1/certificates/{number}/dcc"),
+        Some("inspector"),
+    );
+    assert!(!String::from_utf8(dcc).unwrap().contains("ds:Signature"));
+}
+
+#[test]
+fn keys_import_refuses_a_key_that_is_not_the_certificates_and_installs_nothing() {
+    let app = TestApp::new();
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let lab = caltrace::signing::pki::demo_pki("Lab A", Some("DE"), now).unwrap();
+    let other = caltrace::signing::pki::demo_pki("Lab B", Some("DE"), now).unwrap();
+    let certificate = write(
+        dir.path(),
+        "cert.pem",
+        lab.identity.certificate_pem().as_bytes(),
+    );
+    let chain = write(dir.path(), "chain.pem", lab.identity.chain_pem().as_bytes());
+    let wrong_key = write(
+        dir.path(),
+        "other-key.pem",
+        other.identity.key_pem().unwrap().as_bytes(),
+    );
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (ok, output) = run_cli(
+        &app.database_url,
+        &[
+            "keys",
+            "import",
+            "--key",
+            &path(&wrong_key),
+            "--certificate",
+            &path(&certificate),
+            "--chain",
+            &path(&chain),
+        ],
+    );
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("the private key does not match the certificate"),
+        "{output}"
+    );
+    let (_, health) = app.get("/healthz", None);
+    assert_eq!(health["signing"]["enabled"], false);
+
+    let key = write(
+        dir.path(),
+        "key.pem",
+        lab.identity.key_pem().unwrap().as_bytes(),
+    );
+    let (ok, output) = run_cli(
+        &app.database_url,
+        &[
+            "keys",
+            "import",
+            "--key",
+            &path(&key),
+            "--certificate",
+            &path(&certificate),
+            "--chain",
+            &path(&chain),
+        ],
+    );
+    assert!(ok, "{output}");
+    assert!(!output.contains("PRIVATE KEY"), "{output}");
+    let (_, health) = app.get("/healthz", None);
+    assert_eq!(health["signing"]["enabled"], true);
+    assert_eq!(health["signing"]["subject"], "CN=Lab A,O=Lab A,C=DE");
+}
