@@ -35,6 +35,9 @@ pub fn figment() -> Figment {
         .join(Serialized::defaults(AppConfig::default()))
         // Batch ingestion of a thousand calibrations is a few MiB of JSON.
         .join(("limits.json", "16 MiB"))
+        // The verification page takes a certificate's PDF or DCC, at most 16 MiB (DESIGN 8b).
+        .join(("limits.data-form", "16 MiB"))
+        .join(("limits.file", "16 MiB"))
         // Pages render from the repository's templates/ wherever the binary is started;
         // ROCKET_TEMPLATE_DIR points an installed service elsewhere.
         .join((

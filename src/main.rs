@@ -54,6 +54,16 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check a signed certificate file (PDF or DCC) offline: signature, document unchanged,
+    /// certificate path to a trusted root at the signing time. Exit 0 only when all hold.
+    Verify {
+        /// The PDF or DCC XML file.
+        file: std::path::PathBuf,
+        /// Trusted root certificates (PEM); without it, the roots of this lab's own signing
+        /// identities in the configured database.
+        #[arg(long, value_name = "ROOT.pem")]
+        trust: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +212,7 @@ fn run(command: Command) -> Result<(), String> {
         } => revoke_token(token_id),
         Command::Demo => demo(),
         Command::Keys { command } => keys(command),
+        Command::Verify { file, trust } => verify_file(&file, trust.as_deref()),
         Command::Audit {
             command: AuditCommand::Verify { head },
         } => verify_audit(head),
@@ -393,6 +404,36 @@ fn demo() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         println!("  {name:<16} {password}");
     }
+    Ok(())
+}
+
+fn verify_file(file: &std::path::Path, trust: Option<&std::path::Path>) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let pem = match trust {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => {
+            let database = open_database()?;
+            let mut conn = database.get().map_err(|e| e.to_string())?;
+            let chains = db::signing::all_chains(&mut conn).map_err(|e| e.to_string())?;
+            if chains.is_empty() {
+                return Err("this laboratory has no signing identity: give the issuer's root with --trust ROOT.pem".into());
+            }
+            chains.concat()
+        }
+    };
+    let roots = caltrace::signing::check::trusted_roots(&pem).map_err(|e| e.to_string())?;
+    let check = caltrace::signing::check::check_document(&bytes, &roots)
+        .map_err(|e| format!("{}: NOT VALID: {e}", file.display()))?;
+    println!("{}: valid {} signature", file.display(), check.kind);
+    println!(
+        "certificate number: {}",
+        check.number.as_deref().unwrap_or("—")
+    );
+    println!("signed by: {}", check.signer);
+    println!("signing time: {}", check.signing_time);
+    println!("trusted root: {}", check.root);
     Ok(())
 }
 

@@ -130,3 +130,12 @@ pub fn install(
         Ok(id)
     })
 }
+
+/// The certificate chains of every identity the lab has had, the retired ones too: a
+/// certificate signed before a key change still verifies against the root it was signed under.
+pub fn all_chains(conn: &mut DbConnection) -> DbResult<Vec<String>> {
+    Ok(signing_identities::table
+        .select(signing_identities::chain_pem)
+        .order(signing_identities::id)
+        .load(conn)?)
+}

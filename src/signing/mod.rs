@@ -8,6 +8,7 @@
 //! [`SigningIdentity::key_pem`], which only the storage layer calls; `Debug` does not show it.
 
 pub mod c14n;
+pub mod check;
 pub mod pki;
 pub mod xades;
 

@@ -1,6 +1,7 @@
 //! The pages themselves: thin handlers that gather with db/ and domain/, then render a template.
 
 use rocket::form::{Form, FromForm};
+use rocket::fs::TempFile;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::Template;
@@ -559,6 +560,55 @@ async fn verify(
     ))
 }
 
+#[derive(FromForm)]
+struct VerifyUpload<'r> {
+    file: TempFile<'r>,
+}
+
+/// Public: a PDF or DCC dropped on the verification page (DESIGN 8b), checked offline like
+/// `caltrace verify` (signature, unchanged since signing, path to this lab's root at the
+/// signing time), then against the register with its SHA-256.
+#[post("/verify", data = "<form>")]
+async fn verify_upload(
+    form: Form<VerifyUpload<'_>>,
+    database: &State<Database>,
+) -> Result<Template, PageError> {
+    let mut bytes = Vec::new();
+    let mut file = form
+        .file
+        .open()
+        .await
+        .map_err(|e| PageError::BadRequest(format!("file: unreadable upload ({e})")))?;
+    rocket::tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes)
+        .await
+        .map_err(|e| PageError::BadRequest(format!("file: unreadable upload ({e})")))?;
+    if bytes.is_empty() {
+        return Err(PageError::BadRequest(
+            "file: the upload is empty; choose the certificate's PDF or DCC".into(),
+        ));
+    }
+    let verdict = database
+        .run(move |conn| workflow::signing::check_upload(conn, &bytes))
+        .await?;
+    let (headline, tone) = match (&verdict.signature, &verdict.register) {
+        (Some(_), Some(register)) => verify_headline(register.genuine, register.status),
+        (Some(_), None) => ("Signed by this laboratory / 本实验室签名", "ok"),
+        (None, _) => ("Signature NOT valid / 签名无效", "bad"),
+    };
+    Ok(Template::render(
+        "verify",
+        layout(
+            None,
+            "Verify a certificate file",
+            "verify",
+            json!({
+                "headline": headline, "tone": tone, "answer": verdict.register,
+                "checked_hash": true, "upload": verdict,
+            }),
+        ),
+    ))
+}
+
 /// The verification page's verdict (DESIGN section 8): "genuine" only for a
 /// matched hash; without one, what the register says of the number.
 fn verify_headline(
@@ -602,6 +652,7 @@ pub fn routes() -> Vec<Route> {
         certificate,
         certificate_pdf,
         certificate_dcc,
-        verify
+        verify,
+        verify_upload
     ]
 }

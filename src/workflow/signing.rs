@@ -4,8 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{self, DbConnection, DbError};
+use crate::db::certificates::Verification;
+use crate::db::{self, DbConnection, DbError, DbResult};
+use crate::domain::audit::sha256_hex;
 use crate::domain::people::Actor;
+use crate::signing::check::{check_document, trusted_roots, DocumentCheck};
 use crate::signing::pki::{demo_pki, DemoPki};
 use crate::signing::{IdentitySummary, SigningError, SigningIdentity};
 use crate::workflow::certificates::IssueContext;
@@ -57,4 +60,47 @@ pub fn import(
     let identity = SigningIdentity::from_pem(key_pem, certificate_pem, chain_pem, now)?;
     db::signing::install(conn, actor, &identity, "keys import")?;
     Ok(identity.summary())
+}
+
+/// What the verification page says of an uploaded file (DESIGN 8b): its signature checked
+/// offline against every root this laboratory has signed under, and, when the file names a
+/// certificate, what the register says of it with the file's SHA-256.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UploadVerdict {
+    /// The valid signature's facts, or None with `problem` saying why not.
+    pub signature: Option<DocumentCheck>,
+    pub problem: Option<String>,
+    pub register: Option<Verification>,
+}
+
+pub fn check_upload(conn: &mut DbConnection, bytes: &[u8]) -> DbResult<UploadVerdict> {
+    let chains = db::signing::all_chains(conn)?;
+    let signature = if chains.is_empty() {
+        Err("this laboratory does not sign its certificates: check the SHA-256 instead".to_string())
+    } else {
+        trusted_roots(&chains.concat())
+            .and_then(|roots| check_document(bytes, &roots))
+            .map_err(|e| e.to_string())
+    };
+    let number = signature
+        .as_ref()
+        .ok()
+        .and_then(|check| check.number.clone());
+    let register = match number {
+        Some(number) => Some(db::certificates::verify(
+            conn,
+            &number,
+            Some(&sha256_hex(bytes)),
+        )?),
+        None => None,
+    };
+    let (signature, problem) = match signature {
+        Ok(check) => (Some(check), None),
+        Err(problem) => (None, Some(problem)),
+    };
+    Ok(UploadVerdict {
+        signature,
+        problem,
+        register,
+    })
 }

@@ -17,6 +17,7 @@ mod import;
 mod instances;
 mod instruments;
 mod metrics;
+mod offline_verify;
 mod pool;
 mod readme;
 mod records;
