@@ -268,6 +268,7 @@ fn internal_mpa() -> CertificateView {
             signed_at: "2026-03-14T09:12:45.123456Z".to_string(),
             meaning: "approved".to_string(),
         }),
+        digitally_signed: true,
         verification_url: "https://cal.example.cn/verify/CT-2026-000123".to_string(),
         audit_head: "3b4f7c2e9d1a".to_string(),
         due_on: Some(date(2027, 1, 8)),

@@ -116,6 +116,10 @@ pub struct CertificateView {
     /// certificates rendered outside an approval (samples, tests).
     #[serde(default)]
     pub electronic_signature: Option<ElectronicSignature>,
+    /// Whether the laboratory signs the files digitally (PAdES / XAdES, DESIGN 8b); without a
+    /// signing identity the certificate says it is not signed.
+    #[serde(default)]
+    pub digitally_signed: bool,
     /// Public verification URL (the QR code carries it).
     pub verification_url: String,
     /// Head of the audit hash chain at issue.

@@ -746,9 +746,16 @@ impl Layout {
             }
             None => "Approved electronically. / 本证书经电子批准。".to_string(),
         };
+        let digital = if view.digitally_signed {
+            "The PDF and its embedded DCC carry the laboratory's digital signature: check them \
+             offline with `caltrace verify` or on the verification page. / PDF 及内嵌 DCC 带有\
+             本实验室数字签名，可离线或在验证页面核验。"
+        } else {
+            "Not digitally signed: the laboratory has no signing identity. / 本证书未经数字签名。"
+        };
         let text = format!(
-            "{signed} Check the certificate's status and authenticity with the QR code. / \
-             可扫描二维码核验其状态与真伪。"
+            "{signed} {digital} Check the certificate's status with the QR code. / \
+             可扫描二维码核验其状态。"
         );
         let mut y = top - 84.0;
         for line in self

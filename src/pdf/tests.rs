@@ -196,6 +196,7 @@ fn view() -> CertificateView {
             signed_at: "2026-03-14T09:12:45.123456Z".to_string(),
             meaning: "approved".to_string(),
         }),
+        digitally_signed: true,
         verification_url: "https://cal.example.com/verify/CT-2026-000123".to_string(),
         audit_head: "9f2c1e7a4b5d6c3e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e".to_string(),
         due_on: Some(date(2027, 3, 10)),

@@ -541,8 +541,11 @@ async fn verify(
 ) -> Result<Template, PageError> {
     let owned = number.to_string();
     let hash = params::sha256(sha256)?;
-    let answer = database
-        .run(move |conn| db::certificates::verify(conn, &owned, hash.as_deref()))
+    let (answer, signs) = database
+        .run(move |conn| -> Result<_, PageError> {
+            let answer = db::certificates::verify(conn, &owned, hash.as_deref())?;
+            Ok((answer, db::signing::public(conn)?.is_some()))
+        })
         .await?;
     let (headline, tone) = verify_headline(answer.genuine, answer.status);
     let title = format!("Verify certificate {number}");
@@ -554,7 +557,7 @@ async fn verify(
             "verify",
             json!({
                 "headline": headline, "tone": tone, "answer": answer,
-                "checked_hash": sha256.is_some(),
+                "checked_hash": sha256.is_some(), "lab_signs": signs,
             }),
         ),
     ))

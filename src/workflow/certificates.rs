@@ -65,7 +65,8 @@ pub fn issue_certificate(
     issue: &Issue,
     context: &IssueContext,
 ) -> Result<CertificateView, ApiError> {
-    let view = build_view(conn, calibration, graph, issue, context)?;
+    let mut view = build_view(conn, calibration, graph, issue, context)?;
+    view.digitally_signed = db::signing::public(conn)?.is_some();
     // The DCC first: the PDF carries it inside, byte for byte as it is stored.
     let dcc = crate::dcc::render(&view)
         .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
@@ -247,6 +248,7 @@ pub fn build_view(
         replaces,
         signatory: signatory.to_string(),
         electronic_signature: signature.cloned(),
+        digitally_signed: false,
         verification_url: context.verification_url(number),
         audit_head: db::audit::head(conn)?,
         due_on: calibration.due_on,

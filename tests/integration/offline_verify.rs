@@ -125,6 +125,22 @@ fn upload(app: &TestApp, name: &str, bytes: &[u8]) -> (Status, String) {
 fn the_verification_page_checks_an_uploaded_file_and_the_register() {
     let app = TestApp::new();
     let (number, dcc) = signed_certificate(&app);
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("inspector"),
+    );
+    if let Some(text) = crate::common::pdf_text(&pdf) {
+        let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            squashed.contains("check them offline with `caltrace verify`"),
+            "{squashed}"
+        );
+    }
+    let page = app.client.get(format!("/verify/{number}")).dispatch();
+    assert!(page
+        .into_string()
+        .unwrap()
+        .contains("signs its certificates digitally"));
     let (status, page) = upload(&app, "certificate.xml", &dcc);
     assert_eq!(status, Status::Ok, "{page}");
     assert!(page.contains("Genuine and current"), "{page}");

@@ -241,6 +241,21 @@ fn without_an_identity_certificates_are_issued_unsigned_and_healthz_says_so() {
         Some("inspector"),
     );
     assert!(!String::from_utf8(dcc).unwrap().contains("ds:Signature"));
+    // The certificate and the verification page say so.
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("inspector"),
+    );
+    if let Some(text) = crate::common::pdf_text(&pdf) {
+        let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(squashed.contains("Not digitally signed"), "{squashed}");
+    }
+    let page = app.client.get(format!("/verify/{number}")).dispatch();
+    let page = page.into_string().unwrap();
+    assert!(
+        page.contains("does not sign its certificates digitally"),
+        "{page}"
+    );
 }
 
 #[test]
