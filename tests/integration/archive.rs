@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::fixtures::{calibration, issue, point, register};
+use crate::common::fixtures::traced_certificate;
 use crate::common::TestApp;
 
 /// Runs a tool; None (after saying so) when it is not installed and not required.
@@ -30,17 +30,7 @@ fn stdout(output: &Output) -> String {
 }
 
 fn issued(app: &TestApp) -> (String, Vec<u8>, Vec<u8>) {
-    let national = register(app, "NIM-P", "national");
-    let gauge = register(app, "PG-1", "working");
-    let issued = issue(
-        app,
-        &calibration(
-            gauge,
-            &[national],
-            "2026-05-10",
-            vec![point(0.5003, 0.0002)],
-        ),
-    );
+    let (_, issued) = traced_certificate(app);
     let number = issued["certificate_number"].as_str().unwrap().to_string();
     let get = |which: &str| {
         app.bytes(

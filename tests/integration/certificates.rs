@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::audit::cli;
-use crate::common::fixtures::{calibration, issue, point, register};
+use crate::common::fixtures::{calibration, issue, point, register, traced_certificate};
 use crate::common::{fields, TestApp};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -18,21 +18,6 @@ fn download(app: &TestApp, number: &str, which: &str) -> Vec<u8> {
         &format!("/api/v1/certificates/{number}/{which}"),
         Some("inspector"),
     )
-}
-
-fn traced_certificate(app: &TestApp) -> (i64, Value) {
-    let national = register(app, "NIM-P", "national");
-    let gauge = register(app, "PG-1", "working");
-    let issued = issue(
-        app,
-        &calibration(
-            gauge,
-            &[national],
-            "2026-05-10",
-            vec![point(0.5003, 0.0002)],
-        ),
-    );
-    (gauge, issued)
 }
 
 /// The largest calibration allowed (1 000 points) gives a DCC larger than one download part:

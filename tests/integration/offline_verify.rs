@@ -4,24 +4,14 @@
 
 use rocket::http::{ContentType, Status};
 
-use crate::common::fixtures::{calibration, issue, point, register};
+use crate::common::fixtures::traced_certificate;
 use crate::common::{run_cli, TestApp};
 
 /// A lab with the demo signing identity and one certificate issued; (number, DCC bytes).
 fn signed_certificate(app: &TestApp) -> (String, Vec<u8>) {
     let (ok, output) = run_cli(&app.database_url, &["keys", "init"]);
     assert!(ok, "{output}");
-    let national = register(app, "NIM-P", "national");
-    let gauge = register(app, "PG-1", "working");
-    let issued = issue(
-        app,
-        &calibration(
-            gauge,
-            &[national],
-            "2026-05-10",
-            vec![point(0.5003, 0.0002)],
-        ),
-    );
+    let (_, issued) = traced_certificate(app);
     let number = issued["certificate_number"].as_str().unwrap().to_string();
     let dcc = app.bytes(
         &format!("/api/v1/certificates/{number}/dcc"),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::checkers;
-use crate::common::fixtures::{calibration, issue, point, register};
+use crate::common::fixtures::traced_certificate;
 use crate::common::{run_cli, TestApp};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -24,17 +24,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Issues a certificate through submit and approve (four eyes); returns its number.
 fn issued_certificate(app: &TestApp) -> String {
-    let national = register(app, "NIM-P", "national");
-    let gauge = register(app, "PG-1", "working");
-    let issued = issue(
-        app,
-        &calibration(
-            gauge,
-            &[national],
-            "2026-05-10",
-            vec![point(0.5003, 0.0002)],
-        ),
-    );
+    let (_, issued) = traced_certificate(app);
     issued["certificate_number"].as_str().unwrap().to_string()
 }
 

@@ -47,16 +47,7 @@ fn run(module: &str, package: &str, args: Vec<OsString>) -> Option<Result<String
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{python} runs: {e}"));
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(if output.status.success() {
-        Ok(report)
-    } else {
-        Err(report)
-    })
+    Some(verdict(&output))
 }
 
 /// `openapi-spec-validator` (OpenAPI 3.1, every error listed) on the document in `file`.
@@ -119,14 +110,19 @@ pub fn xmlsec1_verify(
         eprintln!("NOTE: {message}: check skipped");
         return None;
     };
+    Some(verdict(&output))
+}
+
+/// A tool's stdout and stderr together, as Ok when it exited 0 and Err otherwise.
+fn verdict(output: &std::process::Output) -> Result<String, String> {
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    Some(if output.status.success() {
+    if output.status.success() {
         Ok(report)
     } else {
         Err(report)
-    })
+    }
 }

@@ -54,6 +54,20 @@ pub fn submitted(app: &TestApp, body: &Value) -> i64 {
     id
 }
 
+/// A working gauge PG-1 calibrated against the national standard NIM-P on 2026-05-10 and
+/// issued; (the gauge's id, the approved calibration with its certificate number).
+pub fn traced_certificate(app: &TestApp) -> (i64, Value) {
+    let national = register(app, "NIM-P", "national");
+    let gauge = register(app, "PG-1", "working");
+    let body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5003, 0.0002)],
+    );
+    (gauge, issue(app, &body))
+}
+
 /// Creates, submits and approves; returns the approved calibration.
 pub fn issue(app: &TestApp, body: &Value) -> Value {
     let id = submitted(app, body);
