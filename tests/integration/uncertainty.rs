@@ -463,6 +463,23 @@ fn every_model_rule_is_422_naming_its_field() {
             "model",
             "give t in K",
         ),
+        // sqrt and abs take a dimensionless argument like every function (DESIGN 5b); the
+        // message points at the argument and says how to take a root of a voltage.
+        (
+            with(&|b| b["model"] = json!("sqrt(V^4) / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "at character 6: the argument of sqrt must be dimensionless (angles in radians), found",
+        ),
+        (
+            with(&|b| b["model"] = json!("abs(V)^2 / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "at character 5: the argument of abs must be dimensionless",
+        ),
+        (
+            with(&|b| b["model"] = json!("abs(V)^2 / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "write (x^2)^(1/2)",
+        ),
         (
             with(&|b| b["correlations"][0]["coefficient"] = json!(-1.5)),
             "correlations[0].coefficient",
