@@ -635,3 +635,43 @@ fn the_calibration_page_shows_budgets_condition_and_history() {
         assert!(page.contains(expected), "{expected} missing:\n{page}");
     }
 }
+
+/// A point whose budget is a model shows the model, y and each input's estimate beside the
+/// computed sensitivity coefficient (DESIGN 5b).
+#[test]
+fn the_calibration_page_shows_a_model_budget_with_its_sensitivities() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let mut body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5003, 0.0002)],
+    );
+    body["points"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("stated_uncertainty");
+    body["points"][0]["budget"] = crate::common::fixtures::pressure_balance_budget();
+    let id = submitted(&app, &body);
+    let path = format!("/calibrations/{id}");
+    login(&app, "approver", PASSWORD, &path);
+    let page = get(&app, &path).body;
+    for expected in [
+        "Uncertainty budget of point 1",
+        // Tera escapes '/' in text as &#x2F;.
+        "<code>p_ind - m * g_l &#x2F; A0</code> = 0.0003 MPa",
+        "sensitivity coefficients",
+        // x̂ and c = ∂f/∂X at the estimates, three significant digits for c.
+        "<td>m</td><td>5 kg</td>",
+        "-0.100 MPa&#x2F;kg",
+        "<td>98.0665 mm^2</td>",
+        "0.00510 MPa&#x2F;(mm^2)",
+        // k = t(0.97725, 2) from ν_eff = 2.12.
+        "k = 4.53",
+    ] {
+        assert!(page.contains(expected), "{expected} missing:\n{page}");
+    }
+}
