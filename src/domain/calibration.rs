@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::conformity::{
     decide, test_uncertainty_ratio, tur_flagged, Decision, DecisionRule, ErrorBounds,
 };
+use super::model::{self, CorrelationInput, ModelInput};
 use super::quantity::{
     check_quantity, parse_unit, Dimension, Quantity, QuantityJson, QuantityKind, Unit,
 };
@@ -64,7 +65,18 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct PointBudget {
     pub coverage_probability: Option<f64>,
+    /// A component budget (DESIGN 5); not with `model`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<ComponentInput>,
+    /// A measurement model (DESIGN 5b) with its `inputs` and optional `correlations`,
+    /// evaluated by the GUM method; not with `components`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "m * g_l / A0")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<ModelInput>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<Vec<CorrelationInput>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -1061,18 +1073,14 @@ fn budget_uncertainty(
             }
         }
     }
-    let request = BudgetRequest {
-        measurand: Measurand {
-            name: format!(
-                "error of indication at {} {}",
-                point.reference.value, point.reference.unit
-            ),
-            unit: point.reference.unit.clone(),
-        },
-        coverage_probability: budget.coverage_probability,
-        components: budget.components.clone(),
+    let measurand = Measurand {
+        name: format!(
+            "error of indication at {} {}",
+            point.reference.value, point.reference.unit
+        ),
+        unit: point.reference.unit.clone(),
     };
-    match uncertainty::evaluate(&request) {
+    match evaluate_budget(measurand, budget) {
         Ok(result) => Some(PointUncertainty {
             u_si: unit.interval_to_si(result.expanded_uncertainty.value),
             k: result.coverage_factor,
@@ -1084,6 +1092,46 @@ fn budget_uncertainty(
             None
         }
     }
+}
+
+/// A point's budget in either form (DESIGN 5b): components, or a model with inputs by the GUM
+/// method. Errors are named inside the budget (`components[0].unit`, `model`, `inputs[1].…`).
+fn evaluate_budget(
+    measurand: Measurand,
+    budget: &PointBudget,
+) -> Result<BudgetResult, Vec<FieldError>> {
+    let Some(model_text) = &budget.model else {
+        let stray = [
+            ("inputs", budget.inputs.is_some()),
+            ("correlations", budget.correlations.is_some()),
+        ];
+        let errors: Vec<FieldError> = stray
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(field, _)| FieldError::new(*field, "only with a model"))
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        return uncertainty::evaluate(&BudgetRequest {
+            measurand,
+            coverage_probability: budget.coverage_probability,
+            components: budget.components.clone(),
+        });
+    };
+    if !budget.components.is_empty() {
+        return Err(vec![FieldError::new(
+            "model",
+            "give either components or a model with inputs, not both",
+        )]);
+    }
+    model::evaluate_model_budget(
+        measurand,
+        budget.coverage_probability,
+        model_text,
+        budget.inputs.as_deref().unwrap_or_default(),
+        budget.correlations.as_deref(),
+    )
 }
 
 /// U as stated (from an external certificate, say), with its k and the
@@ -1242,7 +1290,10 @@ pub fn corrected_decision(
     )?;
     let error_si = unit.interval_to_si(point.error.value) - offset.interval_si();
     let mut u_si = unit.interval_to_si(point.expanded_uncertainty.value);
-    if let Some(budget) = &point.budget {
+    // Recombined only when the standard is in the budget: a model budget's u_c may hold
+    // correlation terms (GUM 5.2.2) that a sum of squared contributions would drop.
+    let marked = |b: &&BudgetResult| b.components.iter().any(|c| c.standard == Some(standard_id));
+    if let Some(budget) = point.budget.as_ref().filter(marked) {
         let mut contributions = Vec::with_capacity(budget.components.len());
         for component in &budget.components {
             let mut contribution = component.contribution.value;

@@ -217,11 +217,16 @@ pub struct PrintedBudget {
     pub effective_degrees_of_freedom: String,
     pub coverage_factor: String,
     pub components: Vec<PrintedComponent>,
+    /// A model budget's model (DESIGN 5b) and y = f(x̂); its sensitivities are computed.
+    pub model: Option<String>,
+    pub estimate: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrintedComponent {
     pub name: String,
+    /// A model input's estimate x̂_i, where its sensitivity ∂f/∂X_i was taken.
+    pub estimate: Option<String>,
     pub standard_uncertainty: String,
     pub sensitivity: String,
     pub contribution: String,
@@ -239,11 +244,14 @@ pub fn printed_budget(budget: &super::uncertainty::BudgetResult) -> PrintedBudge
         ),
         effective_degrees_of_freedom: degrees(budget.effective_degrees_of_freedom),
         coverage_factor: format!("{:.2}", budget.coverage_factor),
+        model: budget.model.clone(),
+        estimate: budget.estimate.as_ref().map(estimate_text),
         components: budget
             .components
             .iter()
             .map(|c| PrintedComponent {
                 name: c.name.clone(),
+                estimate: c.estimate.as_ref().map(estimate_text),
                 standard_uncertainty: with_unit(
                     c.standard_uncertainty.value,
                     &c.standard_uncertainty.unit,
@@ -255,6 +263,16 @@ pub fn printed_budget(budget: &super::uncertainty::BudgetResult) -> PrintedBudge
             })
             .collect(),
     }
+}
+
+/// An estimate as recorded, to nine significant digits without trailing zeros: a model
+/// input's 50.000623 mm must not print as 50.0 mm.
+fn estimate_text(x: &super::uncertainty::ValueUnit) -> String {
+    let mut text = significant(x.value, 9);
+    if text.contains('.') && !text.contains('e') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{text} {}", x.unit)
 }
 
 /// A probability as a percentage without trailing zeros: 0.9545 → "95.45".

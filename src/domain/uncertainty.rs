@@ -126,6 +126,13 @@ pub struct BudgetResult {
     pub coverage_probability: f64,
     pub expanded_uncertainty: ValueUnit,
     pub components: Vec<ComponentResult>,
+    /// A calibration point's model budget (DESIGN 5b): the model Y = f(X₁…X_N) whose GUM
+    /// result this is; absent for a component budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// y = f(x̂) of a model budget; absent for a component budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<ValueUnit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -142,6 +149,9 @@ pub struct ComponentResult {
     pub percent_of_variance: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standard: Option<i64>,
+    /// The input's estimate x̂_i, in a model budget (whose sensitivity is ∂f/∂X_i there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<ValueUnit>,
 }
 
 impl BudgetResult {
@@ -149,6 +159,7 @@ impl BudgetResult {
     /// to infinity would be stored as null and read back as corrupt.
     pub fn is_finite(&self) -> bool {
         let degrees = |nu: Option<f64>| nu.is_none_or(f64::is_finite);
+        let finite = |x: &Option<ValueUnit>| x.as_ref().is_none_or(|x| x.value.is_finite());
         [
             self.combined_standard_uncertainty.value,
             self.coverage_factor,
@@ -158,6 +169,7 @@ impl BudgetResult {
         .iter()
         .all(|x| x.is_finite())
             && degrees(self.effective_degrees_of_freedom)
+            && finite(&self.estimate)
             && self.components.iter().all(|c| {
                 [
                     c.standard_uncertainty.value,
@@ -168,6 +180,7 @@ impl BudgetResult {
                 .iter()
                 .all(|x| x.is_finite())
                     && degrees(c.degrees_of_freedom)
+                    && finite(&c.estimate)
             })
     }
 }
@@ -719,6 +732,7 @@ pub fn evaluate(request: &BudgetRequest) -> Result<BudgetResult, Vec<FieldError>
             degrees_of_freedom: n.degrees_of_freedom,
             percent_of_variance: n.percent_of_variance,
             standard: c.standard,
+            estimate: None,
         })
         .collect();
     Ok(BudgetResult {
@@ -735,6 +749,8 @@ pub fn evaluate(request: &BudgetRequest) -> Result<BudgetResult, Vec<FieldError>
             unit: unit.clone(),
         },
         components,
+        model: None,
+        estimate: None,
     })
 }
 

@@ -2,6 +2,8 @@
 //! and roles as the API, with a login session cookie instead of a bearer token. Plain HTML
 //! forms, no JavaScript; every form carries the session's CSRF token.
 
+pub mod calculator;
+pub mod histogram;
 pub mod pages;
 pub mod session;
 pub mod svg;
@@ -23,6 +25,7 @@ pub fn routes() -> Vec<Route> {
     let mut all = routes![stylesheet, cjk_font];
     all.extend(session::routes());
     all.extend(pages::routes());
+    all.extend(calculator::routes());
     all
 }
 

@@ -26,16 +26,16 @@ pub const MAX_NODES: usize = 200;
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', 'Noto Sans', \
                     'Helvetica Neue', Arial, sans-serif";
 
-const INK: &str = "#1b1f24";
-const MUTED: &str = "#545d68";
-const GRID: &str = "#dde1e6";
+pub(super) const INK: &str = "#1b1f24";
+pub(super) const MUTED: &str = "#545d68";
+pub(super) const GRID: &str = "#dde1e6";
 const BROKEN: &str = "#c62828";
 const WARN: &str = "#8a5300";
-const NATIONAL: &str = "#1f3a68";
+pub(super) const NATIONAL: &str = "#1f3a68";
 const ACCREDITED: &str = "#2e6b3a";
 const NATIONAL_FILL: &str = "#e9eef6";
 const ACCREDITED_FILL: &str = "#eaf4ec";
-const AS_FOUND: &str = "#c2540a";
+pub(super) const AS_FOUND: &str = "#c2540a";
 const AS_LEFT: &str = "#1a4da6";
 const LIMIT: &str = "#c71a1a";
 
@@ -194,7 +194,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// Numbers in attributes: two decimals are plenty at these sizes.
-fn n(v: f64) -> String {
+pub(super) fn n(v: f64) -> String {
     let s = trim_zeros(format!("{v:.2}"));
     if s == "-0" {
         "0".to_string()
@@ -204,7 +204,7 @@ fn n(v: f64) -> String {
 }
 
 /// A short stable id prefix (FNV-1a) so that several drawings on one page do not share ids.
-fn id_prefix(kind: &str, seed: &str) -> String {
+pub(super) fn id_prefix(kind: &str, seed: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in seed.bytes() {
         h ^= u64::from(b);
@@ -245,7 +245,15 @@ fn text(out: &mut String, x: f64, y: f64, font: Font, s: &str) {
     );
 }
 
-fn open_svg(out: &mut String, id: &str, w: f64, h: f64, min_w: f64, title: &str, desc: &str) {
+pub(super) fn open_svg(
+    out: &mut String,
+    id: &str,
+    w: f64,
+    h: f64,
+    min_w: f64,
+    title: &str,
+    desc: &str,
+) {
     let _ = write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMidYMin meet" style="display:block;max-width:{w}px;min-width:{min}px;height:auto" role="img" aria-labelledby="{id}-title {id}-desc" font-family="{FONT}" class="ctsvg"><title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>"#,
@@ -259,7 +267,7 @@ fn open_svg(out: &mut String, id: &str, w: f64, h: f64, min_w: f64, title: &str,
 
 /// One row of a legend: `(swatch markup drawn in a 22 × 14 box at its origin, label)`, wrapped
 /// to `width`. Returns the markup and the height used.
-fn legend(items: &[(String, String)], x0: f64, y0: f64, width: f64) -> (String, f64) {
+pub(super) fn legend(items: &[(String, String)], x0: f64, y0: f64, width: f64) -> (String, f64) {
     let size = 12.5;
     let (key, gap, line_h) = (24.0, 22.0, 22.0);
     let mut out = String::new();

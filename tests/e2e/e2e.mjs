@@ -136,6 +136,19 @@ try {
     await shot(page, 'certificates');
   });
 
+  await check('calculator: a model by GUM and Monte Carlo side by side, histogram drawn', async () => {
+    await page.getByRole('link', { name: 'Calculator' }).click();
+    await page.waitForURL(`${base}/calculator`);
+    await page.getByLabel('Monte Carlo trials').fill('100000');
+    await page.getByLabel('Seed').fill('7');
+    await page.getByRole('button', { name: 'Evaluate' }).click();
+    await page.waitForSelector('#answer');
+    assert.match(await page.locator('#gum').innerText(), /9\.8844 mW/, 'the GUM estimate of DESIGN 5b\'s example');
+    assert.match(await page.locator('#monte-carlo').innerText(), /100000/);
+    assert.ok(await page.locator('#answer svg[role=img]').isVisible(), 'the histogram is drawn');
+    await shot(page, 'calculator');
+  });
+
   await check('log out ends the session', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login/);

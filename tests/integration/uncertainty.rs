@@ -282,6 +282,112 @@ fn calibration_points_use_the_engine() {
     );
 }
 
+/// The point's U, k and decision come from the model's GUM result; its budget carries the
+/// model, y and the computed sensitivities; bad input is a 422 naming the field inside the
+/// point.
+#[test]
+fn calibration_points_take_a_model_budget() {
+    let app = TestApp::new();
+    let gauge = crate::common::fixtures::register(&app, "PG-1", "working");
+    let standard = crate::common::fixtures::register(&app, "PB-1", "reference");
+    let mut point = crate::common::fixtures::point(0.5003, 0.0002);
+    point.as_object_mut().unwrap().remove("stated_uncertainty");
+    point["budget"] = crate::common::fixtures::pressure_balance_budget();
+    let body = crate::common::fixtures::calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point.clone(), point.clone()],
+    );
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+    let p = &created["points"][0];
+    // GTC 1.5.1 (ureal with set_correlation 0.5) gives the same: y = 0.000 300 MPa,
+    // u_c = 5.861 18×10⁻⁵ MPa, ν_eff = 2.124 (only p_ind's ν = 2 below), k = t(0.97725, 2)
+    // = 4.526 551, U = 2.653 09×10⁻⁴ MPa.
+    let budget = &p["budget"];
+    assert_eq!(budget["model"], "p_ind - m * g_l / A0");
+    close(&budget["estimate"]["value"], 0.0003, 1e-9);
+    close(
+        &budget["combined_standard_uncertainty"]["value"],
+        5.86118062e-5,
+        1e-8,
+    );
+    close(&budget["effective_degrees_of_freedom"], 2.1242857, 1e-7);
+    close(&p["coverage_factor"], 4.52655076, 1e-8);
+    close(&p["expanded_uncertainty"]["value"], 2.65309316e-4, 1e-8);
+    assert_eq!(p["expanded_uncertainty"]["unit"], "MPa");
+    assert_eq!(p["decision"], "pass");
+    // Sensitivities ∂f/∂X_i at the estimates, with their units; g_l is exact and omitted.
+    let components = budget["components"].as_array().unwrap();
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["p_ind", "m", "A0"]);
+    close(&components[0]["sensitivity"]["value"], 1.0, 1e-12);
+    close(&components[1]["sensitivity"]["value"], -0.1, 1e-12);
+    assert_eq!(components[1]["sensitivity"]["unit"], "MPa/kg");
+    close(&components[2]["sensitivity"]["value"], 0.00509858106, 1e-9);
+    assert_eq!(components[2]["estimate"]["value"], 98.0665);
+    // Read back as stored.
+    let id = created["id"].as_i64().unwrap();
+    let (_, read) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
+    assert_eq!(read["points"][0]["budget"], *budget);
+
+    // Bad input is named inside the point.
+    // (point, how its budget is spoilt, the field named, what the message says)
+    type Case<'a> = (usize, &'a dyn Fn(&mut Value), &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            1,
+            &|b| {
+                b["inputs"][1] = json!({"name": "m", "estimate": {"value": 5.0, "unit": "kg"},
+                "type": "B", "distribution": "rectangular", "half_width": -0.1})
+            },
+            "points[1].budget.inputs[1].half_width",
+            "negative",
+        ),
+        (
+            0,
+            &|b| b["model"] = json!("p_ind - m * g_l / A0)"),
+            "points[0].budget.model",
+            "at character 21",
+        ),
+        (
+            0,
+            &|b| b["model"] = json!("p_ind - m * g_l"),
+            "points[0].budget.inputs[3].name",
+            "'A0' is not used",
+        ),
+        (
+            0,
+            &|b| b["components"] = json!([{"name": "r", "type": "B", "distribution": "rectangular", "half_width": 1, "unit": "kPa"}]),
+            "points[0].budget.model",
+            "not both",
+        ),
+        (
+            0,
+            &|b| b["correlations"][0]["coefficient"] = json!(2),
+            "points[0].budget.correlations[0].coefficient",
+            "[-1, 1]",
+        ),
+    ];
+    for (i, edit, field, text) in cases {
+        let mut bad = body.clone();
+        edit(&mut bad["points"][i]["budget"]);
+        let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &bad);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        let errors = problem["errors"].as_array().unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(text)),
+            "expected {field} ({text}), got {problem}"
+        );
+    }
+}
+
 // --- Measurement models, correlations and Monte Carlo (DESIGN 5b) ----------------------------
 
 fn design_model_request() -> Value {
@@ -462,6 +568,23 @@ fn every_model_rule_is_422_naming_its_field() {
             with(&|b| b["model"] = json!("V^2 / R0 / (1 + alpha * t)")),
             "model",
             "give t in K",
+        ),
+        // sqrt and abs take a dimensionless argument like every function (DESIGN 5b); the
+        // message points at the argument and says how to take a root of a voltage.
+        (
+            with(&|b| b["model"] = json!("sqrt(V^4) / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "at character 6: the argument of sqrt must be dimensionless (angles in radians), found",
+        ),
+        (
+            with(&|b| b["model"] = json!("abs(V)^2 / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "at character 5: the argument of abs must be dimensionless",
+        ),
+        (
+            with(&|b| b["model"] = json!("abs(V)^2 / R0 / (1 + alpha * (t - t0))")),
+            "model",
+            "write (x^2)^(1/2)",
         ),
         (
             with(&|b| b["correlations"][0]["coefficient"] = json!(-1.5)),

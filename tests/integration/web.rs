@@ -668,3 +668,220 @@ fn the_calibration_page_shows_budgets_condition_and_history() {
         assert!(page.contains(expected), "{expected} missing:\n{page}");
     }
 }
+
+/// A point whose budget is a model shows the model, y and each input's estimate beside the
+/// computed sensitivity coefficient (DESIGN 5b).
+#[test]
+fn the_calibration_page_shows_a_model_budget_with_its_sensitivities() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let mut body = calibration(
+        gauge,
+        &[national],
+        "2026-05-10",
+        vec![point(0.5003, 0.0002)],
+    );
+    body["points"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("stated_uncertainty");
+    body["points"][0]["budget"] = crate::common::fixtures::pressure_balance_budget();
+    let id = submitted(&app, &body);
+    let path = format!("/calibrations/{id}");
+    login(&app, "approver", PASSWORD, &path);
+    let page = get(&app, &path).body;
+    for expected in [
+        "Uncertainty budget of point 1",
+        // Tera escapes '/' in text as &#x2F;.
+        "<code>p_ind - m * g_l &#x2F; A0</code> = 0.0003 MPa",
+        "sensitivity coefficients",
+        // x̂ and c = ∂f/∂X at the estimates, three significant digits for c.
+        "<td>m</td><td>5 kg</td>",
+        "-0.100 MPa&#x2F;kg",
+        "<td>98.0665 mm^2</td>",
+        "0.00510 MPa&#x2F;(mm^2)",
+        // k = t(0.97725, 2) from ν_eff = 2.12.
+        "k = 4.53",
+    ] {
+        assert!(page.contains(expected), "{expected} missing:\n{page}");
+    }
+}
+
+/// The calculator page (DESIGN 5b): a model and its inputs typed into a form, the GUM and Monte
+/// Carlo results side by side, the histogram drawn with the GUM interval on it; bad input is
+/// shown with its field and message.
+#[test]
+fn the_calculator_page_evaluates_a_model_by_both_methods() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "technician");
+    assert_eq!(
+        get(&app, "/calculator").status,
+        Status::SeeOther,
+        "a login first"
+    );
+    login(&app, "technician", PASSWORD, "/calculator");
+    let blank = get(&app, "/calculator");
+    assert_eq!(blank.status, Status::Ok);
+    assert!(blank
+        .body
+        .contains(r#"<a href="/calculator" aria-current="page">Calculator</a>"#));
+    assert!(
+        blank
+            .body
+            .contains("V^2 &#x2F; R0 &#x2F; (1 + alpha * (t - t0))"),
+        "the example"
+    );
+    let csrf = hidden(&blank.body, "csrf_token");
+    // DESIGN 5b's example, 10⁴ trials with seed 7.
+    let mut form: Vec<(String, String)> = [
+        ("csrf_token", csrf.as_str()),
+        ("measurand", "Power dissipated"),
+        ("unit", "mW"),
+        ("model", "V^2 / R0 / (1 + alpha * (t - t0))"),
+        ("correlations", "V t 0.3"),
+        ("coverage_probability", "0.9545"),
+        ("trials", "10000"),
+        ("seed", "7"),
+        ("interval", "symmetric"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let rows = [
+        ["V", "1.0", "V", "normal_u", "0.002", "", "", ""],
+        [
+            "R0",
+            "",
+            "ohm",
+            "type_a",
+            "",
+            "",
+            "",
+            "100.02 99.98 100.01 100.00 99.99",
+        ],
+        [
+            "alpha",
+            "0.0039",
+            "1/K",
+            "rectangular",
+            "0.0001",
+            "",
+            "",
+            "",
+        ],
+        ["t", "23.0", "degC", "normal_k", "0.2", "2", "", ""],
+        ["t0", "20", "degC", "exact", "", "", "", ""],
+    ];
+    let columns = [
+        "name",
+        "estimate",
+        "unit",
+        "distribution",
+        "value",
+        "coverage_factor",
+        "degrees_of_freedom",
+        "readings",
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        for (column, value) in columns.iter().zip(row) {
+            form.push((format!("inputs[{i}].{column}"), value.to_string()));
+        }
+    }
+    let post = |form: &[(String, String)]| {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        post_form(&app, "/calculator", &pairs)
+    };
+    let page = post(&form);
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    // GUM (GTC 1.5.1 gives y = 9.884 353 07 mW, u_c = 0.038 609 4 mW with the correlation),
+    // printed to the place where u_c has three significant digits; ν_eff is huge, k = 2.000.
+    for expected in [
+        "<dd>9.8844 mW</dd>",
+        "<dd>0.0386 mW</dd>",
+        "<dd>2.000</dd>",
+        "[9.8071, 9.9616] mW",
+        "<td>-0.09884 mW&#x2F;ohm</td>",
+        "<dd>10000</dd>",
+        "<dd>7 (ChaCha12)</dd>",
+        "(JCGM 101 8.2)",
+    ] {
+        assert!(
+            page.body.contains(expected),
+            "{expected} missing:\n{}",
+            page.body
+        );
+    }
+    // Monte Carlo: the same numbers as the API gives for the same request.
+    let (_, api) = app.post(
+        "/api/v1/uncertainty/evaluate",
+        Some("technician"),
+        &json!({
+          "measurand": {"name": "Power dissipated", "unit": "mW"},
+          "model": "V^2 / R0 / (1 + alpha * (t - t0))",
+          "inputs": [
+            {"name": "V", "estimate": {"value": 1.0, "unit": "V"}, "type": "B", "distribution": "normal", "standard_uncertainty": 0.002},
+            {"name": "R0", "type": "A", "readings": [100.02, 99.98, 100.01, 100.00, 99.99], "unit": "ohm"},
+            {"name": "alpha", "estimate": {"value": 0.0039, "unit": "1/K"}, "type": "B", "distribution": "rectangular", "half_width": 0.0001},
+            {"name": "t", "estimate": {"value": 23.0, "unit": "degC"}, "type": "B", "distribution": "normal", "expanded_uncertainty": 0.2, "coverage_factor": 2},
+            {"name": "t0", "estimate": {"value": 20, "unit": "degC"}}
+          ],
+          "correlations": [{"inputs": ["V", "t"], "coefficient": 0.3}],
+          "method": "both",
+          "monte_carlo": {"trials": 10000, "seed": 7}
+        }),
+    );
+    let mc = &api["monte_carlo"];
+    let interval = format!(
+        "[{:.4}, {:.4}] mW (symmetric)",
+        mc["coverage_interval"]["low"].as_f64().unwrap(),
+        mc["coverage_interval"]["high"].as_f64().unwrap()
+    );
+    assert!(page.body.contains(&interval), "{interval} missing");
+    // The histogram, with the GUM interval marked (dashed) on it.
+    let svg_start = page.body.find("<svg").expect("an SVG histogram");
+    let svg = &page.body[svg_start..page.body[svg_start..].find("</svg>").unwrap() + svg_start];
+    assert!(svg.contains(r#"role="img""#) && svg.contains("stroke-dasharray=\"6 4\""));
+    assert!(svg.contains("GUM interval from 9.807"));
+    assert_eq!(
+        svg.matches("<rect").count(),
+        100 + 1,
+        "100 bins and the legend swatch"
+    );
+
+    // Bad input: the field as the API names it, and where it is on the form; never a 500.
+    // Fields are changed in place: a browser posts them in the order of the form.
+    let set = |form: &mut Vec<(String, String)>, key: &str, value: &str| {
+        form.iter_mut().find(|(k, _)| k == key).unwrap().1 = value.to_string();
+    };
+    let mut bad = form.clone();
+    set(&mut bad, "inputs[2].value", "-0.0001");
+    set(&mut bad, "model", "V^2 / R0 / (1 + alpha * (t - t0)");
+    set(&mut bad, "inputs[0].estimate", "1,0");
+    let page = post(&bad);
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    let expected = "<code class=\"field\">inputs[0].estimate.value</code> (row 1, V): &#x27;1,0&#x27; is not a number";
+    assert!(
+        page.body.contains(expected),
+        "{expected} missing:\n{}",
+        page.body
+    );
+    set(&mut bad, "inputs[0].estimate", "1.0");
+    let page = post(&bad);
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    for expected in [
+        "<code class=\"field\">inputs[2].half_width</code> (row 3, alpha)",
+        "<code class=\"field\">model</code>: at character 33: expected &#x27;)&#x27;",
+    ] {
+        assert!(
+            page.body.contains(expected),
+            "{expected} missing:\n{}",
+            page.body
+        );
+    }
+    assert!(
+        !page.body.contains("<svg"),
+        "no answer drawn for refused input"
+    );
+}

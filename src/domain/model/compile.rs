@@ -176,27 +176,14 @@ impl Compiler<'_> {
         })
     }
 
-    /// `func(x)`, the call written at `position`; a constant argument is folded.
+    /// `func(x)`, the call written at `position`; a constant argument is folded. Every function
+    /// takes a dimensionless argument (DESIGN 5b), sqrt and abs included.
     fn call(&mut self, func: Func, x: &Expr, position: usize) -> Result<Val, CheckError> {
         let v = self.check(x)?;
         let (a, dim, c) = self.value(v)?;
-        let out_dim = match func {
-            Func::Abs => dim,
-            Func::Sqrt => square_root_dimension(dim, x.span.start)?,
-            _ => {
-                if !dim.is_dimensionless() {
-                    return Err(at(
-                        x.span.start,
-                        format!(
-                            "the argument of {} must be dimensionless (angles in radians), found {}",
-                            func.name(),
-                            dim.describe()
-                        ),
-                    ));
-                }
-                Dimension::DIMENSIONLESS
-            }
-        };
+        if !dim.is_dimensionless() {
+            return Err(at(x.span.start, dimensioned_argument(func, dim)));
+        }
         let constant = c.map(|c| apply(func, c)).filter(|v| v.is_finite());
         if c.is_some() && constant.is_none() {
             return Err(at(
@@ -208,7 +195,7 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        Ok(self.emit_value(Op::Call(func, a), out_dim, constant))
+        Ok(self.emit_value(Op::Call(func, a), Dimension::DIMENSIONLESS, constant))
     }
 
     /// t − t0 of two affine inputs (°C, °F) on t's scale, times t's factor: an
@@ -358,23 +345,20 @@ impl Compiler<'_> {
     }
 }
 
-/// Half of each exponent of `dim`: sqrt(m²) is m, sqrt(m) is no unit. `argument_at` is where
-/// the argument of sqrt starts.
-fn square_root_dimension(dim: Dimension, argument_at: usize) -> Result<Dimension, CheckError> {
-    let mut half = [0i8; 7];
-    for (h, e) in half.iter_mut().zip(dim.0) {
-        if e % 2 != 0 {
-            return Err(at(
-                argument_at,
-                format!(
-                    "sqrt of a quantity of dimension {} has no dimension with integer exponents",
-                    dim.describe()
-                ),
-            ));
-        }
-        *h = e / 2;
-    }
-    Ok(Dimension(half))
+/// Why a function refuses an argument of dimension `dim`. A power is how a metrologist takes
+/// the root of a quantity with a unit (`(a^2 + b^2)^(1/2)`, checked by the power rule), so sqrt
+/// and abs say so.
+fn dimensioned_argument(func: Func, dim: Dimension) -> String {
+    let hint = match func {
+        Func::Sqrt => "; for the square root of a quantity with a unit write (…)^(1/2)",
+        Func::Abs => "; for |x| of a quantity with a unit write (x^2)^(1/2)",
+        _ => "",
+    };
+    format!(
+        "the argument of {} must be dimensionless (angles in radians), found {}{hint}",
+        func.name(),
+        dim.describe()
+    )
 }
 
 /// Checks units through `expr` and compiles it. `names[i]` and `scales[i]` describe input i;
@@ -709,14 +693,33 @@ mod tests {
         let e = build("a*b", &[("a", "m"), ("b", "m")], "m").unwrap_err();
         assert_eq!(e.position, None);
         assert!(e.message.contains("area"), "{}", e.message);
-        assert!(build("sqrt(a*b)", &[("a", "m"), ("b", "m")], "mm").is_ok());
         assert!(build("a^(1/2)", &[("a", "m^2")], "mm").is_ok());
+        assert!(build("(a*b)^0.5", &[("a", "m"), ("b", "m")], "mm").is_ok());
         assert!(build("a^0.5", &[("a", "m")], "mm").is_err());
-        assert!(build("sqrt(a)", &[("a", "m")], "mm").is_err());
         assert!(build("2^b", &[("b", "1")], "1").is_ok());
-        assert!(build("abs(a)", &[("a", "kPa")], "Pa").is_ok());
+        assert!(build("sqrt(a/b)", &[("a", "m"), ("b", "mm")], "1").is_ok());
+        assert!(build("abs(a/b)", &[("a", "kPa"), ("b", "Pa")], "1").is_ok());
         assert!(build("ln(-1 + 0*a)", &[("a", "1")], "1").is_ok());
         assert!(build("ln(-1)*a", &[("a", "1")], "1").is_err());
+    }
+
+    /// DESIGN 5b: function arguments must be dimensionless; sqrt and abs are no exception (a
+    /// power is the way to a root of a quantity with a unit).
+    #[test]
+    fn sqrt_and_abs_take_only_dimensionless_arguments() {
+        for (model, at_char, found) in [
+            ("sqrt(a*b)", 6, "area (m²)"),
+            ("2 * sqrt(a)", 10, "length (m)"),
+            ("abs(p)", 5, "pressure"),
+            ("1 + abs(a*b - a*b)", 9, "area (m²)"),
+        ] {
+            let inputs = [("a", "m"), ("b", "m"), ("p", "kPa")];
+            let e = build(model, &inputs, "1").unwrap_err();
+            assert_eq!(e.position, Some(at_char), "{model}: {}", e.message);
+            assert!(e.message.contains("must be dimensionless"), "{}", e.message);
+            assert!(e.message.contains(found), "{model}: {}", e.message);
+            assert!(e.message.contains("^(1/2)"), "{}", e.message);
+        }
     }
 
     #[test]
@@ -749,7 +752,7 @@ mod tests {
     fn block_evaluation_equals_dual_evaluation() {
         let inputs = [("x", "1"), ("y", "m"), ("z", "mm")];
         let model =
-            "exp(x)^2 * y / (z - y) * y + abs(y)*sin(x)^3/cos(x) - y*x^x + sqrt(y*z)*atan(x)";
+            "exp(x)^2 * y / (z - y) * y + abs(y/z)*z*sin(x)^3/cos(x) - y*x^x + sqrt(y/z)*(y*z)^(1/2)*atan(x)";
         let p = build(model, &inputs, "um").unwrap();
         let n = 7;
         let stride = 8;

@@ -148,7 +148,7 @@ pub struct AdaptiveOptions {
 #[serde(untagged)]
 pub enum EvaluateResult {
     Model(Box<ModelResult>),
-    Budget(BudgetResult),
+    Budget(Box<BudgetResult>),
 }
 
 /// anyOf, not oneOf: a model's GUM answer carries every field of a component budget's too, and
@@ -322,10 +322,72 @@ pub fn evaluate_request(
                 coverage_probability: request.coverage_probability,
                 components: components.clone(),
             };
-            uncertainty::evaluate(&budget).map(EvaluateResult::Budget)
+            uncertainty::evaluate(&budget).map(|b| EvaluateResult::Budget(Box::new(b)))
         }
         (None, Some(_)) => {
             evaluate_model(request, drawn_seed).map(|m| EvaluateResult::Model(Box::new(m)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A calibration point's model budget
+// ---------------------------------------------------------------------------------------------
+
+/// A calibration point's budget given as a model (DESIGN 5b: "A calibration point's `budget`
+/// may use either form"), evaluated by the GUM method: the point's U and k are the model's.
+/// The answer has section 5's shape, so certificates, pages and impact analysis read it as any
+/// budget, plus the model, y = f(x̂) and each input's estimate beside its computed sensitivity.
+/// Errors name fields inside the budget (`model`, `inputs[1].half_width`).
+pub fn evaluate_model_budget(
+    measurand: Measurand,
+    coverage_probability: Option<f64>,
+    model: &str,
+    inputs: &[ModelInput],
+    correlations: Option<&[CorrelationInput]>,
+) -> Result<BudgetResult, Vec<FieldError>> {
+    let request = EvaluateRequest {
+        measurand,
+        coverage_probability,
+        components: None,
+        model: Some(model.to_string()),
+        inputs: Some(inputs.to_vec()),
+        correlations: correlations.map(<[CorrelationInput]>::to_vec),
+        method: None,
+        monte_carlo: None,
+    };
+    let result = evaluate_model(&request, 0)?;
+    let gum = result.gum.expect("the GUM method gives a GUM result");
+    Ok(gum.into_budget(result.measurand, result.model))
+}
+
+impl GumResult {
+    /// Section 5's result of this GUM evaluation of `model`.
+    pub fn into_budget(self, measurand: Measurand, model: String) -> BudgetResult {
+        let components = self
+            .components
+            .into_iter()
+            .map(|c| uncertainty::ComponentResult {
+                name: c.name,
+                standard_uncertainty: c.standard_uncertainty,
+                sensitivity: c.sensitivity,
+                contribution: c.contribution,
+                degrees_of_freedom: c.degrees_of_freedom,
+                percent_of_variance: c.percent_of_variance,
+                standard: None,
+                estimate: Some(c.estimate),
+            })
+            .collect();
+        BudgetResult {
+            measurand,
+            combined_standard_uncertainty: self.combined_standard_uncertainty,
+            effective_degrees_of_freedom: self.effective_degrees_of_freedom,
+            coverage_factor: self.coverage_factor,
+            coverage_probability: self.coverage_probability,
+            expanded_uncertainty: self.expanded_uncertainty,
+            components,
+            model: Some(model),
+            estimate: Some(self.estimate),
         }
     }
 }

@@ -96,3 +96,21 @@ pub fn external(
     body["issuer"] = json!({"name": "NIM", "certificate_number": issuer_number});
     body
 }
+
+/// A pressure point whose budget is a model (DESIGN 5b: "A calibration point's `budget` may
+/// use either form"): the error of the gauge against a pressure balance, p_ind − m·g/A0, with
+/// the mass and the area correlated (one certificate for both).
+pub fn pressure_balance_budget() -> Value {
+    json!({
+        "model": "p_ind - m * g_l / A0",
+        "inputs": [
+            {"name": "p_ind", "type": "A", "readings": [0.5002, 0.5003, 0.5004], "unit": "MPa"},
+            {"name": "m", "estimate": {"value": 5.0, "unit": "kg"}, "type": "B",
+             "distribution": "normal", "standard_uncertainty": 0.0001},
+            {"name": "g_l", "estimate": {"value": 9.80665, "unit": "m/s^2"}},
+            {"name": "A0", "estimate": {"value": 98.0665, "unit": "mm^2"}, "type": "B",
+             "distribution": "normal", "standard_uncertainty": 0.002}
+        ],
+        "correlations": [{"inputs": ["m", "A0"], "coefficient": 0.5}]
+    })
+}

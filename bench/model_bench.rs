@@ -1,0 +1,76 @@
+//! Times in-process GUM evaluation of measurement-model budgets (DESIGN 5b), for
+//! `bench/model_vs_gtc.py` (issue 17: ≥ 100× the GUM Tree Calculator on 10 000 generated
+//! models).
+//!
+//! cargo run --release --example model_bench -- models.jsonl results.jsonl [passes]
+//!
+//! Reads one model request per line (`EvaluateRequest` with `model`, `inputs`, optional
+//! `correlations`; method GUM), evaluates them all `passes` times (default 5) and prints the
+//! median wall time of one pass as `rust_seconds=<s>`; writes one result per line:
+//! `{"y", "u_c", "nu_eff" (null = infinite), "k", "sensitivities": [...]}` or
+//! `{"errors": [...]}`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::time::Instant;
+
+use caltrace::domain::model::{evaluate_model, EvaluateRequest};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: model_bench MODELS.jsonl RESULTS.jsonl [PASSES]");
+        std::process::exit(2);
+    }
+    let passes: usize = args.get(3).map_or(Ok(5), |s| s.parse())?;
+    let mut requests = Vec::new();
+    for (i, line) in BufReader::new(File::open(&args[1])?).lines().enumerate() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            let r: EvaluateRequest =
+                serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", args[1], i + 1))?;
+            requests.push(r);
+        }
+    }
+    // As gum_bench: the output vector is reused and the previous pass's results dropped before
+    // the clock starts, so a pass times evaluation only.
+    let mut times = Vec::with_capacity(passes);
+    let mut results = Vec::with_capacity(requests.len());
+    for _ in 0..passes.max(1) {
+        results.clear();
+        let start = Instant::now();
+        results.extend(requests.iter().map(|r| evaluate_model(r, 0)));
+        times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(&results);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+
+    let mut out = BufWriter::new(File::create(&args[2])?);
+    let mut failed = 0;
+    for r in &results {
+        let line = match r.as_ref().map(|m| m.gum.as_ref()) {
+            Ok(Some(g)) => serde_json::json!({
+                "y": g.estimate.value,
+                "u_c": g.combined_standard_uncertainty.value,
+                "nu_eff": g.effective_degrees_of_freedom,
+                "k": g.coverage_factor,
+                "sensitivities": g.components.iter().map(|c| c.sensitivity.value).collect::<Vec<_>>(),
+            }),
+            Ok(None) => serde_json::json!({"errors": ["no GUM result"]}),
+            Err(errors) => {
+                failed += 1;
+                serde_json::json!({"errors": errors})
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    println!(
+        "models={} refused={failed} passes={}",
+        requests.len(),
+        passes.max(1)
+    );
+    println!("rust_seconds={median:.6}");
+    Ok(())
+}
