@@ -12,7 +12,7 @@ mod tests;
 use printpdf::{Color, PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use crate::domain::calibration::{PointResult, Stage};
-use crate::domain::certificate::{printed_point_at, CertificateView, StandardView};
+use crate::domain::certificate::{printed_budget, printed_point_at, CertificateView, StandardView};
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 
@@ -120,6 +120,7 @@ fn layout(view: &CertificateView, fonts: &'static Fonts) -> Result<Vec<Canvas>, 
     l.relate_only_statement();
     l.traceability(view);
     l.results(view);
+    l.budgets(view);
     l.decision_rule_and_conformity(view);
     l.charts(view);
     l.deviations(view);
@@ -570,6 +571,26 @@ impl Layout {
 
     /// 7.8.2.1 n / 7.8.4.1 a / 7.8.3.1 b: results with units, as found and as left, with U, k
     /// and p, the decision and the TUR.
+    /// GUM 7.2.7 / 8: how U was obtained, for the points whose budget was recorded — each
+    /// input's estimate, standard uncertainty, sensitivity coefficient (computed, for a model
+    /// budget, at the estimates), contribution and share, then u_c, ν_eff and k.
+    fn budgets(&mut self, view: &CertificateView) {
+        let mut rows = Vec::new();
+        for (i, point) in view.points.iter().enumerate() {
+            budget_rows(i + 1, point, &mut rows);
+        }
+        if rows.is_empty() {
+            return;
+        }
+        self.heading("Uncertainty budgets / 测量不确定度评定");
+        self.table(
+            &budget_columns(),
+            &rows,
+            "Uncertainty budgets (continued) / 测量不确定度评定（续）",
+        );
+        self.gap(6.0);
+    }
+
     fn results(&mut self, view: &CertificateView) {
         self.heading("Calibration results / 校准结果");
         let cols = results_columns();
@@ -939,6 +960,71 @@ impl Layout {
 // ---------------------------------------------------------------------------------------------
 // Wording and number formatting
 // ---------------------------------------------------------------------------------------------
+
+/// The budget table's columns: what a metrologist checks a budget by (GUM 8, EA-4/02 S).
+fn budget_columns() -> [Column; 7] {
+    let col = |en, zh, width, align| Column {
+        en,
+        zh,
+        width,
+        align,
+        wrap: true,
+    };
+    [
+        col("Quantity", "输入量", 120.0, Align::Left),
+        col("Estimate xᵢ", "估计值", 82.0, Align::Right),
+        col("u(xᵢ)", "标准不确定度", 72.0, Align::Right),
+        col("cᵢ", "灵敏系数", 82.0, Align::Right),
+        col("uᵢ(y)", "不确定度分量", 72.0, Align::Right),
+        col("νᵢ", "自由度", 36.0, Align::Center),
+        col("%", "方差占比", CONTENT_W - 464.0, Align::Center),
+    ]
+}
+
+/// One point's budget: a band naming the point (and the model with y, for a model budget),
+/// a row per input, then u_c, ν_eff and k.
+fn budget_rows(n: usize, point: &PointResult, rows: &mut Vec<Row>) {
+    let Some(budget) = &point.budget else {
+        return;
+    };
+    let printed = printed_budget(budget);
+    let band = match (&printed.model, &printed.estimate) {
+        (Some(model), Some(y)) => format!("Point {n} / 校准点 {n}: y = {model} = {y}"),
+        (Some(model), None) => format!("Point {n} / 校准点 {n}: y = {model}"),
+        _ => format!("Point {n} / 校准点 {n}"),
+    };
+    rows.push(Row::Band(band));
+    for c in printed.components {
+        rows.push(Row::Cells(
+            [
+                c.name,
+                c.estimate.unwrap_or_else(|| "—".into()),
+                c.standard_uncertainty,
+                c.sensitivity,
+                c.contribution,
+                c.degrees_of_freedom,
+                c.percent_of_variance,
+            ]
+            .into_iter()
+            .map(Cell::plain)
+            .collect(),
+        ));
+    }
+    rows.push(Row::Cells(
+        [
+            "Combined / 合成".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            printed.combined_standard_uncertainty,
+            printed.effective_degrees_of_freedom,
+            format!("k = {}", printed.coverage_factor),
+        ]
+        .into_iter()
+        .map(Cell::plain)
+        .collect(),
+    ));
+}
 
 fn results_columns() -> [Column; 9] {
     let col = |en, zh, width, align| Column {

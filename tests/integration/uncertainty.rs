@@ -667,3 +667,39 @@ fn every_model_rule_is_422_naming_its_field() {
         "{problem}"
     );
 }
+
+/// The certificate prints how U was obtained for a point with a model budget (issue 17):
+/// the model with y, and each input's estimate, u(xᵢ), computed sensitivity and contribution.
+#[test]
+fn the_certificate_prints_a_model_budget_with_its_sensitivities() {
+    let app = TestApp::new();
+    let gauge = crate::common::fixtures::register(&app, "PG-1", "working");
+    let standard = crate::common::fixtures::register(&app, "PB-1", "reference");
+    let mut point = crate::common::fixtures::point(0.5003, 0.0002);
+    point.as_object_mut().unwrap().remove("stated_uncertainty");
+    point["budget"] = crate::common::fixtures::pressure_balance_budget();
+    let body = crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![point]);
+    let issued = crate::common::fixtures::issue(&app, &body);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("inspector"),
+    );
+    let Some(text) = crate::common::pdf_text(&pdf) else {
+        return;
+    };
+    let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "Uncertainty budgets / 测量不确定度评定",
+        "y = p_ind - m * g_l / A0",
+        "-0.100 MPa/kg",
+        "98.0665",
+        "Combined / 合成",
+        "k = 4.53",
+    ] {
+        assert!(
+            squashed.contains(expected),
+            "{expected} missing: {squashed}"
+        );
+    }
+}
