@@ -38,7 +38,7 @@ use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
 
 use super::{
-    verifying_key_of, IssuerSerial, SigningError, SigningIdentity, VerifiedSignature,
+    order_chain, verifying_key_of, IssuerSerial, SigningError, SigningIdentity, VerifiedSignature,
     ECDSA_WITH_SHA256,
 };
 
@@ -764,8 +764,12 @@ fn check_cms(cms: &[u8], digest: &[u8]) -> Result<Vec<Certificate>, SigningError
         .filter_map(|c| match c {
             CertificateChoices::Certificate(c) if *c != certificate => Some(c.clone()),
             _ => None,
-        });
-    Ok(std::iter::once(certificate.clone()).chain(others).collect())
+        })
+        .collect::<Vec<_>>();
+    // A SET OF comes sorted by its DER, not by the path: put the chain in order, issuer
+    // first, when it is one (a stray certificate leaves the set as it was).
+    let others = order_chain(&certificate, others.clone()).unwrap_or(others);
+    Ok(std::iter::once(certificate).chain(others).collect())
 }
 
 /// `/M` as RFC 3339 (ISO 32000-2 7.9.4 dates: `D:YYYYMMDDHHmmSS` then `Z` or `±HH'mm'`).
