@@ -17,6 +17,7 @@ mod import;
 mod instances;
 mod instruments;
 mod metrics;
+mod pades;
 mod pool;
 mod readme;
 mod records;
