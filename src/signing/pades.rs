@@ -19,7 +19,7 @@
 //! over the byte ranges, one SignerInfo identified by issuer and serial, ECDSA with SHA-256 over
 //! the DER of the signed attributes — contentType, messageDigest and signing-certificate-v2
 //! (RFC 5035, ESSCertIDv2 with issuerSerial), and no signing-time attribute, which ETSI EN
-//! 319 142-1 5.2.2 forbids beside `/M` — and the signing certificate with its chain. The
+//! 319 142-1 forbids at the B-B level beside `/M` — and the signing certificate with its chain. The
 //! ASN.1 types come from the `cms` and `x509-cert` crates, the signature from `p256`.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -107,7 +107,7 @@ fn attribute<T: der::EncodeValue + der::Tagged>(
     Ok(Attribute { oid, values })
 }
 
-/// The signed attributes of ETSI EN 319 142-1 5.2 (B-B level): what is signed is their DER
+/// The signed attributes of ETSI EN 319 142-1 (B-B level): what is signed is their DER
 /// as a SET OF (RFC 5652 5.4), not the `[0]` they are tagged with inside the SignerInfo.
 fn signed_attributes(
     digest: &[u8],
