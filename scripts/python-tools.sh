@@ -1,9 +1,9 @@
 # Sourced (not run) by the scripts that need Python tools from PyPI: scripts/test.sh
-# (openapi-spec-validator, dcclib and signxml for the tests' document checks) and
+# (openapi-spec-validator, dcclib, signxml and pyhanko for the tests' document checks) and
 # scripts/schemathesis.sh (schemathesis).
 #
 #   source scripts/python-tools.sh
-#   python_tools openapi-spec-validator dcclib lxml signxml
+#   python_tools openapi-spec-validator dcclib lxml signxml pyhanko
 #
 # python_tools installs the packages into one virtual environment, target/python-tools
 # (CALTRACE_PYTHON_TOOLS to put it elsewhere): Debian's python3 refuses a plain

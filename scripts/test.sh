@@ -24,10 +24,11 @@ fi
 # --- Python checkers the Rust tests run (tests/tools/checkers.rs) -------------------------
 # openapi-spec-validator on the served OpenAPI document; PTB's dcclib (with lxml) for its DCC
 # schematron on every DCC the tests produce; signxml's XAdES verifier on signed DCCs
-# (tests/tools/xades_verify.py). Installed into target/python-tools, a venv
+# (tests/tools/xades_verify.py); pyHanko's PAdES validation on signed certificate PDFs
+# (tests/tools/pades_verify.py). Installed into target/python-tools, a venv
 # (Debian's python3 refuses a plain pip install); the tests run them with $CALTRACE_PYTHON.
 source scripts/python-tools.sh
-python_tools openapi-spec-validator dcclib lxml signxml
+python_tools openapi-spec-validator dcclib lxml signxml pyhanko
 # ------------------------------------------------------------------------------------------
 
 # A throwaway PostgreSQL cluster; durability off, it only has to be fast.

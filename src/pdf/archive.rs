@@ -79,6 +79,9 @@ pub fn archival(
     }
     let id = Object::String(document_id(info), StringFormat::Hexadecimal);
     doc.trailer.set("ID", vec![id.clone(), id]);
+    // A cross-reference table, as printpdf writes: the PAdES signature is appended as an
+    // incremental update with a table of its own (signing::pades, ISO 32000-2 7.5.6).
+    doc.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
     let mut out = Vec::with_capacity(pdf.len() + SRGB_PROFILE.len() + 4096);
     doc.save_to(&mut out)
         .map_err(|e| format!("writing the PDF/A: {e}"))?;

@@ -1,4 +1,4 @@
-//! Checking a signed certificate file offline (DESIGN 8b: `caltrace verify FILE`, and the
+//! Checking a signed certificate file (PAdES PDF or XAdES DCC) offline (DESIGN 8b: `caltrace verify FILE`, and the
 //! verification page's upload): the signature cryptographically valid, the document unchanged
 //! since signing, and the signer's certificate path up to a trusted root valid at the signing
 //! time (RFC 5280 6.1, reduced to what a lab's PKI uses: names, signatures, validity periods
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
-use super::{issued_by, read_certificates, time_of, xades, SigningError};
+use super::{issued_by, pades, read_certificates, time_of, xades, SigningError};
 
 /// What a valid signed file says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,9 +47,16 @@ pub fn trusted_roots(pem: &str) -> Result<Vec<Certificate>, SigningError> {
 /// Checks a signed PDF or DCC against the trusted roots.
 pub fn check_document(bytes: &[u8], roots: &[Certificate]) -> Result<DocumentCheck, SigningError> {
     if bytes.starts_with(b"%PDF") {
-        return Err(SigningError::Signature(
-            "the PDF carries no signature this version can check".into(),
-        ));
+        let verified = pades::verify(bytes)?;
+        let at = signing_time(&verified.signature.signing_time)?;
+        let root = path_to_root(&verified.signature.certificates, roots, at)?;
+        return Ok(DocumentCheck {
+            kind: "PDF",
+            number: verified.certificate_number,
+            signer: verified.signature.signer,
+            signing_time: verified.signature.signing_time,
+            root: root.tbs_certificate().subject().to_string(),
+        });
     }
     let xml = std::str::from_utf8(bytes)
         .map_err(|_| SigningError::Xml("the file is neither a PDF nor UTF-8 XML".into()))?;

@@ -9,6 +9,7 @@
 
 pub mod c14n;
 pub mod check;
+pub mod pades;
 pub mod pki;
 pub mod xades;
 
@@ -23,7 +24,9 @@ use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use sha2::{Digest, Sha256};
 use spki::DecodePublicKey;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -39,7 +42,8 @@ const OTHER_CURVES: [(ObjectIdentifier, &str); 2] = [
     (ObjectIdentifier::new_unwrap("1.3.132.0.34"), "P-384"),
     (ObjectIdentifier::new_unwrap("1.3.132.0.35"), "P-521"),
 ];
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
 /// Why a key, a certificate or a signature was refused, in words a lab manager can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,9 +65,44 @@ pub enum SigningError {
     /// The document to sign or verify is not what we expect.
     #[error("XML: {0}")]
     Xml(String),
+    /// The PDF to sign or verify is not what we expect.
+    #[error("PDF: {0}")]
+    Pdf(String),
     /// A signature does not verify, or computing one failed.
     #[error("signature: {0}")]
     Signature(String),
+}
+
+/// What a valid signature says, the DCC's ([`xades::verify`]) or the PDF's
+/// ([`pades::verify`]): who signed, when, with which certificates. Whether they chain to a
+/// trusted root is the caller's question.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignature {
+    /// The signing certificate, then the others the signature carries.
+    pub certificates: Vec<Certificate>,
+    pub signer: String,
+    /// RFC 3339, UTC.
+    pub signing_time: String,
+}
+
+/// RFC 5035 `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber
+/// CertificateSerialNumber }` (without the optional issuerUID): how XAdES' IssuerSerialV2 and
+/// CAdES' ESSCertIDv2 name the signing certificate besides its hash.
+#[derive(Clone, Debug, PartialEq, Eq, der::Sequence)]
+pub(crate) struct IssuerSerial {
+    pub issuer: Vec<GeneralName>,
+    pub serial_number: SerialNumber,
+}
+
+impl IssuerSerial {
+    pub fn of(certificate: &Certificate) -> IssuerSerial {
+        IssuerSerial {
+            issuer: vec![GeneralName::DirectoryName(
+                certificate.tbs_certificate().issuer().clone(),
+            )],
+            serial_number: certificate.tbs_certificate().serial_number().clone(),
+        }
+    }
 }
 
 /// An installed signing identity: the key, its certificate, and the chain above it (the

@@ -26,11 +26,11 @@ use der::Encode;
 use p256::ecdsa::signature::{Signer, Verifier};
 use roxmltree::Node;
 use sha2::{Digest, Sha256};
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
-use super::{c14n, verifying_key_of, SigningError, SigningIdentity};
+/// Shared with the PDF's signature ([`super::pades`]); re-exported where it was first defined.
+pub use super::VerifiedSignature;
+use super::{c14n, verifying_key_of, IssuerSerial, SigningError, SigningIdentity};
 
 pub const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
@@ -44,14 +44,6 @@ const DCC: &str = "https://ptb.de/dcc";
 const SIGNATURE_ID: &str = "caltrace-signature";
 const SIGNED_PROPERTIES_ID: &str = "caltrace-signed-properties";
 const DOCUMENT_REFERENCE_ID: &str = "caltrace-reference-document";
-
-/// RFC 5035 `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }`
-/// (without the optional issuerUID), as XAdES' IssuerSerialV2 carries it.
-#[derive(der::Sequence)]
-struct IssuerSerial {
-    issuer: Vec<GeneralName>,
-    serial_number: SerialNumber,
-}
 
 fn b64(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
@@ -212,14 +204,9 @@ pub fn sign(
     for above in identity.chain() {
         certificates.push(b64(&der(above)?));
     }
-    let issuer_serial = IssuerSerial {
-        issuer: vec![GeneralName::DirectoryName(
-            certificate.tbs_certificate().issuer().clone(),
-        )],
-        serial_number: certificate.tbs_certificate().serial_number().clone(),
-    }
-    .to_der()
-    .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let issuer_serial = IssuerSerial::of(certificate)
+        .to_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
     let signing_time = signing_time.to_rfc3339_opts(SecondsFormat::Secs, true);
     let mut parts = Parts {
         document_digest: &document_digest,
@@ -255,15 +242,6 @@ pub fn sign(
         SigningError::Signature(format!("the signature just made does not verify: {e}"))
     })?;
     Ok(signed)
-}
-
-/// What a valid signature says: who signed, when, with which certificates.
-#[derive(Debug, Clone)]
-pub struct VerifiedSignature {
-    /// The signing certificate, then the others KeyInfo carries.
-    pub certificates: Vec<Certificate>,
-    pub signer: String,
-    pub signing_time: String,
 }
 
 fn algorithm<'a>(node: Node<'a, '_>) -> &'a str {

@@ -1,11 +1,12 @@
 //! Issuing a certificate (DESIGN section 8): gathering what it states from the
 //! register, the calibration, the standards and the traceability chain;
-//! rendering the PDF and the DCC once; signing the DCC with the laboratory's
-//! identity when one is installed (DESIGN section 8b); storing them byte for byte.
+//! rendering the PDF and the DCC once; signing the DCC (XAdES) and the PDF (PAdES) with the
+//! laboratory's identity when one is installed (DESIGN section 8b); storing them byte for
+//! byte.
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::AppConfig;
 use crate::db::calibrations::Calibration;
@@ -17,6 +18,7 @@ use crate::domain::quantity::QuantityJson;
 use crate::domain::signature::ElectronicSignature;
 use crate::domain::traceability::{trace, InstrumentFacts, TraceabilityReport};
 use crate::error::ApiError;
+use crate::signing::SigningIdentity;
 
 /// What issuing needs besides the calibration: the laboratory's identity and
 /// where certificates are verified.
@@ -66,33 +68,60 @@ pub fn issue_certificate(
     context: &IssueContext,
 ) -> Result<CertificateView, ApiError> {
     let mut view = build_view(conn, calibration, graph, issue, context)?;
-    view.digitally_signed = db::signing::public(conn)?.is_some();
+    let signer = identity_in_force(conn)?;
+    view.digitally_signed = signer.is_some();
     // The DCC first: the PDF carries it inside, byte for byte as it is stored.
     let dcc = crate::dcc::render(&view)
         .map_err(|e| ApiError::Internal(format!("DCC export failed: {e}")))?;
-    let dcc = sign_dcc(conn, dcc)?;
+    let dcc = match &signer {
+        Some((identity, now)) => crate::signing::xades::sign(&dcc, identity, *now)
+            .map_err(|e| ApiError::Internal(format!("DCC signing failed: {e}")))?,
+        None => dcc,
+    };
     let pdf = crate::pdf::render_with_dcc(&view, dcc.as_bytes())
         .map_err(|e| ApiError::Internal(format!("PDF rendering failed: {e}")))?;
+    let pdf = match &signer {
+        Some((identity, now)) => {
+            crate::signing::pades::sign(&pdf, identity, &signature_reason(&view), *now)
+                .map_err(|e| ApiError::Internal(format!("PDF signing failed: {e}")))?
+        }
+        None => pdf,
+    };
     db::certificates::insert_documents(conn, &view, calibration, pdf, dcc)?;
     Ok(view)
 }
 
-/// The DCC as stored: signed (enveloped XAdES-BES) when the laboratory has a signing
-/// identity, else as rendered. A signature that cannot be made fails the approval as a
-/// whole, inside its transaction, so no certificate number is used up by a half-signed
+/// The laboratory's signing identity, checked usable now, and that moment: the DCC and the
+/// PDF are signed with it at the same time (DESIGN section 8b). None without an identity:
+/// the certificate is issued unsigned. A signature that cannot be made fails the approval as
+/// a whole, inside its transaction, so no certificate number is used up by a half-signed
 /// certificate.
-fn sign_dcc(conn: &mut DbConnection, dcc: String) -> Result<String, ApiError> {
+fn identity_in_force(
+    conn: &mut DbConnection,
+) -> Result<Option<(SigningIdentity, DateTime<Utc>)>, ApiError> {
     let Some(identity) = db::signing::in_force(conn)? else {
-        return Ok(dcc);
+        return Ok(None);
     };
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     identity.check_usable(now).map_err(|e| {
         ApiError::Unavailable(format!(
             "certificates cannot be signed: {e} (caltrace keys import installs a new one)"
         ))
     })?;
-    crate::signing::xades::sign(&dcc, &identity, now)
-        .map_err(|e| ApiError::Internal(format!("DCC signing failed: {e}")))
+    Ok(Some((identity, now)))
+}
+
+/// The PDF signature's reason (DESIGN 8b): the certificate number and the approver's meaning
+/// of signature (21 CFR 11.50), e.g. "Certificate CT-2026-000123 approved by Dr Li Wei
+/// (meaning: approved)". `signing::pades::verify` reads the number back from it.
+pub fn signature_reason(view: &CertificateView) -> String {
+    match &view.electronic_signature {
+        Some(signature) => format!(
+            "Certificate {} approved by {} (meaning: {})",
+            view.number, signature.signer, signature.meaning
+        ),
+        None => format!("Certificate {} approved by {}", view.number, view.signatory),
+    }
 }
 
 /// A standard used, with the certificate its link rested on that day.

@@ -11,7 +11,7 @@ use crate::common::fixtures::traced_certificate;
 use crate::common::TestApp;
 
 /// Runs a tool; None (after saying so) when it is not installed and not required.
-fn tool(program: &str, args: &[&str]) -> Option<Output> {
+pub(crate) fn tool(program: &str, args: &[&str]) -> Option<Output> {
     match Command::new(program).args(args).output() {
         Ok(output) => Some(output),
         Err(_) => {
@@ -25,7 +25,7 @@ fn tool(program: &str, args: &[&str]) -> Option<Output> {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -80,7 +80,7 @@ fn the_certificate_is_pdf_a_3b_with_its_dcc_inside() {
 }
 
 /// pdfdetach lists one file, `<number>.xml`, and extracts exactly the DCC download.
-fn assert_embedded_dcc(dir: &Path, pdf: &str, number: &str, dcc: &[u8]) {
+pub(crate) fn assert_embedded_dcc(dir: &Path, pdf: &str, number: &str, dcc: &[u8]) {
     let Some(list) = tool("pdfdetach", &["-list", pdf]) else {
         return;
     };

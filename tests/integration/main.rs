@@ -18,6 +18,7 @@ mod instances;
 mod instruments;
 mod metrics;
 mod offline_verify;
+mod pades;
 mod pool;
 mod readme;
 mod records;

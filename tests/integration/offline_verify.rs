@@ -90,6 +90,46 @@ fn caltrace_verify_checks_a_dcc_offline_against_the_lab_root_or_a_given_one() {
     assert!(output.contains("no trusted root"), "{output}");
 }
 
+/// The PDF likewise (PAdES): valid as issued, refused with a byte changed inside the signed
+/// revision or with bytes appended after it.
+#[test]
+fn caltrace_verify_checks_a_signed_pdf_offline() {
+    let app = TestApp::new();
+    let (number, _) = signed_certificate(&app);
+    let pdf = app.bytes(
+        &format!("/api/v1/certificates/{number}/pdf"),
+        Some("inspector"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |name: &str, bytes: &[u8]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        run_cli(&app.database_url, &["verify", file.to_str().unwrap()])
+    };
+    let (ok, output) = verify("good.pdf", &pdf);
+    assert!(ok, "{output}");
+    assert!(output.contains("valid PDF signature"), "{output}");
+    assert!(
+        output.contains(&format!("certificate number: {number}")),
+        "{output}"
+    );
+
+    let mut changed = pdf.clone();
+    let at = pdf.windows(8).position(|w| w == b"caltrace").unwrap();
+    changed[at] = b'C';
+    let (ok, output) = verify("changed.pdf", &changed);
+    assert!(!ok && output.contains("NOT VALID"), "{output}");
+
+    let mut appended = pdf.clone();
+    appended.extend_from_slice(b"\n% appended after signing\n");
+    let (ok, output) = verify("appended.pdf", &appended);
+    assert!(!ok && output.contains("modified after signing"), "{output}");
+
+    let (status, page) = upload(&app, "certificate.pdf", &pdf);
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("Genuine and current"), "{page}");
+}
+
 fn upload(app: &TestApp, name: &str, bytes: &[u8]) -> (Status, String) {
     let boundary = "caltrace-test-boundary";
     let mut body = format!(

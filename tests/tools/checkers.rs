@@ -1,6 +1,6 @@
 //! Document checkers from PyPI, run by the tests: `openapi-spec-validator` on the served
-//! OpenAPI document and PTB's DCC schematron (`dcclib`, through dcc_schematron.py beside
-//! this file) on exported DCCs. Included with `#[path]` by the library's unit tests
+//! OpenAPI document, PTB's DCC schematron (`dcclib`, through dcc_schematron.py beside
+//! this file) on exported DCCs, signxml on signed DCCs and pyHanko on signed PDFs. Included with `#[path]` by the library's unit tests
 //! (src/dcc/tests.rs) and by the integration tests, so both run them the same way.
 //!
 //! The checkers run with the Python named by CALTRACE_PYTHON, else `python3`.
@@ -18,6 +18,7 @@ use std::process::Command;
 
 const DCC_SCHEMATRON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/dcc_schematron.py");
 const XADES_VERIFY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/xades_verify.py");
+const PADES_VERIFY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/pades_verify.py");
 
 fn python() -> String {
     std::env::var("CALTRACE_PYTHON").unwrap_or_else(|_| "python3".to_string())
@@ -81,6 +82,17 @@ pub fn signxml_verify(signed: &Path, root: &Path) -> Option<Result<String, Strin
         "signxml",
         "signxml",
         vec![XADES_VERIFY.into(), signed.into(), root.into()],
+    )
+}
+
+/// pyHanko's validation (tests/tools/pades_verify.py) of a signed PDF's last signature,
+/// trusting only `root`: `Ok` with its report when the signature is intact, valid, trusted and
+/// covers the entire file unmodified, `Err` with its report when not.
+pub fn pyhanko_verify(signed: &Path, root: &Path) -> Option<Result<String, String>> {
+    run(
+        "pyhanko.sign.validation",
+        "pyhanko",
+        vec![PADES_VERIFY.into(), signed.into(), root.into()],
     )
 }
 
