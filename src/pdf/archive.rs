@@ -190,7 +190,7 @@ fn pdf_date(on: NaiveDate) -> String {
 
 /// A PDF text string: PDFDocEncoding (here ASCII) when it can be, UTF-16BE with a byte-order
 /// mark otherwise (ISO 32000 7.9.2.2), so that Chinese titles survive.
-fn text(value: &str) -> Object {
+pub fn text(value: &str) -> Object {
     if value.is_ascii() {
         return Object::String(value.as_bytes().to_vec(), StringFormat::Literal);
     }

@@ -16,6 +16,9 @@ use crate::domain::certificate::{printed_budget, printed_point_at, CertificateVi
 use crate::domain::conformity::{Decision, DecisionRule};
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 
+/// A PDF text string (ASCII, else UTF-16BE), for whatever else writes into our PDFs (the
+/// signature's reason).
+pub(crate) use archive::text as text_string;
 use archive::{ArchiveInfo, Attachment};
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
 
@@ -247,6 +250,24 @@ struct Column {
     align: Align,
     /// Wrap long text onto more lines; otherwise shrink it to fit one line.
     wrap: bool,
+}
+
+impl Column {
+    const fn new(
+        en: &'static str,
+        zh: &'static str,
+        width: f32,
+        align: Align,
+        wrap: bool,
+    ) -> Column {
+        Column {
+            en,
+            zh,
+            width,
+            align,
+            wrap,
+        }
+    }
 }
 
 struct Cell {
@@ -963,13 +984,7 @@ impl Layout {
 
 /// The budget table's columns: what a metrologist checks a budget by (GUM 8, EA-4/02 S).
 fn budget_columns() -> [Column; 7] {
-    let col = |en, zh, width, align| Column {
-        en,
-        zh,
-        width,
-        align,
-        wrap: true,
-    };
+    let col = |en, zh, width, align| Column::new(en, zh, width, align, true);
     [
         col("Quantity", "输入量", 120.0, Align::Left),
         col("Estimate xᵢ", "估计值", 82.0, Align::Right),
@@ -1027,13 +1042,7 @@ fn budget_rows(n: usize, point: &PointResult, rows: &mut Vec<Row>) {
 }
 
 fn results_columns() -> [Column; 9] {
-    let col = |en, zh, width, align| Column {
-        en,
-        zh,
-        width,
-        align,
-        wrap: false,
-    };
+    let col = |en, zh, width, align| Column::new(en, zh, width, align, false);
     [
         col("No.", "序号", 22.0, Align::Center),
         col("Reference", "标准值", 76.0, Align::Right),

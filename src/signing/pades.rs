@@ -41,6 +41,7 @@ use super::{
     order_chain, verifying_key_of, IssuerSerial, SigningError, SigningIdentity, VerifiedSignature,
     ECDSA_WITH_SHA256,
 };
+use crate::pdf::text_string as text;
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
@@ -329,17 +330,6 @@ fn write_string(out: &mut Vec<u8>, bytes: &[u8], format: &StringFormat) {
         out.extend_from_slice(crate::domain::audit::hex(bytes).as_bytes());
         out.push(b'>');
     }
-}
-
-/// A PDF text string (ISO 32000-2 7.9.2.2): PDFDocEncoding when ASCII, else UTF-16BE with a
-/// byte-order mark, so an approver's name in Chinese survives.
-fn text(value: &str) -> Object {
-    if value.is_ascii() {
-        return Object::String(value.as_bytes().to_vec(), StringFormat::Literal);
-    }
-    let mut bytes = vec![0xFE, 0xFF];
-    bytes.extend(value.encode_utf16().flat_map(u16::to_be_bytes));
-    Object::String(bytes, StringFormat::Hexadecimal)
 }
 
 /// PDF date (ISO 32000-2 7.9.4), UTC.
