@@ -55,16 +55,21 @@ async fn dashboard(
 ) -> Result<Template, PageError> {
     let session = session?;
     let today = params::today();
-    let data = database
-        .run(move |conn| db::pages::dashboard(conn, today, DUE_WITHIN_DAYS))
+    let (data, signing) = database
+        .run(move |conn| -> Result<_, PageError> {
+            let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS)?;
+            Ok((data, db::signing::public(conn)?))
+        })
         .await?;
+    // Whether what is issued today is signed (DESIGN 8b), and by whom until when.
+    let signing = signing.map(|s| json!({"subject": s.subject, "not_after": s.not_after}));
     Ok(Template::render(
         "dashboard",
         layout(
             Some(&session),
             "Dashboard",
             "dashboard",
-            json!({ "dashboard": data }),
+            json!({ "dashboard": data, "signing": signing }),
         ),
     ))
 }

@@ -164,6 +164,14 @@ fn pages_need_a_login_and_a_wrong_password_gets_none() {
     let dashboard = get(&app, "/");
     assert_eq!(dashboard.status, Status::Ok);
     assert!(dashboard.body.contains("inspector"));
+    // No signing identity here: the dashboard says what is issued is not signed (DESIGN 8b).
+    assert!(
+        dashboard
+            .body
+            .contains("issued without a digital signature"),
+        "{}",
+        dashboard.body
+    );
     // An inspector does not see the certificate list and is refused it.
     assert!(!dashboard.body.contains("href=\"/certificates\""));
     assert_eq!(get(&app, "/certificates").status, Status::Forbidden);
