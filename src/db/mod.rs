@@ -123,12 +123,14 @@ impl DatabaseLocation {
                 // SQLite's default 2 MiB read three pages per check from the OS
                 // (measured: 3.1 → 1.4 preads). A full pool of 8 (128 MiB) plus the
                 // status readers' 128 MiB (status_reader) bound the caches.
-                conn.batch_execute(&format!(
-                    "{BUSY_TIMEOUT} PRAGMA journal_mode = WAL; \
+                let pragmas = format!(
+                    "{} PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16384;"
-                ))
-                .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
+                     PRAGMA cache_size = -16384;",
+                    busy_timeout()
+                );
+                retry_while_locked(|| conn.batch_execute(&pragmas))
+                    .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseLocation::Postgresql(url) => {
@@ -205,9 +207,39 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// Runs `step` again while SQLite answers "database is locked", for as long as the
+/// busy timeout would have waited. SQLite skips the busy handler when waiting could
+/// deadlock: a connection that has read and must now write (switching a new file to
+/// WAL) while another holds the write lock gets the error at once. Instances started
+/// together on one new database meet exactly that.
+fn retry_while_locked<T>(
+    mut step: impl FnMut() -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT_DURATION;
+    loop {
+        match step() {
+            Err(error) if is_locked(&error) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_locked(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info) if info.message().contains("database is locked"))
+}
+
 /// How long a SQLite connection waits for another's write lock before giving up:
 /// every connection, pooled or status reader, queues for the same time.
-pub(super) const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
+const BUSY_TIMEOUT_DURATION: Duration = Duration::from_secs(10);
+
+pub(super) fn busy_timeout() -> String {
+    format!(
+        "PRAGMA busy_timeout = {};",
+        BUSY_TIMEOUT_DURATION.as_millis()
+    )
+}
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
@@ -524,5 +556,25 @@ mod tests {
         }
         assert_eq!(checked, 1);
         drop(conn);
+    }
+
+    /// SQLite returns "database is locked" at once, without waiting out the busy
+    /// timeout, to a connection that has read and now needs to write while another
+    /// holds the write lock (it would deadlock otherwise): switching a new database to
+    /// WAL is such a step, so instances started together on one new file must retry.
+    #[test]
+    fn a_connection_opened_while_another_writes_a_new_database_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite3");
+        let mut writer = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        writer
+            .batch_execute("BEGIN IMMEDIATE; CREATE TABLE first_writer (x INTEGER);")
+            .unwrap();
+        let location = DatabaseLocation::parse(path.to_str().unwrap());
+        let opening = std::thread::spawn(move || location.connect().map(|_| ()));
+        std::thread::sleep(Duration::from_millis(300));
+        writer.batch_execute("COMMIT;").unwrap();
+        let opened = opening.join().unwrap();
+        assert!(opened.is_ok(), "{:?}", opened.err());
     }
 }

@@ -92,7 +92,10 @@ impl StatusReaders {
     /// readers but not more memory (at least 8 MiB each, at most 64 MiB).
     pub fn new(path: &str, workers: usize) -> Result<StatusReaders, String> {
         let cache_kib = (READERS_CACHE_KIB / workers.max(1)).clamp(8 * 1024, 64 * 1024);
-        let pragmas = format!("{} PRAGMA cache_size = -{cache_kib};", super::BUSY_TIMEOUT);
+        let pragmas = format!(
+            "{} PRAGMA cache_size = -{cache_kib};",
+            super::busy_timeout()
+        );
         Ok(StatusReaders {
             path: CString::new(path).map_err(|_| format!("bad database path {path:?}"))?,
             pragmas: CString::new(pragmas).expect("the pragmas hold no NUL"),
