@@ -11,6 +11,8 @@ command -v pdftotext >/dev/null 2>&1 || need_packages+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || need_packages+=(qpdf)
 # Signed DCCs are verified by xmlsec1 (tests/integration/signing.rs, src/dcc/tests.rs).
 command -v xmlsec1 >/dev/null 2>&1 || need_packages+=(xmlsec1)
+# PKCS#12 files for `keys import --pkcs12` are made by openssl (tests/integration/signing.rs).
+command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
 # The README walk (tests/integration/readme.rs) runs its curl and jq commands as written.
 command -v jq >/dev/null 2>&1 || need_packages+=(jq)
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)

@@ -75,18 +75,23 @@ enum KeysCommand {
         #[arg(long)]
         replace: bool,
     },
-    /// Install the lab's own ECDSA P-256 key and its certificate (PEM); checked first: the key
-    /// must match the certificate, which must be current and lead up the chain given.
+    /// Install the lab's own ECDSA P-256 key and its certificate (PEM files, or one PKCS#12
+    /// file); checked first: the key must match the certificate, which must be current and
+    /// lead up the chain given.
     Import {
         /// The private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`, unencrypted).
-        #[arg(long, value_name = "KEY.pem")]
-        key: std::path::PathBuf,
+        #[arg(long, value_name = "KEY.pem", required_unless_present = "pkcs12")]
+        key: Option<std::path::PathBuf>,
         /// The signing certificate (its chain may follow it in the same file).
-        #[arg(long, value_name = "CERT.pem")]
-        certificate: std::path::PathBuf,
+        #[arg(long, value_name = "CERT.pem", required_unless_present = "pkcs12")]
+        certificate: Option<std::path::PathBuf>,
         /// The CA certificates above it, up to the root.
         #[arg(long, value_name = "CHAIN.pem")]
         chain: Option<std::path::PathBuf>,
+        /// Key, certificate and chain in one PKCS#12 file (.p12/.pfx); its password is read
+        /// from standard input, never from the command line.
+        #[arg(long, value_name = "FILE.p12", conflicts_with_all = ["key", "certificate", "chain"])]
+        pkcs12: Option<std::path::PathBuf>,
     },
 }
 
@@ -339,7 +344,11 @@ fn keys(command: KeysCommand) -> Result<(), String> {
             key,
             certificate,
             chain,
+            pkcs12: None,
         } => {
+            let (Some(key), Some(certificate)) = (key, certificate) else {
+                return Err("give --key and --certificate, or --pkcs12".into());
+            };
             let key_pem = zeroize::Zeroizing::new(read_pem(&key, "key")?);
             let certificate_pem = read_pem(&certificate, "certificate")?;
             let chain_pem = chain
@@ -356,6 +365,21 @@ fn keys(command: KeysCommand) -> Result<(), String> {
             )
             .map_err(|e| format!("nothing installed: {e}"))?
         }
+        KeysCommand::Import {
+            pkcs12: Some(file), ..
+        } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| format!("cannot read the PKCS#12 file {}: {e}", file.display()))?;
+            let password = password_from_stdin()?;
+            workflow::signing::import_pkcs12(
+                &mut conn,
+                &Actor::command_line(),
+                &bytes,
+                &password,
+                now,
+            )
+            .map_err(|e| format!("nothing installed: {e}"))?
+        }
     };
     println!("signing identity installed: {}", summary.subject);
     println!("  issued by    {}", summary.issuer);
@@ -366,6 +390,17 @@ fn keys(command: KeysCommand) -> Result<(), String> {
     }
     println!("DCCs issued from now on are signed; GET /api/v1/lab/trust serves the certificates to trust");
     Ok(())
+}
+
+/// The first line of standard input (a pipe or a typed line), without its line end: a
+/// password on the command line would be in the shell history and the process list.
+fn password_from_stdin() -> Result<zeroize::Zeroizing<String>, String> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the PKCS#12 password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    Ok(zeroize::Zeroizing::new(password))
 }
 
 /// Seeds the demo laboratory and prints how to get in: a token and a web login per role.

@@ -10,6 +10,7 @@
 pub mod c14n;
 pub mod check;
 pub mod pades;
+pub mod pkcs12;
 pub mod pki;
 pub mod xades;
 
@@ -167,9 +168,7 @@ pub fn read_private_key(pem: &str) -> Result<SigningKey, SigningError> {
         "PRIVATE KEY" => {
             let (_, der) = der::pem::decode_vec(pem.trim_start().as_bytes())
                 .map_err(|e| SigningError::Key(format!("unreadable PEM: {e}")))?;
-            check_pkcs8_algorithm(&der)?;
-            SigningKey::from_pkcs8_der(&der)
-                .map_err(|e| SigningError::Key(format!("unreadable PKCS#8 P-256 key: {e}")))
+            read_pkcs8_key(&der)
         }
         "EC PRIVATE KEY" => p256::SecretKey::from_sec1_pem(pem.trim_start())
             .map(SigningKey::from)
@@ -191,6 +190,13 @@ pub fn read_private_key(pem: &str) -> Result<SigningKey, SigningError> {
             "a PEM '{other}' is not a private key"
         ))),
     }
+}
+
+/// A PKCS#8 `PrivateKeyInfo` (DER) as a P-256 key, or why it is not one.
+fn read_pkcs8_key(der: &[u8]) -> Result<SigningKey, SigningError> {
+    check_pkcs8_algorithm(der)?;
+    SigningKey::from_pkcs8_der(der)
+        .map_err(|e| SigningError::Key(format!("unreadable PKCS#8 P-256 key: {e}")))
 }
 
 /// Names what a PKCS#8 key is when it is not P-256: RSA (with its size) or another curve.
@@ -354,6 +360,34 @@ impl SigningIdentity {
         if public != *key.verifying_key() {
             return Err(SigningError::KeyMismatch);
         }
+        SigningIdentity::checked(key, certificate, certificates, now)
+    }
+
+    /// The same checks for a PKCS#12 file: its signing certificate is the one whose public
+    /// key is the file's key, the others are its chain.
+    pub fn from_pkcs12(
+        bytes: &[u8],
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SigningIdentity, SigningError> {
+        let pkcs12::Contents {
+            key,
+            mut certificates,
+        } = pkcs12::read(bytes, password)?;
+        let position = certificates
+            .iter()
+            .position(|c| verifying_key_of(c).is_ok_and(|public| public == *key.verifying_key()))
+            .ok_or(SigningError::KeyMismatch)?;
+        let certificate = certificates.remove(position);
+        SigningIdentity::checked(key, certificate, certificates, now)
+    }
+
+    fn checked(
+        key: SigningKey,
+        certificate: Certificate,
+        certificates: Vec<Certificate>,
+        now: DateTime<Utc>,
+    ) -> Result<SigningIdentity, SigningError> {
         let chain = order_chain(&certificate, certificates)?;
         let identity = SigningIdentity {
             key,

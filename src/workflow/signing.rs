@@ -62,6 +62,19 @@ pub fn import(
     Ok(identity.summary())
 }
 
+/// `import` for a PKCS#12 file and its password.
+pub fn import_pkcs12(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    bytes: &[u8],
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<IdentitySummary, KeysError> {
+    let identity = SigningIdentity::from_pkcs12(bytes, password, now)?;
+    db::signing::install(conn, actor, &identity, "keys import")?;
+    Ok(identity.summary())
+}
+
 /// What the verification page says of an uploaded file (DESIGN 8b): its signature checked
 /// offline against every root this laboratory has signed under, and, when the file names a
 /// certificate, what the register says of it with the file's SHA-256.

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checkers;
 use crate::common::fixtures::traced_certificate;
-use crate::common::{run_cli, TestApp};
+use crate::common::{run_cli, run_cli_with_input, TestApp};
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -311,4 +311,125 @@ fn keys_import_refuses_a_key_that_is_not_the_certificates_and_installs_nothing()
     let (_, health) = app.get("/healthz", None);
     assert_eq!(health["signing"]["enabled"], true);
     assert_eq!(health["signing"]["subject"], "CN=Lab A,O=Lab A,C=DE");
+}
+
+/// Writes a demo identity's key, certificate and chain as PEM files; (key, certificate, chain).
+fn pem_files(dir: &Path, pki: &caltrace::signing::pki::DemoPki) -> (PathBuf, PathBuf, PathBuf) {
+    let identity = &pki.identity;
+    (
+        write(dir, "key.pem", identity.key_pem().unwrap().as_bytes()),
+        write(dir, "cert.pem", identity.certificate_pem().as_bytes()),
+        write(dir, "chain.pem", identity.chain_pem().as_bytes()),
+    )
+}
+
+fn import_pkcs12(app: &TestApp, file: &Path, password: &str) -> (bool, String) {
+    let file = file.to_str().unwrap();
+    run_cli_with_input(
+        &app.database_url,
+        &["keys", "import", "--pkcs12", file],
+        &format!("{password}\n"),
+    )
+}
+
+/// A PKCS#12 file as OpenSSL 3 exports it (PBES2 AES-256, HMAC-SHA256 MAC) installs with its
+/// password from standard input; a wrong password, a legacy (3DES/RC2) file, a file that is
+/// not PKCS#12 and an expired certificate are each refused with words that say what to do,
+/// and none of them installs anything.
+#[test]
+fn keys_import_reads_a_pkcs12_file_and_refuses_a_wrong_password_or_an_expired_certificate() {
+    let app = TestApp::new();
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let lab = caltrace::signing::pki::demo_pki("Lab P12", Some("DE"), now).unwrap();
+    let (key, certificate, chain) = pem_files(dir.path(), &lab);
+    let p12 = dir.path().join("lab.p12");
+    let password = "correct horse";
+    let Some(made) = checkers::openssl_pkcs12(&p12, &key, &certificate, &chain, password, false)
+    else {
+        return;
+    };
+    made.expect("openssl exports the identity");
+    let signing_enabled = |app: &TestApp| app.get("/healthz", None).1["signing"]["enabled"].clone();
+
+    let (ok, output) = import_pkcs12(&app, &p12, "Correct horse");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("wrong password for the PKCS#12 file"),
+        "{output}"
+    );
+    let (ok, output) = import_pkcs12(&app, &certificate, password);
+    assert!(!ok, "{output}");
+    assert!(output.contains("not a PKCS#12 file"), "{output}");
+    let legacy = dir.path().join("legacy.p12");
+    if let Some(Ok(())) =
+        checkers::openssl_pkcs12(&legacy, &key, &certificate, &chain, password, true)
+    {
+        let (ok, output) = import_pkcs12(&app, &legacy, password);
+        assert!(!ok, "{output}");
+        assert!(
+            output.contains("legacy encryption") && output.contains("openssl pkcs12"),
+            "{output}"
+        );
+    }
+    assert_eq!(signing_enabled(&app), false);
+
+    let (ok, output) = import_pkcs12(&app, &p12, password);
+    assert!(ok, "{output}");
+    assert!(!output.contains("PRIVATE KEY"), "{output}");
+    let (_, health) = app.get("/healthz", None);
+    assert_eq!(health["signing"]["enabled"], true);
+    assert_eq!(health["signing"]["subject"], "CN=Lab P12,O=Lab P12,C=DE");
+    let trust = trust_certificates(&app);
+    assert_eq!(trust[0], lab.identity.certificate_pem());
+    assert_eq!(
+        trust.len(),
+        3,
+        "signing, intermediate and root from the file"
+    );
+
+    // Made five years ago with a three-year signing certificate: expired two years ago.
+    let old = caltrace::signing::pki::demo_pki(
+        "Lab Old",
+        Some("DE"),
+        now - chrono::Duration::days(5 * 365),
+    )
+    .unwrap();
+    let old_dir = dir.path().join("old");
+    std::fs::create_dir(&old_dir).unwrap();
+    let (key, certificate, chain) = pem_files(&old_dir, &old);
+    let expired = old_dir.join("old.p12");
+    checkers::openssl_pkcs12(&expired, &key, &certificate, &chain, password, false)
+        .unwrap()
+        .unwrap();
+    let (ok, output) = import_pkcs12(&app, &expired, password);
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("the signing certificate expired on"),
+        "{output}"
+    );
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (ok, output) = run_cli(
+        &app.database_url,
+        &[
+            "keys",
+            "import",
+            "--key",
+            &path(&key),
+            "--certificate",
+            &path(&certificate),
+            "--chain",
+            &path(&chain),
+        ],
+    );
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("the signing certificate expired on"),
+        "{output}"
+    );
+    let (_, health) = app.get("/healthz", None);
+    assert_eq!(
+        health["signing"]["subject"], "CN=Lab P12,O=Lab P12,C=DE",
+        "the current identity stays"
+    );
 }

@@ -125,6 +125,47 @@ pub fn xmlsec1_verify(
     Some(verdict(&output))
 }
 
+/// A PKCS#12 file made by `openssl pkcs12 -export` (OpenSSL 3's defaults: PBES2 AES-256-CBC,
+/// HMAC-SHA256 MAC; `-legacy`: 3DES and RC2 as older tools export) from a PEM key, its
+/// certificate and chain: `Some(Ok(()))` when written, `Some(Err)` with OpenSSL's words when
+/// it could not (the legacy provider may be absent), `None` when openssl is not installed
+/// and CALTRACE_REQUIRE_TOOLS is unset.
+pub fn openssl_pkcs12(
+    out: &Path,
+    key: &Path,
+    certificate: &Path,
+    chain: &Path,
+    password: &str,
+    legacy: bool,
+) -> Option<Result<(), String>> {
+    let mut command = Command::new("openssl");
+    command.args(["pkcs12", "-export"]);
+    if legacy {
+        command.arg("-legacy");
+    }
+    command
+        .arg("-inkey")
+        .arg(key)
+        .arg("-in")
+        .arg(certificate)
+        .arg("-certfile")
+        .arg(chain)
+        .arg("-out")
+        .arg(out)
+        .arg("-passout")
+        .arg(format!("pass:{password}"));
+    let Ok(output) = command.output() else {
+        let message =
+            "openssl is not installed; scripts/test.sh installs it (apt-get install openssl)";
+        if std::env::var_os("CALTRACE_REQUIRE_TOOLS").is_some() {
+            panic!("{message} (required: CALTRACE_REQUIRE_TOOLS is set)");
+        }
+        eprintln!("NOTE: {message}: check skipped");
+        return None;
+    };
+    Some(verdict(&output).map(|_| ()))
+}
+
 /// A tool's stdout and stderr together, as Ok when it exited 0 and Err otherwise.
 fn verdict(output: &std::process::Output) -> Result<String, String> {
     let report = format!(

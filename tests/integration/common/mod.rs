@@ -198,12 +198,28 @@ pub fn drop_postgres_database(admin_url: &str, name: &str) {
 
 /// Runs the real `caltrace ARGS` on a database; (success, stdout + stderr).
 pub fn run_cli(database_url: &str, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
+    run_cli_with_input(database_url, args, "")
+}
+
+/// `run_cli` with `input` on standard input (a password, as a lab would pipe it).
+pub fn run_cli_with_input(database_url: &str, args: &[&str], input: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caltrace"))
         .args(args)
         .env("ROCKET_DATABASE_URL", database_url)
         .env("ROCKET_CLI_COLORS", "false")
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run caltrace");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().expect("caltrace ends");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
