@@ -690,6 +690,66 @@ fn render_rate() {
     );
 }
 
+/// DESIGN 8b's benchmark: what issuing a signed certificate costs per core (render the DCC,
+/// sign it with XAdES, render the PDF/A-3 with it inside, sign that with PAdES), and what
+/// checking each signed document offline costs (signature, digest, path to the root).
+#[test]
+#[ignore = "benchmark: cargo test --release --lib signed_render_rate -- --ignored --nocapture"]
+fn signed_render_rate() {
+    use crate::signing::{check, pades, pki, xades};
+    let now = chrono::Utc::now();
+    let pki = pki::demo_pki("Bench Lab", Some("DE"), now).unwrap();
+    let identity = &pki.identity;
+    let roots = vec![pki.root.clone()];
+    let v = view();
+    let issue = || {
+        let dcc = xades::sign(&crate::dcc::render(&v).unwrap(), identity, now).unwrap();
+        let pdf = render_with_dcc(&v, dcc.as_bytes()).unwrap();
+        (pades::sign(&pdf, identity, "bench", now).unwrap(), dcc)
+    };
+    let (pdf, dcc) = issue();
+    let n = 20;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(issue());
+    }
+    let issued = n as f64 / start.elapsed().as_secs_f64();
+    let time_check = |bytes: &[u8]| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            check::check_document(bytes, &roots).unwrap();
+        }
+        start.elapsed().as_secs_f64() / n as f64 * 1e3
+    };
+    let (pdf_ms, dcc_ms) = (time_check(&pdf), time_check(dcc.as_bytes()));
+    let time = |step: &dyn Fn()| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            step();
+        }
+        start.elapsed().as_secs_f64() / n as f64 * 1e3
+    };
+    let unsigned = crate::dcc::render(&v).unwrap();
+    let unsigned_pdf = render_with_dcc(&v, dcc.as_bytes()).unwrap();
+    let steps = [
+        time(&|| drop(crate::dcc::render(&v).unwrap())),
+        time(&|| drop(xades::sign(&unsigned, identity, now).unwrap())),
+        time(&|| drop(render_with_dcc(&v, dcc.as_bytes()).unwrap())),
+        time(&|| drop(pades::sign(&unsigned_pdf, identity, "bench", now).unwrap())),
+    ];
+    println!(
+        "signed_render_rate: {issued:.1} signed certificates/s on one core (PDF {} bytes with \
+         the DCC inside, DCC {} bytes; ms per step: DCC {:.2}, XAdES {:.2}, PDF/A {:.2}, \
+         PAdES {:.2}); offline check {pdf_ms:.2} ms per PDF, {dcc_ms:.2} ms per DCC",
+        pdf.len(),
+        dcc.len(),
+        steps[0],
+        steps[1],
+        steps[2],
+        steps[3]
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 
