@@ -6,10 +6,11 @@ use rocket::{get, routes, Route, State};
 use serde::Serialize;
 
 use crate::auth::{roles, AuthUser};
-use crate::db::{self, Database};
+use crate::db::Database;
 use crate::domain::audit::AuditEntry;
 use crate::error::{ApiError, Problem};
 use crate::http::query::AuditQuery;
+use crate::workflow;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
@@ -21,7 +22,8 @@ pub struct AuditPage {
     pub head: String,
 }
 
-/// The audit log in order, filtered by UTC date range and entity (auditor, admin).
+/// The audit log in order, filtered by UTC date range, entity (one record's history with
+/// entity_id; a certificate by its number) and actor (auditor, admin).
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery),
@@ -29,7 +31,7 @@ pub struct AuditPage {
         (status = 200, body = AuditPage, description = "A page of audit-log entries in log order, the total that match, and the hash of the newest entry in the whole log (its head)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
         (status = 403, body = Problem, description = "Only auditors and admins read the audit log"),
-        (status = 422, body = Problem, description = "A query parameter is invalid (a date not written YYYY-MM-DD, page or per_page out of range); errors name it")
+        (status = 422, body = Problem, description = "A query parameter is invalid or names what the log does not know (a date not written YYYY-MM-DD, page or per_page out of range, an unknown entity, an entity_id without entity or of no record, an actor who never was a user); errors name it")
     ),
     security(("bearer" = []))
 )]
@@ -40,20 +42,17 @@ pub async fn list(
     database: &State<Database>,
 ) -> Result<Json<AuditPage>, ApiError> {
     user?.require(roles::AUDIT_READERS)?;
-    let filter = query.filter()?;
+    let (filter, entity) = query.filter()?;
     let (page, per_page) = (filter.page, filter.per_page);
-    let (items, total, head) = database
-        .run(move |conn| -> Result<_, ApiError> {
-            let (items, total) = db::audit::list(conn, &filter)?;
-            Ok((items, total, db::audit::head(conn)?))
-        })
+    let found = database
+        .run(move |conn| workflow::audit::list(conn, filter, entity))
         .await?;
     Ok(Json(AuditPage {
-        items,
+        items: found.entries,
         page,
         per_page,
-        total,
-        head,
+        total: found.total,
+        head: found.head,
     }))
 }
 

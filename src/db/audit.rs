@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::audit_log;
+use super::schema::{audit_log, users};
 use super::{now_timestamp, per_backend, DbConnection, DbError, DbResult};
 use crate::domain::audit::{
     entry_hash, AuditEntry, ChainBreak, ChainVerifier, VerifiedChain, GENESIS_HASH,
@@ -40,6 +40,7 @@ impl From<AuditRow> for AuditEntry {
             after: row.after,
             prev_hash: row.prev_hash,
             hash: row.hash,
+            user_full_name: None,
         }
     }
 }
@@ -110,6 +111,7 @@ pub fn append_many(
             after: change.after,
             prev_hash,
             hash: String::new(),
+            user_full_name: None,
         };
         entry.hash = entry_hash(&entry);
         prev_hash = entry.hash.clone();
@@ -158,6 +160,8 @@ pub struct AuditFilter {
     pub entity: Option<String>,
     /// One record's history (with `entity`): a calibration from draft to issue.
     pub entity_id: Option<String>,
+    /// Entries made under this user name.
+    pub actor: Option<String>,
     pub page: i64,
     pub per_page: i64,
 }
@@ -177,16 +181,57 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> DbResult<(Vec<Audi
         if let Some(entity_id) = &filter.entity_id {
             query = query.filter(audit_log::entity_id.eq(entity_id.clone()));
         }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_log::user_name.eq(actor.clone()));
+        }
         query
     };
     let total: i64 = build().count().get_result(conn)?;
-    let rows: Vec<AuditRow> = build()
-        .select(AuditRow::as_select())
+    let rows: Vec<(AuditRow, Option<String>)> = build()
+        .left_join(users::table.on(audit_log::user_id.eq(users::id.nullable())))
+        .select((AuditRow::as_select(), users::full_name.nullable()))
         .order(audit_log::seq.asc())
         .limit(filter.per_page)
         .offset((filter.page - 1) * filter.per_page)
         .load(conn)?;
-    Ok((rows.into_iter().map(AuditEntry::from).collect(), total))
+    let entries = rows
+        .into_iter()
+        .map(|(row, full_name)| AuditEntry {
+            user_full_name: full_name,
+            ..AuditEntry::from(row)
+        })
+        .collect();
+    Ok((entries, total))
+}
+
+/// Whether the log has entries about this record: every record caltrace keeps was audited
+/// when it was made, so a record without any is one the log does not know.
+pub fn has_entries_for(conn: &mut DbConnection, entity: &str, entity_id: &str) -> DbResult<bool> {
+    let found: Option<i64> = audit_log::table
+        .select(audit_log::seq)
+        .filter(audit_log::entity.eq(entity))
+        .filter(audit_log::entity_id.eq(entity_id))
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Whether `name` is a user, or acted under that name (the command line, a failed login).
+pub fn knows_actor(conn: &mut DbConnection, name: &str) -> DbResult<bool> {
+    let user: Option<i64> = users::table
+        .select(users::id)
+        .filter(users::name.eq(name))
+        .first(conn)
+        .optional()?;
+    if user.is_some() {
+        return Ok(true);
+    }
+    let acted: Option<i64> = audit_log::table
+        .select(audit_log::seq)
+        .filter(audit_log::user_name.eq(name))
+        .first(conn)
+        .optional()?;
+    Ok(acted.is_some())
 }
 
 /// Walks the whole log in `seq` order, in pages so memory stays flat.

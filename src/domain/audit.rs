@@ -7,6 +7,65 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What an audit entry is about, as the `entity` filter names it. A certificate is the issued
+/// state of a calibration: its history (draft, submission, approval, withdrawal) is the
+/// calibration's entries, so `certificate` is read as the calibration it certifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEntity {
+    Instrument,
+    Calibration,
+    Certificate,
+    User,
+    ApiToken,
+    Cmc,
+    SigningIdentity,
+}
+
+impl AuditEntity {
+    pub const ALL: [AuditEntity; 7] = [
+        AuditEntity::Instrument,
+        AuditEntity::Calibration,
+        AuditEntity::Certificate,
+        AuditEntity::User,
+        AuditEntity::ApiToken,
+        AuditEntity::Cmc,
+        AuditEntity::SigningIdentity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEntity::Instrument => "instrument",
+            AuditEntity::Calibration => "calibration",
+            AuditEntity::Certificate => "certificate",
+            AuditEntity::User => "user",
+            AuditEntity::ApiToken => "api_token",
+            AuditEntity::Cmc => "cmc",
+            AuditEntity::SigningIdentity => "signing_identity",
+        }
+    }
+
+    /// The entity name the entries are stored under.
+    pub fn stored(self) -> AuditEntity {
+        match self {
+            AuditEntity::Certificate => AuditEntity::Calibration,
+            other => other,
+        }
+    }
+
+    /// Whether its records are named by a whole-number id (a certificate by its number).
+    pub fn numbered(self) -> bool {
+        !matches!(self, AuditEntity::Certificate)
+    }
+}
+
+impl std::str::FromStr for AuditEntity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        crate::domain::states::parse_state(text, &AuditEntity::ALL, AuditEntity::as_str)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -22,6 +81,9 @@ pub struct AuditEntry {
     pub after: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// The actor's full name as the user register has it now (null for the command line or a
+    /// user without one); not part of the hash, which covers the entry as written.
+    pub user_full_name: Option<String>,
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -205,6 +267,7 @@ mod tests {
                     after: Some(format!("{{\"id\":{seq}}}")),
                     prev_hash: prev.clone(),
                     hash: String::new(),
+                    user_full_name: None,
                 };
                 entry.hash = entry_hash(&entry);
                 prev = entry.hash.clone();

@@ -11,6 +11,7 @@ use crate::db::audit::AuditFilter;
 use crate::db::calibrations::CalibrationFilter;
 use crate::db::certificates::CertificateFilter;
 use crate::db::instruments::InstrumentFilter;
+use crate::domain::audit::AuditEntity;
 use crate::domain::validity::{InstrumentStatus, Role};
 use crate::error::ApiError;
 
@@ -157,26 +158,51 @@ pub struct AuditQuery<'r> {
     /// e.g. instrument, calibration, user, api_token
     #[param(value_type = Option<String>)]
     pub entity: Option<&'r str>,
-    /// one record's entries, e.g. entity=calibration&entity_id=42
+    /// one record's entries, e.g. entity=calibration&entity_id=42, or
+    /// entity=certificate&entity_id=CT-2026-000001 (the calibration it certifies)
     #[param(value_type = Option<String>)]
     pub entity_id: Option<&'r str>,
+    /// the user name entries were made under, e.g. actor=alice
+    #[param(value_type = Option<String>)]
+    pub actor: Option<&'r str>,
 }
 }
 
 impl AuditQuery<'_> {
-    pub fn filter(&self) -> Result<AuditFilter, ApiError> {
+    /// The filter as stored entries are searched, and the entity as it was asked for (a
+    /// certificate number still to be read as its calibration's id).
+    pub fn filter(&self) -> Result<(AuditFilter, Option<AuditEntity>), ApiError> {
         let (page, per_page) = self.paging()?;
         let from = params::optional_date("from", self.from)?;
         let to = params::optional_date("to", self.to)?;
-        Ok(AuditFilter {
+        let entity: Option<AuditEntity> = params::state("entity", self.entity)?;
+        let entity_id = params::filter(self.entity_id);
+        match (entity, &entity_id) {
+            (None, Some(_)) => {
+                return Err(ApiError::field(
+                    "entity_id",
+                    "name the entity too, e.g. entity=calibration&entity_id=42",
+                ))
+            }
+            (Some(entity), Some(id)) if entity.numbered() && id.parse::<i64>().is_err() => {
+                return Err(ApiError::field(
+                    "entity_id",
+                    format!("a {} is named by its whole-number id", entity.as_str()),
+                ))
+            }
+            _ => {}
+        }
+        let filter = AuditFilter {
             from: from.map(|date| format!("{date}T00:00:00")),
             to: to
                 .and_then(|date| date.succ_opt())
                 .map(|date| format!("{date}T00:00:00")),
-            entity: params::filter(self.entity),
-            entity_id: params::filter(self.entity_id),
+            entity: entity.map(|entity| entity.stored().as_str().to_string()),
+            entity_id,
+            actor: params::filter(self.actor),
             page,
             per_page,
-        })
+        };
+        Ok((filter, entity))
     }
 }

@@ -2,6 +2,7 @@
 //! and roles as the API, with a login session cookie instead of a bearer token. Plain HTML
 //! forms, no JavaScript; every form carries the session's CSRF token.
 
+pub mod audit;
 pub mod calculator;
 pub mod histogram;
 pub mod pages;
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(session::routes());
     all.extend(pages::routes());
     all.extend(calculator::routes());
+    all.extend(audit::routes());
     all
 }
 
@@ -207,6 +209,7 @@ pub fn layout(session: Option<&Session>, title: &str, active: &str, page: Value)
                 "roles": session.user.roles.iter().map(|r| r.name()).collect::<Vec<_>>(),
                 "can_list_certificates": has(roles::CERTIFICATE_LISTERS),
                 "is_approver": has(roles::APPROVERS),
+                "can_read_audit": has(roles::AUDIT_READERS),
             }),
         );
         context.insert("csrf_token".into(), json!(session.csrf_token));

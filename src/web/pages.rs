@@ -28,12 +28,12 @@ use crate::http::{params, Download};
 use crate::workflow;
 use chrono::NaiveDate;
 
-const PER_PAGE: i64 = 50;
+pub(super) const PER_PAGE: i64 = 50;
 /// The dashboard's "due soon" horizon.
 const DUE_WITHIN_DAYS: i64 = 30;
 
 /// Pages of a list: numbers for "previous" and "next" links, `None` at the ends.
-fn pager(page: i64, total: i64) -> Value {
+pub(super) fn pager(page: i64, total: i64) -> Value {
     let last = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     json!({
         "page": page,

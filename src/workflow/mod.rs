@@ -3,6 +3,7 @@
 //! function), and answers. Rendering and signing are called from here, never
 //! from `db/`.
 
+pub mod audit;
 pub mod calibrations;
 pub mod certificates;
 pub mod impact;

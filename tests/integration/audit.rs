@@ -191,3 +191,139 @@ fn cli_creates_users_and_tokens_that_work_over_http() {
     let (ok, output) = cli(&app, &["user", "add", "dave", "--role", "wizard"]);
     assert!(!ok && output.contains("unknown role"), "{output}");
 }
+
+/// The entries an audit query returns: (action, entity, entity_id, user_name) each.
+fn entries(app: &TestApp, query: &str) -> Vec<(String, String, String, String)> {
+    let (status, page) = app.get(&format!("/api/v1/audit?{query}"), Some("auditor"));
+    assert_eq!(status, Status::Ok, "{query}: {page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap().to_string();
+            (
+                text("action"),
+                text("entity"),
+                text("entity_id"),
+                text("user_name"),
+            )
+        })
+        .collect()
+}
+
+/// DESIGN 9c: a certificate's history is its calibration's, from draft to issue; an actor
+/// filter returns that user's entries only; a filter naming what the log does not know is a
+/// 422 naming the field, never an empty page that reads as "nothing happened".
+#[test]
+fn audit_filters_find_a_certificates_history_and_refuse_what_the_log_does_not_know() {
+    let app = TestApp::new();
+    let (_, issued) = crate::common::fixtures::traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let id = issued["id"].as_i64().unwrap().to_string();
+
+    let history = entries(&app, &format!("entity=certificate&entity_id={number}"));
+    let actions: Vec<(&str, &str)> = history
+        .iter()
+        .map(|(action, _, _, user)| (action.as_str(), user.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("create", "technician"),
+            ("submit", "technician"),
+            ("approve", "approver")
+        ]
+    );
+    assert!(history
+        .iter()
+        .all(|(_, entity, entity_id, _)| entity == "calibration" && *entity_id == id));
+    assert_eq!(
+        history,
+        entries(&app, &format!("entity=calibration&entity_id={id}"))
+    );
+
+    let by_approver = entries(&app, "actor=approver");
+    assert_eq!(by_approver.len(), 1, "{by_approver:?}");
+    assert_eq!(by_approver[0].0, "approve");
+    assert!(entries(&app, "actor=technician")
+        .iter()
+        .all(|(_, _, _, user)| user == "technician"));
+
+    for (query, field) in [
+        ("entity=certificates", "entity"),
+        ("entity_id=1", "entity_id"),
+        ("entity=instrument&entity_id=PG-1", "entity_id"),
+        ("entity=instrument&entity_id=99999", "entity_id"),
+        ("entity=certificate&entity_id=CT-1999-000001", "entity_id"),
+        ("actor=nobody", "actor"),
+    ] {
+        let (status, problem) = app.get(&format!("/api/v1/audit?{query}"), Some("auditor"));
+        assert_eq!(status, Status::UnprocessableEntity, "{query}: {problem}");
+        assert_eq!(
+            crate::common::fields(&problem),
+            [field],
+            "{query}: {problem}"
+        );
+    }
+    let (_, problem) = app.get("/api/v1/audit?entity=certificates", Some("auditor"));
+    assert!(
+        problem.to_string().contains("certificate, user"),
+        "{problem}"
+    );
+}
+
+/// The chain recomputation docs/audit.md gives assessors, run as written against a live
+/// service: it must agree with `caltrace audit verify` on the number of entries and the head.
+#[test]
+fn the_script_in_docs_audit_md_recomputes_the_chain() {
+    use crate::common::live::{LiveDatabase, Server};
+    let database = LiveDatabase::new();
+    let auditor = database.user_with_token("assessor", &["auditor"]);
+    let technician = database.user_with_token("tech", &["technician"]);
+    let server = Server::start(&database, "audit.log", &[]);
+    // An instrument whose description is not ASCII: lengths are UTF-8 bytes, not characters.
+    let mut gauge = pressure_gauge("PG-AUDIT", "SN-AUDIT");
+    gauge["description"] = json!("压力表 0–1 MPa");
+    let created = server.post("/api/v1/instruments", Some(&technician), &gauge);
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/audit.md")).unwrap();
+    let start = docs.find("```python\n").expect("a python block") + "```python\n".len();
+    let script = &docs[start..start + docs[start..].find("```").unwrap()];
+    let python = std::env::var("CALTRACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = std::process::Command::new(python)
+        .args(["-c", script])
+        .env("TOKEN", &auditor)
+        .env("API", format!("http://127.0.0.1:{}/api/v1", server.port))
+        .output()
+        .expect("python runs");
+    let said = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let verified = database.assert_audit_intact();
+    // "audit log intact: N entries, head H" from caltrace; the script says the same N and H.
+    let count = |text: &str, after: &str| -> String {
+        let at = text
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {text}"))
+            + after.len();
+        text[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(',')
+            .to_string()
+    };
+    assert_eq!(
+        count(&said, "intact: "),
+        count(&verified, "intact: "),
+        "{said} / {verified}"
+    );
+    assert_eq!(
+        count(&said, "head "),
+        count(&verified, "head "),
+        "{said} / {verified}"
+    );
+}

@@ -893,3 +893,57 @@ fn the_calculator_page_evaluates_a_model_by_both_methods() {
         "no answer drawn for refused input"
     );
 }
+
+/// DESIGN 9c: the /audit page follows a certificate from draft to issue with who did each
+/// step; a filter the log does not know is said on the page, and only auditors and admins
+/// read it.
+#[test]
+fn the_audit_page_shows_a_certificates_history_to_an_auditor_only() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "auditor");
+    set_password(&mut app, "technician");
+    let (_, issued) = crate::common::fixtures::traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let id = issued["id"].as_i64().unwrap();
+    let path = format!("/audit?entity=certificate&entity_id={number}");
+    login(&app, "auditor", PASSWORD, &path);
+    let page = get(&app, &path);
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    for expected in [
+        "3 entries",
+        "<td>create</td>",
+        "<td>submit</td>",
+        "<td>approve</td>",
+        &format!("<a href=\"/calibrations/{id}\">calibration {id}</a>"),
+        &format!("certificate_number: {number}"),
+        "Head of the whole log",
+    ] {
+        assert!(
+            page.body.contains(expected),
+            "{expected} missing:\n{}",
+            page.body
+        );
+    }
+    let certificate = get(&app, &format!("/certificates/{number}")).body;
+    assert!(
+        certificate.contains(&format!(
+            "href=\"/audit?entity=certificate&amp;entity_id={number}\""
+        )),
+        "{certificate}"
+    );
+    let unknown = get(&app, "/audit?actor=nobody");
+    assert_eq!(unknown.status, Status::UnprocessableEntity);
+    assert!(
+        unknown.body.contains("no user or actor named"),
+        "{}",
+        unknown.body
+    );
+
+    post_form(
+        &app,
+        "/logout",
+        &[("csrf_token", &hidden(&page.body, "csrf_token"))],
+    );
+    login(&app, "technician", PASSWORD, "/");
+    assert_eq!(get(&app, "/audit").status, Status::Forbidden);
+}
