@@ -411,3 +411,58 @@ pub fn verify(
         }
     })
 }
+
+/// What the public verification page says beside the answer (DESIGN section 8: "withdrawn on
+/// … because …", the recommended recalibration date) and whether the traceability of the
+/// calibration has since been found broken. Not part of the JSON answer, whose fields the
+/// contract fixes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterNotes {
+    /// When the status last changed (a withdrawal: issued certificates change no other way).
+    pub withdrawn_at: Option<String>,
+    pub withdrawal_reason: Option<String>,
+    pub recalibration_due: Option<NaiveDate>,
+    pub chain_broken: bool,
+}
+
+type NotesRow = (
+    CertificateStatus,
+    Option<String>,
+    String,
+    Option<NaiveDate>,
+    bool,
+);
+
+pub fn register_notes(conn: &mut DbConnection, number: &str) -> DbResult<Option<RegisterNotes>> {
+    let row: Option<NotesRow> = calibrations_table::table
+        .select((
+            calibrations_table::status,
+            calibrations_table::status_reason,
+            calibrations_table::updated_at,
+            calibrations_table::due_on,
+            calibrations_table::chain_broken,
+        ))
+        .filter(calibrations_table::certificate_number.eq(number))
+        .first(conn)
+        .optional()?;
+    Ok(
+        row.map(|(status, reason, updated_at, due_on, chain_broken)| {
+            let withdrawn = status == CertificateStatus::Withdrawn;
+            RegisterNotes {
+                // Minutes are enough for a reader; the audit log keeps the exact time.
+                withdrawn_at: withdrawn.then(|| {
+                    format!(
+                        "{} UTC",
+                        updated_at
+                            .replace('T', " ")
+                            .get(..16)
+                            .unwrap_or(&updated_at)
+                    )
+                }),
+                withdrawal_reason: reason.filter(|_| withdrawn),
+                recalibration_due: due_on,
+                chain_broken,
+            }
+        }),
+    )
+}

@@ -546,10 +546,11 @@ async fn verify(
 ) -> Result<Template, PageError> {
     let owned = number.to_string();
     let hash = params::sha256(sha256)?;
-    let (answer, signs) = database
+    let (answer, notes, signs) = database
         .run(move |conn| -> Result<_, PageError> {
             let answer = db::certificates::verify(conn, &owned, hash.as_deref())?;
-            Ok((answer, db::signing::public(conn)?.is_some()))
+            let notes = db::certificates::register_notes(conn, &owned)?;
+            Ok((answer, notes, db::signing::public(conn)?.is_some()))
         })
         .await?;
     let (headline, tone) = verify_headline(answer.genuine, answer.status);
@@ -561,7 +562,7 @@ async fn verify(
             &title,
             "verify",
             json!({
-                "headline": headline, "tone": tone, "answer": answer,
+                "headline": headline, "tone": tone, "answer": answer, "notes": notes,
                 "checked_hash": sha256.is_some(), "lab_signs": signs,
             }),
         ),
@@ -611,7 +612,7 @@ async fn verify_upload(
             "verify",
             json!({
                 "headline": headline, "tone": tone, "answer": verdict.register,
-                "checked_hash": true, "upload": verdict,
+                "notes": verdict.notes, "checked_hash": true, "upload": verdict,
             }),
         ),
     ))

@@ -84,6 +84,8 @@ pub struct UploadVerdict {
     pub signature: Option<DocumentCheck>,
     pub problem: Option<String>,
     pub register: Option<Verification>,
+    /// Withdrawal, recalibration date and chain state, as the page words them.
+    pub notes: Option<db::certificates::RegisterNotes>,
 }
 
 pub fn check_upload(conn: &mut DbConnection, bytes: &[u8]) -> DbResult<UploadVerdict> {
@@ -99,13 +101,16 @@ pub fn check_upload(conn: &mut DbConnection, bytes: &[u8]) -> DbResult<UploadVer
         .as_ref()
         .ok()
         .and_then(|check| check.number.clone());
-    let register = match number {
-        Some(number) => Some(db::certificates::verify(
-            conn,
-            &number,
-            Some(&sha256_hex(bytes)),
-        )?),
-        None => None,
+    let (register, notes) = match number {
+        Some(number) => (
+            Some(db::certificates::verify(
+                conn,
+                &number,
+                Some(&sha256_hex(bytes)),
+            )?),
+            db::certificates::register_notes(conn, &number)?,
+        ),
+        None => (None, None),
     };
     let (signature, problem) = match signature {
         Ok(check) => (Some(check), None),
@@ -115,5 +120,6 @@ pub fn check_upload(conn: &mut DbConnection, bytes: &[u8]) -> DbResult<UploadVer
         signature,
         problem,
         register,
+        notes,
     })
 }

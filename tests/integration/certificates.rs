@@ -186,7 +186,30 @@ fn withdrawn_and_superseded_certificates_verify_as_such() {
     let (_, answer) = app.get(&format!("/api/v1/verify/{new}"), None);
     assert_eq!(answer["status"], "withdrawn");
     let (_, page) = app.get(&format!("/verify/{new}"), None);
-    assert!(page.as_str().unwrap().contains("WITHDRAWN"));
+    let page = page.as_str().unwrap();
+    // DESIGN 8: "withdrawn on … because …", and the recommended recalibration date.
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert!(
+        page.contains("Issued by this laboratory, WITHDRAWN"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("on {today} "))
+            && page.contains("because: standard out of tolerance"),
+        "{page}"
+    );
+    let due = replacement["due_on"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("<td id=\"recalibration-due\">{due}</td>")),
+        "{page}"
+    );
+    let (_, page) = app.get(&format!("/verify/{old}"), None);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains("SUPERSEDED") && page.contains(&format!("href=\"/verify/{new}\"")),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"withdrawal\""), "{page}");
     let (_, listed) = app.get("/api/v1/certificates?status=superseded", Some("approver"));
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["items"][0]["superseded_by"], new.as_str());
@@ -401,4 +424,34 @@ fn an_approval_is_signed_with_its_meaning_on_the_certificate() {
     let after: Value = serde_json::from_str(entry["after"].as_str().unwrap()).unwrap();
     assert_eq!(after["approval_meaning"], "reviewed and released for use");
     assert_eq!(after["approved_at"], signed_at.as_str());
+}
+
+/// A certificate in force whose calibration's traceability was found broken afterwards (a
+/// standard's certificate withdrawn, DESIGN 7) is not shown as plainly in force: the page
+/// says the chain is broken and to ask the laboratory.
+#[test]
+fn the_verification_page_says_when_the_chain_has_since_broken() {
+    use caltrace::db::schema::calibrations;
+    use diesel::prelude::*;
+    let app = TestApp::new();
+    let (_, issued) = traced_certificate(&app);
+    let number = issued["certificate_number"].as_str().unwrap();
+    let (_, page) = app.get(&format!("/verify/{number}"), None);
+    assert!(!page.as_str().unwrap().contains("id=\"chain-broken\""));
+    app.with_conn(|conn| {
+        diesel::update(calibrations::table)
+            .filter(calibrations::certificate_number.eq(number))
+            .set(calibrations::chain_broken.eq(true))
+            .execute(conn)
+    })
+    .unwrap();
+    let (_, page) = app.get(&format!("/verify/{number}"), None);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains("id=\"chain-broken\"") && page.contains("Ask the laboratory"),
+        "{page}"
+    );
+    // The JSON keeps exactly the contract's fields.
+    let (_, answer) = app.get(&format!("/api/v1/verify/{number}"), None);
+    assert_eq!(answer.as_object().unwrap().len(), 7, "{answer}");
 }
