@@ -5,6 +5,7 @@ pub mod body;
 pub mod calibrations;
 pub mod certificates;
 pub mod cmcs;
+pub mod export;
 pub mod health;
 pub mod instruments;
 pub mod lab;
@@ -23,6 +24,7 @@ pub fn routes() -> Vec<Route> {
         audit::routes(),
         calibrations::routes(),
         certificates::routes(),
+        export::routes(),
         lab::routes(),
         cmcs::routes(),
         validity::routes(),

@@ -204,6 +204,21 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> DbResult<(Vec<Audi
     Ok((entries, total))
 }
 
+/// The entries about these records of one entity, in log order (indexed by entity and id).
+pub fn entries_about(
+    conn: &mut DbConnection,
+    entity: &str,
+    entity_ids: &[String],
+) -> DbResult<Vec<AuditEntry>> {
+    let rows: Vec<AuditRow> = audit_log::table
+        .select(AuditRow::as_select())
+        .filter(audit_log::entity.eq(entity))
+        .filter(audit_log::entity_id.eq_any(entity_ids))
+        .order(audit_log::seq.asc())
+        .load(conn)?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
 /// Whether the log has entries about this record: every record caltrace keeps was audited
 /// when it was made, so a record without any is one the log does not know.
 pub fn has_entries_for(conn: &mut DbConnection, entity: &str, entity_id: &str) -> DbResult<bool> {

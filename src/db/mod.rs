@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calibrations;
 pub mod certificates;
 pub mod error;
+pub mod export;
 pub mod instruments;
 pub mod pages;
 pub mod schema;

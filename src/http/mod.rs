@@ -121,9 +121,15 @@ impl<'r> Responder<'r, 'static> for Download {
 
 /// The parts of a streamed document read as one body: each part copied out, then the next
 /// one awaited.
-struct Parts {
+pub struct Parts {
     current: Cursor<Vec<u8>>,
     rest: BoxStream<'static, Vec<u8>>,
+}
+
+impl Parts {
+    pub fn new(current: Cursor<Vec<u8>>, rest: BoxStream<'static, Vec<u8>>) -> Parts {
+        Parts { current, rest }
+    }
 }
 
 impl AsyncRead for Parts {

@@ -13,6 +13,7 @@ mod concurrency;
 mod crash;
 mod demo;
 mod documents;
+mod export;
 mod import;
 mod instances;
 mod instruments;
