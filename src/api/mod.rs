@@ -5,6 +5,7 @@ pub mod body;
 pub mod calibrations;
 pub mod certificates;
 pub mod cmcs;
+pub mod competence;
 pub mod health;
 pub mod instruments;
 pub mod lab;
@@ -25,6 +26,7 @@ pub fn routes() -> Vec<Route> {
         certificates::routes(),
         lab::routes(),
         cmcs::routes(),
+        competence::routes(),
         validity::routes(),
         traceability::routes(),
         uncertainty::routes(),

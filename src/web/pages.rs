@@ -661,6 +661,29 @@ pub fn routes() -> Vec<Route> {
         certificate_pdf,
         certificate_dcc,
         verify,
-        verify_upload
+        verify_upload,
+        scope
     ]
+}
+
+/// Public: the accreditation scope (DESIGN 9b), linked from the verification page so whoever
+/// holds a certificate can see what the laboratory is accredited for, and with which CMCs.
+#[get("/scope")]
+async fn scope(
+    database: &State<Database>,
+    config: &State<AppConfig>,
+) -> Result<Template, PageError> {
+    let lab = config.lab.clone();
+    let scope = database
+        .run(move |conn| workflow::competence::scope(conn, &lab))
+        .await?;
+    Ok(Template::render(
+        "scope",
+        layout(
+            None,
+            "Accreditation scope",
+            "scope",
+            json!({ "scope": scope }),
+        ),
+    ))
 }

@@ -5,6 +5,7 @@
 
 pub mod calibrations;
 pub mod certificates;
+pub mod competence;
 pub mod impact;
 pub mod instruments;
 pub mod signing;

@@ -893,3 +893,44 @@ fn the_calculator_page_evaluates_a_model_by_both_methods() {
         "no answer drawn for refused input"
     );
 }
+
+/// Approving on the page needs an `approve` authorisation valid today (ISO/IEC 17025 6.2.6,
+/// DESIGN 9b), exactly as through the API: a 403 page naming what is missing.
+#[test]
+fn the_page_refuses_an_approver_without_an_approve_authorisation() {
+    let mut app = TestApp::new();
+    app.with_conn(|conn| {
+        users::create_user(conn, &Actor::command_line(), "abe", &[UserRole::Approver])
+    })
+    .unwrap();
+    set_password(&mut app, "abe");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let id = pending(&app, gauge, national);
+    let path = format!("/calibrations/{id}");
+    assert_eq!(login(&app, "abe", PASSWORD, &path).status, Status::SeeOther);
+    let page = get(&app, &path);
+    let csrf = hidden(&page.body, "csrf_token");
+    let refused = post_form(
+        &app,
+        &format!("{path}/approve"),
+        &[
+            ("csrf_token", &csrf),
+            ("password", PASSWORD),
+            ("meaning", "approved"),
+        ],
+    );
+    assert_eq!(refused.status, Status::Forbidden, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("&#x27;approve&#x27; authorisation for quantity kind pressure")
+            || refused
+                .body
+                .contains("'approve' authorisation for quantity kind pressure"),
+        "{}",
+        refused.body
+    );
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
+    assert_eq!(record["status"], "submitted");
+}
