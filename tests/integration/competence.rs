@@ -561,3 +561,37 @@ fn the_accreditation_scope_is_public_as_a_page_and_as_json() {
     assert_eq!(scope["accreditation"]["accredited"], false);
     assert_eq!(scope["cmcs"], json!([]));
 }
+
+#[test]
+fn the_csv_import_records_only_in_the_name_of_an_authorised_technician() {
+    use caltrace::import::{actor_named, import_calibrations, ImportError};
+    use caltrace::workflow::competence::Competence;
+    let mut app = TestApp::new();
+    bare_user(&mut app, "tina", UserRole::Technician);
+    crate::common::import::import_register(&app, include_bytes!("../data/instruments.csv"))
+        .unwrap();
+    let results = include_bytes!("../data/calibrations.csv");
+    let import = |competence| {
+        app.with_conn(|conn| {
+            let actor = actor_named(conn, "tina", caltrace::auth::roles::TECHNICIANS).unwrap();
+            import_calibrations(
+                conn,
+                &actor,
+                "r.csv",
+                results,
+                (false, competence),
+                true,
+                &mut |_| {},
+            )
+        })
+    };
+    match import(Competence::Required) {
+        Err(ImportError::Failed(message)) => {
+            assert!(message.contains("tina holds no 'calibrate'"), "{message}")
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|s| s.ids)),
+    }
+    assert_eq!(calibration_count(&app), 0);
+    let summary = import(Competence::NotKept).unwrap();
+    assert_eq!(calibration_count(&app) as usize, summary.ids.len());
+}

@@ -910,6 +910,13 @@ fn the_page_refuses_an_approver_without_an_approve_authorisation() {
     let path = format!("/calibrations/{id}");
     assert_eq!(login(&app, "abe", PASSWORD, &path).status, Status::SeeOther);
     let page = get(&app, &path);
+    // The record names the procedure version it resolved to (ISO/IEC 17025 7.2).
+    assert!(
+        page.body
+            .contains("JJG 52-2013 (version 1): JJG 52-2013 fixture procedure"),
+        "{}",
+        page.body
+    );
     let csrf = hidden(&page.body, "csrf_token");
     let refused = post_form(
         &app,
