@@ -384,6 +384,25 @@ pub fn may_approve(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<()
     )
 }
 
+/// What the pages ask before the approver's password (DESIGN 9b): four eyes, and, when the lab
+/// keeps competence records here, an `approve` authorisation valid on `today`.
+pub fn may_approve_on(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    today: NaiveDate,
+    competence: Competence,
+) -> Result<(), ApiError> {
+    may_approve(conn, actor, id)?;
+    match competence {
+        Competence::Required => {
+            let calibration = repo::get(conn, id)?;
+            approver_authorised(conn, actor, &calibration, today)
+        }
+        Competence::NotKept => Ok(()),
+    }
+}
+
 pub fn approve(
     conn: &mut DbConnection,
     actor: &Actor,

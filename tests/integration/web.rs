@@ -938,6 +938,29 @@ fn the_page_refuses_an_approver_without_an_approve_authorisation() {
         "{}",
         refused.body
     );
+    // Asked before the password, as four eyes is: a wrong password changes nothing.
+    let unsigned = post_form(
+        &app,
+        &format!("{path}/approve"),
+        &[
+            ("csrf_token", &csrf),
+            ("password", "not mine"),
+            ("meaning", "approved"),
+        ],
+    );
+    assert_eq!(unsigned.status, Status::Forbidden);
+    assert!(unsigned.body.contains("authorisation"), "{}", unsigned.body);
     let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
     assert_eq!(record["status"], "submitted");
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={id}"),
+        Some("auditor"),
+    );
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(!actions.contains(&"signature_refused"), "{actions:?}");
 }
