@@ -45,6 +45,14 @@ export ROCKET_CLI_COLORS=false
 token_of() { awk -v role="$1" '$1 == role { print $2 }' "$work/demo.txt"; }
 "$bin" user add schemathesis --role admin --role technician --role approver \
   --role inspector --role auditor >/dev/null
+# Recording and approving need competence authorisations (DESIGN 9b): those of the demo's
+# quantity kinds, so generated calibrations reach the checks behind them.
+for kind in pressure temperature voltage; do
+  for activity in calibrate approve; do
+    "$bin" user authorise schemathesis --activity "$activity" --quantity-kind "$kind" \
+      --from 2000-01-01 >/dev/null
+  done
+done
 all_roles=$("$bin" token create schemathesis | tail -n 1)
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -14,6 +14,9 @@ pub struct LabIdentity {
     /// ISO 3166-1 alpha-2 code of the laboratory's country (the DCC states it); when unset it
     /// is read from the end of the address.
     pub country: Option<String>,
+    /// Recording and approving calibrations need a competence authorisation (ISO/IEC 17025
+    /// 6.2.5, DESIGN 9b); false for a lab that keeps its competence records elsewhere.
+    pub require_authorisations: bool,
 }
 
 impl Default for LabIdentity {
@@ -25,6 +28,7 @@ impl Default for LabIdentity {
             accreditation_number: "".to_string(),
             certificate_prefix: "CT".to_string(),
             country: None,
+            require_authorisations: true,
         }
     }
 }

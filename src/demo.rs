@@ -52,7 +52,13 @@ impl Lab<'_> {
 
     fn draft(&mut self, body: Value) -> Result<i64, ApiError> {
         let input: CalibrationInput = serde_json::from_value(body).map_err(bad)?;
-        Ok(workflow::calibrations::create(self.conn, &self.technician, &input)?.id)
+        Ok(workflow::calibrations::create(
+            self.conn,
+            &self.technician,
+            &input,
+            workflow::competence::Competence::Required,
+        )?
+        .id)
     }
 
     /// Records, submits and approves a calibration; returns (id, our number).
@@ -108,7 +114,7 @@ fn internal(
     points: Vec<Value>,
 ) -> Value {
     json!({"instrument_id": instrument, "kind": "internal", "performed_on": performed_on, "received_on": performed_on,
-           "procedure": "JJG 52-2013 Elastic element pressure gauges", "location": "caltrace demo laboratory, pressure room",
+           "procedure": "JJG 52-2013", "location": "caltrace demo laboratory, pressure room",
            "environment": {"temperature": q(20.3, "°C"), "relative_humidity": q(48.0, "%RH")},
            "standards_used": standards, "decision_rule": rule, "points": points})
 }
@@ -194,6 +200,7 @@ pub fn seed(
         certificates: vec![],
     };
     add_cmcs(&mut lab)?;
+    add_competence(&mut lab)?;
     let nationals = national_standards(&mut lab)?;
     let references = reference_standards(&mut lab, &nationals)?;
     let transfer = broken_chain(&mut lab, nationals.nim)?;
@@ -207,6 +214,46 @@ pub fn seed(
         certificates: lab.certificates,
         signing,
     })
+}
+
+/// The procedures the demo cites (DESIGN 9b), and the technician's and approver's
+/// authorisations for the quantities the demo calibrates, from long before its first record.
+fn add_competence(lab: &mut Lab) -> Result<(), ApiError> {
+    let procedures = [
+        (
+            "JJG 52-2013",
+            "Elastic element pressure gauges",
+            "pressure",
+            "2013-11-01",
+        ),
+        (
+            "JJF 1171-2007",
+            "Temperature indicators",
+            "temperature",
+            "2007-08-21",
+        ),
+        ("JJG 315-1983", "DC voltmeters", "voltage", "1983-06-01"),
+    ];
+    for (code, title, kind, validated_on) in procedures {
+        let input = serde_json::from_value(json!({"code": code, "title": title, "version": "1",
+            "quantity_kind": kind, "status": "validated", "validated_on": validated_on}))
+        .map_err(bad)?;
+        // A register kept before the demo was seeded keeps its own versions of these codes.
+        if db::competence::procedures_with_codes(lab.conn, &[code.to_string()])?.is_empty() {
+            workflow::competence::register_procedure(lab.conn, &lab.admin, &input)?;
+        }
+        let people = [
+            (lab.technician.name.clone(), "calibrate"),
+            (lab.approver.name.clone(), "approve"),
+        ];
+        for (name, activity) in people {
+            let input = serde_json::from_value(json!({"activity": activity,
+                "quantity_kind": kind, "from": "2000-01-01"}))
+            .map_err(bad)?;
+            workflow::competence::authorise(lab.conn, &lab.admin, &name, &input, lab.today)?;
+        }
+    }
+    Ok(())
 }
 
 /// The demo's users: a token per role (printed for the newcomer), and the three
@@ -562,7 +609,7 @@ fn calibrate_thermometer_and_meters(
     } = *customers;
     let d = lab.days_ago(40);
     lab.approved(json!({"instrument_id": thermometer, "kind": "internal", "performed_on": d, "received_on": d,
-        "procedure": "JJF 1171-2007 Temperature indicators", "location": "caltrace demo laboratory, temperature room",
+        "procedure": "JJF 1171-2007", "location": "caltrace demo laboratory, temperature room",
         "environment": {"temperature": q(21.0, "°C"), "relative_humidity": q(40.0, "%RH")},
         "standards_used": [ref_thermometer], "decision_rule": "non_binary",
         "points": [
@@ -571,16 +618,18 @@ fn calibrate_thermometer_and_meters(
             stated("as_found", q(100.0, "°C"), q(100.42, "°C"), q(0.5, "°C"), q(0.12, "K")),
         ]}))?;
     let d = lab.days_ago(10);
-    lab.approved(json!({"instrument_id": multimeter, "kind": "internal", "performed_on": d, "received_on": d,
-        "procedure": "JJG 315-1983 DC voltmeters", "location": "caltrace demo laboratory, electrical room",
+    lab.approved(
+        json!({"instrument_id": multimeter, "kind": "internal", "performed_on": d, "received_on": d,
+        "procedure": "JJG 315-1983", "location": "caltrace demo laboratory, electrical room",
         "environment": {"temperature": q(23.0, "°C"), "relative_humidity": q(45.0, "%RH")},
         "standards_used": [ref_voltage], "decision_rule": "simple",
         "points": [
             stated("as_found", q(1.0, "V"), q(1.0004, "V"), q(0.0009, "V"), q(0.00012, "V")),
             stated("as_found", q(10.0, "V"), q(10.003, "V"), q(0.007, "V"), q(0.0012, "V")),
-        ]}))?;
+        ]}),
+    )?;
     let d = lab.days_ago(100);
-    lab.approved(internal(
+    let mut on_the_meter = internal(
         suspended_meter,
         &[ref_voltage],
         &d,
@@ -592,7 +641,10 @@ fn calibrate_thermometer_and_meters(
             q(0.007, "V"),
             q(0.0012, "V"),
         )],
-    ))?;
+    );
+    on_the_meter["procedure"] = json!("JJG 315-1983");
+    on_the_meter["location"] = json!("caltrace demo laboratory, electrical room");
+    lab.approved(on_the_meter)?;
     crate::workflow::instruments::change_status(
         lab.conn,
         &lab.admin,

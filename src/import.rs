@@ -30,6 +30,7 @@ use crate::domain::quantity::QuantityJson;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::workflow;
+use crate::workflow::competence::Competence;
 
 /// One bad cell (or row): the 1-based line of the file where the row starts and
 /// the header name of the column; `column` is empty when the row as a whole is bad.
@@ -845,6 +846,7 @@ struct Batch<'a, 't> {
     inputs: &'a [CalibrationInput],
     built: &'a [(&'t Group<'t>, Vec<&'t Row>)],
     submit: bool,
+    competence: Competence,
 }
 
 /// The batch API's own function, a chunk at a time (each chunk a savepoint inside the
@@ -860,7 +862,12 @@ fn store_calibrations(
     let mut created = Vec::new();
     for (c, chunk) in batch.inputs.chunks(CHUNK).enumerate() {
         let offset = c * CHUNK;
-        match workflow::calibrations::create_batch(conn, actor, chunk, batch.submit) {
+        match workflow::calibrations::create_batch(
+            conn,
+            actor,
+            chunk,
+            (batch.submit, batch.competence),
+        ) {
             Ok(ids) => created.extend(ids),
             Err(ApiError::Validation(fields)) => {
                 let chunk_groups = &batch.built[offset..offset + chunk.len()];
@@ -885,6 +892,7 @@ pub const CALIBRATION_LEVEL_COLUMNS: &[&str] = &[
     "performed_on",
     "received_on",
     "procedure",
+    "method",
     "location",
     "standards",
     "decision_rule",
@@ -1005,6 +1013,7 @@ fn calibration_column(field: &str) -> &'static str {
             "performed_on" => "performed_on",
             "received_on" => "received_on",
             "procedure" => "procedure",
+            "method" => "method",
             "location" => "location",
             "decision_rule" => "decision_rule",
             "interval_days" => "interval_days",
@@ -1160,6 +1169,7 @@ fn calibration_input<'t>(
         performed_on: performed_on?,
         received_on,
         procedure: cell("procedure"),
+        method: cell("method"),
         location: cell("location"),
         environment,
         standards_used,
@@ -1361,7 +1371,7 @@ pub fn import_calibrations(
     actor: &Actor,
     source: &str,
     bytes: &[u8],
-    submit: bool,
+    (submit, competence): (bool, Competence),
     again: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
@@ -1406,6 +1416,7 @@ pub fn import_calibrations(
             inputs: &inputs,
             built: &built,
             submit,
+            competence,
         };
         created = store_calibrations(conn, actor, &batch, &mut errors, progress)?;
         if !errors.is_empty() {
@@ -1504,6 +1515,8 @@ pub enum ImportKind {
     Calibrations {
         submit: bool,
         again: bool,
+        /// Whether the technician of record needs a calibrate authorisation (DESIGN 9b).
+        competence: Competence,
     },
 }
 
@@ -1549,12 +1562,16 @@ pub fn run_import(
         ImportKind::Instruments => {
             import_instruments(&mut conn, &actor, &source, &bytes, &mut progress)
         }
-        ImportKind::Calibrations { submit, again } => import_calibrations(
+        ImportKind::Calibrations {
+            submit,
+            again,
+            competence,
+        } => import_calibrations(
             &mut conn,
             &actor,
             &source,
             &bytes,
-            submit,
+            (submit, competence),
             again,
             &mut progress,
         ),

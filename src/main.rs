@@ -6,6 +6,7 @@ use caltrace::db::audit::Actor;
 use caltrace::db::{self, Database};
 use caltrace::domain::people::Profile;
 use caltrace::workflow;
+use caltrace::workflow::competence::Competence;
 use clap::{Parser, Subcommand};
 
 /// caltrace: calibration records, uncertainty, traceability and certificates.
@@ -147,6 +148,26 @@ enum UserCommand {
     Password { name: String },
     /// Disable a user: no login from now on, every session ended, every token revoked.
     Disable { name: String },
+    /// Record a competence authorisation (ISO/IEC 17025 6.2.5): the activity a user may
+    /// perform on a quantity kind, optionally only under one procedure, over a period.
+    Authorise {
+        name: String,
+        /// calibrate or approve.
+        #[arg(long)]
+        activity: String,
+        /// A quantity kind of the units catalogue (pressure, temperature, voltage, …).
+        #[arg(long = "quantity-kind")]
+        quantity_kind: String,
+        /// Only calibrations citing this procedure code are covered.
+        #[arg(long)]
+        procedure: Option<String>,
+        /// First valid day, YYYY-MM-DD (today when left out).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last valid day, inclusive, YYYY-MM-DD (open-ended when left out).
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +230,26 @@ fn run(command: Command) -> Result<(), String> {
         Command::User {
             command: UserCommand::Disable { name },
         } => disable_user(&name),
+        Command::User {
+            command:
+                UserCommand::Authorise {
+                    name,
+                    activity,
+                    quantity_kind,
+                    procedure,
+                    from,
+                    until,
+                },
+        } => authorise(
+            &name,
+            caltrace::domain::competence::AuthorisationInput {
+                activity,
+                quantity_kind,
+                procedure,
+                from: cli_date("--from", from)?,
+                until: cli_date("--until", until)?,
+            },
+        ),
         Command::Token {
             command: TokenCommand::Create { name },
         } => create_token(&name),
@@ -235,7 +276,15 @@ fn import(command: ImportCommand) -> Result<(), String> {
             submit,
             again,
         } => (
-            caltrace::import::ImportKind::Calibrations { submit, again },
+            caltrace::import::ImportKind::Calibrations {
+                submit,
+                again,
+                competence: Competence::from_flag(
+                    AppConfig::from_figment(&caltrace::figment())?
+                        .lab
+                        .require_authorisations,
+                ),
+            },
             file,
             Some(as_user),
         ),
@@ -278,6 +327,45 @@ fn disable_user(name: &str) -> Result<(), String> {
     let mut conn = database.get().map_err(|e| e.to_string())?;
     db::users::disable_user(&mut conn, &Actor::command_line(), name).map_err(|e| e.to_string())?;
     println!("user {name} disabled: sessions ended, tokens revoked");
+    Ok(())
+}
+
+fn cli_date(flag: &str, text: Option<String>) -> Result<Option<chrono::NaiveDate>, String> {
+    text.map(|text| {
+        text.parse()
+            .map_err(|_| format!("{flag} '{text}' is not a date: write YYYY-MM-DD"))
+    })
+    .transpose()
+}
+
+fn authorise(
+    name: &str,
+    input: caltrace::domain::competence::AuthorisationInput,
+) -> Result<(), String> {
+    let database = open_database()?;
+    let mut conn = database.get().map_err(|e| e.to_string())?;
+    let today = chrono::Utc::now().date_naive();
+    let stored =
+        workflow::competence::authorise(&mut conn, &Actor::command_line(), name, &input, today)
+            .map_err(|error| match error {
+                caltrace::error::ApiError::Validation(fields) => fields
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                other => other.to_string(),
+            })?;
+    let until = stored
+        .until
+        .map_or("further notice".to_string(), |d| d.to_string());
+    let procedure = stored
+        .procedure
+        .map(|code| format!(" under procedure {code}"))
+        .unwrap_or_default();
+    println!(
+        "authorisation {} recorded: {name} may {} {}{procedure} from {} until {until}",
+        stored.id, stored.activity, stored.quantity_kind, stored.from
+    );
     Ok(())
 }
 

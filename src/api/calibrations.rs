@@ -18,6 +18,7 @@ use crate::domain::states::CalibrationStatus;
 use crate::error::{ApiError, Problem};
 use crate::http::query::CalibrationQuery;
 use crate::workflow;
+use crate::workflow::competence::Competence;
 
 /// Largest batch accepted in one request.
 pub const MAX_BATCH: usize = 5_000;
@@ -62,7 +63,7 @@ pub fn reason(input: ReasonInput) -> Result<String, ApiError> {
         (status = 201, body = Calibration, description = "Recorded as a draft, with its results evaluated (errors, expanded uncertainties, decisions); the Location header gives its URL"),
         (status = 400, body = Problem, description = "The body is not JSON"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 403, body = Problem, description = "Only technicians record calibrations"),
+        (status = 403, body = Problem, description = "Only technicians record calibrations, and only those holding a calibrate authorisation for the quantity kind (and procedure) valid on performed_on; the detail names what is missing"),
         (status = 422, body = Problem, description = "The calibration is invalid (wrong shape, an instrument or standard that is not registered, impossible values); errors name each field")
     ),
     security(("bearer" = []))
@@ -72,11 +73,13 @@ pub async fn create(
     user: Result<AuthUser, ApiError>,
     body: Result<JsonBody<CalibrationInput>, ApiError>,
     database: &State<Database>,
+    config: &State<AppConfig>,
 ) -> Result<Created<Json<Calibration>>, ApiError> {
     let actor = user?.require(roles::TECHNICIANS)?.actor();
     let input = body?.0;
+    let competence = Competence::from_flag(config.lab.require_authorisations);
     let created = database
-        .run(move |conn| workflow::calibrations::create(conn, &actor, &input))
+        .run(move |conn| workflow::calibrations::create(conn, &actor, &input, competence))
         .await?;
     Ok(Created::new(format!("/api/v1/calibrations/{}", created.id)).body(Json(created)))
 }
@@ -88,7 +91,7 @@ pub async fn create(
         (status = 201, body = BatchResult, description = "Every calibration recorded, as drafts or (with submit) submitted; their ids in the order given"),
         (status = 400, body = Problem, description = "The body is not JSON"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 403, body = Problem, description = "Only technicians record calibrations"),
+        (status = 403, body = Problem, description = "Only technicians record calibrations, and only those holding a calibrate authorisation for each calibration's quantity kind (and procedure) valid on its performed_on; nothing was recorded"),
         (status = 422, body = Problem, description = "Nothing was recorded: the batch is empty or holds more than 5 000, or some calibrations are invalid; every error is listed, named calibrations[i].field")
     ),
     security(("bearer" = []))
@@ -98,6 +101,7 @@ pub async fn batch(
     user: Result<AuthUser, ApiError>,
     body: Result<JsonBody<BatchInput>, ApiError>,
     database: &State<Database>,
+    config: &State<AppConfig>,
 ) -> Result<Created<Json<BatchResult>>, ApiError> {
     let actor = user?.require(roles::TECHNICIANS)?.actor();
     let input = body?.0;
@@ -108,9 +112,15 @@ pub async fn batch(
         ));
     }
     let submit = input.submit;
+    let competence = Competence::from_flag(config.lab.require_authorisations);
     let ids = database
         .run(move |conn| {
-            workflow::calibrations::create_batch(conn, &actor, &input.calibrations, submit)
+            workflow::calibrations::create_batch(
+                conn,
+                &actor,
+                &input.calibrations,
+                (submit, competence),
+            )
         })
         .await?;
     let status = if submit {
@@ -182,7 +192,7 @@ pub async fn list(
     responses(
         (status = 200, body = Calibration, description = "The draft replaced and evaluated again; a rejected calibration becomes a draft again"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 403, body = Problem, description = "Only technicians change calibrations"),
+        (status = 403, body = Problem, description = "Only technicians change calibrations: the draft's creator, holding a calibrate authorisation for the quantity kind (and procedure) valid on performed_on"),
         (status = 404, body = Problem, description = "No calibration with this id"),
         (status = 409, body = Problem, description = "The calibration is neither a draft nor rejected: submitted and approved work does not change"),
         (status = 422, body = Problem, description = "The calibration is invalid (wrong shape, an instrument or standard that is not registered, impossible values); errors name each field")
@@ -195,12 +205,16 @@ pub async fn replace(
     id: i64,
     body: Result<JsonBody<CalibrationInput>, ApiError>,
     database: &State<Database>,
+    config: &State<AppConfig>,
 ) -> Result<Json<Calibration>, ApiError> {
     let actor = user?.require(roles::TECHNICIANS)?.actor();
     let input = body?.0;
+    let competence = Competence::from_flag(config.lab.require_authorisations);
     Ok(Json(
         database
-            .run(move |conn| workflow::calibrations::replace_draft(conn, &actor, id, &input))
+            .run(move |conn| {
+                workflow::calibrations::replace_draft(conn, &actor, (id, &input), competence)
+            })
             .await?,
     ))
 }
@@ -265,7 +279,7 @@ pub async fn submit(
     responses(
         (status = 200, body = Calibration, description = "Approved: an internal calibration is issued, with its certificate number, PDF and DCC; an external one is accepted"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 403, body = Problem, description = "Only approvers approve, and never a calibration they recorded themselves (four eyes)"),
+        (status = 403, body = Problem, description = "Only approvers approve, never a calibration they recorded themselves (four eyes), and only holding an approve authorisation for the quantity kind (and procedure) valid today; the detail names what is missing"),
         (status = 404, body = Problem, description = "No calibration with this id"),
         (status = 409, body = Problem, description = "The calibration is not submitted, or the certificate it replaces is no longer issued"),
         (status = 422, body = Problem, description = "The body is not {\"meaning\": text}, or the meaning is blank, longer than 200 characters or not one line")

@@ -5,6 +5,7 @@ pub mod body;
 pub mod calibrations;
 pub mod certificates;
 pub mod cmcs;
+pub mod competence;
 pub mod export;
 pub mod health;
 pub mod instruments;
@@ -27,6 +28,7 @@ pub fn routes() -> Vec<Route> {
         export::routes(),
         lab::routes(),
         cmcs::routes(),
+        competence::routes(),
         validity::routes(),
         traceability::routes(),
         uncertainty::routes(),

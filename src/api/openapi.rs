@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    audit, calibrations, certificates, cmcs, export, health, instruments, lab, traceability,
-    uncertainty, validity,
+    audit, calibrations, certificates, cmcs, competence, export, health, instruments, lab,
+    traceability, uncertainty, validity,
 };
 
 struct BearerAuth;
@@ -272,6 +272,7 @@ fn complete_operation(operation: &mut Operation) {
         calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace, calibrations::delete,
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
         cmcs::create, cmcs::list,
+        competence::authorise, competence::authorisations, competence::register_procedure, competence::procedures, competence::scope,
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify, export::export,
         lab::trust,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,

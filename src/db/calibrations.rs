@@ -45,7 +45,12 @@ pub struct Calibration {
     pub certificate_number: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub issuer: Option<serde_json::Value>,
+    /// The procedure as cited (a code, or code@version).
     pub procedure: Option<String>,
+    /// The registered procedure version the citation resolved to when it was recorded.
+    pub procedure_version: Option<crate::domain::competence::CitedProcedure>,
+    /// An external laboratory's method, as free text.
+    pub method: Option<String>,
     pub location: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub environment: Option<serde_json::Value>,
@@ -133,6 +138,13 @@ impl TryFrom<CalibrationRow> for Calibration {
             certificate_number: row.certificate_number,
             issuer: field("issuer"),
             procedure: text("procedure"),
+            procedure_version: match field("procedure_version") {
+                None => None,
+                Some(value) => {
+                    Some(serde_json::from_value(value).map_err(|_| corrupt(row.id, "procedure"))?)
+                }
+            },
+            method: text("method"),
             location: text("location"),
             environment: field("environment"),
             standards_used: serde_json::from_value(field("standards_used").unwrap_or(json!([])))
@@ -183,6 +195,10 @@ struct StoredBody<'a> {
     performed_on: NaiveDate,
     received_on: Option<NaiveDate>,
     procedure: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    procedure_version: &'a Option<crate::domain::competence::CitedProcedure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: &'a Option<String>,
     location: &'a Option<String>,
     environment: &'a Option<crate::domain::calibration::Environment>,
     standards_used: &'a [i64],
@@ -196,9 +212,11 @@ struct StoredBody<'a> {
     deviations: &'a Option<String>,
 }
 
-impl<'a> From<&'a CalibrationInput> for StoredBody<'a> {
-    fn from(input: &'a CalibrationInput) -> StoredBody<'a> {
+impl<'a> StoredBody<'a> {
+    fn new(input: &'a CalibrationInput, evaluated: &'a EvaluatedCalibration) -> StoredBody<'a> {
         StoredBody {
+            procedure_version: &evaluated.procedure,
+            method: &input.method,
             instrument_id: input.instrument_id,
             kind: &input.kind,
             issuer: &input.issuer,
@@ -371,7 +389,10 @@ struct EvaluatedColumns<'a> {
 }
 
 impl<'a> EvaluatedColumns<'a> {
-    fn new(input: &'a CalibrationInput, evaluated: &EvaluatedCalibration) -> EvaluatedColumns<'a> {
+    fn new(
+        input: &'a CalibrationInput,
+        evaluated: &'a EvaluatedCalibration,
+    ) -> EvaluatedColumns<'a> {
         EvaluatedColumns {
             instrument_id: input.instrument_id,
             kind: evaluated.kind,
@@ -384,7 +405,7 @@ impl<'a> EvaluatedColumns<'a> {
             issuer_certificate_number: input.issuer.as_ref().map(|i| i.certificate_number.as_str()),
             accredited: evaluated.accredited,
             replaces_number: input.replaces.as_ref().map(|r| r.number.as_str()),
-            body: to_text(&StoredBody::from(input)),
+            body: to_text(&StoredBody::new(input, evaluated)),
             results: to_text(&evaluated.points),
         }
     }

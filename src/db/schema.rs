@@ -227,3 +227,33 @@ diesel::table! {
         secret -> Binary,
     }
 }
+
+diesel::table! {
+    authorisations (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        activity -> Text,
+        quantity_kind -> Text,
+        procedure_code -> Nullable<Text>,
+        valid_from -> Date,
+        valid_until -> Nullable<Date>,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    procedures (id) {
+        id -> BigInt,
+        code -> Text,
+        version -> Text,
+        title -> Text,
+        quantity_kind -> Text,
+        status -> Text,
+        validated_on -> Nullable<Date>,
+        document_url -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
+diesel::joinable!(authorisations -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(authorisations, users);

@@ -80,3 +80,5 @@ stored_as_text!(CalibrationStatus);
 stored_as_text!(CertificateStatus);
 stored_as_text!(CalibrationKind);
 stored_as_text!(DecisionRule);
+stored_as_text!(crate::domain::competence::Activity);
+stored_as_text!(crate::domain::competence::ProcedureStatus);

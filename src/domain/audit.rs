@@ -19,10 +19,12 @@ pub enum AuditEntity {
     ApiToken,
     Cmc,
     SigningIdentity,
+    Authorisation,
+    Procedure,
 }
 
 impl AuditEntity {
-    pub const ALL: [AuditEntity; 7] = [
+    pub const ALL: [AuditEntity; 9] = [
         AuditEntity::Instrument,
         AuditEntity::Calibration,
         AuditEntity::Certificate,
@@ -30,6 +32,8 @@ impl AuditEntity {
         AuditEntity::ApiToken,
         AuditEntity::Cmc,
         AuditEntity::SigningIdentity,
+        AuditEntity::Authorisation,
+        AuditEntity::Procedure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,8 @@ impl AuditEntity {
             AuditEntity::ApiToken => "api_token",
             AuditEntity::Cmc => "cmc",
             AuditEntity::SigningIdentity => "signing_identity",
+            AuditEntity::Authorisation => "authorisation",
+            AuditEntity::Procedure => "procedure",
         }
     }
 

@@ -124,7 +124,13 @@ pub struct CalibrationInput {
     pub performed_on: NaiveDate,
     #[schema(value_type = Option<String>, format = Date)]
     pub received_on: Option<NaiveDate>,
+    /// The registered procedure followed (ISO/IEC 17025 7.2): its code, for the latest
+    /// version validated on `performed_on`, or `code@version`.
     pub procedure: Option<String>,
+    /// The method an external laboratory states on its certificate, as free text (external
+    /// calibrations only: internal work cites a registered `procedure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     pub location: Option<String>,
     pub environment: Option<Environment>,
     #[serde(default)]
@@ -243,6 +249,9 @@ pub struct EvaluatedCalibration {
     pub out_of_tolerance: bool,
     pub due_on: NaiveDate,
     pub accredited: bool,
+    /// The procedure version the calibration cites, once the workflow has looked it up in
+    /// the register (the certificate prints its code, version and title).
+    pub procedure: Option<crate::domain::competence::CitedProcedure>,
 }
 
 /// What validation needs to know about the instrument being calibrated.
@@ -430,6 +439,7 @@ pub fn evaluate_calibration(
             .issuer
             .as_ref()
             .is_some_and(|i| i.accreditation.is_some()),
+        procedure: None,
     })
 }
 
@@ -569,6 +579,7 @@ fn check_circumstances(input: &CalibrationInput, errors: &mut Vec<FieldError>) {
     }
     for (field, value) in [
         ("procedure", &input.procedure),
+        ("method", &input.method),
         ("location", &input.location),
     ] {
         if let Some(value) = value {

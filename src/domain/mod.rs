@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod calibration;
 pub mod certificate;
+pub mod competence;
 pub mod conformity;
 pub mod dates;
 pub mod four_eyes;

@@ -363,8 +363,12 @@ async fn approve(
     session.check_csrf(&form.csrf_token)?;
     let actor = session.require(roles::APPROVERS)?.actor();
     let deciding = actor.clone();
+    let today = params::today();
+    let competence = workflow::competence::Competence::from_flag(config.lab.require_authorisations);
     database
-        .run(move |conn| workflow::calibrations::may_approve(conn, &deciding, id))
+        .run(move |conn| {
+            workflow::calibrations::may_approve_on(conn, &deciding, id, today, competence)
+        })
         .await?;
     let meaning = signature_meaning(Some(&form.meaning))
         .map_err(|e| PageError::BadRequest(format!("{}: {}", e.field, e.message)))?;
@@ -394,7 +398,6 @@ async fn approve(
         ));
     }
     let context = workflow::certificates::IssueContext::from_config(config);
-    let today = params::today();
     database
         .run(move |conn| {
             workflow::calibrations::approve(conn, &actor, id, (today, &meaning), &context)
@@ -662,6 +665,29 @@ pub fn routes() -> Vec<Route> {
         certificate_pdf,
         certificate_dcc,
         verify,
-        verify_upload
+        verify_upload,
+        scope
     ]
+}
+
+/// Public: the accreditation scope (DESIGN 9b), linked from the verification page so whoever
+/// holds a certificate can see what the laboratory is accredited for, and with which CMCs.
+#[get("/scope")]
+async fn scope(
+    database: &State<Database>,
+    config: &State<AppConfig>,
+) -> Result<Template, PageError> {
+    let lab = config.lab.clone();
+    let scope = database
+        .run(move |conn| workflow::competence::scope(conn, &lab))
+        .await?;
+    Ok(Template::render(
+        "scope",
+        layout(
+            None,
+            "Accreditation scope",
+            "scope",
+            json!({ "scope": scope }),
+        ),
+    ))
 }

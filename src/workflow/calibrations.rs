@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 
 use super::certificates::{issue_certificate, Issue, IssueContext};
+use super::competence::{check_approval, Competence, RecordingChecks};
 use crate::db::audit::{append, append_many, Actor, Change};
 use crate::db::calibrations::{self as repo, Calibration};
 use crate::db::{traceability, write_transaction, DbConnection};
@@ -71,7 +72,7 @@ fn evaluate(
     conn: &mut DbConnection,
     input: &CalibrationInput,
     known: &HashMap<i64, InstrumentFacts>,
-    cmc_table: &[crate::domain::calibration::Cmc],
+    (cmc_table, checks): (&[crate::domain::calibration::Cmc], &RecordingChecks),
     path: &str,
 ) -> Result<EvaluatedCalibration, ApiError> {
     let at = |field: &str| {
@@ -83,13 +84,22 @@ fn evaluate(
     };
     let mut errors = limits(input, &at);
     errors.extend(check_replaced(conn, input, at("replaces.number"))?);
+    let kind = input.kind.as_deref().and_then(|k| k.parse().ok());
+    let kind = kind.unwrap_or(CalibrationKind::Internal);
+    let procedure = checks
+        .procedure(input, kind, known, &at)
+        .unwrap_or_else(|more| {
+            errors.extend(more);
+            None
+        });
     let context = RecordContext {
         register: known,
         today: today(),
     };
     match evaluate_calibration(input, &context, cmc_table) {
-        Ok(evaluated) if errors.is_empty() => {
+        Ok(mut evaluated) if errors.is_empty() => {
             let overflowing = overflowing_points(&evaluated, &at);
+            evaluated.procedure = procedure;
             match overflowing.is_empty() {
                 true => Ok(evaluated),
                 false => Err(ApiError::Validation(overflowing)),
@@ -185,11 +195,15 @@ pub fn create(
     conn: &mut DbConnection,
     actor: &Actor,
     input: &CalibrationInput,
+    competence: Competence,
 ) -> Result<Calibration, ApiError> {
     write_transaction(conn, |conn| {
         let cmc_table = repo::list_cmcs(conn)?;
-        let known = known_instruments(conn, std::slice::from_ref(input))?;
-        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
+        let inputs = std::slice::from_ref(input);
+        let known = known_instruments(conn, inputs)?;
+        let checks = RecordingChecks::load(conn, actor, inputs, competence)?;
+        let evaluated = evaluate(conn, input, &known, (&cmc_table, &checks), "")?;
+        checks.authorised(actor, input, &known)?;
         let id = repo::insert_evaluated(conn, actor, input, &evaluated, Draft)?;
         let created = repo::get(conn, id)?;
         append(
@@ -211,16 +225,17 @@ pub fn create_batch(
     conn: &mut DbConnection,
     actor: &Actor,
     inputs: &[CalibrationInput],
-    submit: bool,
+    (submit, competence): (bool, Competence),
 ) -> Result<Vec<i64>, ApiError> {
     write_transaction(conn, |conn| {
         let cmc_table = repo::list_cmcs(conn)?;
         let known = known_instruments(conn, inputs)?;
+        let checks = RecordingChecks::load(conn, actor, inputs, competence)?;
         let mut errors = Vec::new();
         let mut evaluated = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
             let path = format!("calibrations[{i}]");
-            match evaluate(conn, input, &known, &cmc_table, &path) {
+            match evaluate(conn, input, &known, (&cmc_table, &checks), &path) {
                 Ok(result) => evaluated.push(result),
                 Err(ApiError::Validation(more)) => errors.extend(more),
                 Err(other) => return Err(other),
@@ -228,6 +243,9 @@ pub fn create_batch(
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
+        }
+        for input in inputs {
+            checks.authorised(actor, input, &known)?;
         }
         let status = if submit { Submitted } else { Draft };
         let mut ids = Vec::with_capacity(inputs.len());
@@ -254,8 +272,8 @@ pub fn create_batch(
 pub fn replace_draft(
     conn: &mut DbConnection,
     actor: &Actor,
-    id: i64,
-    input: &CalibrationInput,
+    (id, input): (i64, &CalibrationInput),
+    competence: Competence,
 ) -> Result<Calibration, ApiError> {
     write_transaction(conn, |conn| {
         let before = repo::get(conn, id)?;
@@ -263,8 +281,11 @@ pub fn replace_draft(
         let may = may_change(before.created_by, actor.user_id, actor.is_admin);
         forbid(may, "change")?;
         let cmc_table = repo::list_cmcs(conn)?;
-        let known = known_instruments(conn, std::slice::from_ref(input))?;
-        let evaluated = evaluate(conn, input, &known, &cmc_table, "")?;
+        let inputs = std::slice::from_ref(input);
+        let known = known_instruments(conn, inputs)?;
+        let checks = RecordingChecks::load(conn, actor, inputs, competence)?;
+        let evaluated = evaluate(conn, input, &known, (&cmc_table, &checks), "")?;
+        checks.authorised(actor, input, &known)?;
         repo::update_evaluated(conn, actor, id, input, &evaluated)?;
         Ok(repo::audited(conn, actor, "update", &before)?)
     })
@@ -363,6 +384,25 @@ pub fn may_approve(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<()
     )
 }
 
+/// What the pages ask before the approver's password (DESIGN 9b): four eyes, and, when the lab
+/// keeps competence records here, an `approve` authorisation valid on `today`.
+pub fn may_approve_on(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    today: NaiveDate,
+    competence: Competence,
+) -> Result<(), ApiError> {
+    may_approve(conn, actor, id)?;
+    match competence {
+        Competence::Required => {
+            let calibration = repo::get(conn, id)?;
+            approver_authorised(conn, actor, &calibration, today)
+        }
+        Competence::NotKept => Ok(()),
+    }
+}
+
 pub fn approve(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -374,6 +414,9 @@ pub fn approve(
         let before = repo::get(conn, id)?;
         may_approve(conn, actor, id)?;
         conflict_unless(&before, &[Submitted], "approved")?;
+        if context.require_authorisations {
+            approver_authorised(conn, actor, &before, today)?;
+        }
         let number = match before.kind {
             CalibrationKind::Internal => Some(repo::next_certificate_number(
                 conn,
@@ -423,6 +466,26 @@ pub fn approve(
         }
         Ok(repo::audited(conn, actor, "approve", &before)?)
     })
+}
+
+/// The approver holds `approve` for the instrument's quantity kind (and the cited procedure)
+/// on the day of approval (ISO/IEC 17025 6.2.6 c).
+fn approver_authorised(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    calibration: &Calibration,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
+    let facts = repo::facts_of(conn, &[calibration.instrument_id])?;
+    let Some(instrument) = facts.get(&calibration.instrument_id) else {
+        return Ok(());
+    };
+    let code = match (&calibration.procedure_version, &calibration.procedure) {
+        (Some(cited), _) => Some(cited.code.as_str()),
+        (None, Some(citation)) => Some(crate::domain::competence::split_citation(citation).0),
+        (None, None) => None,
+    };
+    check_approval(conn, actor, instrument.quantity_kind.name(), code, today)
 }
 
 /// What no accredited laboratory may certify, checked once more at approval

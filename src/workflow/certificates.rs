@@ -27,6 +27,8 @@ pub struct IssueContext {
     pub prefix: String,
     pub laboratory: LaboratoryView,
     pub public_base_url: String,
+    /// Approving needs an `approve` authorisation (DESIGN 9b) unless the lab switched it off.
+    pub require_authorisations: bool,
 }
 
 impl IssueContext {
@@ -41,6 +43,7 @@ impl IssueContext {
                 country: config.lab.country.clone(),
             },
             public_base_url: config.public_base_url.trim_end_matches('/').to_string(),
+            require_authorisations: config.lab.require_authorisations,
         }
     }
 
@@ -265,7 +268,12 @@ pub fn build_view(
         received_on: calibration.received_on,
         performed_on: calibration.performed_on,
         location: calibration.location.clone(),
-        procedure: calibration.procedure.clone(),
+        // The register's code, version and title (7.8.2.1 g); the text as cited when the
+        // calibration was recorded before the register existed.
+        procedure: match &calibration.procedure_version {
+            Some(cited) => Some(cited.printed()),
+            None => calibration.procedure.clone(),
+        },
         environment: environment_of(calibration),
         decision_rule: calibration.decision_rule,
         points: calibration.points.clone(),

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod calibrations;
 pub mod certificates;
+pub mod competence;
 pub mod export;
 pub mod impact;
 pub mod instruments;

@@ -161,6 +161,26 @@ fn auth_matrix_for_every_route() {
         (Method::Get, at("/api/v1/cmcs"), Value::Null, everyone),
         (
             Method::Post,
+            at("/api/v1/users/auditor/authorisations"),
+            json!({"activity": "approve", "quantity_kind": "mass", "from": "2026-01-01"}),
+            &["admin"][..],
+        ),
+        (
+            Method::Get,
+            at("/api/v1/users/auditor/authorisations"),
+            Value::Null,
+            &["admin"][..],
+        ),
+        (
+            Method::Post,
+            at("/api/v1/procedures"),
+            json!({"code": "CT-M-01", "title": "Weights", "version": "1",
+                   "quantity_kind": "mass", "status": "draft"}),
+            &["admin"][..],
+        ),
+        (Method::Get, at("/api/v1/procedures"), Value::Null, everyone),
+        (
+            Method::Post,
             at("/api/v1/calibrations"),
             json!("calibration"),
             &["technician"][..],

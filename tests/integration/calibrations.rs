@@ -63,6 +63,8 @@ fn interval_override_and_temperature_points() {
         "stated_uncertainty": {"expanded_uncertainty": {"value": 0.1, "unit": "K"}, "coverage_factor": 2}})],
     );
     body["interval_days"] = json!(30);
+    // A temperature procedure: the register's procedure is for the instrument's quantity kind.
+    body["procedure"] = json!("JJF 1171-2007");
     let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
     assert_eq!(status, Status::Created, "{created}");
     assert_eq!(created["due_on"], "2026-03-02");

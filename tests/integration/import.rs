@@ -360,7 +360,7 @@ C4,,,,,as_found,°C,30,30.01,,,0.03,0
             &Actor::command_line(),
             "x.csv",
             CALIBRATIONS,
-            false,
+            (false, caltrace::workflow::competence::Competence::Required),
             false,
             &mut |_| {},
         )

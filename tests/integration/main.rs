@@ -9,6 +9,7 @@ mod certificates;
 #[path = "../tools/checkers.rs"]
 mod checkers;
 mod common;
+mod competence;
 mod concurrency;
 mod crash;
 mod demo;

@@ -486,6 +486,22 @@ fn the_signatory_is_printed_by_full_name_and_title() {
         ],
     );
     assert!(ok, "{output}");
+    // Approving needs an approve authorisation (DESIGN 9b), recorded by the command line.
+    let (ok, output) = crate::common::run_cli(
+        &app.database_url,
+        &[
+            "user",
+            "authorise",
+            "lw",
+            "--activity",
+            "approve",
+            "--quantity-kind",
+            "pressure",
+            "--from",
+            "2026-01-01",
+        ],
+    );
+    assert!(ok, "{output}");
     let (ok, output) = crate::common::run_cli(&app.database_url, &["token", "create", "lw"]);
     assert!(ok, "{output}");
     let token = output.lines().last().unwrap().trim().to_string();

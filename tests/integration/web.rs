@@ -947,3 +947,74 @@ fn the_audit_page_shows_a_certificates_history_to_an_auditor_only() {
     login(&app, "technician", PASSWORD, "/");
     assert_eq!(get(&app, "/audit").status, Status::Forbidden);
 }
+
+/// Approving on the page needs an `approve` authorisation valid today (ISO/IEC 17025 6.2.6,
+/// DESIGN 9b), exactly as through the API: a 403 page naming what is missing.
+#[test]
+fn the_page_refuses_an_approver_without_an_approve_authorisation() {
+    let mut app = TestApp::new();
+    app.with_conn(|conn| {
+        users::create_user(conn, &Actor::command_line(), "abe", &[UserRole::Approver])
+    })
+    .unwrap();
+    set_password(&mut app, "abe");
+    let national = register(&app, "NIM-P", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let id = pending(&app, gauge, national);
+    let path = format!("/calibrations/{id}");
+    assert_eq!(login(&app, "abe", PASSWORD, &path).status, Status::SeeOther);
+    let page = get(&app, &path);
+    // The record names the procedure version it resolved to (ISO/IEC 17025 7.2).
+    assert!(
+        page.body
+            .contains("JJG 52-2013 (version 1): JJG 52-2013 fixture procedure"),
+        "{}",
+        page.body
+    );
+    let csrf = hidden(&page.body, "csrf_token");
+    let refused = post_form(
+        &app,
+        &format!("{path}/approve"),
+        &[
+            ("csrf_token", &csrf),
+            ("password", PASSWORD),
+            ("meaning", "approved"),
+        ],
+    );
+    assert_eq!(refused.status, Status::Forbidden, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("&#x27;approve&#x27; authorisation for quantity kind pressure")
+            || refused
+                .body
+                .contains("'approve' authorisation for quantity kind pressure"),
+        "{}",
+        refused.body
+    );
+    // Asked before the password, as four eyes is: a wrong password changes nothing.
+    let unsigned = post_form(
+        &app,
+        &format!("{path}/approve"),
+        &[
+            ("csrf_token", &csrf),
+            ("password", "not mine"),
+            ("meaning", "approved"),
+        ],
+    );
+    assert_eq!(unsigned.status, Status::Forbidden);
+    assert!(unsigned.body.contains("authorisation"), "{}", unsigned.body);
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("auditor"));
+    assert_eq!(record["status"], "submitted");
+    let (_, audit) = app.get(
+        &format!("/api/v1/audit?entity=calibration&entity_id={id}"),
+        Some("auditor"),
+    );
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(!actions.contains(&"signature_refused"), "{actions:?}");
+}

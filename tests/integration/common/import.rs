@@ -30,7 +30,7 @@ pub fn import_results_file(
             &actor,
             "results.csv",
             bytes,
-            submit,
+            (submit, caltrace::workflow::competence::Competence::Required),
             again,
             &mut |_| {},
         )

@@ -64,11 +64,28 @@ impl LiveDatabase {
         }
         let (ok, output) = self.cli(&args);
         assert!(ok, "user add {name}: {output}");
+        self.grant_fixture_competence(name, roles);
         let (ok, output) = self.cli(&["token", "create", name]);
         assert!(ok, "token create {name}: {output}");
         let token = output.lines().last().unwrap_or_default().trim().to_string();
         assert!(token.starts_with("ct_"), "{output}");
         token
+    }
+
+    /// The shared fixtures' procedures and the user's authorisations (DESIGN 9b), written
+    /// straight into this database as TestApp does.
+    fn grant_fixture_competence(&self, name: &str, roles: &[&str]) {
+        let database = caltrace::db::Database::open(&self.url, 1, 1).unwrap();
+        let mut conn = database.get().unwrap();
+        super::register_fixture_procedures(&mut conn);
+        let user = caltrace::db::users::find_user(&mut conn, name)
+            .unwrap()
+            .expect("the user just added");
+        let roles: Vec<caltrace::auth::UserRole> = roles
+            .iter()
+            .filter_map(|role| caltrace::auth::UserRole::parse(role))
+            .collect();
+        super::grant_competence(&mut conn, user.id, &roles);
     }
 
     /// `caltrace audit verify` must pass.

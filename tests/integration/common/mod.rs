@@ -36,6 +36,13 @@ fn random_suffix() -> String {
 
 impl TestApp {
     pub fn new() -> TestApp {
+        TestApp::configured(|figment| figment)
+    }
+
+    /// A TestApp whose configuration a test changes (`lab.require_authorisations`, …).
+    pub fn configured(
+        configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+    ) -> TestApp {
         let (database_url, dir, postgres) = match std::env::var("CALTRACE_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let (url, name) = create_postgres_database(&admin_url, "caltrace_test");
@@ -51,6 +58,7 @@ impl TestApp {
             .merge(("database_url", database_url.clone()))
             .merge(("database_pool_size", 4))
             .merge(("log_level", "off"));
+        let figment = configure(figment);
         let client = Client::tracked(caltrace::rocket(figment)).expect("valid rocket");
         let database = client
             .rocket()
@@ -60,9 +68,13 @@ impl TestApp {
         let mut tokens = HashMap::new();
         {
             let mut conn = database.get().unwrap();
+            register_fixture_procedures(&mut conn);
             for role in ROLES {
                 let user_role = UserRole::parse(role).unwrap();
-                users::create_user(&mut conn, &Actor::command_line(), role, &[user_role]).unwrap();
+                let user =
+                    users::create_user(&mut conn, &Actor::command_line(), role, &[user_role])
+                        .unwrap();
+                grant_competence(&mut conn, user.id, &[user_role]);
                 let (_, token) =
                     users::create_token(&mut conn, &Actor::command_line(), role).unwrap();
                 tokens.insert(role.to_string(), token);
@@ -96,7 +108,8 @@ impl TestApp {
     #[allow(dead_code)]
     pub fn add_user(&mut self, name: &str, roles: &[UserRole]) -> String {
         let mut conn = self.database.get().unwrap();
-        users::create_user(&mut conn, &Actor::command_line(), name, roles).unwrap();
+        let user = users::create_user(&mut conn, &Actor::command_line(), name, roles).unwrap();
+        grant_competence(&mut conn, user.id, roles);
         let (_, token) = users::create_token(&mut conn, &Actor::command_line(), name).unwrap();
         self.tokens.insert(name.to_string(), token.clone());
         token
@@ -177,6 +190,64 @@ impl Drop for TestApp {
             drop_postgres_database(admin_url, name);
         }
     }
+}
+
+/// The procedures the shared fixtures cite, validated long before any test's dates, stored
+/// without audit entries (tests count the audit entries of what they do themselves).
+pub fn register_fixture_procedures(conn: &mut DbConnection) {
+    use caltrace::domain::competence::{ProcedureInput, ProcedureStatus};
+    let procedures = [
+        ("JJG 52-2013", "pressure"),
+        ("JJG 52-2023", "pressure"),
+        ("JJG 52", "pressure"),
+        ("JJF 1171-2007", "temperature"),
+    ];
+    for (code, kind) in procedures {
+        if !caltrace::db::competence::procedures_with_codes(conn, &[code.to_string()])
+            .unwrap()
+            .is_empty()
+        {
+            continue;
+        }
+        let input = ProcedureInput {
+            code: code.to_string(),
+            title: format!("{code} fixture procedure"),
+            version: "1".to_string(),
+            quantity_kind: kind.to_string(),
+            status: ProcedureStatus::Validated,
+            validated_on: Some("1900-01-01".parse().unwrap()),
+            document_url: None,
+        };
+        caltrace::db::competence::insert_procedure(conn, &input).unwrap();
+    }
+}
+
+/// Authorisations for what a user's roles do (ISO/IEC 17025 6.2.5): technicians calibrate
+/// and approvers approve every quantity kind, from 1900 on, so tests that are not about
+/// authorisations record and approve as before. Stored without audit entries.
+pub fn grant_competence(conn: &mut DbConnection, user_id: i64, roles: &[UserRole]) {
+    use caltrace::domain::competence::{Activity, NewAuthorisation};
+    use caltrace::domain::quantity::QuantityKind;
+    let mut grants = Vec::new();
+    for (role, activity) in [
+        (UserRole::Technician, Activity::Calibrate),
+        (UserRole::Approver, Activity::Approve),
+    ] {
+        if !roles.contains(&role) {
+            continue;
+        }
+        grants.extend(QuantityKind::all().iter().map(|kind| NewAuthorisation {
+            activity,
+            quantity_kind: *kind,
+            procedure: None,
+            from: "1900-01-01".parse().unwrap(),
+            until: None,
+        }));
+    }
+    caltrace::db::write_transaction(conn, |conn| {
+        caltrace::db::competence::insert_authorisations(conn, user_id, &grants)
+    })
+    .unwrap();
 }
 
 /// A new, empty PostgreSQL database on the server of `admin_url`: (its URL, its name).

@@ -1,0 +1,3 @@
+DROP TABLE procedures;
+DROP INDEX authorisations_user;
+DROP TABLE authorisations;
