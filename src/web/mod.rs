@@ -200,6 +200,9 @@ pub fn layout(session: Option<&Session>, title: &str, active: &str, page: Value)
     let mut context = Map::new();
     context.insert("title".into(), json!(title));
     context.insert("active".into(), json!(active));
+    // Printed pages say when the statement was true and who printed it (DESIGN 9c).
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    context.insert("printed_at".into(), json!(now));
     if let Some(session) = session {
         let has = |allowed: &[UserRole]| session.user.roles.iter().any(|r| allowed.contains(r));
         context.insert(

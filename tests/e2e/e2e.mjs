@@ -87,6 +87,15 @@ try {
     await shot(page, 'instrument-standard');
   });
 
+  await check('an instrument page prints as a clean statement: no navigation, when and by whom', async () => {
+    await page.emulateMedia({ media: 'print' });
+    assert.ok(!(await page.locator('header.top').isVisible()), 'no navigation in print');
+    assert.match(await page.locator('#printed-by').innerText(), /REF-P-03.*as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC.*printed by demo-approver/s);
+    await shot(page, 'instrument-printed');
+    await page.emulateMedia({ media: 'screen' });
+    assert.ok(!(await page.locator('#printed-by').isVisible()), 'the print line is for print only');
+  });
+
   let number;
   await check('approver: approve the pending calibration, a certificate is issued', async () => {
     await page.goto(pendingUrl);
