@@ -394,7 +394,10 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
         lab.approved(external(ref_accredited, &[], &date,
             json!({"name": "Shanghai Pressure Calibration Centre", "certificate_number": format!("SPCC-{year_tag}-0815"),
                    "accreditation": {"body": "CNAS", "number": "L1234"}}),
-            vec![stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
+            // Its U at 1 MPa is below the 0.0002 MPa the gauges it calibrates state: a result
+            // is never more certain than its standard (DESIGN 9c).
+            vec![stated("as_left", q(1.0, "MPa"), q(1.00003, "MPa"), q(0.0035, "MPa"), q(0.00015, "MPa")),
+                 stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
     }
     Ok(References {
         pressure: ref_pressure,

@@ -398,6 +398,43 @@ pub fn broken_link_words(
     })
 }
 
+/// The standards of this calibration whose U is larger than the smallest U it states for the
+/// same quantity (DESIGN 9c, GUM: the standard's uncertainty is an input to the result's), in
+/// words naming each by asset tag; None when every point is at or above its standards' U.
+pub fn uncertainty_below_standard_words(
+    graph: &impl TraceabilityGraph,
+    instrument_id: i64,
+    calibration_id: i64,
+) -> Option<String> {
+    let x = graph.instrument(instrument_id)?;
+    let calibration = x
+        .calibrations
+        .iter()
+        .find(|c| c.record.calibration_id == calibration_id)?;
+    let own = calibration.smallest_uncertainty.as_ref()?;
+    let mut walker = Walker::new(graph);
+    let words: Vec<String> = calibration
+        .standards_used
+        .iter()
+        .filter_map(|&standard_id| {
+            let outcome = walker.standard(standard_id, calibration.record.performed_on);
+            if !uncertainty_below_standard(calibration, &outcome) {
+                return None;
+            }
+            let theirs = outcome.uncertainty?;
+            let tag = graph.instrument(standard_id).map_or_else(
+                || format!("instrument {standard_id}"),
+                |s| s.asset_tag.clone(),
+            );
+            Some(format!(
+                "U = {} {} is smaller than the U = {} {} of standard {tag}",
+                own.value, own.unit, theirs.value, theirs.unit
+            ))
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join("; "))
+}
+
 pub fn broken_link_of_calibration(
     graph: &impl TraceabilityGraph,
     instrument_id: i64,

@@ -22,7 +22,9 @@ use crate::domain::signature::ElectronicSignature;
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
 };
-use crate::domain::traceability::{broken_link_words, TraceabilityGraph};
+use crate::domain::traceability::{
+    broken_link_words, uncertainty_below_standard_words, TraceabilityGraph,
+};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 
@@ -511,15 +513,26 @@ fn certifiable(
     if calibration.deviations.is_some() {
         return Ok(());
     }
-    match broken_link_words(graph, calibration.instrument_id, calibration.id) {
-        None => Ok(()),
-        Some(link) => Err(ApiError::field(
+    if let Some(link) = broken_link_words(graph, calibration.instrument_id, calibration.id) {
+        return Err(ApiError::field(
             "deviations",
             format!(
                 "the traceability chain was broken on {}: {link}; state the deviation in \
                  `deviations` (it is printed on the certificate), or record the calibration \
                  against a standard that was valid that day",
                 calibration.performed_on
+            ),
+        ));
+    }
+    // DESIGN 9c: a result cannot be more certain than the standard it was obtained with.
+    match uncertainty_below_standard_words(graph, calibration.instrument_id, calibration.id) {
+        None => Ok(()),
+        Some(words) => Err(ApiError::field(
+            "deviations",
+            format!(
+                "{words}: the standard's uncertainty is part of every result obtained with it; \
+                 add it to the budget, or state the deviation in `deviations` (it is printed \
+                 on the certificate)"
             ),
         )),
     }

@@ -577,3 +577,60 @@ fn impossible_room_conditions_are_refused() {
         );
     }
 }
+
+/// DESIGN 9c: a result stated more certain than the standard it was obtained with (U =
+/// 0.0002 MPa on a standard whose own U is 0.0005 MPa) is not certified unless the deviation
+/// is stated; the refusal names the standard by asset tag and both uncertainties.
+#[test]
+fn a_result_more_certain_than_its_standard_is_certified_only_with_stated_deviations() {
+    let app = TestApp::new();
+    let national = register(&app, "NAT-1", "national");
+    let standard = register(&app, "REF-U", "reference");
+    let mut standards_certificate = external(standard, &[national], "2026-04-01", "NIM-2026-009");
+    standards_certificate["points"] = json!([point(0.5001, 0.0005)]);
+    let id = submitted(&app, &standards_certificate);
+    let (status, accepted) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{accepted}");
+    let gauge = register(&app, "PG-U", "working");
+    let mut body = calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    // The fixture states a deviation by default; this one states none.
+    body["deviations"] = Value::Null;
+    let id = submitted(&app, &body);
+    let approve = format!("/api/v1/calibrations/{id}/approve");
+    let (status, problem) = app.post(&approve, Some("approver"), &json!({}));
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(fields(&problem), ["deviations"], "{problem}");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("U = 0.0002 MPa is smaller than the U = 0.0005 MPa of standard REF-U"),
+        "{message}"
+    );
+    let (_, certificates) = app.get("/api/v1/certificates", Some("auditor"));
+    assert_eq!(certificates["total"], 0, "nothing issued");
+
+    let mut stated = calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point(0.5002, 0.0002)],
+    );
+    stated["deviations"] =
+        json!("U excludes the standard's contribution, by agreement with the customer.");
+    let id = submitted(&app, &stated);
+    let (status, issued) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::Ok, "{issued}");
+    assert!(issued["certificate_number"].as_str().is_some());
+}
