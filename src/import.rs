@@ -1122,6 +1122,7 @@ fn point_input(table: &Table, row: &Row, errors: &mut Vec<RowError>) -> Option<P
             coverage_factor: k?,
             coverage_probability,
         }),
+        readings: None,
     })
 }
 

@@ -136,6 +136,7 @@ fn point(
         tur_flagged: tur.is_some_and(|t| t < 4.0),
         budget: None,
         standards_in_budget: vec![1],
+        readings: None,
     }
 }
 

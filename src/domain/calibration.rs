@@ -100,6 +100,11 @@ pub struct PointInput {
     pub limits: Option<Limits>,
     pub budget: Option<PointBudget>,
     pub stated_uncertainty: Option<StatedUncertainty>,
+    /// Repeat readings of the indication (n ≥ 2, in `indicated`'s unit), so that an assessor
+    /// can repeat the work (ISO/IEC 17025 7.5.1): `indicated` is their mean, and a component
+    /// budget gains their repeatability as a Type A component (GUM 4.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -215,6 +220,9 @@ pub struct PointResult {
     /// Standards named by budget components (for impact analysis).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub standards_in_budget: Vec<i64>,
+    /// The repeat readings `indicated` is the mean of, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<Vec<f64>>,
 }
 
 impl PointResult {
@@ -791,8 +799,69 @@ fn evaluate_point(
     guard_band: Option<&QuantityJson>,
     standards_used: &[i64],
 ) -> Result<PointResult, Vec<FieldError>> {
+    let point = &with_repeatability(path, point)?;
     let checked = check_point(path, point, quantity_kind, rule, standards_used)?;
     point_result(point, checked, rule, guard_band)
+}
+
+/// A point with repeat readings: checked (n ≥ 2, finite, `indicated` their mean to within a
+/// tenth of the mean's standard deviation), and, when its budget is a list of components, the
+/// budget with the readings' repeatability added as a Type A component (GUM 4.2.3: s/√n).
+fn with_repeatability<'p>(
+    path: &str,
+    point: &'p PointInput,
+) -> Result<std::borrow::Cow<'p, PointInput>, Vec<FieldError>> {
+    let Some(readings) = &point.readings else {
+        return Ok(std::borrow::Cow::Borrowed(point));
+    };
+    let field = format!("{path}.readings");
+    if readings.len() < 2 || readings.iter().any(|r| !r.is_finite()) {
+        return Err(vec![FieldError::new(
+            field,
+            "give two or more repeat readings, as numbers in the indicated value's unit",
+        )]);
+    }
+    let n = readings.len() as f64;
+    let mean = readings.iter().sum::<f64>() / n;
+    let variance = readings.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let tolerance = (variance / n).sqrt() / 10.0 + 1e-9 * mean.abs();
+    if (point.indicated.value - mean).abs() > tolerance {
+        return Err(vec![FieldError::new(
+            format!("{path}.indicated"),
+            format!(
+                "must be the mean of the readings, {mean} {}",
+                point.indicated.unit
+            ),
+        )]);
+    }
+    let mut with = point.clone();
+    if let Some(budget) = with.budget.as_mut().filter(|b| b.model.is_none()) {
+        budget
+            .components
+            .push(repeatability_component(readings, &point.indicated.unit));
+    }
+    Ok(std::borrow::Cow::Owned(with))
+}
+
+fn repeatability_component(readings: &[f64], unit: &str) -> ComponentInput {
+    ComponentInput {
+        name: format!(
+            "repeatability of the indication ({} readings)",
+            readings.len()
+        ),
+        kind: "A".into(),
+        unit: unit.to_string(),
+        readings: Some(readings.to_vec()),
+        pooled: None,
+        distribution: None,
+        half_width: None,
+        expanded_uncertainty: None,
+        coverage_factor: None,
+        standard_uncertainty: None,
+        degrees_of_freedom: None,
+        sensitivity: None,
+        standard: None,
+    }
 }
 
 /// A point whose fields all checked out: what its results are computed from.
@@ -906,6 +975,7 @@ fn point_result(
         tur_flagged: bounds.is_some() && tur_flagged(tur),
         budget,
         standards_in_budget,
+        readings: point.readings.clone(),
     })
 }
 

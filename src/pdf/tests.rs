@@ -74,6 +74,7 @@ fn point(
         tur_flagged: tur < 4.0,
         budget: None,
         standards_in_budget: vec![],
+        readings: None,
     }
 }
 

@@ -1934,6 +1934,7 @@ mod tests {
             tur_flagged: tol / u < 4.0,
             budget: None,
             standards_in_budget: vec![],
+            readings: None,
         }
     }
 

@@ -703,3 +703,67 @@ fn the_certificate_prints_a_model_budget_with_its_sensitivities() {
         );
     }
 }
+
+/// DESIGN 9c (ISO/IEC 17025 7.5.1): a point's repeat readings are recorded, `indicated` is
+/// their mean, and their repeatability joins a component budget as a Type A component, s/√n
+/// with n − 1 degrees of freedom (GUM 4.2.2–4.2.3).
+#[test]
+fn repeat_readings_are_recorded_and_their_repeatability_joins_the_budget() {
+    let app = TestApp::new();
+    let gauge = crate::common::fixtures::register(&app, "PG-1", "working");
+    let standard = crate::common::fixtures::register(&app, "REF-1", "reference");
+    let mut point = crate::common::fixtures::point(0.5002, 0.0002);
+    point.as_object_mut().unwrap().remove("stated_uncertainty");
+    point["readings"] = json!([0.5001, 0.5003, 0.5002, 0.5002]);
+    point["budget"] = json!({"components": [
+        {"name": "reference standard", "type": "B", "distribution": "normal", "expanded_uncertainty": 0.0001, "coverage_factor": 2, "unit": "MPa", "standard": standard}]});
+    let body =
+        crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![point.clone()]);
+    let (status, created) = app.post("/api/v1/calibrations", Some("technician"), &body);
+    assert_eq!(status, Status::Created, "{created}");
+    let p = &created["points"][0];
+    assert_eq!(p["readings"], json!([0.5001, 0.5003, 0.5002, 0.5002]));
+    let components = p["budget"]["components"].as_array().unwrap();
+    assert_eq!(components.len(), 2);
+    assert_eq!(
+        components[1]["name"],
+        "repeatability of the indication (4 readings)"
+    );
+    // s² = (1e-8 + 1e-8) / 3 MPa², s/√4 = 4.0825e-5 MPa, ν = 3.
+    close(
+        &components[1]["standard_uncertainty"]["value"],
+        4.082483e-5,
+        1e-6,
+    );
+    close(&components[1]["degrees_of_freedom"], 3.0, 1e-12);
+    // u_c² = (4.0825e-5)² + (5e-5)² = 4.1667e-9 MPa²; ν_eff = u_c⁴ / (u_A⁴ / 3) = 18.75.
+    close(
+        &p["budget"]["combined_standard_uncertainty"]["value"],
+        6.454972e-5,
+        1e-6,
+    );
+    close(&p["budget"]["effective_degrees_of_freedom"], 18.75, 1e-6);
+
+    for (readings, indicated, field) in [
+        (json!([0.5002]), 0.5002, "points[0].readings"),
+        (json!([0.5001, "x"]), 0.5002, "points[0].readings"),
+        (
+            json!([0.5001, 0.5003, 0.5002, 0.5002]),
+            0.5004,
+            "points[0].indicated",
+        ),
+    ] {
+        let mut wrong = point.clone();
+        wrong["readings"] = readings;
+        wrong["indicated"]["value"] = json!(indicated);
+        let body =
+            crate::common::fixtures::calibration(gauge, &[standard], "2026-05-10", vec![wrong]);
+        let (status, problem) = app.post("/api/v1/calibrations", Some("technician"), &body);
+        assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+        let named = fields(&problem);
+        assert!(
+            named.iter().any(|f| f.starts_with(field)),
+            "{field}: {problem}"
+        );
+    }
+}
