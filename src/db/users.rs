@@ -109,22 +109,6 @@ pub fn password_hash(conn: &mut DbConnection, user_id: i64) -> DbResult<Option<S
         .ok_or_else(|| DbError::not_found(format!("no user with id {user_id}")))
 }
 
-/// Full names of the given users (those that have one), in one query: who did
-/// what is shown by name, not by login.
-pub fn full_names(
-    conn: &mut DbConnection,
-    ids: &[i64],
-) -> DbResult<std::collections::HashMap<i64, String>> {
-    let rows: Vec<(i64, Option<String>)> = users::table
-        .select((users::id, users::full_name))
-        .filter(users::id.eq_any(ids))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, name)| Some((id, name?)))
-        .collect())
-}
-
 pub fn find_user(conn: &mut DbConnection, name: &str) -> DbResult<Option<AuthUser>> {
     let row: Option<(i64, String, String)> = users::table
         .select((users::id, users::name, users::roles))

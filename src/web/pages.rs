@@ -324,12 +324,10 @@ fn record_history(conn: &mut DbConnection, id: i64) -> Result<Vec<Value>, PageEr
         ..db::audit::AuditFilter::default()
     };
     let (entries, _) = db::audit::list(conn, &filter)?;
-    let ids: Vec<i64> = entries.iter().filter_map(|e| e.user_id).collect();
-    let names = db::users::full_names(conn, &ids)?;
     Ok(entries
         .into_iter()
         .map(|e| {
-            let by = match e.user_id.and_then(|id| names.get(&id)) {
+            let by = match e.user_full_name {
                 Some(full_name) => format!("{full_name} ({})", e.user_name),
                 None => e.user_name,
             };
