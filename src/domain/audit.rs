@@ -64,13 +64,7 @@ impl AuditEntity {
     }
 }
 
-impl std::str::FromStr for AuditEntity {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        crate::domain::states::parse_state(text, &AuditEntity::ALL, AuditEntity::as_str)
-    }
-}
+crate::domain::states::named_states!(AuditEntity);
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {

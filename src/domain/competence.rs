@@ -32,23 +32,6 @@ impl Activity {
     }
 }
 
-impl std::str::FromStr for Activity {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Activity, String> {
-        Activity::ALL
-            .into_iter()
-            .find(|activity| activity.as_str() == text)
-            .ok_or_else(|| format!("unknown activity '{text}': use calibrate or approve"))
-    }
-}
-
-impl std::fmt::Display for Activity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Where a procedure version is in its life (7.2.1.1: methods in use are the valid, current
 /// ones; 7.2.2: a developed method is validated before use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,22 +58,7 @@ impl ProcedureStatus {
     }
 }
 
-impl std::str::FromStr for ProcedureStatus {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<ProcedureStatus, String> {
-        ProcedureStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or_else(|| format!("unknown status '{text}': use draft, validated or withdrawn"))
-    }
-}
-
-impl std::fmt::Display for ProcedureStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::domain::states::named_states!(Activity, ProcedureStatus);
 
 /// One recorded authorisation of one person.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

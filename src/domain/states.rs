@@ -108,27 +108,28 @@ pub fn parse_state<T: Copy>(
         })
 }
 
-impl std::str::FromStr for CalibrationStatus {
-    type Err = String;
+/// `FromStr` (a 422-ready message listing the names) and `Display` for a state enum with
+/// `ALL` and `as_str`: written once for every state the API reads and writes by name.
+macro_rules! named_states {
+    ($($state:ty),+ $(,)?) => {$(
+        impl std::str::FromStr for $state {
+            type Err = String;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        parse_state(text, &CalibrationStatus::ALL, CalibrationStatus::as_str)
-    }
+            fn from_str(text: &str) -> Result<Self, String> {
+                $crate::domain::states::parse_state(text, &<$state>::ALL, <$state>::as_str)
+            }
+        }
+
+        impl std::fmt::Display for $state {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )+};
 }
+pub(crate) use named_states;
 
-impl std::str::FromStr for CertificateStatus {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        parse_state(text, &CertificateStatus::ALL, CertificateStatus::as_str)
-    }
-}
-
-impl std::fmt::Display for CalibrationStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_states!(CalibrationStatus, CertificateStatus);
 
 #[cfg(test)]
 mod tests {

@@ -266,20 +266,7 @@ fn keys_import_refuses_a_key_that_is_not_the_certificates_and_installs_nothing()
         "other-key.pem",
         other.identity.key_pem().unwrap().as_bytes(),
     );
-    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
-    let (ok, output) = run_cli(
-        &app.database_url,
-        &[
-            "keys",
-            "import",
-            "--key",
-            &path(&wrong_key),
-            "--certificate",
-            &path(&certificate),
-            "--chain",
-            &path(&chain),
-        ],
-    );
+    let (ok, output) = import_pem(&app, &wrong_key, &certificate, &chain);
     assert!(!ok, "{output}");
     assert!(
         output.contains("the private key does not match the certificate"),
@@ -293,19 +280,7 @@ fn keys_import_refuses_a_key_that_is_not_the_certificates_and_installs_nothing()
         "key.pem",
         lab.identity.key_pem().unwrap().as_bytes(),
     );
-    let (ok, output) = run_cli(
-        &app.database_url,
-        &[
-            "keys",
-            "import",
-            "--key",
-            &path(&key),
-            "--certificate",
-            &path(&certificate),
-            "--chain",
-            &path(&chain),
-        ],
-    );
+    let (ok, output) = import_pem(&app, &key, &certificate, &chain);
     assert!(ok, "{output}");
     assert!(!output.contains("PRIVATE KEY"), "{output}");
     let (_, health) = app.get("/healthz", None);
@@ -320,6 +295,24 @@ fn pem_files(dir: &Path, pki: &caltrace::signing::pki::DemoPki) -> (PathBuf, Pat
         write(dir, "key.pem", identity.key_pem().unwrap().as_bytes()),
         write(dir, "cert.pem", identity.certificate_pem().as_bytes()),
         write(dir, "chain.pem", identity.chain_pem().as_bytes()),
+    )
+}
+
+/// `caltrace keys import --key … --certificate … --chain …`.
+fn import_pem(app: &TestApp, key: &Path, certificate: &Path, chain: &Path) -> (bool, String) {
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    run_cli(
+        &app.database_url,
+        &[
+            "keys",
+            "import",
+            "--key",
+            &path(key),
+            "--certificate",
+            &path(certificate),
+            "--chain",
+            &path(chain),
+        ],
     )
 }
 
@@ -408,20 +401,7 @@ fn keys_import_reads_a_pkcs12_file_and_refuses_a_wrong_password_or_an_expired_ce
         output.contains("the signing certificate expired on"),
         "{output}"
     );
-    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
-    let (ok, output) = run_cli(
-        &app.database_url,
-        &[
-            "keys",
-            "import",
-            "--key",
-            &path(&key),
-            "--certificate",
-            &path(&certificate),
-            "--chain",
-            &path(&chain),
-        ],
-    );
+    let (ok, output) = import_pem(&app, &key, &certificate, &chain);
     assert!(!ok, "{output}");
     assert!(
         output.contains("the signing certificate expired on"),
