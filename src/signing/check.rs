@@ -58,8 +58,21 @@ pub fn check_document(bytes: &[u8], roots: &[Certificate]) -> Result<DocumentChe
             root: root.tbs_certificate().subject().to_string(),
         });
     }
-    let xml = std::str::from_utf8(bytes)
-        .map_err(|_| SigningError::Xml("the file is neither a PDF nor UTF-8 XML".into()))?;
+    let not_a_certificate = || {
+        SigningError::Xml(
+            "the file is neither a PDF nor a DCC (XML): give the certificate's PDF or its DCC \
+             as downloaded"
+                .into(),
+        )
+    };
+    let xml = std::str::from_utf8(bytes).map_err(|_| not_a_certificate())?;
+    if !xml
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('<')
+    {
+        return Err(not_a_certificate());
+    }
     let verified = xades::verify(xml)?;
     let at = signing_time(&verified.signing_time)?;
     let root = path_to_root(&verified.certificates, roots, at)?;

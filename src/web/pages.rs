@@ -580,9 +580,27 @@ struct VerifyUpload<'r> {
 /// signing time), then against the register with its SHA-256.
 #[post("/verify", data = "<form>")]
 async fn verify_upload(
-    form: Form<VerifyUpload<'_>>,
+    form: Result<Form<VerifyUpload<'_>>, rocket::form::Errors<'_>>,
     database: &State<Database>,
 ) -> Result<Template, PageError> {
+    let form = form.map_err(|errors| {
+        // Rocket stops reading at the data-form limit and says so as an invalid length.
+        let too_large = errors.iter().any(|error| {
+            matches!(
+                error.kind,
+                rocket::form::error::ErrorKind::InvalidLength { max: Some(_), .. }
+            )
+        });
+        if too_large {
+            PageError::TooLarge(
+                "file: larger than 16 MiB, the most this page takes; a certificate's PDF or DCC \
+                 is far smaller, so check that you chose the right file"
+                    .into(),
+            )
+        } else {
+            PageError::BadRequest("file: choose the certificate's PDF or DCC to upload".into())
+        }
+    })?;
     let mut bytes = Vec::new();
     let mut file = form
         .file

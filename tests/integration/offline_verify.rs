@@ -187,3 +187,22 @@ fn the_verification_page_checks_an_uploaded_file_and_the_register() {
     assert_eq!(status, Status::Ok);
     assert!(page.contains("Signature NOT valid"), "{page}");
 }
+
+/// DESIGN 8b's bad uploads: a file that is neither PDF nor DCC is named as such, and one
+/// over 16 MiB is refused before it is read, with the limit said; nothing is stored.
+#[test]
+fn an_upload_that_is_no_certificate_or_too_large_is_refused_with_the_reason() {
+    let app = TestApp::new();
+    signed_certificate(&app);
+    let (status, page) = upload(&app, "notes.txt", b"not a certificate");
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("Signature NOT valid"), "{page}");
+    assert!(
+        page.contains("neither a PDF nor a DCC") || page.contains("not a PDF"),
+        "{page}"
+    );
+    let large = vec![b'x'; 17 * 1024 * 1024];
+    let (status, page) = upload(&app, "large.pdf", &large);
+    assert_eq!(status, Status::PayloadTooLarge, "{page}");
+    assert!(page.contains("16 MiB"), "{page}");
+}
