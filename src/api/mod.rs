@@ -5,6 +5,7 @@ pub mod body;
 pub mod calibrations;
 pub mod certificates;
 pub mod cmcs;
+pub mod customers;
 pub mod health;
 pub mod instruments;
 pub mod lab;
@@ -20,6 +21,7 @@ pub fn routes() -> Vec<Route> {
     [
         health::routes(),
         instruments::routes(),
+        customers::routes(),
         audit::routes(),
         calibrations::routes(),
         certificates::routes(),

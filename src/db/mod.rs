@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod calibrations;
 pub mod certificates;
+pub mod customers;
 pub mod error;
 pub mod instruments;
 pub mod pages;

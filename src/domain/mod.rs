@@ -4,6 +4,7 @@ pub mod audit;
 pub mod calibration;
 pub mod certificate;
 pub mod conformity;
+pub mod customer;
 pub mod dates;
 pub mod four_eyes;
 pub mod instrument;

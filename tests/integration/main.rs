@@ -11,6 +11,7 @@ mod checkers;
 mod common;
 mod concurrency;
 mod crash;
+mod customers;
 mod demo;
 mod documents;
 mod import;
