@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit::{append, Actor};
 use super::schema::{customers, instruments, user_customers};
-use super::{now_timestamp, write_transaction, DbConnection, DbError, DbResult};
+use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::customer::{Customer, CustomerRecord};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -224,43 +224,42 @@ pub fn update(
 
 /// The customer named `name`, created (and audited) with a generated code when
 /// not yet registered: an instrument's free-text `customer` keeps working.
+/// Instruments registered at once for one new customer (two instances, or two
+/// requests) meet at `ON CONFLICT DO NOTHING`: one creates the record, the
+/// other waits for it and then reads it, rather than failing on the constraint.
 pub fn ensure_named(conn: &mut DbConnection, actor: &Actor, name: &str) -> DbResult<i64> {
-    let found: Option<i64> = customers::table
-        .select(customers::id)
-        .filter(customers::name.eq(name))
-        .first(conn)
-        .optional()?;
-    if let Some(id) = found {
+    let find = |conn: &mut DbConnection| -> DbResult<Option<i64>> {
+        Ok(customers::table
+            .select(customers::id)
+            .filter(customers::name.eq(name))
+            .first(conn)
+            .optional()?)
+    };
+    if let Some(id) = find(conn)? {
         return Ok(id);
     }
     write_transaction(conn, |conn| {
         let now = now_timestamp();
-        // A placeholder no code can clash with ('~' is not allowed in codes), then C00042 from
-        // the id, or C00042-2… if someone chose that code by hand.
-        let id: i64 = diesel::insert_into(customers::table)
+        // A placeholder no chosen code can clash with ('~' is not allowed in codes).
+        let placeholder = format!("~{}", crate::domain::audit::sha256_hex(name.as_bytes()));
+        // ON CONFLICT is per backend: diesel's MultiBackend does not spell it.
+        let inserted: Option<i64> = per_backend!(conn, c => diesel::insert_into(customers::table)
             .values((
                 customers::name.eq(name),
-                customers::code.eq(format!(
-                    "~{}",
-                    crate::domain::audit::sha256_hex(name.as_bytes())
-                )),
+                customers::code.eq(&placeholder),
                 customers::created_at.eq(&now),
                 customers::updated_at.eq(&now),
             ))
+            .on_conflict_do_nothing()
             .returning(customers::id)
-            .get_result(conn)?;
-        let mut code = format!("C{id:05}");
-        let mut n = 1;
-        while customers::table
-            .select(customers::id)
-            .filter(lower(customers::code).eq(code.to_lowercase()))
-            .first::<i64>(conn)
-            .optional()?
-            .is_some()
-        {
-            n += 1;
-            code = format!("C{id:05}-{n}");
-        }
+            .get_result(c)
+            .optional())?;
+        let Some(id) = inserted else {
+            return find(conn)?.ok_or_else(|| {
+                DbError::conflict(format!("customer '{name}' could not be registered"))
+            });
+        };
+        let code = free_code(conn, id)?;
         diesel::update(customers::table.find(id))
             .set(customers::code.eq(&code))
             .execute(conn)?;
@@ -277,6 +276,23 @@ pub fn ensure_named(conn: &mut DbConnection, actor: &Actor, name: &str) -> DbRes
         )?;
         Ok(id)
     })
+}
+
+/// C00042 from the id, or C00042-2… if someone chose that code by hand.
+fn free_code(conn: &mut DbConnection, id: i64) -> DbResult<String> {
+    let mut code = format!("C{id:05}");
+    let mut n = 1;
+    while customers::table
+        .select(customers::id)
+        .filter(lower(customers::code).eq(code.to_lowercase()))
+        .first::<i64>(conn)
+        .optional()?
+        .is_some()
+    {
+        n += 1;
+        code = format!("C{id:05}-{n}");
+    }
+    Ok(code)
 }
 
 /// The ids of customer codes (regardless of case), in order; an unknown code
