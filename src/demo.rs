@@ -170,7 +170,7 @@ pub fn seed(
         ));
     }
     let DemoUsers {
-        tokens,
+        mut tokens,
         admin,
         technician,
         approver,
@@ -203,6 +203,7 @@ pub fn seed(
     calibrate_gauges(&mut lab, &customers, &references)?;
     calibrate_thermometer_and_meters(&mut lab, &customers, &references)?;
     calibrate_on_the_broken_chain(&mut lab, transfer)?;
+    tokens.push(demo_customer(lab.conn)?);
     Ok(DemoSummary {
         tokens,
         instruments: lab.instruments,
@@ -261,6 +262,21 @@ fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
         technician,
         approver,
     })
+}
+
+/// A customer user of ACME Valves (DESIGN 9b), whose portal shows that customer's gauges only.
+fn demo_customer(conn: &mut DbConnection) -> Result<(String, String), ApiError> {
+    let cli = Actor::command_line();
+    let code = db::customers::list(conn)?
+        .into_iter()
+        .find(|customer| customer.name == "ACME Valves")
+        .map(|customer| customer.code)
+        .ok_or_else(|| bad("no customer ACME Valves"))?;
+    let role = UserRole::Customer;
+    let name = format!("demo-{}", role.name());
+    workflow::users::create_user(conn, &cli, &name, &[role], &demo_profile(role), &[code])?;
+    let (_, token) = db::users::create_token(conn, &cli, &name)?;
+    Ok((role.name().to_string(), token))
 }
 
 /// The laboratory's CMCs, one per quantity the demo calibrates, so that the
