@@ -267,7 +267,7 @@ fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
 /// A customer user of ACME Valves (DESIGN 9b), whose portal shows that customer's gauges only.
 fn demo_customer(conn: &mut DbConnection) -> Result<(String, String), ApiError> {
     let cli = Actor::command_line();
-    let code = db::customers::list(conn)?
+    let code = db::customers::list(conn, &crate::domain::people::Scope::Everything)?
         .into_iter()
         .find(|customer| customer.name == "ACME Valves")
         .map(|customer| customer.code)

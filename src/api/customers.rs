@@ -55,13 +55,11 @@ pub async fn list(
     database: &State<Database>,
 ) -> Result<Json<Vec<Customer>>, ApiError> {
     let scope = user?.require(roles::STAFF)?.scope.clone();
-    let customers = database.run(db::customers::list).await?;
     // A scoped inspector is told only of the customers it is scoped to.
     Ok(Json(
-        customers
-            .into_iter()
-            .filter(|c| scope.sees(Some(c.id)))
-            .collect(),
+        database
+            .run(move |conn| db::customers::list(conn, &scope))
+            .await?,
     ))
 }
 

@@ -9,6 +9,7 @@ use super::audit::{append, Actor};
 use super::schema::{customers, instruments, user_customers};
 use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::customer::{Customer, CustomerRecord};
+use crate::domain::people::Scope;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -61,12 +62,13 @@ fn instrument_count(conn: &mut DbConnection, id: i64) -> DbResult<i64> {
         .get_result(conn)?)
 }
 
-/// Every customer, by code, with its number of instruments (two queries).
-pub fn list(conn: &mut DbConnection) -> DbResult<Vec<Customer>> {
-    let rows: Vec<Row> = customers::table
-        .select(COLUMNS)
-        .order(customers::code.asc())
-        .load(conn)?;
+/// Every customer `scope` sees, by code, with its number of instruments (two queries).
+pub fn list(conn: &mut DbConnection, scope: &Scope) -> DbResult<Vec<Customer>> {
+    let mut query = customers::table.select(COLUMNS).into_boxed();
+    if let Some(ids) = scope.customer_ids() {
+        query = query.filter(customers::id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<Row> = query.order(customers::code.asc()).load(conn)?;
     let counts: HashMap<Option<i64>, i64> = instruments::table
         .group_by(instruments::customer_id)
         .select((instruments::customer_id, diesel::dsl::count_star()))

@@ -760,11 +760,12 @@ fn the_migration_makes_records_of_free_text_customers() {
     }
     caltrace::db::run_migrations(&mut conn).unwrap();
 
-    let customers: Vec<(String, String, i64)> = caltrace::db::customers::list(&mut conn)
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.code, c.name, c.instruments))
-        .collect();
+    let customers: Vec<(String, String, i64)> =
+        caltrace::db::customers::list(&mut conn, &caltrace::domain::people::Scope::Everything)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.code, c.name, c.instruments))
+            .collect();
     assert_eq!(
         customers,
         vec![
