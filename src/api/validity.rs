@@ -107,12 +107,13 @@ async fn one(
         .await
 }
 
-/// Whether the fast path's user may be narrowed to some customers (a customer
-/// or an inspector): those take the path that looks their scope up.
+/// Whether the fast path's user is narrowed to some customers (a customer, or an
+/// inspector bound to some; the fast statement says so without their ids): those
+/// take the path that looks their scope up. An unbound inspector stays on it.
 fn may_be_scoped(answer: &Option<(AuthUser, Option<Validity>)>) -> bool {
     answer
         .as_ref()
-        .is_some_and(|(user, _)| Scope::may_narrow(&user.roles))
+        .is_some_and(|(user, _)| user.scope != Scope::Everything)
 }
 
 /// The answer of a status check by id, token included: 401 for an unknown or

@@ -252,6 +252,17 @@ pub(super) fn auth_user((id, name, roles): (i64, String, String)) -> AuthUser {
     }
 }
 
+/// The scope of a user known to be bound to customers or not, without their ids:
+/// `Everything` for an unbound non-customer, otherwise the unresolved (empty)
+/// narrowed scope that [`with_scope`] fills in.
+pub(super) fn scope_if_unbound(roles: &[UserRole], bound: bool) -> Scope {
+    if bound || roles.contains(&UserRole::Customer) {
+        Scope::Customers(Vec::new())
+    } else {
+        Scope::Everything
+    }
+}
+
 /// Sets (or replaces) a user's web login password; audited without the hash.
 pub fn set_password(
     conn: &mut DbConnection,

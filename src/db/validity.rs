@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::calibrations::ON_RECORD;
-use super::schema::{api_tokens, calibrations, instrument_status_changes, instruments, users};
+use super::schema::{
+    api_tokens, calibrations, instrument_status_changes, instruments, user_customers, users,
+};
 use super::{per_backend, DbConnection, DbError, DbResult};
 use crate::domain::calibration::CalibrationKind;
 use crate::domain::people::{AuthUser, Scope};
@@ -449,6 +451,7 @@ pub fn validity_of_one_for_token(
         Option<String>,
         Option<String>,
         Option<LatestRow>,
+        bool,
     )> = per_backend!(conn, c => {
         api_tokens::table
             .inner_join(users::table)
@@ -459,6 +462,10 @@ pub fn validity_of_one_for_token(
                 instruments::role.nullable(),
                 status_in_force_of!(instruments::id, at),
                 LATEST_COLUMNS.nullable(),
+                // Bound to customers: then the caller resolves the scope (DESIGN 9b).
+                diesel::dsl::exists(
+                    user_customers::table.filter(user_customers::user_id.eq(users::id)),
+                ),
             ))
             .filter(api_tokens::token_hash.eq(&token_hash))
             .filter(api_tokens::revoked_at.is_null())
@@ -466,10 +473,11 @@ pub fn validity_of_one_for_token(
             .limit(1)
             .load(c)
     })?;
-    let Some((user, role, status, latest)) = rows.into_iter().next() else {
+    let Some((user, role, status, latest, bound)) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let user = super::users::auth_user(user);
+    let mut user = super::users::auth_user(user);
+    user.scope = super::users::scope_if_unbound(&user.roles, bound);
     let validity = match role {
         Some(role) => Some(validity_from(conn, id, at, role, status, latest)?),
         None => None,
