@@ -211,3 +211,43 @@ impl Profile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::UserRole::*;
+    use super::*;
+
+    #[test]
+    fn a_customer_is_always_narrowed_and_an_unbound_inspector_never() {
+        assert_eq!(Scope::of(&[Customer], vec![]), Scope::Customers(vec![]));
+        assert_eq!(Scope::of(&[Inspector], vec![]), Scope::Everything);
+        assert_eq!(
+            Scope::of(&[Inspector], vec![3, 5]),
+            Scope::Customers(vec![3, 5])
+        );
+        let scope = Scope::Customers(vec![3]);
+        assert!(scope.sees(Some(3)));
+        assert!(!scope.sees(Some(4)));
+        // The lab's own standards belong to no customer: outside every customer scope.
+        assert!(!scope.sees(None));
+        assert!(Scope::Everything.sees(None));
+    }
+
+    #[test]
+    fn only_a_lone_customer_or_a_lone_inspector_is_bound() {
+        assert_eq!(check_binding(&[Customer], 1), Ok(()));
+        assert!(check_binding(&[Customer], 0)
+            .unwrap_err()
+            .contains("exactly one"));
+        assert!(check_binding(&[Customer], 2)
+            .unwrap_err()
+            .contains("exactly one"));
+        assert!(check_binding(&[Customer, Inspector], 1)
+            .unwrap_err()
+            .contains("alone"));
+        assert_eq!(check_binding(&[Inspector], 3), Ok(()));
+        assert_eq!(check_binding(&[Admin, Inspector], 0), Ok(()));
+        assert!(check_binding(&[Admin, Inspector], 1).is_err());
+        assert!(check_binding(&[Technician], 1).is_err());
+    }
+}
