@@ -44,10 +44,15 @@ struct InstrumentRow {
 /// Narrows a boxed query over `instruments` to what `$scope` sees: a WHERE on
 /// the indexed `customer_id`, so other customers' rows are never loaded, counted
 /// or told apart from rows that do not exist (ISO/IEC 17025 4.2).
+///
+/// One customer (every customer user) is `customer_id = ?`: diesel keeps that
+/// statement prepared, where an `IN (…)` list is prepared again on every request
+/// (measured 1.3–1.5x the unscoped list page for that alone).
 macro_rules! scoped {
     ($query:expr, $scope:expr) => {
         match $scope.customer_ids() {
             None => $query,
+            Some([one]) => $query.filter($crate::db::schema::instruments::customer_id.eq(*one)),
             Some(ids) => {
                 $query.filter($crate::db::schema::instruments::customer_id.eq_any(ids.to_vec()))
             }
@@ -63,6 +68,13 @@ macro_rules! scoped_via {
     ($query:expr, $instrument_id:expr, $scope:expr) => {
         match $scope.customer_ids() {
             None => $query,
+            Some([one]) => $query.filter(
+                $instrument_id.eq_any(
+                    $crate::db::schema::instruments::table
+                        .select($crate::db::schema::instruments::id)
+                        .filter($crate::db::schema::instruments::customer_id.eq(*one)),
+                ),
+            ),
             Some(ids) => $query.filter(
                 $instrument_id.eq_any(
                     $crate::db::schema::instruments::table

@@ -256,6 +256,19 @@ fn customer_scope_matrix_for_every_read_route() {
             .collect();
         assert_eq!(recalled, due, "{who}");
     }
+    // Pages of a scoped list hold the scope's rows in id order, counted alike.
+    for (who, page, expected) in [("cust-a", 2, w.a2), ("insp-a", 1, w.a1)] {
+        let (_, one) = app.get(
+            &format!("/api/v1/instruments?per_page=1&page={page}"),
+            Some(who),
+        );
+        assert_eq!(
+            ids(&one["items"], "id"),
+            BTreeSet::from([expected]),
+            "{who}"
+        );
+        assert_eq!(one["total"], json!(2), "{who}");
+    }
     // The traceability a customer sees shows the lab's standard, as the certificate does.
     let (_, chain) = app.get(
         &format!("/api/v1/instruments/{}/traceability", w.a1),
