@@ -185,7 +185,13 @@ async fn main() {
             let mut samples = Vec::new();
             for _ in 0..7 {
                 let started = Instant::now();
-                let answers = caltrace::db::validity::validity_of(&mut conn, &ids, at).unwrap();
+                let answers = caltrace::db::validity::validity_of(
+                    &mut conn,
+                    &ids,
+                    at,
+                    &caltrace::domain::people::Scope::Everything,
+                )
+                .unwrap();
                 assert!(!answers.is_empty());
                 samples.push(started.elapsed());
             }

@@ -12,7 +12,9 @@
 //! about 5 % of instruments (expired).
 
 use caltrace::db::audit::Actor;
-use caltrace::db::schema::{calibration_standards, calibrations, instruments, users};
+use caltrace::db::schema::{
+    calibration_standards, calibrations, certificates, customers, instruments, users,
+};
 use caltrace::db::{write_transaction, Database, DbError};
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
@@ -85,7 +87,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (instrument_total, calibration_total) = write_transaction(
         &mut conn,
         |conn| -> Result<_, DbError> {
+            // 500 customers as records (DESIGN 9b), each owning every 500th instrument, so
+            // the scoped reads (bench/scoped_bench.rs) have a customer of ~200 instruments.
+            let mut customer_ids = Vec::with_capacity(500);
+            for k in 0..500 {
+                let id: i64 = diesel::insert_into(customers::table)
+                    .values((
+                        customers::name.eq(format!("Customer {k:03}")),
+                        customers::code.eq(format!("CUST-{k:03}")),
+                        customers::created_at.eq(&now),
+                        customers::updated_at.eq(&now),
+                    ))
+                    .returning(customers::id)
+                    .get_result(conn)?;
+                customer_ids.push(id);
+            }
             let mut levels: Vec<Vec<i64>> = Vec::new();
+            let mut customer_of = std::collections::HashMap::new();
             let mut tag_number = 0usize;
             for (level, size) in level_sizes
                 .iter()
@@ -112,6 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             instruments::role.eq(role),
                             instruments::quantity_kind.eq("pressure"),
                             instruments::customer.eq(format!("Customer {:03}", tag_number % 500)),
+                            instruments::customer_id.eq(customer_ids[tag_number % 500]),
                             instruments::interval_days.eq(if level == 0 {
                                 None
                             } else {
@@ -126,6 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .returning(instruments::id)
                         .get_result(conn)?;
                     ids.push(id);
+                    customer_of.insert(id, format!("Customer {:03}", tag_number % 500));
                 }
                 levels.push(ids);
             }
@@ -198,7 +218,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                 calibrations::certificate_number.eq(if external {
                                     None
                                 } else {
-                                    Some(number)
+                                    Some(number.clone())
                                 }),
                                 calibrations::body.eq(body.to_string()),
                                 calibrations::results.eq(results.to_string()),
@@ -215,6 +235,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                     calibration_standards::calibration_id.eq(id),
                                     calibration_standards::position.eq(position as i32),
                                     calibration_standards::standard_id.eq(*standard),
+                                ))
+                                .execute(conn)?;
+                        }
+                        if !external {
+                            // The issued documents are placeholders: the lists read the
+                            // register, not the bytes.
+                            diesel::insert_into(certificates::table)
+                                .values((
+                                    certificates::number.eq(&number),
+                                    certificates::calibration_id.eq(id),
+                                    certificates::instrument_id.eq(instrument_id),
+                                    certificates::issued_on.eq(performed_on),
+                                    certificates::pdf.eq(b"%PDF-generated".to_vec()),
+                                    certificates::pdf_sha256.eq("generated"),
+                                    certificates::dcc.eq(b"<generated/>".to_vec()),
+                                    certificates::dcc_sha256.eq("generated"),
+                                    certificates::audit_head.eq("generated"),
+                                    certificates::created_at.eq(&now),
+                                    certificates::customer_name.eq(customer_of.get(&instrument_id)),
                                 ))
                                 .execute(conn)?;
                         }

@@ -47,7 +47,7 @@ impl Lab<'_> {
         let input: InstrumentInput = serde_json::from_value(body).map_err(bad)?;
         let record = validate_instrument(&input).map_err(|e| bad(format!("{e:?}")))?;
         self.instruments += 1;
-        Ok(db::instruments::insert(self.conn, &self.admin, &record)?.id)
+        Ok(crate::workflow::instruments::register(self.conn, &self.admin, &record)?.id)
     }
 
     fn draft(&mut self, body: Value) -> Result<i64, ApiError> {
@@ -168,13 +168,15 @@ pub fn seed(
     context: &crate::workflow::certificates::IssueContext,
     today: NaiveDate,
 ) -> Result<DemoSummary, ApiError> {
-    if db::instruments::get_by_tag(conn, "NIM-P-001").is_ok() {
+    if db::instruments::get_by_tag(conn, "NIM-P-001", &crate::domain::people::Scope::Everything)
+        .is_ok()
+    {
         return Err(ApiError::Conflict(
             "the demo laboratory is already in this database".to_string(),
         ));
     }
     let DemoUsers {
-        tokens,
+        mut tokens,
         admin,
         technician,
         approver,
@@ -208,6 +210,7 @@ pub fn seed(
     calibrate_gauges(&mut lab, &customers, &references)?;
     calibrate_thermometer_and_meters(&mut lab, &customers, &references)?;
     calibrate_on_the_broken_chain(&mut lab, transfer)?;
+    tokens.push(demo_customer(lab.conn)?);
     Ok(DemoSummary {
         tokens,
         instruments: lab.instruments,
@@ -273,6 +276,7 @@ fn demo_profile(role: UserRole) -> Profile {
         UserRole::Admin => ("Chen Jie", "Quality manager"),
         UserRole::Inspector => ("Wang Fang", "Inspector"),
         UserRole::Auditor => ("Liu Yang", "Assessor"),
+        UserRole::Customer => ("Zhao Lei", "Quality engineer, customer"),
     };
     Profile {
         full_name: Some(full_name.to_string()),
@@ -285,9 +289,14 @@ fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
     let cli = Actor::command_line();
     let mut tokens = Vec::new();
     let mut actors = Vec::new();
-    for role in UserRole::ALL {
+    // The lab's people; a customer user needs its customer registered first.
+    for role in UserRole::ALL
+        .into_iter()
+        .filter(|r| *r != UserRole::Customer)
+    {
         let name = format!("demo-{}", role.name());
-        let user = workflow::users::create_user(conn, &cli, &name, &[role], &demo_profile(role))?;
+        let user =
+            workflow::users::create_user(conn, &cli, &name, &[role], &demo_profile(role), &[])?;
         let (_, token) = db::users::create_token(conn, &cli, &name)?;
         tokens.push((role.name().to_string(), token));
         actors.push(user.actor());
@@ -300,6 +309,21 @@ fn demo_users(conn: &mut DbConnection) -> Result<DemoUsers, ApiError> {
         technician,
         approver,
     })
+}
+
+/// A customer user of ACME Valves (DESIGN 9b), whose portal shows that customer's gauges only.
+fn demo_customer(conn: &mut DbConnection) -> Result<(String, String), ApiError> {
+    let cli = Actor::command_line();
+    let code = db::customers::list(conn, &crate::domain::people::Scope::Everything)?
+        .into_iter()
+        .find(|customer| customer.name == "ACME Valves")
+        .map(|customer| customer.code)
+        .ok_or_else(|| bad("no customer ACME Valves"))?;
+    let role = UserRole::Customer;
+    let name = format!("demo-{}", role.name());
+    workflow::users::create_user(conn, &cli, &name, &[role], &demo_profile(role), &[code])?;
+    let (_, token) = db::users::create_token(conn, &cli, &name)?;
+    Ok((role.name().to_string(), token))
 }
 
 /// The laboratory's CMCs, one per quantity the demo calibrates, so that the

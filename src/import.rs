@@ -675,7 +675,8 @@ fn store_instruments(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<i64>, ApiError> {
     let tags: Vec<String> = records.iter().map(|(_, r)| r.asset_tag.clone()).collect();
-    let registered = db::validity::ids_of_tags(conn, &tags)?;
+    let registered =
+        db::validity::ids_of_tags(conn, &tags, &crate::domain::people::Scope::Everything)?;
     let mut ids = Vec::with_capacity(records.len());
     for (i, (row, record)) in records.iter().enumerate() {
         if let Some(id) = registered.get(&record.asset_tag) {
@@ -689,7 +690,7 @@ fn store_instruments(
             ));
             continue;
         }
-        match db::instruments::insert(conn, actor, record) {
+        match crate::workflow::instruments::register(conn, actor, record) {
             Ok(instrument) => ids.push(instrument.id),
             Err(DbError::Duplicate { field, what }) => {
                 errors.push(RowError::new(row.line, field, what));
@@ -752,7 +753,9 @@ fn whole_register(conn: &mut DbConnection) -> Result<Vec<Instrument>, String> {
             page,
             per_page: 1000,
         };
-        let (items, total) = db::instruments::list(conn, &filter).map_err(|e| e.to_string())?;
+        let (items, total) =
+            db::instruments::list(conn, &filter, &crate::domain::people::Scope::Everything)
+                .map_err(|e| e.to_string())?;
         let empty = items.is_empty();
         all.extend(items);
         if empty || all.len() as i64 >= total {
@@ -1398,7 +1401,11 @@ pub fn import_calibrations(
     }
     let mut created = Vec::new();
     let stored = write_transaction(conn, |conn| {
-        let ids = db::validity::ids_of_tags(conn, &tags_named(&table, &groups))?;
+        let ids = db::validity::ids_of_tags(
+            conn,
+            &tags_named(&table, &groups),
+            &crate::domain::people::Scope::Everything,
+        )?;
         let mut inputs = Vec::with_capacity(groups.len());
         let mut built: Vec<(&Group, Vec<&Row>)> = Vec::with_capacity(groups.len());
         for (i, group) in groups.iter().enumerate() {

@@ -131,7 +131,8 @@ enum ExportCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create a user with one or more roles (admin, technician, approver, inspector, auditor).
+    /// Create a user with one or more roles (admin, technician, approver, inspector, auditor,
+    /// customer).
     Add {
         name: String,
         #[arg(long = "role", required = true)]
@@ -142,6 +143,10 @@ enum UserCommand {
         /// The title printed under it, e.g. "Head of the pressure laboratory".
         #[arg(long)]
         title: Option<String>,
+        /// Binds a `customer` user to this customer (code), or scopes an `inspector` to it;
+        /// repeat for an inspector who sees several customers.
+        #[arg(long = "customer")]
+        customers: Vec<String>,
     },
     /// Set a user's password for the web pages; reads it from the first line of stdin.
     /// Ends the user's sessions and revokes their tokens.
@@ -222,8 +227,9 @@ fn run(command: Command) -> Result<(), String> {
                     roles,
                     full_name,
                     title,
+                    customers,
                 },
-        } => add_user(&name, &roles, Profile { full_name, title }),
+        } => add_user(&name, &roles, Profile { full_name, title }, &customers),
         Command::User {
             command: UserCommand::Password { name },
         } => set_password(&name),
@@ -295,25 +301,40 @@ fn import(command: ImportCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn add_user(name: &str, roles: &[String], profile: Profile) -> Result<(), String> {
+fn add_user(
+    name: &str,
+    roles: &[String],
+    profile: Profile,
+    customers: &[String],
+) -> Result<(), String> {
     let roles = roles
         .iter()
         .map(|role| {
             UserRole::parse(role).ok_or_else(|| {
                 format!(
-                    "unknown role '{role}': use admin, technician, approver, inspector or auditor"
+                    "unknown role '{role}': use admin, technician, approver, inspector, auditor or customer"
                 )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let database = open_database()?;
     let mut conn = database.get().map_err(|e| e.to_string())?;
-    let user =
-        workflow::users::create_user(&mut conn, &Actor::command_line(), name, &roles, &profile)
-            .map_err(|e| e.to_string())?;
+    let user = workflow::users::create_user(
+        &mut conn,
+        &Actor::command_line(),
+        name,
+        &roles,
+        &profile,
+        customers,
+    )
+    .map_err(|e| e.to_string())?;
     let names: Vec<&str> = user.roles.iter().map(|role| role.name()).collect();
+    let scope = match customers {
+        [] => String::new(),
+        codes => format!(", customers {}", codes.join(", ")),
+    };
     println!(
-        "user {} created (id {}, roles {})",
+        "user {} created (id {}, roles {}{scope})",
         user.name,
         user.id,
         names.join(", ")

@@ -424,7 +424,7 @@ fn strip_ansi(text: &str) -> String {
 }
 
 /// Prometheus metrics: public unless `metrics_require_token = true`, then any
-/// authenticated role.
+/// staff role (a customer user is no operator of the lab's service).
 #[get("/metrics")]
 pub async fn metrics(
     token: Result<BearerToken, ApiError>,
@@ -435,7 +435,7 @@ pub async fn metrics(
     if config.metrics_require_token {
         let token = token?;
         let user = database.run(move |conn| token.authenticate(conn)).await?;
-        user.require(roles::ANY)?;
+        user.require(roles::STAFF)?;
     }
     let content_type =
         ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]);

@@ -147,10 +147,10 @@ pub async fn read(
     id: i64,
     database: &State<Database>,
 ) -> Result<Json<Calibration>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     Ok(Json(
         database
-            .run(move |conn| db::calibrations::get(conn, id))
+            .run(move |conn| db::calibrations::get_scoped(conn, id, &scope))
             .await?,
     ))
 }
@@ -172,11 +172,11 @@ pub async fn list(
     query: CalibrationQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<CalibrationPage>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     let filter = query.filter()?;
     let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
-        .run(move |conn| db::calibrations::list(conn, &filter))
+        .run(move |conn| db::calibrations::list(conn, &filter, &scope))
         .await?;
     Ok(Json(CalibrationPage {
         items,

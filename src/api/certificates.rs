@@ -29,14 +29,14 @@ pub struct CertificateDetail {
     pub calibration: Calibration,
 }
 
-/// Issued certificates, filtered (auditor, approver, admin).
+/// Issued certificates, filtered (auditor, approver, admin; a customer its own).
 #[utoipa::path(
     tag = "certificates",
     params(CertificateQuery),
     responses(
         (status = 200, body = CertificatePage, description = "A page of the certificates that match the filters, each with the SHA-256 of its PDF and DCC, and the total that match"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 403, body = Problem, description = "Only auditors, approvers and admins list certificates"),
+        (status = 403, body = Problem, description = "Only auditors, approvers, admins and customers (their own) list certificates"),
         (status = 422, body = Problem, description = "A query parameter is invalid (an unknown status, a date not written YYYY-MM-DD, page or per_page out of range); errors name it")
     ),
     security(("bearer" = []))
@@ -47,11 +47,11 @@ pub async fn list(
     query: CertificateQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<CertificatePage>, ApiError> {
-    user?.require(roles::CERTIFICATE_LISTERS)?;
+    let scope = user?.require(roles::CERTIFICATE_LISTERS)?.scope.clone();
     let filter = query.filter()?;
     let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
-        .run(move |conn| db::certificates::list(conn, &filter))
+        .run(move |conn| db::certificates::list(conn, &filter, &scope))
         .await?;
     Ok(Json(CertificatePage {
         items,
@@ -77,11 +77,11 @@ pub async fn read(
     number: &str,
     database: &State<Database>,
 ) -> Result<Json<CertificateDetail>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     let number = number.to_string();
     let detail = database
         .run(move |conn| -> Result<_, ApiError> {
-            let certificate = db::certificates::get(conn, &number)?
+            let certificate = db::certificates::get(conn, &number, &scope)?
                 .ok_or_else(|| ApiError::NotFound(format!("no certificate numbered {number}")))?;
             let calibration = db::calibrations::get_by_certificate(conn, &number)?;
             Ok(CertificateDetail {
@@ -99,8 +99,9 @@ async fn download(
     database: &State<Database>,
     which: Document,
 ) -> Result<Download, ApiError> {
-    user?.require(roles::ANY)?;
-    Ok(Download::fetch(database, number, which).await?)
+    let user = user?;
+    let scope = &user.require(roles::ANY)?.scope;
+    Ok(Download::fetch(database, number, which, scope).await?)
 }
 
 /// The certificate PDF exactly as issued (any role).

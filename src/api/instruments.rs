@@ -51,7 +51,7 @@ pub async fn create(
     let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
     let record = validate_instrument(&body?.0).map_err(ApiError::Validation)?;
     let created = database
-        .run(move |conn| db::instruments::insert(conn, &actor, &record))
+        .run(move |conn| crate::workflow::instruments::register(conn, &actor, &record))
         .await?;
     Ok(Created::new(format!("/api/v1/instruments/{}", created.id)).body(Json(created)))
 }
@@ -72,10 +72,10 @@ pub async fn read(
     id: i64,
     database: &State<Database>,
 ) -> Result<Json<Instrument>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     Ok(Json(
         database
-            .run(move |conn| db::instruments::get(conn, id))
+            .run(move |conn| db::instruments::get_scoped(conn, id, &scope))
             .await?,
     ))
 }
@@ -97,11 +97,11 @@ pub async fn list(
     query: InstrumentQuery<'_>,
     database: &State<Database>,
 ) -> Result<Json<InstrumentPage>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     let filter = query.filter()?;
     let (page, per_page) = (filter.page, filter.per_page);
     let (items, total) = database
-        .run(move |conn| db::instruments::list(conn, &filter))
+        .run(move |conn| db::instruments::list(conn, &filter, &scope))
         .await?;
     Ok(Json(InstrumentPage {
         items,
@@ -138,7 +138,7 @@ pub async fn update(
     let record = validate_instrument(&body?.0).map_err(ApiError::Validation)?;
     Ok(Json(
         database
-            .run(move |conn| db::instruments::update(conn, &actor, id, &record))
+            .run(move |conn| crate::workflow::instruments::update(conn, &actor, id, &record))
             .await?,
     ))
 }
@@ -280,11 +280,11 @@ pub async fn interval(
     id: i64,
     database: &State<Database>,
 ) -> Result<Json<IntervalSuggestion>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     let (instrument, history) = database
         .run(move |conn| -> Result<_, ApiError> {
             Ok((
-                db::instruments::get(conn, id)?,
+                db::instruments::get_scoped(conn, id, &scope)?,
                 db::calibrations::as_found_history(conn, id, params::today())?,
             ))
         })

@@ -6,6 +6,7 @@ pub mod calibrations;
 pub mod certificates;
 pub mod cmcs;
 pub mod competence;
+pub mod customers;
 pub mod export;
 pub mod health;
 pub mod instruments;
@@ -22,6 +23,7 @@ pub fn routes() -> Vec<Route> {
     [
         health::routes(),
         instruments::routes(),
+        customers::routes(),
         audit::routes(),
         calibrations::routes(),
         certificates::routes(),

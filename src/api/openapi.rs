@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    audit, calibrations, certificates, cmcs, competence, export, health, instruments, lab,
-    traceability, uncertainty, validity,
+    audit, calibrations, certificates, cmcs, competence, customers, export, health, instruments,
+    lab, traceability, uncertainty, validity,
 };
 
 struct BearerAuth;
@@ -17,10 +17,16 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some(
+            "An API token (caltrace token create NAME). Its user's roles: admin, technician, \
+             approver, inspector, auditor, or customer. A customer user (bound to one customer) \
+             and an inspector scoped to customers read only those customers' instruments, \
+             calibrations, certificates, validity, traceability and recalls: anything else is \
+             404 as if it did not exist, and unknown_instrument in bulk validity (DESIGN 9b)."
+                .to_string(),
         );
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
     }
 }
 
@@ -267,6 +273,7 @@ fn complete_operation(operation: &mut Operation) {
         health::healthz,
         instruments::create, instruments::read, instruments::list, instruments::update,
         instruments::suspend, instruments::reactivate, instruments::retire, instruments::interval,
+        customers::create, customers::list, customers::read, customers::replace, customers::amend,
         audit::list,
         uncertainty::evaluate,
         calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace, calibrations::delete,

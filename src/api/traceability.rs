@@ -35,10 +35,13 @@ pub async fn chain(
     at: Option<&str>,
     database: &State<Database>,
 ) -> Result<Json<TraceabilityReport>, ApiError> {
-    user?.require(roles::ANY)?;
+    let scope = user?.require(roles::ANY)?.scope.clone();
     let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
     let report = database
         .run(move |conn| -> Result<_, ApiError> {
+            // Only the instrument asked about is scoped: the chain below it is the
+            // lab's standards, shown as the certificate shows them (DESIGN 9b).
+            db::instruments::require_visible(conn, id, &scope)?;
             let graph = db::traceability::graph_for(conn, id, at)?;
             Ok(trace(&graph, id, at))
         })

@@ -17,6 +17,7 @@ use crate::domain::calibration::{
     InstrumentFacts, PointResult,
 };
 use crate::domain::conformity::DecisionRule;
+use crate::domain::people::Scope;
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 use crate::domain::states::CalibrationStatus;
 
@@ -265,8 +266,16 @@ pub fn audited(
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> DbResult<Calibration> {
-    calibrations::table
-        .find(id)
+    get_scoped(conn, id, &Scope::Everything)
+}
+
+/// One calibration as `scope` sees it: one of another customer's instruments
+/// is "no calibration", as for an id that does not exist.
+pub fn get_scoped(conn: &mut DbConnection, id: i64, scope: &Scope) -> DbResult<Calibration> {
+    let query = calibrations::table
+        .filter(calibrations::id.eq(id))
+        .into_boxed();
+    super::instruments::scoped_via!(query, calibrations::instrument_id, scope)
         .select(CalibrationRow::as_select())
         .first(conn)
         .optional()?
@@ -661,12 +670,15 @@ pub struct CalibrationFilter {
     pub per_page: i64,
 }
 
+/// A page of calibrations as `scope` sees them, and how many match.
 pub fn list(
     conn: &mut DbConnection,
     filter: &CalibrationFilter,
+    scope: &Scope,
 ) -> DbResult<(Vec<Calibration>, i64)> {
     let build = || {
-        let mut query = calibrations::table.into_boxed();
+        let query = calibrations::table.into_boxed();
+        let mut query = super::instruments::scoped_via!(query, calibrations::instrument_id, scope);
         if let Some(id) = filter.instrument_id {
             query = query.filter(calibrations::instrument_id.eq(id));
         }

@@ -10,6 +10,7 @@ use super::schema::{calibrations as calibrations_table, certificates, instrument
 use super::{now_timestamp, DbConnection, DbError, DbResult};
 use crate::domain::audit::sha256_hex;
 use crate::domain::certificate::CertificateView;
+use crate::domain::people::Scope;
 use crate::domain::states::CertificateStatus;
 
 /// (calibration id, performed on, due on, kind, our number, issuer's number, issuer).
@@ -133,6 +134,8 @@ pub fn insert_documents(
             certificates::item_manufacturer.eq(&view.item.manufacturer),
             certificates::item_model.eq(&view.item.model),
             certificates::item_serial_number.eq(&view.item.serial_number),
+            // As printed on the PDF: a later rename of the customer does not reach it.
+            certificates::customer_name.eq(&view.customer),
         ))
         .execute(conn)?;
     Ok(())
@@ -151,6 +154,9 @@ pub struct CertificateItem {
     pub dcc_sha256: String,
     pub superseded_by: Option<String>,
     pub audit_head: String,
+    /// The customer's name as issued (printed on the certificate; a later rename
+    /// of the customer record does not change it).
+    pub customer: Option<String>,
 }
 
 type ItemRow = (
@@ -162,10 +168,21 @@ type ItemRow = (
     String,
     Option<String>,
     String,
+    Option<String>,
 );
 
 fn item(
-    (number, status, issued_on, instrument_id, sha256, dcc_sha256, superseded_by, audit_head): ItemRow,
+    (
+        number,
+        status,
+        issued_on,
+        instrument_id,
+        sha256,
+        dcc_sha256,
+        superseded_by,
+        audit_head,
+        customer,
+    ): ItemRow,
 ) -> CertificateItem {
     CertificateItem {
         number,
@@ -176,8 +193,31 @@ fn item(
         dcc_sha256,
         superseded_by,
         audit_head,
+        customer,
     }
 }
+
+const ITEM_COLUMNS: (
+    certificates::number,
+    calibrations_table::status,
+    certificates::issued_on,
+    certificates::instrument_id,
+    certificates::pdf_sha256,
+    certificates::dcc_sha256,
+    calibrations_table::superseded_by,
+    certificates::audit_head,
+    certificates::customer_name,
+) = (
+    certificates::number,
+    calibrations_table::status,
+    certificates::issued_on,
+    certificates::instrument_id,
+    certificates::pdf_sha256,
+    certificates::dcc_sha256,
+    calibrations_table::superseded_by,
+    certificates::audit_head,
+    certificates::customer_name,
+);
 
 #[derive(Debug, Clone, Default)]
 pub struct CertificateFilter {
@@ -190,15 +230,19 @@ pub struct CertificateFilter {
     pub per_page: i64,
 }
 
+/// A page of certificates as `scope` sees them, and how many match (the
+/// scope is a WHERE on the joined instrument's customer).
 pub fn list(
     conn: &mut DbConnection,
     filter: &CertificateFilter,
+    scope: &Scope,
 ) -> DbResult<(Vec<CertificateItem>, i64)> {
     let build = || {
-        let mut query = certificates::table
+        let query = certificates::table
             .inner_join(calibrations_table::table)
             .inner_join(instruments::table.on(instruments::id.eq(certificates::instrument_id)))
             .into_boxed();
+        let mut query = super::instruments::scoped!(query, scope);
         if let Some(status) = &filter.status {
             query = query.filter(calibrations_table::status.eq(*status));
         }
@@ -218,16 +262,7 @@ pub fn list(
     };
     let total: i64 = build().count().get_result(conn)?;
     let rows: Vec<ItemRow> = build()
-        .select((
-            certificates::number,
-            calibrations_table::status,
-            certificates::issued_on,
-            certificates::instrument_id,
-            certificates::pdf_sha256,
-            certificates::dcc_sha256,
-            calibrations_table::superseded_by,
-            certificates::audit_head,
-        ))
+        .select(ITEM_COLUMNS)
         .order(certificates::number.asc())
         .limit(filter.per_page)
         .offset((filter.page - 1) * filter.per_page)
@@ -235,23 +270,40 @@ pub fn list(
     Ok((rows.into_iter().map(item).collect(), total))
 }
 
-pub fn get(conn: &mut DbConnection, number: &str) -> DbResult<Option<CertificateItem>> {
-    let row: Option<ItemRow> = certificates::table
+/// One certificate as `scope` sees it (None: no such number, or another customer's).
+pub fn get(
+    conn: &mut DbConnection,
+    number: &str,
+    scope: &Scope,
+) -> DbResult<Option<CertificateItem>> {
+    let query = certificates::table
         .inner_join(calibrations_table::table)
-        .select((
-            certificates::number,
-            calibrations_table::status,
-            certificates::issued_on,
-            certificates::instrument_id,
-            certificates::pdf_sha256,
-            certificates::dcc_sha256,
-            calibrations_table::superseded_by,
-            certificates::audit_head,
-        ))
+        .select(ITEM_COLUMNS)
         .filter(certificates::number.eq(number))
-        .first(conn)
-        .optional()?;
+        .into_boxed();
+    let row: Option<ItemRow> =
+        super::instruments::scoped_via!(query, certificates::instrument_id, scope)
+            .first(conn)
+            .optional()?;
     Ok(row.map(item))
+}
+
+/// 404 unless `scope` sees certificate `number`, worded as for a number never issued.
+pub fn require_visible(conn: &mut DbConnection, number: &str, scope: &Scope) -> DbResult<()> {
+    if scope.customer_ids().is_none() {
+        return Ok(());
+    }
+    let query = certificates::table
+        .select(certificates::number)
+        .filter(certificates::number.eq(number))
+        .into_boxed();
+    let found: Option<String> =
+        super::instruments::scoped_via!(query, certificates::instrument_id, scope)
+            .first(conn)
+            .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

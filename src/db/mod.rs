@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calibrations;
 pub mod certificates;
 pub mod competence;
+pub mod customers;
 pub mod error;
 pub mod export;
 pub mod instruments;

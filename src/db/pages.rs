@@ -83,7 +83,12 @@ pub fn dashboard(
     horizon_days: i64,
 ) -> DbResult<Dashboard> {
     // Counted over the whole register, described (validity, tag, customer) only as shown.
-    let due = super::validity::due_dates(conn, today, today + Duration::days(horizon_days))?;
+    let due = super::validity::due_dates(
+        conn,
+        today,
+        today + Duration::days(horizon_days),
+        &crate::domain::people::Scope::Everything,
+    )?;
     let (overdue, due_soon): (Vec<_>, Vec<_>) =
         due.into_iter().partition(|&(_, due_on)| due_on < today);
     let (overdue, overdue_total) = due_rows(conn, overdue, today)?;

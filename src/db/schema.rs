@@ -60,8 +60,31 @@ diesel::table! {
         status -> Text,
         created_at -> Text,
         updated_at -> Text,
+        customer_id -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        name -> Text,
+        code -> Text,
+        address -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    user_customers (user_id, customer_id) {
+        user_id -> BigInt,
+        customer_id -> BigInt,
+    }
+}
+
+diesel::joinable!(instruments -> customers (customer_id));
+diesel::joinable!(user_customers -> customers (customer_id));
 
 diesel::table! {
     instrument_status_changes (id) {
@@ -181,6 +204,7 @@ diesel::table! {
         item_manufacturer -> Nullable<Text>,
         item_model -> Nullable<Text>,
         item_serial_number -> Nullable<Text>,
+        customer_name -> Nullable<Text>,
     }
 }
 
@@ -219,6 +243,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cmcs,
     certificates,
     signing_identities,
+    customers,
+    user_customers,
 );
 
 diesel::table! {

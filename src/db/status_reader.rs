@@ -55,7 +55,8 @@ fn status_sql() -> String {
           CASE WHEN latest.id IS NULL AND instruments.id IS NOT NULL THEN EXISTS (\
            SELECT 1 FROM calibrations AS later WHERE later.instrument_id = instruments.id \
            AND {later}) \
-          END \
+          END, \
+          EXISTS (SELECT 1 FROM user_customers AS bound WHERE bound.user_id = users.id) \
          FROM api_tokens \
          INNER JOIN users ON api_tokens.user_id = users.id \
          LEFT JOIN instruments ON instruments.id = ?2 \
@@ -243,11 +244,15 @@ impl Reader {
     }
 
     fn read_row(&self, at: NaiveDate) -> DbResult<(AuthUser, Option<Validity>)> {
-        let user = super::users::auth_user((
+        let mut user = super::users::auth_user((
             self.integer(0),
             self.text(1).unwrap_or_default().to_string(),
             self.text(2).unwrap_or_default().to_string(),
         ));
+        // Column 15: whether the user is bound to customers. An inspector bound to none
+        // sees everything and keeps this path; anyone narrowed keeps the unresolved
+        // scope `auth_user` gives, and the caller resolves it (DESIGN 9b).
+        user.scope = super::users::scope_if_unbound(&user.roles, self.integer(15) != 0);
         let Some(role) = self.text(3) else {
             return Ok((user, None));
         };

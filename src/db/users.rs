@@ -8,7 +8,7 @@ use super::audit::{append, Actor};
 use super::schema::{api_tokens, login_failures, users, web_sessions};
 use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError, DbResult};
 use crate::domain::audit::{hex, sha256_hex};
-use crate::domain::people::{AuthUser, Profile, UserRole};
+use crate::domain::people::{AuthUser, Profile, Scope, UserRole};
 
 pub fn hash_token(token: &str) -> String {
     sha256_hex(token.as_bytes())
@@ -46,6 +46,7 @@ pub fn create_user(
             id,
             name: name.to_string(),
             roles: roles.to_vec(),
+            scope: Scope::of(roles, Vec::new()),
         };
         append(
             conn,
@@ -115,11 +116,17 @@ pub fn find_user(conn: &mut DbConnection, name: &str) -> DbResult<Option<AuthUse
         .filter(users::name.eq(name))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(id, name, roles)| AuthUser {
-        id,
-        name,
-        roles: parse_roles(&roles),
-    }))
+    row.map(|row| with_scope(conn, auth_user(row))).transpose()
+}
+
+/// The user with its scope looked up: only a customer or an inspector can be
+/// bound to customers, so only they cost the (indexed) second query.
+pub fn with_scope(conn: &mut DbConnection, mut user: AuthUser) -> DbResult<AuthUser> {
+    if Scope::may_narrow(&user.roles) {
+        let bound = super::customers::bound_to(conn, user.id)?;
+        user.scope = Scope::of(&user.roles, bound);
+    }
+    Ok(user)
 }
 
 /// Creates a token for a user; returns (token id, the token). The token itself
@@ -205,15 +212,38 @@ pub fn user_for_token(conn: &mut DbConnection, token: &str) -> DbResult<Option<A
         .filter(api_tokens::token_hash.eq(&token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .load(c))?;
-    Ok(rows.into_iter().next().map(auth_user))
+    rows.into_iter()
+        .next()
+        .map(|row| with_scope(conn, auth_user(row)))
+        .transpose()
 }
 
-/// The user of a `(users.id, users.name, users.roles)` row.
+/// The user of a `(users.id, users.name, users.roles)` row, its scope not yet
+/// looked up: narrowed to nothing when it may be narrowed at all, so a caller
+/// that forgets [`with_scope`] shows too little, never too much.
 pub(super) fn auth_user((id, name, roles): (i64, String, String)) -> AuthUser {
+    let roles = parse_roles(&roles);
+    let scope = if Scope::may_narrow(&roles) {
+        Scope::Customers(Vec::new())
+    } else {
+        Scope::Everything
+    };
     AuthUser {
         id,
         name,
-        roles: parse_roles(&roles),
+        roles,
+        scope,
+    }
+}
+
+/// The scope of a user known to be bound to customers or not, without their ids:
+/// `Everything` for an unbound non-customer, otherwise the unresolved (empty)
+/// narrowed scope that [`with_scope`] fills in.
+pub(super) fn scope_if_unbound(roles: &[UserRole], bound: bool) -> Scope {
+    if bound || roles.contains(&UserRole::Customer) {
+        Scope::Customers(Vec::new())
+    } else {
+        Scope::Everything
     }
 }
 
@@ -385,11 +415,7 @@ pub fn reserve_login(conn: &mut DbConnection, name: &str) -> DbResult<Reservatio
             .optional()?;
         Ok(Reservation::Reserved(match row {
             Some((id, name, roles, stored_hash)) => Reserved {
-                user: Some(AuthUser {
-                    id,
-                    name,
-                    roles: parse_roles(&roles),
-                }),
+                user: Some(auth_user((id, name, roles))),
                 stored_hash,
             },
             None => Reserved {
@@ -530,16 +556,10 @@ pub fn user_for_session(
         .filter(web_sessions::expires_at.gt(now_timestamp()))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(id, name, roles, csrf)| {
-        (
-            AuthUser {
-                id,
-                name,
-                roles: parse_roles(&roles),
-            },
-            csrf,
-        )
-    }))
+    row.map(|(id, name, roles, csrf)| {
+        with_scope(conn, auth_user((id, name, roles))).map(|user| (user, csrf))
+    })
+    .transpose()
 }
 
 pub fn delete_session(conn: &mut DbConnection, cookie: &str) -> DbResult<()> {

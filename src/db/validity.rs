@@ -7,10 +7,12 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::calibrations::ON_RECORD;
-use super::schema::{api_tokens, calibrations, instrument_status_changes, instruments, users};
+use super::schema::{
+    api_tokens, calibrations, instrument_status_changes, instruments, user_customers, users,
+};
 use super::{per_backend, DbConnection, DbError, DbResult};
 use crate::domain::calibration::CalibrationKind;
-use crate::domain::people::AuthUser;
+use crate::domain::people::{AuthUser, Scope};
 use crate::domain::states::CalibrationStatus;
 use crate::domain::validity::{
     validity_on, CalibrationOnRecord, InstrumentStatus, Role, StatusChange, Validity,
@@ -19,15 +21,17 @@ use crate::domain::validity::{
 /// SQLite allows 32 766 bound parameters per statement; stay well below it.
 const CHUNK: usize = 10_000;
 
-/// Validity on `at` of each instrument id found; unknown ids are absent.
+/// Validity on `at` of each instrument id found that `scope` sees; unknown ids
+/// and other customers' instruments are absent alike (the WHERE leaves them out).
 pub fn validity_of(
     conn: &mut DbConnection,
     ids: &[i64],
     at: NaiveDate,
+    scope: &Scope,
 ) -> DbResult<HashMap<i64, Validity>> {
     let mut answers = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        answers.extend(validity_chunk(conn, chunk, at)?);
+        answers.extend(validity_chunk(conn, chunk, at, scope)?);
     }
     Ok(answers)
 }
@@ -158,8 +162,9 @@ pub fn due_by(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
+    scope: &Scope,
 ) -> DbResult<Vec<Recalled>> {
-    let due = due_dates(conn, as_of, horizon)?;
+    let due = due_dates(conn, as_of, horizon, scope)?;
     describe_due(conn, &due, as_of)
 }
 
@@ -171,10 +176,20 @@ pub fn due_dates(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
+    scope: &Scope,
 ) -> DbResult<Vec<(i64, NaiveDate)>> {
-    let due: Vec<LatestRow> = latest_on_record(as_of)
-        .filter(calibrations::due_on.le(horizon))
-        .load(conn)?;
+    let mut query = latest_on_record(as_of).filter(calibrations::due_on.le(horizon));
+    if let Some(ids) = scope.customer_ids() {
+        // In the query: a customer's recall list never reads another's calibrations.
+        query = query.filter(
+            calibrations::instrument_id.eq_any(
+                instruments::table
+                    .select(instruments::id)
+                    .filter(instruments::customer_id.eq_any(ids.to_vec())),
+            ),
+        );
+    }
+    let due: Vec<LatestRow> = query.load(conn)?;
     // Not recalled: national standards (they have no due date of ours), and
     // instruments taken out of service (suspended or retired; status changes
     // take effect on the day they are made, so the column is today's status).
@@ -209,7 +224,8 @@ pub fn describe_due(
     as_of: NaiveDate,
 ) -> DbResult<Vec<Recalled>> {
     let ids: Vec<i64> = due.iter().map(|row| row.0).collect();
-    let mut validity = validity_of(conn, &ids, as_of)?;
+    // The due rows were chosen within the caller's scope already.
+    let mut validity = validity_of(conn, &ids, as_of, &Scope::Everything)?;
     let mut described: HashMap<i64, (String, Option<String>)> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let rows: Vec<(i64, String, Option<String>)> = instruments::table
@@ -238,10 +254,11 @@ fn validity_chunk(
     conn: &mut DbConnection,
     ids: &[i64],
     at: NaiveDate,
+    scope: &Scope,
 ) -> DbResult<HashMap<i64, Validity>> {
     // Each instrument with its latest calibration on record on or before `at`:
     // driven from the instruments, one index probe per instrument.
-    let rows: Vec<(i64, String, Option<LatestRow>)> = instruments::table
+    let query = instruments::table
         .left_join(latest_calibration_of!(instruments::id, at))
         .select((
             instruments::id,
@@ -249,8 +266,11 @@ fn validity_chunk(
             LATEST_COLUMNS.nullable(),
         ))
         .filter(instruments::id.eq_any(ids))
-        .load(conn)?;
-    let mut changes_by_id = status_changes_of(conn, ids, Some(at))?;
+        .into_boxed();
+    let rows: Vec<(i64, String, Option<LatestRow>)> =
+        super::instruments::scoped!(query, scope).load(conn)?;
+    let found: Vec<i64> = rows.iter().map(|row| row.0).collect();
+    let mut changes_by_id = status_changes_of(conn, &found, Some(at))?;
     // Instruments with nothing on or before `at` still need to know whether
     // anything is on record at all (never vs not yet calibrated).
     let without: Vec<i64> = rows
@@ -431,6 +451,7 @@ pub fn validity_of_one_for_token(
         Option<String>,
         Option<String>,
         Option<LatestRow>,
+        bool,
     )> = per_backend!(conn, c => {
         api_tokens::table
             .inner_join(users::table)
@@ -441,6 +462,10 @@ pub fn validity_of_one_for_token(
                 instruments::role.nullable(),
                 status_in_force_of!(instruments::id, at),
                 LATEST_COLUMNS.nullable(),
+                // Bound to customers: then the caller resolves the scope (DESIGN 9b).
+                diesel::dsl::exists(
+                    user_customers::table.filter(user_customers::user_id.eq(users::id)),
+                ),
             ))
             .filter(api_tokens::token_hash.eq(&token_hash))
             .filter(api_tokens::revoked_at.is_null())
@@ -448,10 +473,11 @@ pub fn validity_of_one_for_token(
             .limit(1)
             .load(c)
     })?;
-    let Some((user, role, status, latest)) = rows.into_iter().next() else {
+    let Some((user, role, status, latest, bound)) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let user = super::users::auth_user(user);
+    let mut user = super::users::auth_user(user);
+    user.scope = super::users::scope_if_unbound(&user.roles, bound);
     let validity = match role {
         Some(role) => Some(validity_from(conn, id, at, role, status, latest)?),
         None => None,
@@ -546,14 +572,19 @@ pub fn status_changes_of(
     Ok(changes_by_id)
 }
 
-/// Ids of asset tags (unknown tags are absent).
-pub fn ids_of_tags(conn: &mut DbConnection, tags: &[String]) -> DbResult<HashMap<String, i64>> {
+/// Ids of asset tags `scope` sees (unknown tags and other customers' are absent).
+pub fn ids_of_tags(
+    conn: &mut DbConnection,
+    tags: &[String],
+    scope: &Scope,
+) -> DbResult<HashMap<String, i64>> {
     let mut found = HashMap::with_capacity(tags.len());
     for chunk in tags.chunks(CHUNK) {
-        let rows: Vec<(String, i64)> = instruments::table
+        let query = instruments::table
             .select((instruments::asset_tag, instruments::id))
             .filter(instruments::asset_tag.eq_any(chunk))
-            .load(conn)?;
+            .into_boxed();
+        let rows: Vec<(String, i64)> = super::instruments::scoped!(query, scope).load(conn)?;
         found.extend(rows);
     }
     Ok(found)

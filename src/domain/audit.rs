@@ -21,10 +21,11 @@ pub enum AuditEntity {
     SigningIdentity,
     Authorisation,
     Procedure,
+    Customer,
 }
 
 impl AuditEntity {
-    pub const ALL: [AuditEntity; 9] = [
+    pub const ALL: [AuditEntity; 10] = [
         AuditEntity::Instrument,
         AuditEntity::Calibration,
         AuditEntity::Certificate,
@@ -34,6 +35,7 @@ impl AuditEntity {
         AuditEntity::SigningIdentity,
         AuditEntity::Authorisation,
         AuditEntity::Procedure,
+        AuditEntity::Customer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl AuditEntity {
             AuditEntity::SigningIdentity => "signing_identity",
             AuditEntity::Authorisation => "authorisation",
             AuditEntity::Procedure => "procedure",
+            AuditEntity::Customer => "customer",
         }
     }
 

@@ -5,6 +5,7 @@ pub mod calibration;
 pub mod certificate;
 pub mod competence;
 pub mod conformity;
+pub mod customer;
 pub mod dates;
 pub mod four_eyes;
 pub mod instrument;

@@ -10,15 +10,18 @@ pub enum UserRole {
     Approver,
     Inspector,
     Auditor,
+    /// A customer's own login (DESIGN 9b): reads that customer's records only.
+    Customer,
 }
 
 impl UserRole {
-    pub const ALL: [UserRole; 5] = [
+    pub const ALL: [UserRole; 6] = [
         UserRole::Admin,
         UserRole::Technician,
         UserRole::Approver,
         UserRole::Inspector,
         UserRole::Auditor,
+        UserRole::Customer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -28,6 +31,7 @@ impl UserRole {
             UserRole::Approver => "approver",
             UserRole::Inspector => "inspector",
             UserRole::Auditor => "auditor",
+            UserRole::Customer => "customer",
         }
     }
 
@@ -39,15 +43,19 @@ impl UserRole {
 /// Roles allowed by a route.
 pub mod roles {
     use super::UserRole::{self, *};
-    /// Every authenticated role reads the register, statuses, calibrations…
-    pub const ANY: &[UserRole] = &[Admin, Technician, Approver, Inspector, Auditor];
+    /// Every authenticated role reads the register, statuses, calibrations… (a
+    /// customer within its scope, see [`super::Scope`]).
+    pub const ANY: &[UserRole] = &[Admin, Technician, Approver, Inspector, Auditor, Customer];
+    /// The laboratory's people and the agencies: everyone but a customer.
+    pub const STAFF: &[UserRole] = &[Admin, Technician, Approver, Inspector, Auditor];
     pub const REGISTER_WRITERS: &[UserRole] = &[Admin, Technician];
     pub const AUDIT_READERS: &[UserRole] = &[Auditor, Admin];
     pub const TECHNICIANS: &[UserRole] = &[Technician];
     pub const APPROVERS: &[UserRole] = &[Approver];
     pub const WITHDRAWERS: &[UserRole] = &[Approver, Admin];
     pub const CMC_MANAGERS: &[UserRole] = &[Admin];
-    pub const CERTIFICATE_LISTERS: &[UserRole] = &[Auditor, Approver, Admin];
+    /// A customer lists its own certificates (DESIGN 9b: certificates to download).
+    pub const CERTIFICATE_LISTERS: &[UserRole] = &[Auditor, Approver, Admin, Customer];
     /// Impact analysis: technician, approver, auditor, admin.
     pub const IMPACT_READERS: &[UserRole] = &[Technician, Approver, Auditor, Admin];
 }
@@ -57,6 +65,77 @@ pub struct AuthUser {
     pub id: i64,
     pub name: String,
     pub roles: Vec<UserRole>,
+    pub scope: Scope,
+}
+
+/// Whose records a user may read. ISO/IEC 17025 4.2 makes what a lab learns
+/// about one customer confidential towards every other: a customer (and an
+/// inspector scoped to some customers) is told nothing of other customers'
+/// instruments, not even that they exist. Repositories turn this into a WHERE
+/// on `instruments.customer_id`, never a filter after loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole register: the lab's staff and unscoped inspectors.
+    Everything,
+    /// The instruments of these customers (ids) only; empty sees nothing.
+    Customers(Vec<i64>),
+}
+
+impl Scope {
+    /// The scope of a user with these roles bound to these customers: a
+    /// `customer` is always narrowed (bound to none, it sees nothing), any other
+    /// user only when bound to some.
+    pub fn of(roles: &[UserRole], customer_ids: Vec<i64>) -> Scope {
+        if roles.contains(&UserRole::Customer) || !customer_ids.is_empty() {
+            Scope::Customers(customer_ids)
+        } else {
+            Scope::Everything
+        }
+    }
+
+    /// Whether users with these roles may be bound to customers at all (only
+    /// they need their bindings looked up).
+    pub fn may_narrow(roles: &[UserRole]) -> bool {
+        roles.contains(&UserRole::Customer) || roles.contains(&UserRole::Inspector)
+    }
+
+    /// The customer ids the scope is narrowed to, None for everything.
+    pub fn customer_ids(&self) -> Option<&[i64]> {
+        match self {
+            Scope::Everything => None,
+            Scope::Customers(ids) => Some(ids),
+        }
+    }
+
+    /// Whether an instrument of this customer (None: the lab's own) is visible.
+    pub fn sees(&self, customer_id: Option<i64>) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Customers(ids) => customer_id.is_some_and(|id| ids.contains(&id)),
+        }
+    }
+}
+
+/// Which users may be bound to customers (DESIGN 9b): a `customer` holds that
+/// role alone and is bound to exactly one customer; an `inspector` alone may be
+/// bound to any number (`--customer` repeated). Anyone else is lab staff, who
+/// see the whole register, so binding them would pretend a confidentiality
+/// their other roles do not keep.
+pub fn check_binding(roles: &[UserRole], customer_codes: usize) -> Result<(), String> {
+    let customer = roles.contains(&UserRole::Customer);
+    match (customer, customer_codes) {
+        (true, _) if roles.len() > 1 => {
+            Err("a customer user holds the role customer alone".to_string())
+        }
+        (true, 1) => Ok(()),
+        (true, _) => Err("a customer user is bound to exactly one customer: give --customer CODE once".to_string()),
+        (false, 0) => Ok(()),
+        (false, _) if roles == [UserRole::Inspector] => Ok(()),
+        (false, _) => Err(
+            "--customer binds a customer user or scopes an inspector; drop it or use --role customer / --role inspector alone"
+                .to_string(),
+        ),
+    }
 }
 
 impl AuthUser {
@@ -130,5 +209,45 @@ impl Profile {
             (None, Some(title)) => format!("{login}, {title}"),
             (None, None) => login.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UserRole::*;
+    use super::*;
+
+    #[test]
+    fn a_customer_is_always_narrowed_and_an_unbound_inspector_never() {
+        assert_eq!(Scope::of(&[Customer], vec![]), Scope::Customers(vec![]));
+        assert_eq!(Scope::of(&[Inspector], vec![]), Scope::Everything);
+        assert_eq!(
+            Scope::of(&[Inspector], vec![3, 5]),
+            Scope::Customers(vec![3, 5])
+        );
+        let scope = Scope::Customers(vec![3]);
+        assert!(scope.sees(Some(3)));
+        assert!(!scope.sees(Some(4)));
+        // The lab's own standards belong to no customer: outside every customer scope.
+        assert!(!scope.sees(None));
+        assert!(Scope::Everything.sees(None));
+    }
+
+    #[test]
+    fn only_a_lone_customer_or_a_lone_inspector_is_bound() {
+        assert_eq!(check_binding(&[Customer], 1), Ok(()));
+        assert!(check_binding(&[Customer], 0)
+            .unwrap_err()
+            .contains("exactly one"));
+        assert!(check_binding(&[Customer], 2)
+            .unwrap_err()
+            .contains("exactly one"));
+        assert!(check_binding(&[Customer, Inspector], 1)
+            .unwrap_err()
+            .contains("alone"));
+        assert_eq!(check_binding(&[Inspector], 3), Ok(()));
+        assert_eq!(check_binding(&[Admin, Inspector], 0), Ok(()));
+        assert!(check_binding(&[Admin, Inspector], 1).is_err());
+        assert!(check_binding(&[Technician], 1).is_err());
     }
 }

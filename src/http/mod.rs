@@ -40,10 +40,15 @@ impl Download {
         database: &Database,
         number: &str,
         which: Document,
+        scope: &crate::domain::people::Scope,
     ) -> Result<Download, DbError> {
         let owned = number.to_string();
+        let scope = scope.clone();
         let (length, first) = database
-            .run(move |conn| document_part(conn, &owned, which, 0, DOWNLOAD_PART))
+            .run(move |conn| {
+                crate::db::certificates::require_visible(conn, &owned, &scope)?;
+                document_part(conn, &owned, which, 0, DOWNLOAD_PART)
+            })
             .await?;
         let rest = (first.len() < length)
             .then(|| rest_of(database.clone(), number, which, first.len(), length));

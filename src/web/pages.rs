@@ -19,6 +19,7 @@ use crate::domain::calibration::{CalibrationKind, Stage};
 use crate::domain::certificate::{printed_budget, printed_point};
 use crate::domain::four_eyes::may_decide;
 use crate::domain::instrument::Instrument;
+use crate::domain::people::Scope;
 use crate::domain::signature::signature_meaning;
 use crate::domain::states::{CalibrationStatus, CertificateStatus};
 use crate::domain::traceability::{trace, TraceabilityReport};
@@ -55,6 +56,9 @@ async fn dashboard(
 ) -> Result<Template, PageError> {
     let session = session?;
     let today = params::today();
+    if session.user.scope.customer_ids().is_some() {
+        return portal(session, database).await;
+    }
     let (data, signing) = database
         .run(move |conn| -> Result<_, PageError> {
             let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS)?;
@@ -71,6 +75,67 @@ async fn dashboard(
             "dashboard",
             json!({ "dashboard": data, "signing": signing }),
         ),
+    ))
+}
+
+/// The customer portal (DESIGN 9b): what a customer user (or a scoped
+/// inspector) sees on logging in — its instruments with validity and due
+/// dates, its certificates to download, and what is due. Every read is the
+/// scoped one, so nothing of another customer is loaded or counted.
+async fn portal(session: Session, database: &State<Database>) -> Result<Template, PageError> {
+    let today = params::today();
+    let scope = session.user.scope.clone();
+    let (instruments, total, validity, certificates, due) = database
+        .run(move |conn| -> Result<_, PageError> {
+            let filter = db::instruments::InstrumentFilter {
+                page: 1,
+                per_page: 500,
+                ..Default::default()
+            };
+            let (items, total) = db::instruments::list(conn, &filter, &scope)?;
+            let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+            let validity = db::validity::validity_of(conn, &ids, today, &scope)?;
+            let certificates = db::certificates::CertificateFilter {
+                page: 1,
+                per_page: 100,
+                ..Default::default()
+            };
+            let (certificates, _) = db::certificates::list(conn, &certificates, &scope)?;
+            let horizon = today + chrono::Days::new(DUE_WITHIN_DAYS as u64);
+            let due = db::validity::due_by(conn, today, horizon, &scope)?;
+            Ok((items, total, validity, certificates, due))
+        })
+        .await?;
+    let tags: std::collections::HashMap<i64, String> = instruments
+        .iter()
+        .map(|item| (item.id, item.asset_tag.clone()))
+        .collect();
+    let rows: Vec<Value> = instruments
+        .iter()
+        .map(|item| {
+            let v = validity.get(&item.id);
+            json!({"instrument": item, "valid": v.map(|v| v.valid),
+                   "reason": v.map(|v| reason_text(v.reason.as_str())),
+                   "due_on": v.and_then(|v| v.due_on), "certificate_number": v.and_then(|v| v.certificate_number.clone())})
+        })
+        .collect();
+    let certificates: Vec<Value> = certificates
+        .iter()
+        .map(|c| json!({"certificate": c, "asset_tag": tags.get(&c.instrument_id)}))
+        .collect();
+    let recalls: Vec<Value> = due
+        .iter()
+        .map(|(id, tag, _, due_on, _)| {
+            json!({"instrument_id": id, "asset_tag": tag, "due_on": due_on,
+                   "overdue": *due_on < today})
+        })
+        .collect();
+    let context = json!({"today": today, "rows": rows, "total": total,
+                         "certificates": certificates, "recalls": recalls,
+                         "horizon_days": DUE_WITHIN_DAYS});
+    Ok(Template::render(
+        "portal",
+        layout(Some(&session), "Your instruments", "dashboard", context),
     ))
 }
 
@@ -91,11 +156,12 @@ async fn instruments(
     let page = filter.page;
     let today = params::today();
     let shown_filter = filter.clone();
+    let scope = session.user.scope.clone();
     let (items, total, validity) = database
         .run(move |conn| -> Result<_, PageError> {
-            let (items, total) = db::instruments::list(conn, &filter)?;
+            let (items, total) = db::instruments::list(conn, &filter, &scope)?;
             let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
-            let validity = db::validity::validity_of(conn, &ids, today)?;
+            let validity = db::validity::validity_of(conn, &ids, today, &scope)?;
             Ok((items, total, validity))
         })
         .await?;
@@ -139,8 +205,9 @@ async fn instrument(
 ) -> Result<Template, PageError> {
     let session = session?;
     let at = params::optional_date("at", at)?.unwrap_or_else(params::today);
+    let scope = session.user.scope.clone();
     let (instrument, validity, history, report, outcomes) = database
-        .run(move |conn| instrument_facts(conn, id, at))
+        .run(move |conn| instrument_facts(conn, id, at, &scope))
         .await?;
     let suggested_interval = instrument
         .interval_days
@@ -187,8 +254,9 @@ fn instrument_facts(
     conn: &mut DbConnection,
     id: i64,
     at: NaiveDate,
+    scope: &Scope,
 ) -> Result<InstrumentFacts, PageError> {
-    let instrument = db::instruments::get(conn, id)?;
+    let instrument = db::instruments::get_scoped(conn, id, scope)?;
     let validity = db::validity::validity_of_one(conn, id, at)?;
     let (history, _) = db::calibrations::list(
         conn,
@@ -198,6 +266,7 @@ fn instrument_facts(
             per_page: 500,
             ..CalibrationFilter::default()
         },
+        scope,
     )?;
     let graph = db::traceability::graph_for(conn, id, at)?;
     let outcomes: Vec<bool> = db::calibrations::as_found_history(conn, id, params::today())?
@@ -244,14 +313,15 @@ async fn calibration(
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
+    let scope = session.user.scope.clone();
     let (calibration, contributors, instrument, tags, certificate, history) = database
         .run(move |conn| -> Result<_, PageError> {
-            let calibration = db::calibrations::get(conn, id)?;
+            let calibration = db::calibrations::get_scoped(conn, id, &scope)?;
             let contributors = db::calibrations::contributors(conn, id)?;
             let instrument = db::instruments::get(conn, calibration.instrument_id)?;
             let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
             let certificate = match &calibration.certificate_number {
-                Some(number) => db::certificates::get(conn, number)?,
+                Some(number) => db::certificates::get(conn, number, &scope)?,
                 None => None,
             };
             let history = record_history(conn, id)?;
@@ -436,7 +506,7 @@ async fn certificates(
     database: &State<Database>,
 ) -> Result<Template, PageError> {
     let session = session?;
-    session.require(roles::CERTIFICATE_LISTERS)?;
+    let scope = session.require(roles::CERTIFICATE_LISTERS)?.scope.clone();
     // An empty date field of the page's form is no bound; the row count is fixed.
     let blank = |text: Option<&str>| text.is_some_and(|t| t.trim().is_empty());
     let query = CertificateQuery {
@@ -454,7 +524,7 @@ async fn certificates(
     });
     let (items, total, tags) = database
         .run(move |conn| -> Result<_, PageError> {
-            let (items, total) = db::certificates::list(conn, &filter)?;
+            let (items, total) = db::certificates::list(conn, &filter, &scope)?;
             let ids: Vec<i64> = items.iter().map(|item| item.instrument_id).collect();
             let tags = db::pages::asset_tags(conn, &ids)?;
             Ok((items, total, tags))
@@ -483,9 +553,10 @@ async fn certificate(
 ) -> Result<Template, PageError> {
     let session = session?;
     let owned = number.to_string();
+    let scope = session.user.scope.clone();
     let (certificate, calibration, instrument) = database
         .run(move |conn| -> Result<_, PageError> {
-            let certificate = db::certificates::get(conn, &owned)?.ok_or_else(|| {
+            let certificate = db::certificates::get(conn, &owned, &scope)?.ok_or_else(|| {
                 crate::error::ApiError::NotFound(format!("no certificate numbered {owned}"))
             })?;
             let calibration = db::calibrations::get_by_certificate(conn, &owned)?;
@@ -516,8 +587,9 @@ async fn download(
     which: Document,
     database: &State<Database>,
 ) -> Result<Download, PageError> {
-    session?.require(roles::ANY)?;
-    Ok(Download::fetch(database, number, which).await?)
+    let session = session?;
+    let scope = &session.require(roles::ANY)?.scope;
+    Ok(Download::fetch(database, number, which, scope).await?)
 }
 
 #[get("/certificates/<number>/pdf")]

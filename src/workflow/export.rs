@@ -154,8 +154,10 @@ fn write_certificate<W: Write>(
     calibration_id: i64,
 ) -> Result<(), ExportError> {
     let (pdf, dcc) = db::export::documents(conn, number)?;
-    let certificate = db::certificates::get(conn, number)?
-        .ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))?;
+    // Only auditors and admins export: the whole register.
+    let certificate =
+        db::certificates::get(conn, number, &crate::domain::people::Scope::Everything)?
+            .ok_or_else(|| DbError::not_found(format!("no certificate numbered {number}")))?;
     let calibration = db::calibrations::get(conn, calibration_id)?;
     // The same record GET /api/v1/certificates/{number} answers: the list item's fields
     // beside the calibration it certifies.

@@ -2,8 +2,8 @@
 //! name and a password must meet are checked here, before anything is stored.
 
 use crate::db::audit::Actor;
-use crate::db::{users, write_transaction, DbConnection};
-use crate::domain::people::{AuthUser, Profile, UserRole};
+use crate::db::{customers, users, write_transaction, DbConnection};
+use crate::domain::people::{check_binding, AuthUser, Profile, Scope, UserRole};
 use crate::error::ApiError;
 
 pub fn create_user(
@@ -12,6 +12,7 @@ pub fn create_user(
     name: &str,
     roles: &[UserRole],
     profile: &Profile,
+    customer_codes: &[String],
 ) -> Result<AuthUser, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
@@ -33,11 +34,20 @@ pub fn create_user(
             ));
         }
     }
+    check_binding(roles, customer_codes.len())
+        .map_err(|message| ApiError::field("customer", message))?;
     write_transaction(conn, |conn| {
-        let user = users::create_user(conn, actor, name, roles)?;
+        // An unknown code stops the whole creation: no user is left half-bound.
+        let customer_ids = customers::ids_of_codes(conn, customer_codes)
+            .map_err(|error| ApiError::field("customer", error.to_string()))?;
+        let mut user = users::create_user(conn, actor, name, roles)?;
         if *profile != Profile::default() {
             users::set_profile(conn, actor, user.id, profile)?;
         }
+        if !customer_ids.is_empty() {
+            customers::bind_user(conn, actor, user.id, &customer_ids)?;
+        }
+        user.scope = Scope::of(roles, customer_ids);
         Ok(user)
     })
 }

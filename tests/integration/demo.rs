@@ -9,7 +9,18 @@ fn the_demo_lab_shows_every_validity_outcome() {
     let summary = app
         .with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
         .expect("demo seeds");
-    assert_eq!(summary.tokens.len(), 5);
+    // One per role; the customer user is bound to ACME Valves and sees its gauges only.
+    assert_eq!(summary.tokens.len(), 6);
+    let customer = &summary.tokens[5];
+    assert_eq!(customer.0, "customer");
+    let (_, own) = app.get("/api/v1/instruments", Some(&customer.1));
+    let own: Vec<&str> = own["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["asset_tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(own, ["PG-0001", "PG-0002", "PG-0003", "PG-0004"]);
     assert_eq!(summary.certificates.len(), 13);
     let tags = [
         "NIM-P-001",

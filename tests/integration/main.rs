@@ -12,6 +12,7 @@ mod common;
 mod competence;
 mod concurrency;
 mod crash;
+mod customers;
 mod demo;
 mod documents;
 mod export;

@@ -115,6 +115,26 @@ impl TestApp {
         token
     }
 
+    /// Adds a user bound to customers (a `customer`, or a scoped inspector) by code, as
+    /// `caltrace user add NAME --role ROLE --customer CODE…` does; returns its token.
+    #[allow(dead_code)]
+    pub fn add_bound_user(&mut self, name: &str, roles: &[UserRole], codes: &[&str]) -> String {
+        let mut conn = self.database.get().unwrap();
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        caltrace::workflow::users::create_user(
+            &mut conn,
+            &Actor::command_line(),
+            name,
+            roles,
+            &Default::default(),
+            &codes,
+        )
+        .unwrap();
+        let (_, token) = users::create_token(&mut conn, &Actor::command_line(), name).unwrap();
+        self.tokens.insert(name.to_string(), token.clone());
+        token
+    }
+
     pub fn with_conn<T>(&self, work: impl FnOnce(&mut DbConnection) -> T) -> T {
         let mut conn = self.database.get().unwrap();
         work(&mut conn)
