@@ -679,7 +679,7 @@ fn store_instruments(
         db::validity::ids_of_tags(conn, &tags, &crate::domain::people::Scope::Everything)?;
     let mut ids = Vec::with_capacity(records.len());
     for (i, (row, record)) in records.iter().enumerate() {
-        if let Some(id) = registered.get(&record.asset_tag) {
+        if let Some(id) = registered.get(&db::validity::tag_key(&record.asset_tag)) {
             errors.push(RowError::new(
                 row.line,
                 "asset_tag",
@@ -747,6 +747,7 @@ fn whole_register(conn: &mut DbConnection) -> Result<Vec<Instrument>, String> {
     loop {
         let filter = db::instruments::InstrumentFilter {
             role: None,
+            serial_number: None,
             status: None,
             customer: None,
             text: None,
@@ -1208,7 +1209,7 @@ fn registered_id(
     column: &str,
     errors: &mut Vec<RowError>,
 ) -> Option<i64> {
-    let id = ids.get(tag).copied();
+    let id = ids.get(&db::validity::tag_key(tag)).copied();
     if id.is_none() {
         errors.push(RowError::new(
             line,

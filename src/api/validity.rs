@@ -259,7 +259,7 @@ pub async fn bulk_status(
                 .await?;
             tags.into_iter()
                 .map(|tag| {
-                    let id = ids.get(&tag).copied();
+                    let id = ids.get(&db::validity::tag_key(&tag)).copied();
                     let validity = id
                         .and_then(|id| answers.get(&id).cloned())
                         .unwrap_or_else(Validity::unknown_instrument);

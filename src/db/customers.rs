@@ -11,7 +11,7 @@ use super::{now_timestamp, per_backend, write_transaction, DbConnection, DbError
 use crate::domain::customer::{Customer, CustomerRecord};
 use crate::domain::people::Scope;
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use super::lower;
 
 type Row = (
     i64,

@@ -11,7 +11,7 @@ use crate::domain::people::Scope;
 use crate::domain::quantity::{QuantityJson, QuantityKind};
 use crate::domain::validity::InstrumentStatus;
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use super::lower;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = instruments)]
@@ -282,8 +282,10 @@ pub fn require_visible(conn: &mut DbConnection, id: i64, scope: &Scope) -> DbRes
 
 pub fn get_by_tag(conn: &mut DbConnection, asset_tag: &str, scope: &Scope) -> DbResult<Instrument> {
     scoped!(
+        // Agencies type tags as they read them off labels (DESIGN 9c): trimmed, any case,
+        // through the unique index on lower(asset_tag).
         instruments::table
-            .filter(instruments::asset_tag.eq(asset_tag))
+            .filter(lower(instruments::asset_tag).eq(asset_tag.trim().to_lowercase()))
             .into_boxed(),
         scope
     )
@@ -413,6 +415,7 @@ pub fn record_status_change(
 #[derive(Debug, Clone, Default)]
 pub struct InstrumentFilter {
     pub role: Option<String>,
+    pub serial_number: Option<String>,
     pub status: Option<String>,
     pub customer: Option<String>,
     pub text: Option<String>,
@@ -447,6 +450,9 @@ pub fn list(
         }
         if let Some(customer) = &filter.customer {
             query = query.filter(instruments::customer.eq(customer.clone()));
+        }
+        if let Some(serial_number) = &filter.serial_number {
+            query = query.filter(instruments::serial_number.eq(serial_number.clone()));
         }
         if let Some(text) = &filter.text {
             let pattern = like_pattern(text);

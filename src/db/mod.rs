@@ -244,6 +244,12 @@ pub(super) fn busy_timeout() -> String {
     )
 }
 
+diesel::define_sql_function! {
+    /// `lower(text)` on both backends: asset tags and customer codes are unique regardless of
+    /// case, through indexes on lower(…).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// The shared database handle kept in Rocket's managed state.

@@ -579,13 +579,20 @@ pub fn ids_of_tags(
     scope: &Scope,
 ) -> DbResult<HashMap<String, i64>> {
     let mut found = HashMap::with_capacity(tags.len());
-    for chunk in tags.chunks(CHUNK) {
+    let wanted: Vec<String> = tags.iter().map(|tag| tag_key(tag)).collect();
+    for chunk in wanted.chunks(CHUNK) {
         let query = instruments::table
             .select((instruments::asset_tag, instruments::id))
-            .filter(instruments::asset_tag.eq_any(chunk))
+            .filter(super::lower(instruments::asset_tag).eq_any(chunk))
             .into_boxed();
         let rows: Vec<(String, i64)> = super::instruments::scoped!(query, scope).load(conn)?;
-        found.extend(rows);
+        found.extend(rows.into_iter().map(|(tag, id)| (tag_key(&tag), id)));
     }
     Ok(found)
+}
+
+/// How a tag is matched (DESIGN 9c): trimmed and regardless of case, as the unique index
+/// on lower(asset_tag) already makes them; keys of [`ids_of_tags`]'s answer.
+pub fn tag_key(tag: &str) -> String {
+    tag.trim().to_lowercase()
 }

@@ -53,6 +53,9 @@ pub struct InstrumentQuery<'r> {
     /// text in asset tag, serial number, model or manufacturer
     #[param(value_type = Option<String>)]
     pub q: Option<&'r str>,
+    /// exact serial number (trimmed), as on the instrument's plate
+    #[param(value_type = Option<String>)]
+    pub serial_number: Option<&'r str>,
 }
 }
 
@@ -72,6 +75,7 @@ impl InstrumentQuery<'_> {
         }
         Ok(InstrumentFilter {
             role,
+            serial_number: params::filter(self.serial_number),
             status,
             customer: params::filter(self.customer),
             text: params::filter(self.q),

@@ -329,6 +329,42 @@ fn bulk_status_by_ids_and_tags_in_the_order_asked() {
             .0,
         Status::NotFound
     );
+    // DESIGN 9c: tags as an agency types them off a label match, trimmed and regardless of
+    // case; each row still echoes the tag as asked.
+    let (_, typed) = app.post(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &json!({"at": "2026-06-01", "asset_tags": ["PG-1 ", "pg-1", " Pg-1"]}),
+    );
+    for (row, asked) in typed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["PG-1 ", "pg-1", " Pg-1"])
+    {
+        assert_eq!(
+            (&row["id"], &row["reason"], &row["asset_tag"]),
+            (&json!(valid), &json!("valid"), &json!(asked)),
+            "{typed}"
+        );
+    }
+    let (code, one) = app.get(
+        "/api/v1/instruments/by-tag/pg-1/status?at=2026-06-01",
+        Some("inspector"),
+    );
+    assert_eq!((code, &one["id"]), (Status::Ok, &json!(valid)), "{one}");
+    // And by the serial number on the plate.
+    let (_, found) = app.get(
+        "/api/v1/instruments?serial_number=%20SN-PG-1%20",
+        Some("inspector"),
+    );
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["id"], valid);
+    let (_, none) = app.get(
+        "/api/v1/instruments?serial_number=SN-NOPE",
+        Some("inspector"),
+    );
+    assert_eq!(none["total"], 0);
 
     let too_many: Vec<i64> = (0..10_001).collect();
     let (code, problem) = app.post(
