@@ -1,14 +1,13 @@
 //! What a period export reads (DESIGN 9c): the certificates issued in a period a page at a
-//! time by number, one certificate's stored documents, and the audit entries of a set of
-//! records — each an indexed read, so an export of ten thousand certificates never holds
-//! more than one page of them.
+//! time by number, and one certificate's stored documents (a page's audit entries come from
+//! `audit::entries_about`) — each an indexed read, so an export of ten thousand
+//! certificates never holds more than one page of them.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::schema::certificates;
 use super::{DbConnection, DbResult};
-use crate::domain::audit::AuditEntry;
 
 /// Up to `limit` certificates issued from `from` to `to` (inclusive) with numbers after
 /// `after`: (number, the calibration it certifies).
@@ -35,13 +34,4 @@ pub fn documents(conn: &mut DbConnection, number: &str) -> DbResult<(Vec<u8>, Ve
         .select((certificates::pdf, certificates::dcc))
         .filter(certificates::number.eq(number))
         .first(conn)?)
-}
-
-/// The audit entries of these records of one entity, in log order.
-pub fn audit_entries(
-    conn: &mut DbConnection,
-    entity: &str,
-    entity_ids: &[String],
-) -> DbResult<Vec<AuditEntry>> {
-    super::audit::entries_about(conn, entity, entity_ids)
 }

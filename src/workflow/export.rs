@@ -135,7 +135,7 @@ fn write_certificates<W: Write>(
         }
         certificates += page.len();
         let ids: Vec<String> = page.iter().map(|(_, id)| id.to_string()).collect();
-        let audit = db::export::audit_entries(conn, "calibration", &ids)?;
+        let audit = db::audit::entries_about(conn, "calibration", &ids)?;
         let mut lines = Vec::new();
         for entry in &audit {
             serde_json::to_writer(&mut lines, entry).map_err(std::io::Error::other)?;
