@@ -252,7 +252,7 @@ impl Reader {
         // Column 15: whether the user is bound to customers. An inspector bound to none
         // sees everything and keeps this path; anyone narrowed keeps the unresolved
         // scope `auth_user` gives, and the caller resolves it (DESIGN 9b).
-        user.scope = super::users::scope_if_unbound(&user.roles, self.integer(15) != 0);
+        user.scope = super::users::scope_if_unbound(user.id, &user.roles, self.integer(15) != 0);
         let Some(role) = self.text(3) else {
             return Ok((user, None));
         };

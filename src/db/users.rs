@@ -46,7 +46,7 @@ pub fn create_user(
             id,
             name: name.to_string(),
             roles: roles.to_vec(),
-            scope: Scope::of(roles, Vec::new()),
+            scope: Scope::of(id, roles, Vec::new()),
         };
         append(
             conn,
@@ -124,7 +124,7 @@ pub fn find_user(conn: &mut DbConnection, name: &str) -> DbResult<Option<AuthUse
 pub fn with_scope(conn: &mut DbConnection, mut user: AuthUser) -> DbResult<AuthUser> {
     if Scope::may_narrow(&user.roles) {
         let bound = super::customers::bound_to(conn, user.id)?;
-        user.scope = Scope::of(&user.roles, bound);
+        user.scope = Scope::of(user.id, &user.roles, bound);
     }
     Ok(user)
 }
@@ -224,7 +224,10 @@ pub fn user_for_token(conn: &mut DbConnection, token: &str) -> DbResult<Option<A
 pub(super) fn auth_user((id, name, roles): (i64, String, String)) -> AuthUser {
     let roles = parse_roles(&roles);
     let scope = if Scope::may_narrow(&roles) {
-        Scope::Customers(Vec::new())
+        Scope::Customers {
+            user_id: id,
+            customer_ids: Vec::new(),
+        }
     } else {
         Scope::Everything
     };
@@ -239,9 +242,12 @@ pub(super) fn auth_user((id, name, roles): (i64, String, String)) -> AuthUser {
 /// The scope of a user known to be bound to customers or not, without their ids:
 /// `Everything` for an unbound non-customer, otherwise the unresolved (empty)
 /// narrowed scope that [`with_scope`] fills in.
-pub(super) fn scope_if_unbound(roles: &[UserRole], bound: bool) -> Scope {
+pub(super) fn scope_if_unbound(user_id: i64, roles: &[UserRole], bound: bool) -> Scope {
     if bound || roles.contains(&UserRole::Customer) {
-        Scope::Customers(Vec::new())
+        Scope::Customers {
+            user_id,
+            customer_ids: Vec::new(),
+        }
     } else {
         Scope::Everything
     }

@@ -178,17 +178,12 @@ pub fn due_dates(
     horizon: NaiveDate,
     scope: &Scope,
 ) -> DbResult<Vec<(i64, NaiveDate)>> {
-    let mut query = latest_on_record(as_of).filter(calibrations::due_on.le(horizon));
-    if let Some(ids) = scope.customer_ids() {
-        // In the query: a customer's recall list never reads another's calibrations.
-        query = query.filter(
-            calibrations::instrument_id.eq_any(
-                instruments::table
-                    .select(instruments::id)
-                    .filter(instruments::customer_id.eq_any(ids.to_vec())),
-            ),
-        );
-    }
+    // In the query: a customer's recall list never reads another's calibrations.
+    let query = super::instruments::scoped_via!(
+        latest_on_record(as_of).filter(calibrations::due_on.le(horizon)),
+        calibrations::instrument_id,
+        scope
+    );
     let due: Vec<LatestRow> = query.load(conn)?;
     // Not recalled: national standards (they have no due date of ours), and
     // instruments taken out of service (suspended or retired; status changes
@@ -477,7 +472,7 @@ pub fn validity_of_one_for_token(
         return Ok(None);
     };
     let mut user = super::users::auth_user(user);
-    user.scope = super::users::scope_if_unbound(&user.roles, bound);
+    user.scope = super::users::scope_if_unbound(user.id, &user.roles, bound);
     let validity = match role {
         Some(role) => Some(validity_from(conn, id, at, role, status, latest)?),
         None => None,

@@ -77,17 +77,26 @@ pub struct AuthUser {
 pub enum Scope {
     /// The whole register: the lab's staff and unscoped inspectors.
     Everything,
-    /// The instruments of these customers (ids) only; empty sees nothing.
-    Customers(Vec<i64>),
+    /// The instruments of the customers this user is bound to only; none
+    /// bound sees nothing. The user id lets a query read the bindings itself
+    /// (`IN (SELECT … WHERE user_id = ?)`), one bind whatever their number, so
+    /// the statement stays prepared.
+    Customers {
+        user_id: i64,
+        customer_ids: Vec<i64>,
+    },
 }
 
 impl Scope {
     /// The scope of a user with these roles bound to these customers: a
     /// `customer` is always narrowed (bound to none, it sees nothing), any other
     /// user only when bound to some.
-    pub fn of(roles: &[UserRole], customer_ids: Vec<i64>) -> Scope {
+    pub fn of(user_id: i64, roles: &[UserRole], customer_ids: Vec<i64>) -> Scope {
         if roles.contains(&UserRole::Customer) || !customer_ids.is_empty() {
-            Scope::Customers(customer_ids)
+            Scope::Customers {
+                user_id,
+                customer_ids,
+            }
         } else {
             Scope::Everything
         }
@@ -103,7 +112,7 @@ impl Scope {
     pub fn customer_ids(&self) -> Option<&[i64]> {
         match self {
             Scope::Everything => None,
-            Scope::Customers(ids) => Some(ids),
+            Scope::Customers { customer_ids, .. } => Some(customer_ids),
         }
     }
 
@@ -111,7 +120,9 @@ impl Scope {
     pub fn sees(&self, customer_id: Option<i64>) -> bool {
         match self {
             Scope::Everything => true,
-            Scope::Customers(ids) => customer_id.is_some_and(|id| ids.contains(&id)),
+            Scope::Customers { customer_ids, .. } => {
+                customer_id.is_some_and(|id| customer_ids.contains(&id))
+            }
         }
     }
 }
@@ -219,13 +230,14 @@ mod tests {
 
     #[test]
     fn a_customer_is_always_narrowed_and_an_unbound_inspector_never() {
-        assert_eq!(Scope::of(&[Customer], vec![]), Scope::Customers(vec![]));
-        assert_eq!(Scope::of(&[Inspector], vec![]), Scope::Everything);
-        assert_eq!(
-            Scope::of(&[Inspector], vec![3, 5]),
-            Scope::Customers(vec![3, 5])
-        );
-        let scope = Scope::Customers(vec![3]);
+        let narrowed = |customer_ids| Scope::Customers {
+            user_id: 9,
+            customer_ids,
+        };
+        assert_eq!(Scope::of(9, &[Customer], vec![]), narrowed(vec![]));
+        assert_eq!(Scope::of(9, &[Inspector], vec![]), Scope::Everything);
+        assert_eq!(Scope::of(9, &[Inspector], vec![3, 5]), narrowed(vec![3, 5]));
+        let scope = narrowed(vec![3]);
         assert!(scope.sees(Some(3)));
         assert!(!scope.sees(Some(4)));
         // The lab's own standards belong to no customer: outside every customer scope.

@@ -47,7 +47,7 @@ pub fn create_user(
         if !customer_ids.is_empty() {
             customers::bind_user(conn, actor, user.id, &customer_ids)?;
         }
-        user.scope = Scope::of(roles, customer_ids);
+        user.scope = Scope::of(user.id, roles, customer_ids);
         Ok(user)
     })
 }

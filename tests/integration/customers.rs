@@ -282,6 +282,35 @@ fn customer_scope_matrix_for_every_read_route() {
     assert_eq!(chain["chain"]["certificate_number"], json!(w.cert_a1));
 }
 
+/// An inspector scoped to several customers pages through their instruments in id
+/// order across customers (the rows come out of the customer index a customer at a
+/// time), every page cut from the scope alone and counted alike.
+#[test]
+fn a_list_across_several_customers_is_in_id_order() {
+    let w = world();
+    let a3 = gauge(&w.app, "A-3", Some("ACME Valves"));
+    let mut app = w.app;
+    app.add_bound_user("insp-ab", &[UserRole::Inspector], &["A", "B"]);
+    let order = |list: &Value| -> Vec<i64> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (_, all) = app.get("/api/v1/instruments?per_page=10", Some("insp-ab"));
+    assert_eq!(order(&all["items"]), vec![w.a1, w.a2, w.b1, a3]);
+    assert_eq!(all["total"], json!(4));
+    for (page, expected) in [(1, vec![w.a1, w.a2]), (2, vec![w.b1, a3]), (3, vec![])] {
+        let (_, one) = app.get(
+            &format!("/api/v1/instruments?per_page=2&page={page}"),
+            Some("insp-ab"),
+        );
+        assert_eq!(order(&one["items"]), expected, "page {page}");
+        assert_eq!(one["total"], json!(4), "page {page}");
+    }
+}
+
 /// Certificate and customer lists: a customer lists its own certificates; inspectors list
 /// none (as before); customers are listed to staff, a scoped inspector sees its own, a
 /// customer user none (403).
@@ -825,7 +854,10 @@ fn the_migration_makes_records_of_free_text_customers() {
     .unwrap();
     assert_eq!(
         user.scope,
-        caltrace::domain::people::Scope::Customers(vec![1])
+        caltrace::domain::people::Scope::Customers {
+            user_id: user.id,
+            customer_ids: vec![1]
+        }
     );
     drop(conn);
     if let Some((admin, name)) = postgres {
