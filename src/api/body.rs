@@ -129,6 +129,32 @@ impl<'r, T: DeserializeOwned> FromData<'r> for OptionalJsonBody<T> {
     }
 }
 
+/// A body that is JSON, or CSV when sent as `text/csv` (bulk checks that an agency
+/// keeps in a spreadsheet); the CSV text is handed over unparsed.
+pub enum JsonOrCsv<T> {
+    Json(T),
+    Csv(String),
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned> FromData<'r> for JsonOrCsv<T> {
+    type Error = ApiError;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let csv = request
+            .content_type()
+            .is_some_and(|kind| kind.media_type() == &rocket::http::MediaType::CSV);
+        if !csv {
+            return match JsonBody::<T>::from_data(request, data).await {
+                Outcome::Success(JsonBody(value)) => Outcome::Success(JsonOrCsv::Json(value)),
+                Outcome::Error(error) => Outcome::Error(error),
+                Outcome::Forward(forward) => Outcome::Forward(forward),
+            };
+        }
+        outcome(read_body(request, data).await.map(JsonOrCsv::Csv))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

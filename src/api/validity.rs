@@ -8,13 +8,14 @@ use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::body::JsonBody;
+use super::body::JsonOrCsv;
 use super::params;
 use crate::auth::{roles, AuthUser, BearerToken};
 use crate::db::{self, Database};
 use crate::domain::people::Scope;
 use crate::domain::validity::Validity;
 use crate::error::{ApiError, Problem};
+use crate::workflow::validity::{InstrumentKey, ItemValidity, StatusItem};
 
 pub const MAX_BULK: usize = 10_000;
 
@@ -32,18 +33,237 @@ pub struct InstrumentValidity {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkStatusInput {
-    /// Defaults to today (UTC).
+    /// The date of rows that give none; defaults to today (UTC).
     #[schema(value_type = Option<String>, format = Date)]
     pub at: Option<NaiveDate>,
     pub ids: Option<Vec<i64>>,
     pub asset_tags: Option<Vec<String>>,
+    /// Rows with a date each (DESIGN 9c): `{"asset_tag", "at"}` or `{"id", "at"}`.
+    pub items: Option<Vec<StatusItemInput>>,
+}
+
+/// One instrument (by id or asset tag) on one date.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusItemInput {
+    pub id: Option<i64>,
+    pub asset_tag: Option<String>,
+    /// Defaults to the request's `at`, else today (UTC).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub at: Option<NaiveDate>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BulkStatus {
+    /// The request's date: that of rows that give none.
     #[schema(value_type = String, format = Date)]
     pub at: NaiveDate,
-    pub results: Vec<InstrumentValidity>,
+    pub results: Vec<ItemValidity>,
+}
+
+/// The rows a bulk request asks for, in order: exactly one of `ids`, `asset_tags`
+/// and `items`, at most [`MAX_BULK`] rows. Used by validity statements too.
+pub fn status_items(input: BulkStatusInput) -> Result<(NaiveDate, Vec<StatusItem>), ApiError> {
+    let at = input.at.unwrap_or_else(params::today);
+    let given = [
+        input.ids.is_some(),
+        input.asset_tags.is_some(),
+        input.items.is_some(),
+    ];
+    let named: Vec<&str> = ["ids", "asset_tags", "items"]
+        .into_iter()
+        .zip(given)
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect();
+    if named.len() != 1 {
+        // The second list given, or `ids` when none is.
+        let field = named.get(1).copied().unwrap_or("ids");
+        return Err(ApiError::field(
+            field,
+            "give exactly one of ids, asset_tags or items",
+        ));
+    }
+    let (field, rows) = if let Some(ids) = input.ids {
+        let rows = ids.into_iter().map(|id| (InstrumentKey::Id(id), at));
+        ("ids", rows.collect::<Vec<_>>())
+    } else if let Some(tags) = input.asset_tags {
+        let rows = tags.into_iter().map(|tag| (InstrumentKey::Tag(tag), at));
+        ("asset_tags", rows.collect())
+    } else {
+        let items = input.items.unwrap_or_default();
+        let rows = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Ok((item_key(i, item.id, item.asset_tag)?, item.at.unwrap_or(at))))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        ("items", rows)
+    };
+    if rows.len() > MAX_BULK {
+        return Err(ApiError::field(
+            field,
+            format!("at most {MAX_BULK} per request; split the list"),
+        ));
+    }
+    let items = rows
+        .into_iter()
+        .map(|(instrument, at)| StatusItem { instrument, at })
+        .collect();
+    Ok((at, items))
+}
+
+/// A row names its instrument by id or by asset tag, not both.
+fn item_key(row: usize, id: Option<i64>, tag: Option<String>) -> Result<InstrumentKey, ApiError> {
+    match (id, tag) {
+        (Some(id), None) => Ok(InstrumentKey::Id(id)),
+        (None, Some(tag)) => Ok(InstrumentKey::Tag(tag)),
+        (Some(_), Some(_)) => Err(ApiError::field(
+            format!("items[{row}].asset_tag"),
+            "give either id or asset_tag, not both",
+        )),
+        (None, None) => Err(ApiError::field(
+            format!("items[{row}].asset_tag"),
+            "give the instrument's asset_tag (or its id)",
+        )),
+    }
+}
+
+/// A CSV body (DESIGN 9c): a header `asset_tag,at` or `id,at`, then one row per
+/// instrument; an empty `at` is the request's date. Errors name the row as
+/// `items[i]` (data rows from 0) and the line.
+pub fn csv_status_input(text: &str) -> Result<BulkStatusInput, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| ApiError::field("body", format!("not CSV: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
+        .collect();
+    let by_tag = match header.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["asset_tag", "at"] => true,
+        ["id", "at"] => false,
+        _ => {
+            return Err(ApiError::field(
+                "body",
+                "the first line must be the header asset_tag,at or id,at",
+            ))
+        }
+    };
+    let mut items = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| {
+            ApiError::field(
+                format!("items[{i}]"),
+                format!("line {line} is not a CSV row of two columns: {e}"),
+            )
+        })?;
+        let (key, at) = (record.get(0).unwrap_or(""), record.get(1).unwrap_or(""));
+        let at = match at {
+            "" => None,
+            text => Some(crate::domain::dates::parse_date(text).ok_or_else(|| {
+                ApiError::field(
+                    format!("items[{i}].at"),
+                    format!("line {line}: '{text}' is not a date written YYYY-MM-DD"),
+                )
+            })?),
+        };
+        let (id, asset_tag) = match (by_tag, key) {
+            (_, "") => (None, None),
+            (true, tag) => (None, Some(tag.to_string())),
+            (false, id) => (
+                Some(id.parse::<i64>().map_err(|_| {
+                    ApiError::field(
+                        format!("items[{i}].id"),
+                        format!("line {line}: '{id}' is not an instrument id (a whole number)"),
+                    )
+                })?),
+                None,
+            ),
+        };
+        items.push(StatusItemInput { id, asset_tag, at });
+    }
+    Ok(BulkStatusInput {
+        at: None,
+        ids: None,
+        asset_tags: None,
+        items: Some(items),
+    })
+}
+
+/// The answer as CSV, one line per row asked, text cells spreadsheet-safe.
+fn csv_answer(answer: &BulkStatus) -> Result<String, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "asset_tag",
+        "at",
+        "valid",
+        "reason",
+        "manufacturer",
+        "model",
+        "serial_number",
+        "certificate_number",
+        "calibrated_on",
+        "due_on",
+    ];
+    let failed = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
+    writer.write_record(header).map_err(failed)?;
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(crate::import::spreadsheet_safe)
+            .unwrap_or_default()
+    };
+    let date = |v: Option<NaiveDate>| v.map(|d| d.to_string()).unwrap_or_default();
+    for row in &answer.results {
+        let v = &row.validity;
+        writer
+            .write_record([
+                row.id.map(|id| id.to_string()).unwrap_or_default(),
+                text(&row.asset_tag),
+                row.at.to_string(),
+                v.valid.to_string(),
+                v.reason.as_str().to_string(),
+                text(&row.manufacturer),
+                text(&row.model),
+                text(&row.serial_number),
+                text(&v.certificate_number),
+                date(v.calibrated_on),
+                date(v.due_on),
+            ])
+            .map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A bulk answer as JSON, or as CSV when the client asks for `text/csv`.
+#[derive(rocket::Responder)]
+pub enum BulkAnswer {
+    Json(Json<BulkStatus>),
+    #[response(content_type = "text/csv")]
+    Csv(String),
+}
+
+/// Whether the client prefers `text/csv` (its Accept header).
+pub struct WantsCsv(pub bool);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for WantsCsv {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        request: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let csv = request
+            .accept()
+            .is_some_and(|accept| accept.preferred().media_type() == &rocket::http::MediaType::CSV);
+        rocket::request::Outcome::Success(WantsCsv(csv))
+    }
 }
 
 fn at_or_today(at: Option<&str>) -> Result<NaiveDate, ApiError> {
@@ -192,88 +412,45 @@ pub async fn status_by_tag(
     ))
 }
 
-/// Validity of up to 10 000 instruments (by id or asset tag) on one date, in the order asked.
+/// Validity of up to 10 000 instruments (by id or asset tag), on one date or each on its
+/// own, in the order asked; JSON or CSV in and out.
 #[utoipa::path(
-    tag = "validity", request_body = BulkStatusInput,
+    tag = "validity",
+    request_body(content(
+        (BulkStatusInput = "application/json"),
+        (String = "text/csv", example = "asset_tag,at\nPG-0001,2026-06-01\n")
+    )),
     responses(
-        (status = 200, body = BulkStatus, description = "The validity of each instrument asked for, in the order asked; one that is not registered is reported as unknown"),
-        (status = 400, body = Problem, description = "The body is not JSON"),
+        (status = 200, description = "The validity of each instrument asked for, in the order asked, each row with its date, the instrument's manufacturer, model and serial number and the certificate the verdict rests on; one that is not registered is reported as unknown. CSV when the request accepts text/csv",
+            content((BulkStatus = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem, description = "The body is not JSON (or not UTF-8 text)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
-        (status = 422, body = Problem, description = "Give either ids or asset_tags, not both, and at most 10 000")
+        (status = 413, body = Problem, description = "The body is larger than the request limit"),
+        (status = 422, body = Problem, description = "Give exactly one of ids, asset_tags or items, at most 10 000; each item an id or an asset_tag and a date YYYY-MM-DD; a CSV body starts with the header asset_tag,at or id,at")
     ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/instruments/status", data = "<body>")]
 pub async fn bulk_status(
     user: Result<AuthUser, ApiError>,
-    body: Result<JsonBody<BulkStatusInput>, ApiError>,
+    body: Result<JsonOrCsv<BulkStatusInput>, ApiError>,
+    wants_csv: WantsCsv,
     database: &State<Database>,
-) -> Result<Json<BulkStatus>, ApiError> {
+) -> Result<BulkAnswer, ApiError> {
     let scope = user?.require(roles::ANY)?.scope.clone();
-    let input = body?.0;
-    let at = input.at.unwrap_or_else(params::today);
-    let results = match (input.ids, input.asset_tags) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::field(
-                "asset_tags",
-                "give either ids or asset_tags, not both",
-            ))
-        }
-        (None, None) => return Err(ApiError::field("ids", "give ids or asset_tags")),
-        (Some(ids), None) => {
-            if ids.len() > MAX_BULK {
-                return Err(ApiError::field(
-                    "ids",
-                    format!("at most {MAX_BULK} per request"),
-                ));
-            }
-            let asked = ids.clone();
-            let mut answers = database
-                .run(move |conn| db::validity::validity_of(conn, &asked, at, &scope))
-                .await?;
-            ids.into_iter()
-                .map(|id| InstrumentValidity {
-                    id: Some(id),
-                    asset_tag: None,
-                    at,
-                    validity: answers
-                        .remove(&id)
-                        .unwrap_or_else(Validity::unknown_instrument),
-                })
-                .collect()
-        }
-        (None, Some(tags)) => {
-            if tags.len() > MAX_BULK {
-                return Err(ApiError::field(
-                    "asset_tags",
-                    format!("at most {MAX_BULK} per request"),
-                ));
-            }
-            let asked = tags.clone();
-            let (ids, answers) = database
-                .run(move |conn| -> Result<_, ApiError> {
-                    let ids = db::validity::ids_of_tags(conn, &asked, &scope)?;
-                    let id_list: Vec<i64> = ids.values().copied().collect();
-                    Ok((ids, db::validity::validity_of(conn, &id_list, at, &scope)?))
-                })
-                .await?;
-            tags.into_iter()
-                .map(|tag| {
-                    let id = ids.get(&db::validity::tag_key(&tag)).copied();
-                    let validity = id
-                        .and_then(|id| answers.get(&id).cloned())
-                        .unwrap_or_else(Validity::unknown_instrument);
-                    InstrumentValidity {
-                        id,
-                        asset_tag: Some(tag),
-                        at,
-                        validity,
-                    }
-                })
-                .collect()
-        }
+    let input = match body? {
+        JsonOrCsv::Json(input) => input,
+        JsonOrCsv::Csv(text) => csv_status_input(&text)?,
     };
-    Ok(Json(BulkStatus { at, results }))
+    let (at, items) = status_items(input)?;
+    let results = database
+        .run(move |conn| crate::workflow::validity::check(conn, &items, &scope))
+        .await?;
+    let answer = BulkStatus { at, results };
+    Ok(match wants_csv.0 {
+        true => BulkAnswer::Csv(csv_answer(&answer)?),
+        false => BulkAnswer::Json(Json(answer)),
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

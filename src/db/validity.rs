@@ -591,3 +591,46 @@ pub fn ids_of_tags(
 pub fn tag_key(tag: &str) -> String {
     tag.trim().to_lowercase()
 }
+
+/// What an instrument's plate says, for answers an agency matches against the
+/// instrument in front of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plate {
+    pub asset_tag: String,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+}
+
+type PlateRow = (i64, String, Option<String>, Option<String>, Option<String>);
+
+/// The plates of these instruments (ids already known visible), by id: one query per chunk.
+pub fn plates_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, Plate>> {
+    let mut plates = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<PlateRow> = instruments::table
+            .select((
+                instruments::id,
+                instruments::asset_tag,
+                instruments::manufacturer,
+                instruments::model,
+                instruments::serial_number,
+            ))
+            .filter(instruments::id.eq_any(chunk))
+            .load(conn)?;
+        plates.extend(rows.into_iter().map(
+            |(id, asset_tag, manufacturer, model, serial_number)| {
+                (
+                    id,
+                    Plate {
+                        asset_tag,
+                        manufacturer,
+                        model,
+                        serial_number,
+                    },
+                )
+            },
+        ));
+    }
+    Ok(plates)
+}

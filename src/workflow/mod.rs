@@ -12,6 +12,7 @@ pub mod impact;
 pub mod instruments;
 pub mod signing;
 pub mod users;
+pub mod validity;
 
 use serde_json::json;
 

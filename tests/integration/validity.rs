@@ -308,7 +308,23 @@ fn bulk_status_by_ids_and_tags_in_the_order_asked() {
         ]
     );
     assert_eq!(bulk["results"][3]["certificate_number"], "NIM-2026-L-0012");
-    assert_eq!(bulk["results"][0], status(&app, never, "2026-06-01"));
+    // Each row is the single check's answer plus the instrument's plate (DESIGN 9c).
+    let mut row = bulk["results"][0].clone();
+    let plate: Vec<Value> = ["asset_tag", "manufacturer", "model", "serial_number"]
+        .iter()
+        .map(|key| row.as_object_mut().unwrap().remove(*key).unwrap())
+        .collect();
+    assert_eq!(
+        plate,
+        vec![
+            json!("PG-2"),
+            json!("WIKA"),
+            json!("CPG1500"),
+            json!("SN-PG-2")
+        ]
+    );
+    assert_eq!(row, status(&app, never, "2026-06-01"));
+    assert_eq!(bulk["results"][1]["manufacturer"], Value::Null);
 
     let (_, by_tags) = app.post(
         "/api/v1/instruments/status",
@@ -385,6 +401,151 @@ fn bulk_status_by_ids_and_tags_in_the_order_asked() {
     assert_eq!(code, Status::Ok);
     assert_eq!(answer["results"].as_array().unwrap().len(), 10_000);
     assert_eq!(answer["results"][valid as usize - 1]["reason"], "valid");
+}
+
+/// DESIGN 9c: an agency checks each instrument at the date it was used, in JSON or in
+/// CSV (as its spreadsheet holds them), and takes the answer away as CSV.
+#[test]
+fn bulk_status_with_a_date_per_row_in_json_and_csv() {
+    let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let never = register(&app, "PG-2", "working");
+    issue(
+        &app,
+        &calibration(gauge, &[nim], "2026-05-10", vec![point(0.5003, 0.0002)]),
+    );
+    let rows = json!([
+        {"asset_tag": " pg-1", "at": "2026-06-01"},
+        {"asset_tag": "PG-1", "at": "2026-05-01"},
+        {"id": never},
+        {"asset_tag": "NOPE", "at": "2026-06-01"}
+    ]);
+    let (code, bulk) = app.post(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &json!({"at": "2026-06-02", "items": rows}),
+    );
+    assert_eq!(code, Status::Ok, "{bulk}");
+    let results = bulk["results"].as_array().unwrap();
+    let echoed: Vec<(&Value, &Value, &Value)> = results
+        .iter()
+        .map(|r| (&r["asset_tag"], &r["at"], &r["reason"]))
+        .collect();
+    let before = status(&app, gauge, "2026-05-01")["reason"].clone();
+    assert_ne!(before, json!("valid"));
+    assert_eq!(
+        echoed,
+        vec![
+            (&json!(" pg-1"), &json!("2026-06-01"), &json!("valid")),
+            (&json!("PG-1"), &json!("2026-05-01"), &before),
+            (
+                &json!("PG-2"),
+                &json!("2026-06-02"),
+                &json!("never_calibrated")
+            ),
+            (
+                &json!("NOPE"),
+                &json!("2026-06-01"),
+                &json!("unknown_instrument")
+            ),
+        ]
+    );
+    assert_eq!(results[0]["id"], json!(gauge));
+    assert_eq!(results[0]["serial_number"], "SN-PG-1");
+    assert_eq!(
+        results[0]["certificate_number"],
+        status(&app, gauge, "2026-06-01")["certificate_number"]
+    );
+    assert!(results[0]["certificate_number"].is_string());
+
+    // The same rows as CSV in, CSV out.
+    let csv = "asset_tag,at\n pg-1 ,2026-06-01\nPG-1,2026-05-01\nNOPE,\n";
+    let (code, text, kind) = app.post_as(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        rocket::http::ContentType::CSV,
+        "text/csv",
+        csv,
+    );
+    assert_eq!(code, Status::Ok, "{text}");
+    assert!(kind.unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,asset_tag,at,valid,reason,manufacturer,model,serial_number,certificate_number,calibrated_on,due_on"
+    );
+    let certificate = results[0]["certificate_number"].as_str().unwrap();
+    assert!(
+        lines[1].starts_with(&format!(
+            "{gauge},pg-1,2026-06-01,true,valid,WIKA,CPG1500,SN-PG-1,{certificate},2026-05-10,"
+        )),
+        "{text}"
+    );
+    assert!(lines[2].contains(&format!(",2026-05-01,false,{},", before.as_str().unwrap())));
+    assert!(lines[3].starts_with(",NOPE,"), "{text}");
+    assert!(lines[3].contains(",false,unknown_instrument,"), "{text}");
+    assert_eq!(lines.len(), 4);
+    // CSV in, JSON out (no Accept: text/csv); by id.
+    let (code, text, _) = app.post_as(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        rocket::http::ContentType::CSV,
+        "application/json",
+        &format!("id,at\n{never},2026-06-01\n"),
+    );
+    assert_eq!(code, Status::Ok, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["results"][0]["reason"], "never_calibrated");
+
+    // A technician's mistakes, each named.
+    for (body, field) in [
+        ("asset_tag,at\nPG-1,2026-13-01\n", "items[0].at"),
+        (
+            "asset_tag,at\nPG-1,2026-06-01\nPG-2,01/06/2026\n",
+            "items[1].at",
+        ),
+        ("tag;date\nPG-1;2026-06-01\n", "body"),
+        ("id,at\nPG-1,2026-06-01\n", "items[0].id"),
+        ("asset_tag,at\nPG-1,2026-06-01,extra\n", "items[0]"),
+    ] {
+        let (code, text, _) = app.post_as(
+            "/api/v1/instruments/status",
+            Some("inspector"),
+            rocket::http::ContentType::CSV,
+            "application/json",
+            body,
+        );
+        let problem: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (code, fields(&problem)),
+            (Status::UnprocessableEntity, vec![field.to_string()]),
+            "{body}: {problem}"
+        );
+    }
+    for (body, field) in [
+        (
+            json!({"items": [{"asset_tag": "PG-1", "id": 1}]}),
+            "items[0].asset_tag",
+        ),
+        (
+            json!({"items": [{"at": "2026-06-01"}]}),
+            "items[0].asset_tag",
+        ),
+        (
+            json!({"items": [{"asset_tag": "PG-1", "at": "1.6.2026"}]}),
+            "items[0].at",
+        ),
+        (json!({"ids": [1], "items": []}), "items"),
+        (json!({"at": "2026-06-01"}), "ids"),
+    ] {
+        let (code, problem) = app.post("/api/v1/instruments/status", Some("inspector"), &body);
+        assert_eq!(
+            (code, fields(&problem)),
+            (Status::UnprocessableEntity, vec![field.to_string()]),
+            "{body}: {problem}"
+        );
+    }
 }
 
 #[test]

@@ -195,6 +195,30 @@ impl TestApp {
         Self::finish(request.dispatch())
     }
 
+    /// A POST with this body, Content-Type and Accept; the answer as text.
+    pub fn post_as(
+        &self,
+        path: &str,
+        who: Option<&str>,
+        content_type: ContentType,
+        accept: &str,
+        body: &str,
+    ) -> (Status, String, Option<String>) {
+        let mut request = self
+            .client
+            .post(path.to_string())
+            .header(content_type)
+            .header(rocket::http::Header::new("Accept", accept.to_string()))
+            .body(body);
+        if let Some(header) = self.auth(who) {
+            request = request.header(header);
+        }
+        let response = request.dispatch();
+        let status = response.status();
+        let kind = response.content_type().map(|kind| kind.to_string());
+        (status, response.into_string().unwrap_or_default(), kind)
+    }
+
     pub fn post(&self, path: &str, who: Option<&str>, body: &Value) -> (Status, Value) {
         self.send(rocket::http::Method::Post, path, who, &body.to_string())
     }
