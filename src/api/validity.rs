@@ -379,7 +379,25 @@ pub async fn status(
     at: Option<&str>,
     database: &State<Database>,
 ) -> Result<Json<InstrumentValidity>, ApiError> {
-    Ok(Json(one(database, token, InstrumentRef::Id(id), at).await?))
+    let answer = one(database, token, InstrumentRef::Id(id), at).await?;
+    Ok(Json(explained(database, answer).await?))
+}
+
+/// The answer with its withdrawal's or status change's date and reason, when it has one:
+/// a second short read, only for those (rare) verdicts, so the hot path keeps one statement.
+async fn explained(
+    database: &Database,
+    mut answer: InstrumentValidity,
+) -> Result<InstrumentValidity, ApiError> {
+    let Some(id) = answer.id.filter(|_| answer.validity.reason.has_detail()) else {
+        return Ok(answer);
+    };
+    database
+        .run_short_read(move |conn| -> Result<_, ApiError> {
+            db::validity::explain(conn, id, answer.at, &mut answer.validity)?;
+            Ok(answer)
+        })
+        .await
 }
 
 /// The same, by asset tag.
@@ -401,15 +419,14 @@ pub async fn status_by_tag(
     at: Option<&str>,
     database: &State<Database>,
 ) -> Result<Json<InstrumentValidity>, ApiError> {
-    Ok(Json(
-        one(
-            database,
-            token,
-            InstrumentRef::Tag(asset_tag.to_string()),
-            at,
-        )
-        .await?,
-    ))
+    let answer = one(
+        database,
+        token,
+        InstrumentRef::Tag(asset_tag.to_string()),
+        at,
+    )
+    .await?;
+    Ok(Json(explained(database, answer).await?))
 }
 
 /// Validity of up to 10 000 instruments (by id or asset tag), on one date or each on its

@@ -15,7 +15,8 @@ use crate::domain::calibration::CalibrationKind;
 use crate::domain::people::{AuthUser, Scope};
 use crate::domain::states::CalibrationStatus;
 use crate::domain::validity::{
-    validity_on, CalibrationOnRecord, InstrumentStatus, Role, StatusChange, Validity,
+    validity_on, CalibrationOnRecord, InstrumentStatus, ReasonDetail, Role, StatusChange, Validity,
+    ValidityReason,
 };
 
 /// SQLite allows 32 766 bound parameters per statement; stay well below it.
@@ -633,4 +634,130 @@ pub fn plates_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, 
         ));
     }
     Ok(plates)
+}
+
+/// When and why, for each answer whose reason has a detail ([`ReasonDetail`]), in the
+/// order given: two queries whatever the number of rows (the withdrawn certificates
+/// and the status changes of the instruments concerned), none when no row needs one.
+pub fn reason_details(
+    conn: &mut DbConnection,
+    asked: &[(i64, NaiveDate, &Validity)],
+) -> DbResult<Vec<Option<ReasonDetail>>> {
+    let needing = |wanted: fn(ValidityReason) -> bool| -> Vec<i64> {
+        let mut ids: Vec<i64> = asked
+            .iter()
+            .filter(|(_, _, v)| wanted(v.reason))
+            .map(|(id, _, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let withdrawn_ids = needing(|r| r == ValidityReason::CertificateWithdrawn);
+    let out_of_service_ids =
+        needing(|r| matches!(r, ValidityReason::Suspended | ValidityReason::Retired));
+    let withdrawals = withdrawals_of(conn, &withdrawn_ids)?;
+    let changes = status_change_reasons(conn, &out_of_service_ids)?;
+    Ok(asked
+        .iter()
+        .map(|(id, at, validity)| match validity.reason {
+            ValidityReason::CertificateWithdrawn => validity
+                .certificate_number
+                .as_ref()
+                .and_then(|number| withdrawals.get(&(*id, number.clone())).cloned()),
+            ValidityReason::Suspended | ValidityReason::Retired => {
+                changes.get(id).and_then(|list| change_in_force(list, *at))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// Fills in the detail of one answer (single status checks, pages).
+pub fn explain(
+    conn: &mut DbConnection,
+    id: i64,
+    at: NaiveDate,
+    validity: &mut Validity,
+) -> DbResult<()> {
+    if validity.reason.has_detail() {
+        let detail = reason_details(conn, &[(id, at, validity)])?;
+        validity.reason_detail = detail.into_iter().next().flatten();
+    }
+    Ok(())
+}
+
+/// The withdrawn certificates of these instruments: date (of the withdrawal, UTC) and
+/// reason, by (instrument, certificate number).
+fn withdrawals_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> DbResult<HashMap<(i64, String), ReasonDetail>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, Option<String>, Option<String>, String)> = calibrations::table
+            .select((
+                calibrations::instrument_id,
+                calibrations::certificate_number,
+                calibrations::status_reason,
+                calibrations::updated_at,
+            ))
+            .filter(calibrations::instrument_id.eq_any(chunk))
+            .filter(calibrations::status.eq(CalibrationStatus::Withdrawn))
+            .load(conn)?;
+        for (id, number, reason, updated_at) in rows {
+            let (Some(number), Some(on)) = (number, date_of_timestamp(&updated_at)) else {
+                continue;
+            };
+            found.insert((id, number), ReasonDetail { on, text: reason });
+        }
+    }
+    Ok(found)
+}
+
+/// A status change's date, sequence and reason.
+type ReasonedChange = (NaiveDate, i64, Option<String>);
+
+/// Every status change of these instruments, by instrument.
+fn status_change_reasons(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> DbResult<HashMap<i64, Vec<ReasonedChange>>> {
+    let mut found: HashMap<i64, Vec<ReasonedChange>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64, NaiveDate, Option<String>)> = instrument_status_changes::table
+            .select((
+                instrument_status_changes::instrument_id,
+                instrument_status_changes::id,
+                instrument_status_changes::effective_on,
+                instrument_status_changes::reason,
+            ))
+            .filter(instrument_status_changes::instrument_id.eq_any(chunk))
+            .load(conn)?;
+        for (instrument, sequence, on, reason) in rows {
+            found
+                .entry(instrument)
+                .or_default()
+                .push((on, sequence, reason));
+        }
+    }
+    Ok(found)
+}
+
+/// The change in force on `at`: the last made on or before it (by date, then sequence),
+/// as [`crate::domain::validity::status_in_force`] decides the status itself.
+fn change_in_force(changes: &[ReasonedChange], at: NaiveDate) -> Option<ReasonDetail> {
+    changes
+        .iter()
+        .filter(|(on, _, _)| *on <= at)
+        .max_by_key(|(on, sequence, _)| (*on, *sequence))
+        .map(|(on, _, reason)| ReasonDetail {
+            on: *on,
+            text: reason.clone(),
+        })
+}
+
+/// The date of a stored `YYYY-MM-DDTHH:MM:SS…` timestamp.
+fn date_of_timestamp(timestamp: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(timestamp.get(..10)?, "%Y-%m-%d").ok()
 }

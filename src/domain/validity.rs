@@ -158,6 +158,31 @@ pub struct Validity {
     pub certificate_number: Option<String>,
     pub calibrated_on: Option<NaiveDate>,
     pub due_on: Option<NaiveDate>,
+    /// For `certificate_withdrawn`, `suspended` and `retired`: when and why (DESIGN 9c:
+    /// an inspector must see why an instrument is out, not only that it is). Absent
+    /// for the other reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_detail: Option<ReasonDetail>,
+}
+
+/// When a withdrawal or a status change took effect, and the reason given for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReasonDetail {
+    #[schema(value_type = String, format = Date)]
+    pub on: NaiveDate,
+    pub text: Option<String>,
+}
+
+impl ValidityReason {
+    /// Whether the verdict has a [`ReasonDetail`] to look up.
+    pub fn has_detail(&self) -> bool {
+        matches!(
+            self,
+            ValidityReason::CertificateWithdrawn
+                | ValidityReason::Suspended
+                | ValidityReason::Retired
+        )
+    }
 }
 
 impl Validity {
@@ -169,6 +194,7 @@ impl Validity {
             certificate_number: None,
             calibrated_on: None,
             due_on: None,
+            reason_detail: None,
         }
     }
 
@@ -179,6 +205,7 @@ impl Validity {
             certificate_number: calibration.and_then(|c| c.certificate_number.clone()),
             calibrated_on: calibration.map(|c| c.performed_on),
             due_on: calibration.map(|c| c.due_on),
+            reason_detail: None,
         }
     }
 }
@@ -310,6 +337,7 @@ mod tests {
                 certificate_number: Some("CT-1".into()),
                 calibrated_on: Some(day("2025-03-02")),
                 due_on: Some(day("2026-03-02")),
+                reason_detail: None,
             }
         );
     }

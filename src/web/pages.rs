@@ -229,6 +229,7 @@ async fn instrument(
                 "validity": validity.as_ref().map(|v| json!({
                     "valid": v.valid, "reason": v.reason.as_str(), "reason_text": reason_text(v.reason.as_str()),
                     "certificate_number": v.certificate_number, "calibrated_on": v.calibrated_on, "due_on": v.due_on,
+                    "detail": v.reason_detail,
                 })),
                 "history": history,
                 "suggested_interval_days": suggested_interval,
@@ -257,7 +258,10 @@ fn instrument_facts(
     scope: &Scope,
 ) -> Result<InstrumentFacts, PageError> {
     let instrument = db::instruments::get_scoped(conn, id, scope)?;
-    let validity = db::validity::validity_of_one(conn, id, at)?;
+    let mut validity = db::validity::validity_of_one(conn, id, at)?;
+    if let Some(validity) = validity.as_mut() {
+        db::validity::explain(conn, id, at, validity)?;
+    }
     let (history, _) = db::calibrations::list(
         conn,
         &CalibrationFilter {

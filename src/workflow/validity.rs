@@ -83,7 +83,7 @@ pub fn check(
     found.sort_unstable();
     found.dedup();
     let plates = db::validity::plates_of(conn, &found)?;
-    Ok(items
+    let mut rows: Vec<ItemValidity> = items
         .iter()
         .map(|item| {
             let id = id_of(&item.instrument);
@@ -103,5 +103,32 @@ pub fn check(
                 validity: answer.unwrap_or_else(Validity::unknown_instrument),
             }
         })
-        .collect())
+        .collect();
+    explain_rows(conn, &mut rows)?;
+    Ok(rows)
+}
+
+/// The withdrawal's or status change's date and reason on the rows whose verdict has one.
+fn explain_rows(conn: &mut DbConnection, rows: &mut [ItemValidity]) -> DbResult<()> {
+    let needing: Vec<usize> = (0..rows.len())
+        .filter(|i| rows[*i].id.is_some() && rows[*i].validity.reason.has_detail())
+        .collect();
+    if needing.is_empty() {
+        return Ok(());
+    }
+    let asked: Vec<(i64, NaiveDate, &Validity)> = needing
+        .iter()
+        .map(|i| {
+            (
+                rows[*i].id.unwrap_or_default(),
+                rows[*i].at,
+                &rows[*i].validity,
+            )
+        })
+        .collect();
+    let details = db::validity::reason_details(conn, &asked)?;
+    for (i, detail) in needing.into_iter().zip(details) {
+        rows[i].validity.reason_detail = detail;
+    }
+    Ok(())
 }

@@ -1018,3 +1018,101 @@ fn the_page_refuses_an_approver_without_an_approve_authorisation() {
         .collect();
     assert!(!actions.contains(&"signature_refused"), "{actions:?}");
 }
+
+/// DESIGN 9c: whoever reads validity learns when and why an instrument is out — the
+/// withdrawal's date and reason, the suspension's — in the single and bulk answers and on
+/// the page; and the page's traceability section does not call the instrument fine while
+/// its validity section says it is not.
+#[test]
+fn withdrawals_and_suspensions_say_when_and_why_wherever_validity_is_shown() {
+    let mut app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
+    let gauge = register(&app, "PG-1", "working");
+    let spare = register(&app, "PG-2", "working");
+    let performed = (chrono::Utc::now().date_naive() - chrono::Duration::days(20)).to_string();
+    let issued = issue(
+        &app,
+        &calibration(gauge, &[nim], &performed, vec![point(0.5003, 0.0002)]),
+    );
+    issue(
+        &app,
+        &calibration(spare, &[nim], &performed, vec![point(0.5003, 0.0002)]),
+    );
+    let number = issued["certificate_number"].as_str().unwrap();
+    let (code, body) = app.post(
+        &format!("/api/v1/certificates/{number}/withdraw"),
+        Some("approver"),
+        &json!({"reason": "wrong reference pressure"}),
+    );
+    assert_eq!(code, Status::Ok, "{body}");
+    let (code, body) = app.post(
+        &format!("/api/v1/instruments/{spare}/suspend"),
+        Some("technician"),
+        &json!({"reason": "dropped on the floor"}),
+    );
+    assert_eq!(code, Status::Ok, "{body}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let withdrawn = json!({"on": today, "text": "wrong reference pressure"});
+    let suspended = json!({"on": today, "text": "dropped on the floor"});
+    let (_, one) = app.get(
+        &format!("/api/v1/instruments/{gauge}/status"),
+        Some("inspector"),
+    );
+    assert_eq!(
+        (&one["reason"], &one["reason_detail"]),
+        (&json!("certificate_withdrawn"), &withdrawn)
+    );
+    let (_, one) = app.get("/api/v1/instruments/by-tag/pg-2/status", Some("inspector"));
+    assert_eq!(
+        (&one["reason"], &one["reason_detail"]),
+        (&json!("suspended"), &suspended)
+    );
+    let (_, bulk) = app.post(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &json!({"items": [{"id": gauge}, {"asset_tag": "PG-2"}, {"id": nim}]}),
+    );
+    assert_eq!(bulk["results"][0]["reason_detail"], withdrawn);
+    assert_eq!(bulk["results"][1]["reason_detail"], suspended);
+    assert!(bulk["results"][2].get("reason_detail").is_none(), "{bulk}");
+    // Before the suspension took effect there is nothing to explain.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let (_, before) = app.get(
+        &format!("/api/v1/instruments/{spare}/status?at={yesterday}"),
+        Some("inspector"),
+    );
+    assert_eq!(before["reason"], "valid");
+    assert!(before.get("reason_detail").is_none());
+
+    set_password(&mut app, "inspector");
+    assert_eq!(
+        login(&app, "inspector", PASSWORD, "/").status,
+        Status::SeeOther
+    );
+    let page = get(&app, &format!("/instruments/{gauge}"));
+    assert_eq!(page.status, Status::Ok);
+    assert!(
+        page.body.contains(&format!(
+            "(withdrawn on {today}: “wrong reference pressure”)"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page
+            .body
+            .contains("class=\"notice ok\" id=\"chain-verdict\""),
+        "the chain must not be shown as all well while the instrument is not valid"
+    );
+    assert!(page
+        .body
+        .contains("that does not make the instrument valid on"));
+    let page = get(&app, &format!("/instruments/{spare}"));
+    assert!(
+        page.body.contains(&format!(
+            "(suspended since {today}: “dropped on the floor”)"
+        )),
+        "{}",
+        page.body
+    );
+}
