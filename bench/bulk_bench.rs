@@ -244,6 +244,7 @@ async fn main() {
         .await
         .unwrap();
     }
+    dated_rows(&client, &token, &ids, &body).await;
     let (api, raw) = (median(api), median(raw));
     println!(
         "bulk validity, 10 000 ids: API {:.1} ms, raw SQL {:.1} ms, ratio {:.2} (target <= 3)",
@@ -251,4 +252,62 @@ async fn main() {
         raw.as_secs_f64() * 1e3,
         api.as_secs_f64() / raw.as_secs_f64()
     );
+}
+
+/// DESIGN 9c: the same 10 000 instruments with a date per row (32 dates, as an agency's
+/// visit to a factory; and 365, a year of use), in JSON and as CSV in and out, against
+/// the one-date request; alternating rounds, medians of 7.
+async fn dated_rows(client: &Client, token: &str, ids: &[i64], one_date: &str) {
+    let day = |i: usize, dates: usize| {
+        (chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+            + chrono::Duration::days((i % dates) as i64))
+        .to_string()
+    };
+    let items = |dates: usize| {
+        let rows: Vec<serde_json::Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| serde_json::json!({"id": id, "at": day(i, dates)}))
+            .collect();
+        serde_json::json!({ "items": rows }).to_string()
+    };
+    let csv: String = std::iter::once("id,at".to_string())
+        .chain(ids.iter().enumerate().map(|(i, id)| format!("{id},{}", day(i, 32))))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cases: [(&str, String, ContentType, &str); 4] = [
+        ("one date (JSON)", one_date.to_string(), ContentType::JSON, "application/json"),
+        ("32 dates (JSON)", items(32), ContentType::JSON, "application/json"),
+        ("365 dates (JSON)", items(365), ContentType::JSON, "application/json"),
+        ("32 dates (CSV in, CSV out)", csv, ContentType::CSV, "text/csv"),
+    ];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for round in 0..9 {
+        for (i, (_, body, kind, accept)) in cases.iter().enumerate() {
+            let started = Instant::now();
+            let response = client
+                .post("/api/v1/instruments/status")
+                .header(kind.clone())
+                .header(Header::new("Accept", accept.to_string()))
+                .header(Header::new("Authorization", format!("Bearer {token}")))
+                .body(body)
+                .dispatch()
+                .await;
+            assert_eq!(response.status(), rocket::http::Status::Ok);
+            let text = response.into_string().await.unwrap();
+            assert!(text.len() > 10_000);
+            if round >= 2 {
+                samples[i].push(started.elapsed());
+            }
+        }
+    }
+    let medians: Vec<Duration> = samples.into_iter().map(median).collect();
+    let baseline = medians[0].as_secs_f64();
+    for ((name, ..), m) in cases.iter().zip(&medians) {
+        println!(
+            "bulk validity, 10 000 rows, {name}: {:.1} ms ({:.2}x one date)",
+            m.as_secs_f64() * 1e3,
+            m.as_secs_f64() / baseline
+        );
+    }
 }
