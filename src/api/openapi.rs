@@ -9,7 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     audit, calibrations, certificates, cmcs, competence, customers, export, health, instruments,
-    lab, traceability, uncertainty, validity,
+    lab, statements, traceability, uncertainty, validity,
 };
 
 struct BearerAuth;
@@ -283,6 +283,7 @@ fn complete_operation(operation: &mut Operation) {
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify, export::export,
         lab::trust,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
+        statements::create, statements::read, statements::pdf,
         traceability::chain, traceability::impact, traceability::impact_with_correction,
     ),
     modifiers(&BearerAuth, &ProblemResponses)
