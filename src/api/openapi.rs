@@ -139,7 +139,7 @@ fn add_plain_routes(openapi: &mut utoipa::openapi::OpenApi) {
         "/verify/{number}": {"get": {
             "tags": ["certificates"],
             "operationId": "certificates_verify_page",
-            "summary": "Public page the certificate's QR code opens (HTML)",
+            "summary": "Public page the certificate's (or validity statement's) QR code opens (HTML)",
             "parameters": [
                 {"name": "number", "in": "path", "required": true, "schema": {"type": "string"}},
                 {"name": "sha256", "in": "query", "required": false,

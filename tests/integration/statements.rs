@@ -492,3 +492,76 @@ fn ten_thousand_dated_rows_make_one_statement_in_seconds() {
     assert_eq!(statement["sha256"], sha256(&pdf));
     assert!(elapsed.as_secs() < 60, "{elapsed:?}");
 }
+
+/// Each row's chain summary says what the traceability route says of that instrument on that
+/// date: a gauge calibrated with a reference standard whose calibration had expired is not
+/// traceable, the standard named by asset tag, while the standard itself, asked on a date it
+/// was in calibration, is traceable to the national standard.
+#[test]
+fn chain_summaries_agree_with_the_traceability_route() {
+    let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
+    let reference = register(&app, "REF-1", "reference");
+    let gauge = register(&app, "PG-1", "working");
+    issue(
+        &app,
+        &calibration(reference, &[nim], "2025-01-10", vec![point(0.5001, 0.0001)]),
+    );
+    // 365 days later the standard's calibration has expired: this link breaks.
+    issue(
+        &app,
+        &calibration(
+            gauge,
+            &[reference],
+            "2026-05-10",
+            vec![point(0.5003, 0.0004)],
+        ),
+    );
+    let asked = [
+        (gauge, "2026-06-01"),
+        (reference, "2025-06-01"),
+        (gauge, "2026-04-01"),
+        (nim, "2026-06-01"),
+    ];
+    let items: Vec<Value> = asked
+        .iter()
+        .map(|(id, at)| json!({"id": id, "at": at}))
+        .collect();
+    let (code, statement) = app.post(
+        "/api/v1/validity-statements",
+        Some("inspector"),
+        &json!({"items": items}),
+    );
+    assert_eq!(code, Status::Created, "{statement}");
+    let results = statement["results"].as_array().unwrap();
+    for ((id, at), row) in asked.iter().zip(results) {
+        let (code, report) = app.get(
+            &format!("/api/v1/instruments/{id}/traceability?at={at}"),
+            Some("inspector"),
+        );
+        assert_eq!(code, Status::Ok, "{report}");
+        assert_eq!(
+            row["chain"]["traceable"], report["traceable"],
+            "{id} on {at}"
+        );
+        assert_eq!(
+            row["chain"]["broken_link"].is_null(),
+            report["broken_link"].is_null()
+        );
+    }
+    assert_eq!(results[0]["reason"], "not_traceable");
+    let broken = results[0]["chain"]["broken_link"].as_str().unwrap();
+    assert!(broken.starts_with("REF-1"), "{broken}");
+    assert!(broken.ends_with("standard expired at use"), "{broken}");
+    assert_eq!(results[1]["chain"]["reaches"], json!(["NIM (CN)"]));
+    assert_eq!(results[3]["chain"]["traceable"], true);
+    let number = statement["number"].as_str().unwrap();
+    let pdf = app.bytes(
+        &format!("/api/v1/validity-statements/{number}/pdf"),
+        Some("inspector"),
+    );
+    if let Some(text) = pdf_text(&pdf) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("Not traceable: REF-1"), "{text}");
+    }
+}
