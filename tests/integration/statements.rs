@@ -6,6 +6,7 @@ use rocket::http::{ContentType, Status};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::archive::{stdout, tool};
 use crate::checkers;
 use crate::common::fixtures::{calibration, issue, point, register};
 use crate::common::{fields, pdf_text, run_cli, TestApp};
@@ -141,6 +142,7 @@ fn a_statement_lists_the_bulk_answer_numbered_stored_and_verifiable() {
         }
         assert!(text.contains(&format!("/verify/{number}")), "{text}");
     }
+    assert_pdf_a(&pdf, &number);
 
     // Numbers are consecutive; the next is the requester's too.
     let (code, second) = app.post(
@@ -428,6 +430,23 @@ fn a_statement_is_signed_with_the_labs_identity_and_validates_with_pyhanko() {
         assert!(report.contains(&format!("reason={reason}")), "{report}");
     }
 
+    // Offline, as a certificate: `caltrace verify FILE --trust ROOT`.
+    let (ok, output) = run_cli(
+        &app.database_url,
+        &[
+            "verify",
+            signed.to_str().unwrap(),
+            "--trust",
+            root_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{output}");
+    assert!(output.contains("valid PDF signature"), "{output}");
+    assert!(
+        output.contains(&format!("certificate number: {number}")),
+        "{output}"
+    );
+
     // The file dropped on the verification page: signed by this lab, and genuine.
     let boundary = "XSTATEMENTBOUNDARY";
     let mut form = format!(
@@ -563,5 +582,40 @@ fn chain_summaries_agree_with_the_traceability_route() {
     if let Some(text) = pdf_text(&pdf) {
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(flat.contains("Not traceable: REF-1"), "{text}");
+    }
+}
+
+/// Sound (qpdf), PDF/A-3b by its metadata, every font embedded: archived as a certificate is.
+fn assert_pdf_a(pdf: &[u8], number: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("statement.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let path = file.to_str().unwrap();
+    if let Some(check) = tool("qpdf", &["--check", path]) {
+        assert!(check.status.success(), "qpdf --check: {}", stdout(&check));
+        assert!(stdout(&check).contains("No syntax or stream encoding errors"));
+    }
+    if let Some(meta) = tool("pdfinfo", &["-meta", path]) {
+        let xmp = stdout(&meta);
+        assert!(xmp.contains("<pdfaid:part>3</pdfaid:part>"), "{xmp}");
+        assert!(
+            xmp.contains("<pdfaid:conformance>B</pdfaid:conformance>"),
+            "{xmp}"
+        );
+        assert!(
+            xmp.contains(&format!("Validity statement / 有效性声明 {number}")),
+            "{xmp}"
+        );
+    }
+    if let Some(fonts) = tool("pdffonts", &[path]) {
+        let listing = stdout(&fonts);
+        for row in listing.lines().skip(2) {
+            let columns: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(
+                columns[columns.len() - 5],
+                "yes",
+                "a font not embedded: {row}"
+            );
+        }
     }
 }
