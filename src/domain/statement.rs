@@ -101,18 +101,14 @@ impl StatementRow {
         }
     }
 
-    /// The instrument as its plate names it: "WIKA CPG1500 SN 123".
+    /// The instrument as its plate names it: "WIKA CPG1500 S/N 123".
     pub fn plate(&self) -> String {
-        let parts: Vec<&str> = [&self.manufacturer, &self.model]
+        let serial = self.serial_number.as_ref().map(|s| format!("S/N {s}"));
+        [self.manufacturer.clone(), self.model.clone(), serial]
             .into_iter()
-            .filter_map(|p| p.as_deref())
-            .collect();
-        match &self.serial_number {
-            Some(serial) => format!("{} S/N {serial}", parts.join(" "))
-                .trim()
-                .to_string(),
-            None => parts.join(" "),
-        }
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -179,6 +175,22 @@ mod tests {
             summary.words(),
             "Not traceable: REF-1: standard expired at use"
         );
+    }
+
+    #[test]
+    fn the_plate_reads_as_written_on_the_instrument() {
+        let row = StatementRow {
+            id: Some(1),
+            asset_tag: Some("PG-1".into()),
+            at: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+            manufacturer: Some("WIKA".into()),
+            model: None,
+            serial_number: Some("123".into()),
+            validity: Validity::unknown_instrument(),
+            chain: None,
+        };
+        assert_eq!(row.plate(), "WIKA S/N 123");
+        assert_eq!(row.verdict(), "NOT valid");
     }
 
     #[test]
