@@ -619,3 +619,40 @@ fn assert_pdf_a(pdf: &[u8], number: &str) {
         }
     }
 }
+
+/// Requests at the same time queue on the counter: every number once, none skipped. (The
+/// local client is single-threaded, so the threads call the workflow as the route does.)
+#[test]
+fn concurrent_statements_get_consecutive_numbers() {
+    use caltrace::workflow::validity::{InstrumentKey, StatusItem};
+    let app = TestApp::new();
+    let (gauge, _, _) = world(&app);
+    let user = app.with_conn(|conn| {
+        caltrace::db::users::find_user(conn, "inspector")
+            .unwrap()
+            .unwrap()
+    });
+    let context = app.issue_context();
+    let items = [StatusItem {
+        instrument: InstrumentKey::Id(gauge),
+        at: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+    }];
+    let mut numbers: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (database, user, context, items) = (&app.database, &user, &context, &items);
+                scope.spawn(move || {
+                    let mut conn = database.get().unwrap();
+                    caltrace::workflow::statements::issue(&mut conn, user, items, context)
+                        .unwrap()
+                        .number
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    numbers.sort();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let expected: Vec<String> = (1..=6).map(|n| format!("VS-{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}
