@@ -142,12 +142,13 @@ pub async fn dcc(
     download(user, number, database, Document::Dcc).await
 }
 
-/// Public: is this certificate genuine and current? Either document's SHA-256 verifies.
+/// Public: is this certificate genuine and current? Either document's SHA-256 verifies. A
+/// validity statement's number is answered the same way, its PDF's hash verifying.
 #[utoipa::path(
     tag = "certificates",
     params(("sha256" = Option<String>, Query, pattern = "^[0-9A-Fa-f]{64}$", description = "SHA-256 of the PDF or the DCC in hand (64 hex digits)")),
     responses(
-        (status = 200, body = Verification, description = "Whether the number names a certificate of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise"),
+        (status = 200, body = Verification, description = "Whether the number names a certificate (or validity statement, then with `statement` saying what it is) of this laboratory, its status (issued, withdrawn, superseded) and, with sha256, whether the document in hand is the one issued; genuine is false otherwise"),
         (status = 422, body = Problem, description = "sha256 is not 64 hexadecimal digits")
     )
 )]

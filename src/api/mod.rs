@@ -13,6 +13,7 @@ pub mod instruments;
 pub mod lab;
 pub mod openapi;
 pub(crate) use crate::http::params;
+pub mod statements;
 pub mod traceability;
 pub mod uncertainty;
 pub mod validity;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<Route> {
         cmcs::routes(),
         competence::routes(),
         validity::routes(),
+        statements::routes(),
         traceability::routes(),
         uncertainty::routes(),
         openapi::routes(),

@@ -9,7 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     audit, calibrations, certificates, cmcs, competence, customers, export, health, instruments,
-    lab, traceability, uncertainty, validity,
+    lab, statements, traceability, uncertainty, validity,
 };
 
 struct BearerAuth;
@@ -139,7 +139,7 @@ fn add_plain_routes(openapi: &mut utoipa::openapi::OpenApi) {
         "/verify/{number}": {"get": {
             "tags": ["certificates"],
             "operationId": "certificates_verify_page",
-            "summary": "Public page the certificate's QR code opens (HTML)",
+            "summary": "Public page the certificate's (or validity statement's) QR code opens (HTML)",
             "parameters": [
                 {"name": "number", "in": "path", "required": true, "schema": {"type": "string"}},
                 {"name": "sha256", "in": "query", "required": false,
@@ -283,6 +283,7 @@ fn complete_operation(operation: &mut Operation) {
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify, export::export,
         lab::trust,
         validity::status, validity::status_by_tag, validity::bulk_status, validity::recalls,
+        statements::create, statements::read, statements::pdf,
         traceability::chain, traceability::impact, traceability::impact_with_correction,
     ),
     modifiers(&BearerAuth, &ProblemResponses)

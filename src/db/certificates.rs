@@ -385,6 +385,10 @@ pub struct Verification {
     #[schema(value_type = Option<String>, format = Date)]
     pub calibrated_on: Option<NaiveDate>,
     pub item: Option<VerifiedItem>,
+    /// Only for a validity statement's number (DESIGN 9c): what it is. A certificate's answer
+    /// keeps exactly the fields above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<super::statements::StatementNote>,
 }
 
 type VerifyRow = (
@@ -422,14 +426,29 @@ pub fn verify(
         .first(conn)
         .optional()?;
     Ok(match row {
-        None => Verification {
-            number: number.to_string(),
-            genuine: Some(false),
-            status: None,
-            superseded_by: None,
-            issued_on: None,
-            calibrated_on: None,
-            item: None,
+        None => match super::statements::verification_facts(conn, number)? {
+            Some((created_on, pdf_sha256, note)) => Verification {
+                number: number.to_string(),
+                genuine: matches_hash(sha256, &[&pdf_sha256]),
+                // A statement is issued once and never withdrawn: it says what the register
+                // answered at the time of the query.
+                status: Some(CertificateStatus::Issued),
+                superseded_by: None,
+                issued_on: Some(created_on),
+                calibrated_on: None,
+                item: None,
+                statement: Some(note),
+            },
+            None => Verification {
+                number: number.to_string(),
+                genuine: Some(false),
+                status: None,
+                superseded_by: None,
+                issued_on: None,
+                calibrated_on: None,
+                item: None,
+                statement: None,
+            },
         },
         Some((
             pdf_sha256,
@@ -442,11 +461,7 @@ pub fn verify(
             model,
             serial_number,
         )) => {
-            // Without a hash the register can say the number was issued and
-            // is in force, not that the paper in hand is genuine.
-            let genuine = sha256
-                .map(|h| h.trim().to_ascii_lowercase())
-                .map(|hash| hash == pdf_sha256 || hash == dcc_sha256);
+            let genuine = matches_hash(sha256, &[&pdf_sha256, &dcc_sha256]);
             Verification {
                 number: number.to_string(),
                 genuine,
@@ -459,9 +474,18 @@ pub fn verify(
                     model,
                     serial_number,
                 }),
+                statement: None,
             }
         }
     })
+}
+
+/// Without a hash the register can say the number was issued, not that the paper in hand is
+/// genuine (None); with one, whether it is one of the issued documents'.
+fn matches_hash(sha256: Option<&str>, issued: &[&str]) -> Option<bool> {
+    sha256
+        .map(|h| h.trim().to_ascii_lowercase())
+        .map(|hash| issued.iter().any(|issued| hash == *issued))
 }
 
 /// What the public verification page says beside the answer (DESIGN section 8: "withdrawn on

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod schema;
 pub mod secrets;
 pub mod signing;
+pub mod statements;
 pub mod states;
 pub mod status_reader;
 pub mod traceability;

@@ -283,3 +283,29 @@ diesel::table! {
 
 diesel::joinable!(authorisations -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(authorisations, users);
+
+diesel::table! {
+    validity_statements (number) {
+        number -> Text,
+        requested_by -> BigInt,
+        requester_name -> Text,
+        created_at -> Text,
+        lab_name -> Text,
+        request -> Text,
+        results -> Text,
+        row_count -> Integer,
+        pdf -> Binary,
+        pdf_sha256 -> Text,
+        signed -> Bool,
+    }
+}
+
+diesel::table! {
+    validity_statement_counters (year) {
+        year -> Integer,
+        last_number -> Integer,
+    }
+}
+
+diesel::joinable!(validity_statements -> users (requested_by));
+diesel::allow_tables_to_appear_in_same_query!(validity_statements, users);

@@ -110,6 +110,46 @@ const REACH_FROM_CALIBRATIONS_POSTGRES: &str = concat!(
     reach_step_postgres!()
 );
 
+/// The same walk started from many (instrument, date) pairs at once: the union of what each
+/// reaches. The pairs come as one JSON array (SQLite) or two arrays (PostgreSQL), so the
+/// statement does not grow with their number.
+const REACH_FROM_PAIRS_SQLITE: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (
+    SELECT CAST(json_extract(value, '$[0]') AS INTEGER), json_extract(value, '$[1]')
+    FROM json_each(?)",
+    reach_step_sqlite!()
+);
+const REACH_FROM_PAIRS_POSTGRES: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (
+    SELECT * FROM unnest($1::bigint[], $2::date[])",
+    reach_step_postgres!()
+);
+
+fn reachable_from_pairs(conn: &mut DbConnection, pairs: &[(i64, NaiveDate)]) -> DbResult<Vec<i64>> {
+    let rows: Vec<Reached> = match conn {
+        DbConnection::Sqlite(c) => {
+            let json: Vec<(i64, String)> = pairs
+                .iter()
+                .map(|(id, at)| (*id, at.format("%Y-%m-%d").to_string()))
+                .collect();
+            diesel::sql_query(on_record_sql!(REACH_FROM_PAIRS_SQLITE))
+                .bind::<diesel::sql_types::Text, _>(
+                    serde_json::to_string(&json)
+                        .map_err(|error| DbError::Internal(error.to_string()))?,
+                )
+                .load(c)?
+        }
+        DbConnection::Postgresql(c) => {
+            let (ids, dates): (Vec<i64>, Vec<NaiveDate>) = pairs.iter().copied().unzip();
+            diesel::sql_query(on_record_sql!(REACH_FROM_PAIRS_POSTGRES))
+                .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+                .bind::<diesel::sql_types::Array<Date>, _>(dates)
+                .load(c)?
+        }
+    };
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
 fn reachable(conn: &mut DbConnection, instrument_id: i64, at: NaiveDate) -> DbResult<Vec<i64>> {
     let rows: Vec<Reached> = match conn {
         DbConnection::Sqlite(c) => diesel::sql_query(on_record_sql!(REACH_SQLITE))
@@ -325,6 +365,19 @@ pub fn graph_for(
     at: NaiveDate,
 ) -> DbResult<HashMap<i64, InstrumentFacts>> {
     let ids = reachable(conn, instrument_id, at)?;
+    facts_of(conn, &ids)
+}
+
+/// The subgraph the chains of many instruments, each on its own date, can reach: one
+/// recursive query and the facts' loads, however many pairs (a validity statement's rows).
+pub fn graph_for_many(
+    conn: &mut DbConnection,
+    pairs: &[(i64, NaiveDate)],
+) -> DbResult<HashMap<i64, InstrumentFacts>> {
+    if pairs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = reachable_from_pairs(conn, pairs)?;
     facts_of(conn, &ids)
 }
 

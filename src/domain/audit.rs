@@ -22,10 +22,11 @@ pub enum AuditEntity {
     Authorisation,
     Procedure,
     Customer,
+    ValidityStatement,
 }
 
 impl AuditEntity {
-    pub const ALL: [AuditEntity; 10] = [
+    pub const ALL: [AuditEntity; 11] = [
         AuditEntity::Instrument,
         AuditEntity::Calibration,
         AuditEntity::Certificate,
@@ -36,6 +37,7 @@ impl AuditEntity {
         AuditEntity::Authorisation,
         AuditEntity::Procedure,
         AuditEntity::Customer,
+        AuditEntity::ValidityStatement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +52,7 @@ impl AuditEntity {
             AuditEntity::Authorisation => "authorisation",
             AuditEntity::Procedure => "procedure",
             AuditEntity::Customer => "customer",
+            AuditEntity::ValidityStatement => "validity_statement",
         }
     }
 
@@ -61,9 +64,13 @@ impl AuditEntity {
         }
     }
 
-    /// Whether its records are named by a whole-number id (a certificate by its number).
+    /// Whether its records are named by a whole-number id (a certificate and a validity
+    /// statement by their numbers).
     pub fn numbered(self) -> bool {
-        !matches!(self, AuditEntity::Certificate)
+        !matches!(
+            self,
+            AuditEntity::Certificate | AuditEntity::ValidityStatement
+        )
     }
 }
 

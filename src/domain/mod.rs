@@ -15,6 +15,7 @@ pub mod people;
 pub mod quantity;
 pub mod secret;
 pub mod signature;
+pub mod statement;
 pub mod states;
 pub mod traceability;
 pub mod uncertainty;

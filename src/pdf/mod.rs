@@ -6,6 +6,7 @@
 mod archive;
 mod canvas;
 pub(crate) mod chart;
+mod statement;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ use crate::domain::quantity::{QuantityJson, QuantityKind};
 pub(crate) use archive::text as text_string;
 use archive::{ArchiveInfo, Attachment};
 use canvas::{black, grey, rgb, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
+pub use statement::render_statement;
 
 const MARGIN: f32 = 40.0;
 const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;

@@ -793,7 +793,11 @@ fn signing_time(signature: &Dictionary) -> Result<String, SigningError> {
 
 /// The certificate number: named by the reason, else by the embedded DCC (`<number>.xml`).
 fn certificate_number(doc: &Document, reason: &str) -> Option<String> {
-    if let Some(rest) = reason.strip_prefix("Certificate ") {
+    // A validity statement (DESIGN 9c) is named in its reason the same way.
+    let named = ["Certificate ", "Validity statement "]
+        .iter()
+        .find_map(|prefix| reason.strip_prefix(prefix));
+    if let Some(rest) = named {
         return rest.split_whitespace().next().map(str::to_string);
     }
     let names = doc.catalog().ok()?.get(b"Names").ok()?;

@@ -631,7 +631,11 @@ async fn verify(
         })
         .await?;
     let (headline, tone) = verify_headline(answer.genuine, answer.status);
-    let title = format!("Verify certificate {number}");
+    let title = if answer.statement.is_some() {
+        format!("Verify validity statement {number}")
+    } else {
+        format!("Verify certificate {number}")
+    };
     Ok(Template::render(
         "verify",
         layout(

@@ -99,7 +99,7 @@ pub fn issue_certificate(
 /// the certificate is issued unsigned. A signature that cannot be made fails the approval as
 /// a whole, inside its transaction, so no certificate number is used up by a half-signed
 /// certificate.
-fn identity_in_force(
+pub(crate) fn identity_in_force(
     conn: &mut DbConnection,
 ) -> Result<Option<(SigningIdentity, DateTime<Utc>)>, ApiError> {
     let Some(identity) = db::signing::in_force(conn)? else {

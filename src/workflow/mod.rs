@@ -11,6 +11,7 @@ pub mod export;
 pub mod impact;
 pub mod instruments;
 pub mod signing;
+pub mod statements;
 pub mod users;
 pub mod validity;
 

@@ -27,6 +27,7 @@ mod readme;
 mod records;
 mod service;
 mod signing;
+mod statements;
 mod traceability;
 mod uncertainty;
 mod validity;

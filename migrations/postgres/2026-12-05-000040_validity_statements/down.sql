@@ -1,0 +1,2 @@
+DROP TABLE validity_statement_counters;
+DROP TABLE validity_statements;
