@@ -82,6 +82,7 @@ macro_rules! on_record_status {
             .or($status.eq(ON_RECORD[2]))
     };
 }
+pub(super) use on_record_status;
 
 /// `(SELECT id FROM calibrations newest WHERE newest.instrument_id = <instrument>
 /// AND on record AND performed_on <= at ORDER BY performed_on DESC, id DESC LIMIT 1)`:
@@ -101,6 +102,7 @@ macro_rules! latest_id_of {
             .single_value()
     };
 }
+pub(super) use latest_id_of;
 
 /// `calibrations` joined as the latest calibration on record of `$instrument`
 /// on or before `$at` (for a LEFT JOIN from `instruments`).

@@ -59,9 +59,10 @@ async fn dashboard(
     if session.user.scope.customer_ids().is_some() {
         return portal(session, database).await;
     }
+    let scope = session.user.scope.clone();
     let (data, signing) = database
         .run(move |conn| -> Result<_, PageError> {
-            let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS)?;
+            let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS, &scope)?;
             Ok((data, db::signing::public(conn)?))
         })
         .await?;

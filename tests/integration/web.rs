@@ -634,6 +634,167 @@ fn dashboard_lists_what_needs_attention() {
     assert!(!section("approval").contains("PG-OLD"));
 }
 
+/// The text of the dashboard's section `id`, and the asset tags it links to, in order.
+fn dashboard_group(page: &str, id: &str) -> (String, Vec<String>) {
+    let start = page
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let end = page[start..].find("</section>").unwrap() + start;
+    let section = page[start..end].to_string();
+    let tags = section
+        .split("<a href=\"/instruments/")
+        .skip(1)
+        .filter_map(|rest| {
+            let text = rest.split_once('>')?.1;
+            let tag = text.split('<').next()?;
+            (!tag.is_empty()).then(|| tag.to_string())
+        })
+        .collect();
+    (section, tags)
+}
+
+/// DESIGN 9c: the dashboard also lists what is withdrawn, not traceable, suspended or never
+/// calibrated, each in its own group, counted, with the withdrawal's and the suspension's
+/// date and reason; retired instruments and national standards are in none.
+#[test]
+fn dashboard_groups_withdrawn_untraceable_suspended_and_never_calibrated() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let today = chrono::Utc::now().date_naive();
+    let day = (today - chrono::Duration::days(20)).to_string();
+    let national = register(&app, "NIM-P", "national");
+    let reference = register(&app, "PG-REF", "reference");
+    let downstream = register(&app, "PG-DOWN", "working");
+    let orphan = register(&app, "PG-ORPHAN", "working");
+    let parked = register(&app, "PG-PARKED", "working");
+    let _new = register(&app, "PG-NEW", "working");
+    let waiting = register(&app, "PG-WAIT", "working");
+    let retired = register(&app, "PG-GONE", "working");
+    let ok = |body: &serde_json::Value| issue(&app, body);
+    let standard = ok(&calibration(
+        reference,
+        &[national],
+        &day,
+        vec![point(0.5001, 0.0001)],
+    ));
+    ok(&calibration(
+        downstream,
+        &[reference],
+        &day,
+        vec![point(0.5001, 0.0002)],
+    ));
+    // Against nothing: approved with its deviation stated, its chain broken from the start.
+    ok(&calibration(orphan, &[], &day, vec![point(0.5001, 0.0002)]));
+    ok(&calibration(
+        parked,
+        &[national],
+        &day,
+        vec![point(0.5001, 0.0002)],
+    ));
+    pending(&app, waiting, national);
+    let number = standard["certificate_number"].as_str().unwrap().to_string();
+    let (status, _) = app.post(
+        &format!("/api/v1/certificates/{number}/withdraw"),
+        Some("approver"),
+        &json!({"reason": "piston damaged in transport"}),
+    );
+    assert_eq!(status, Status::Ok);
+    for (id, action, reason) in [
+        (parked, "suspend", "sent for repair"),
+        (retired, "retire", "scrapped"),
+    ] {
+        let (status, body) = app.post(
+            &format!("/api/v1/instruments/{id}/{action}"),
+            Some("technician"),
+            &json!({"reason": reason}),
+        );
+        assert_eq!(status, Status::Ok, "{body}");
+    }
+    // The recall list keeps its contract: due and overdue only.
+    let (status, recalls) = app.get("/api/v1/recalls", Some("inspector"));
+    assert_eq!(status, Status::Ok);
+    assert_eq!(recalls["customers"], json!([]), "{recalls}");
+
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, "/");
+    assert_eq!(page.status, Status::Ok);
+    let (withdrawn, tags) = dashboard_group(&page.body, "withdrawn");
+    assert_eq!(tags, ["PG-REF"]);
+    assert!(withdrawn.contains(&number), "{withdrawn}");
+    assert!(withdrawn.contains(&today.to_string()), "{withdrawn}");
+    assert!(
+        withdrawn.contains("piston damaged in transport"),
+        "{withdrawn}"
+    );
+    // The withdrawal broke the chain of what was calibrated against PG-REF.
+    let (_, tags) = dashboard_group(&page.body, "not-traceable");
+    assert_eq!(tags, ["PG-ORPHAN", "PG-DOWN"]);
+    let (suspended, tags) = dashboard_group(&page.body, "suspended");
+    assert_eq!(tags, ["PG-PARKED"]);
+    assert!(suspended.contains("sent for repair"), "{suspended}");
+    assert!(suspended.contains(&today.to_string()), "{suspended}");
+    let (_, tags) = dashboard_group(&page.body, "never-calibrated");
+    assert_eq!(tags, ["PG-NEW", "PG-WAIT"]);
+    for (card, count) in [
+        ("withdrawn", 1),
+        ("not traceable", 2),
+        ("suspended", 1),
+        ("never calibrated", 2),
+    ] {
+        let text = format!("<span class=\"count\">{count}</span> {card}</a>");
+        assert!(page.body.contains(&text), "{text} in {}", page.body);
+    }
+}
+
+/// Each group counts in full and shows its first rows; a customer's scope filters it in SQL.
+#[test]
+fn dashboard_groups_are_capped_counted_and_scoped() {
+    use caltrace::db::pages::{dashboard, GROUP_ROWS};
+    use caltrace::domain::people::Scope;
+    let app = TestApp::new();
+    let extra = GROUP_ROWS as usize + 3;
+    for n in 0..extra {
+        register(&app, &format!("PG-N{n:02}"), "working");
+    }
+    let mut other = crate::common::pressure_gauge("OT-1", "SN-OT-1");
+    other["customer"] = json!("Other Works");
+    let (status, other) = app.post("/api/v1/instruments", Some("admin"), &other);
+    assert_eq!(status, Status::Created, "{other}");
+    let today = chrono::Utc::now().date_naive();
+    let everything = app
+        .with_conn(|conn| dashboard(conn, today, 30, &Scope::Everything))
+        .unwrap();
+    assert_eq!(everything.never_calibrated.total, extra as i64 + 1);
+    let shown: Vec<&str> = everything
+        .never_calibrated
+        .rows
+        .iter()
+        .map(|row| row.asset_tag.as_str())
+        .collect();
+    let expected: Vec<String> = (0..GROUP_ROWS).map(|n| format!("PG-N{n:02}")).collect();
+    assert_eq!(shown, expected);
+    let customer_id: i64 = app
+        .with_conn(|conn| {
+            use caltrace::db::schema::instruments;
+            use diesel::prelude::*;
+            instruments::table
+                .select(instruments::customer_id.assume_not_null())
+                .filter(instruments::asset_tag.eq("OT-1"))
+                .first(conn)
+        })
+        .unwrap();
+    let scope = Scope::Customers {
+        user_id: 0,
+        customer_ids: vec![customer_id],
+    };
+    let scoped = app
+        .with_conn(|conn| dashboard(conn, today, 30, &scope))
+        .unwrap();
+    assert_eq!(scoped.never_calibrated.total, 1);
+    assert_eq!(scoped.never_calibrated.rows[0].asset_tag, "OT-1");
+    assert_eq!(scoped.withdrawn.total, 0);
+}
+
 /// The calibration page shows what an assessor asks first: each point's
 /// uncertainty budget, the condition on receipt as recorded, the deviations,
 /// and who recorded, submitted and decided, from the audit log.
