@@ -31,6 +31,18 @@ pub struct CalibrationPage {
     pub total: i64,
 }
 
+/// A calibration as `GET /api/v1/calibrations/{id}` answers it: the record, and its flags.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CalibrationRecord {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    /// The points whose expanded U is smaller than the U of a standard they used, at that
+    /// point (DESIGN 9c): the standard's latest calibration on or before `performed_on`, at
+    /// its point of the same quantity nearest the point's reference value. Empty when none.
+    /// Approval needs stated `deviations` while any is listed.
+    pub uncertainty_below_standard: Vec<crate::domain::traceability::PointBelowStandard>,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonInput {
@@ -135,7 +147,7 @@ pub async fn batch(
 #[utoipa::path(
     tag = "calibrations",
     responses(
-        (status = 200, body = Calibration, description = "The calibration, with its evaluated results and its status"),
+        (status = 200, body = CalibrationRecord, description = "The calibration, with its evaluated results, its status, and its points whose U is smaller than the U of a standard they used (`uncertainty_below_standard`)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
         (status = 404, body = Problem, description = "No calibration with this id")
     ),
@@ -146,13 +158,15 @@ pub async fn read(
     user: Result<AuthUser, ApiError>,
     id: i64,
     database: &State<Database>,
-) -> Result<Json<Calibration>, ApiError> {
+) -> Result<Json<CalibrationRecord>, ApiError> {
     let scope = user?.require(roles::ANY)?.scope.clone();
-    Ok(Json(
-        database
-            .run(move |conn| db::calibrations::get_scoped(conn, id, &scope))
-            .await?,
-    ))
+    let (calibration, uncertainty_below_standard) = database
+        .run(move |conn| workflow::calibrations::read(conn, id, &scope))
+        .await?;
+    Ok(Json(CalibrationRecord {
+        calibration,
+        uncertainty_below_standard,
+    }))
 }
 
 /// Calibrations, filtered, ordered by id (any role).

@@ -315,27 +315,29 @@ async fn calibration(
 ) -> Result<Template, PageError> {
     let session = session?;
     let scope = session.user.scope.clone();
-    let (calibration, contributors, instrument, tags, certificate, history) = database
-        .run(move |conn| -> Result<_, PageError> {
-            let calibration = db::calibrations::get_scoped(conn, id, &scope)?;
-            let contributors = db::calibrations::contributors(conn, id)?;
-            let instrument = db::instruments::get(conn, calibration.instrument_id)?;
-            let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
-            let certificate = match &calibration.certificate_number {
-                Some(number) => db::certificates::get(conn, number, &scope)?,
-                None => None,
-            };
-            let history = record_history(conn, id)?;
-            Ok((
-                calibration,
-                contributors,
-                instrument,
-                tags,
-                certificate,
-                history,
-            ))
-        })
-        .await?;
+    let (calibration, below_standard, contributors, instrument, tags, certificate, history) =
+        database
+            .run(move |conn| -> Result<_, PageError> {
+                let (calibration, below_standard) = workflow::calibrations::read(conn, id, &scope)?;
+                let contributors = db::calibrations::contributors(conn, id)?;
+                let instrument = db::instruments::get(conn, calibration.instrument_id)?;
+                let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
+                let certificate = match &calibration.certificate_number {
+                    Some(number) => db::certificates::get(conn, number, &scope)?,
+                    None => None,
+                };
+                let history = record_history(conn, id)?;
+                Ok((
+                    calibration,
+                    below_standard,
+                    contributors,
+                    instrument,
+                    tags,
+                    certificate,
+                    history,
+                ))
+            })
+            .await?;
     let is_approver = session.user.roles.contains(&UserRole::Approver);
     let own_work = may_decide(&contributors, Some(session.user.id)).is_err();
     let submitted = calibration.status == CalibrationStatus::Submitted;
@@ -379,6 +381,7 @@ async fn calibration(
                 "decision_rule_statement": rule.statement().english,
                 "external": calibration.kind == CalibrationKind::External,
                 "history": history,
+                "below_standard": below_standard,
             }),
         ),
     ))

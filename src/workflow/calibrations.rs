@@ -18,15 +18,37 @@ use crate::domain::calibration::{
 };
 use crate::domain::dates::{out_of_range, today};
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
+use crate::domain::people::Scope;
 use crate::domain::signature::ElectronicSignature;
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
 };
 use crate::domain::traceability::{
-    broken_link_words, uncertainty_below_standard_words, TraceabilityGraph,
+    broken_link_words, point_uncertainties, points_below_standard,
+    uncertainty_below_standard_words, PointBelowStandard, TraceabilityGraph,
 };
 use crate::domain::FieldError;
 use crate::error::ApiError;
+
+/// A calibration as `scope` may read it, with its points whose U is smaller than the U of a
+/// standard they used at that point (DESIGN 9c: flagged on the record and the page, whatever
+/// its status, so the technician sees it before submitting). The standards' calibrations are
+/// read in the fixed number of queries of `facts_of`, not the whole chain.
+pub fn read(
+    conn: &mut DbConnection,
+    id: i64,
+    scope: &Scope,
+) -> Result<(Calibration, Vec<PointBelowStandard>), ApiError> {
+    let calibration = repo::get_scoped(conn, id, scope)?;
+    let standards = traceability::facts_of(conn, &calibration.standards_used)?;
+    let flags = points_below_standard(
+        &standards,
+        &point_uncertainties(&calibration.points),
+        &calibration.standards_used,
+        calibration.performed_on,
+    );
+    Ok((calibration, flags))
+}
 
 /// The register's facts of the instruments a set of calibrations names (the
 /// calibrated instruments and their standards), in one query.

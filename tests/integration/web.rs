@@ -795,6 +795,105 @@ fn dashboard_groups_are_capped_counted_and_scoped() {
     assert_eq!(scoped.withdrawn.total, 0);
 }
 
+/// A pressure point at `at` MPa indicating `at + 0.0001` with a stated U.
+fn point_at(at: f64, u: f64) -> serde_json::Value {
+    json!({"stage": "as_found", "reference": {"value": at, "unit": "MPa"},
+           "indicated": {"value": at + 0.0001, "unit": "MPa"}, "tolerance": {"value": 0.002, "unit": "MPa"},
+           "stated_uncertainty": {"expanded_uncertainty": {"value": u, "unit": "MPa"}, "coverage_factor": 2}})
+}
+
+/// DESIGN 9c: a point whose U is smaller than the standard's U at that point is flagged on the
+/// record (GET) and the page, naming the standard's asset tag and its U there. The standard's
+/// best U (0.0001 MPa at 0.2 MPa) is below every point of the gauge; only the point at 0.8 MPa
+/// is below the standard's U at 0.8 MPa (0.0005 MPa), so only it is flagged.
+#[test]
+fn a_point_below_its_standards_uncertainty_is_flagged_on_the_record_and_the_page() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let standard = register(&app, "REF-U", "reference");
+    let gauge = register(&app, "PG-U", "working");
+    let mut standards_certificate = calibration(
+        standard,
+        &[national],
+        "2026-04-01",
+        vec![point_at(0.2, 0.0001), point_at(0.8, 0.0005)],
+    );
+    standards_certificate["kind"] = json!("external");
+    standards_certificate["issuer"] = json!({"name": "NIM", "certificate_number": "NIM-2026-009"});
+    issue(&app, &standards_certificate);
+    let mut body = calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point_at(0.2, 0.0002), point_at(0.8, 0.0003)],
+    );
+    body["deviations"] = serde_json::Value::Null;
+    let id = submitted(&app, &body);
+    let (status, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("inspector"));
+    assert_eq!(status, Status::Ok, "{record}");
+    assert_eq!(
+        record["uncertainty_below_standard"],
+        json!([{
+            "point": 1,
+            "reference": {"value": 0.8, "unit": "MPa"},
+            "expanded_uncertainty": {"value": 0.0003, "unit": "MPa"},
+            "standard_id": standard,
+            "standard_asset_tag": "REF-U",
+            "standard_certificate_number": "NIM-2026-009",
+            "standard_reference": {"value": 0.8, "unit": "MPa"},
+            "standard_uncertainty": {"value": 0.0005, "unit": "MPa"},
+        }])
+    );
+    // The record itself is unchanged beside the flag.
+    assert_eq!(record["id"], json!(id));
+    assert_eq!(record["points"].as_array().unwrap().len(), 2);
+    // Approval refuses it without deviations, naming the point, the standard and both U.
+    let (status, problem) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["message"].as_str().unwrap(),
+        "the point at 0.8 MPa: U = 0.0003 MPa is smaller than the U = 0.0005 MPa of standard \
+         REF-U at 0.8 MPa: the standard's uncertainty is part of every result obtained with it; \
+         add it to the budget, or state the deviation in `deviations` (it is printed on the \
+         certificate)"
+    );
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert_eq!(page.status, Status::Ok);
+    let start = page
+        .body
+        .find("id=\"uncertainty-below-standard\"")
+        .unwrap_or_else(|| panic!("no warning in {}", page.body));
+    let warning = &page.body[start..start + page.body[start..].find("</div>").unwrap()];
+    assert!(
+        warning.contains(
+            "Point at 0.8 MPa: U = 0.0003 MPa, below the U = 0.0005 MPa of standard \
+             <a href=\"/instruments/"
+        ) && warning.contains(">REF-U</a> at 0.8 MPa (certificate NIM-2026-009)"),
+        "{warning}"
+    );
+    assert!(!warning.contains("Point at 0.2 MPa"), "{warning}");
+    // A calibration above its standard's U at every point carries an empty list, and no warning.
+    let fine = submitted(
+        &app,
+        &calibration(
+            gauge,
+            &[standard],
+            "2026-05-11",
+            vec![point_at(0.8, 0.0006)],
+        ),
+    );
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{fine}"), Some("inspector"));
+    assert_eq!(record["uncertainty_below_standard"], json!([]));
+    let page = get(&app, &format!("/calibrations/{fine}"));
+    assert!(!page.body.contains("uncertainty-below-standard"));
+}
+
 /// The calibration page shows what an assessor asks first: each point's
 /// uncertainty budget, the condition on receipt as recorded, the deviations,
 /// and who recorded, submitted and decided, from the audit log.
