@@ -77,9 +77,9 @@ diesel::alias!(calibrations as newest: NewestCalibrations);
 macro_rules! on_record_status {
     ($status:expr) => {
         $status
-            .eq(ON_RECORD[0])
-            .or($status.eq(ON_RECORD[1]))
-            .or($status.eq(ON_RECORD[2]))
+            .eq($crate::db::calibrations::ON_RECORD[0])
+            .or($status.eq($crate::db::calibrations::ON_RECORD[1]))
+            .or($status.eq($crate::db::calibrations::ON_RECORD[2]))
     };
 }
 pub(super) use on_record_status;

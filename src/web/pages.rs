@@ -315,29 +315,30 @@ async fn calibration(
 ) -> Result<Template, PageError> {
     let session = session?;
     let scope = session.user.scope.clone();
-    let (calibration, below_standard, contributors, instrument, tags, certificate, history) =
-        database
-            .run(move |conn| -> Result<_, PageError> {
-                let (calibration, below_standard) = workflow::calibrations::read(conn, id, &scope)?;
-                let contributors = db::calibrations::contributors(conn, id)?;
-                let instrument = db::instruments::get(conn, calibration.instrument_id)?;
-                let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
-                let certificate = match &calibration.certificate_number {
-                    Some(number) => db::certificates::get(conn, number, &scope)?,
-                    None => None,
-                };
-                let history = record_history(conn, id)?;
-                Ok((
-                    calibration,
-                    below_standard,
-                    contributors,
-                    instrument,
-                    tags,
-                    certificate,
-                    history,
-                ))
-            })
-            .await?;
+    let (calibration, flags, contributors, instrument, tags, certificate, history) = database
+        .run(move |conn| -> Result<_, PageError> {
+            let (calibration, below_standard) = workflow::calibrations::read(conn, id, &scope)?;
+            // The issuer's certificate file of an external calibration (DESIGN 9c).
+            let issuer_file = db::issuer_certificates::find(conn, id)?;
+            let contributors = db::calibrations::contributors(conn, id)?;
+            let instrument = db::instruments::get(conn, calibration.instrument_id)?;
+            let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
+            let certificate = match &calibration.certificate_number {
+                Some(number) => db::certificates::get(conn, number, &scope)?,
+                None => None,
+            };
+            let history = record_history(conn, id)?;
+            Ok((
+                calibration,
+                (below_standard, issuer_file),
+                contributors,
+                instrument,
+                tags,
+                certificate,
+                history,
+            ))
+        })
+        .await?;
     let is_approver = session.user.roles.contains(&UserRole::Approver);
     let own_work = may_decide(&contributors, Some(session.user.id)).is_err();
     let submitted = calibration.status == CalibrationStatus::Submitted;
@@ -381,7 +382,8 @@ async fn calibration(
                 "decision_rule_statement": rule.statement().english,
                 "external": calibration.kind == CalibrationKind::External,
                 "history": history,
-                "below_standard": below_standard,
+                "below_standard": flags.0,
+                "issuer_file": flags.1,
             }),
         ),
     ))
@@ -596,6 +598,22 @@ async fn download(
     Ok(Download::fetch(database, number, which, scope).await?)
 }
 
+/// The issuer's certificate file of an external calibration, for a logged-in reader of it.
+#[get("/calibrations/<id>/issuer-certificate")]
+async fn issuer_certificate(
+    session: Result<Session, PageError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<crate::http::Attachment, PageError> {
+    let scope = session?.user.scope.clone();
+    let (file, bytes) = database
+        .run(move |conn| workflow::calibrations::issuer_certificate(conn, id, &scope))
+        .await?;
+    Ok(crate::http::Attachment::issuer_certificate(
+        id, &file, bytes,
+    )?)
+}
+
 #[get("/certificates/<number>/pdf")]
 async fn certificate_pdf(
     session: Result<Session, PageError>,
@@ -756,6 +774,7 @@ pub fn routes() -> Vec<Route> {
         certificate,
         certificate_pdf,
         certificate_dcc,
+        issuer_certificate,
         verify,
         verify_upload,
         scope

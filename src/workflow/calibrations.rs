@@ -11,6 +11,7 @@ use super::certificates::{issue_certificate, Issue, IssueContext};
 use super::competence::{check_approval, Competence, RecordingChecks};
 use crate::db::audit::{append, append_many, Actor, Change};
 use crate::db::calibrations::{self as repo, Calibration};
+use crate::db::issuer_certificates::{self, IssuerFile};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
     evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
@@ -18,6 +19,7 @@ use crate::domain::calibration::{
 };
 use crate::domain::dates::{out_of_range, today};
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
+use crate::domain::issuer_file::IssuerFileFormat;
 use crate::domain::people::Scope;
 use crate::domain::signature::ElectronicSignature;
 use crate::domain::states::CalibrationStatus::{
@@ -48,6 +50,46 @@ pub fn read(
         calibration.performed_on,
     );
     Ok((calibration, flags))
+}
+
+/// Keeps `bytes` as the issuer's certificate of external calibration `id` (DESIGN 9c),
+/// replacing an earlier one; audited on the calibration. This laboratory's own work has no
+/// issuer's certificate: its certificate is issued on approval.
+pub fn attach_issuer_certificate(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    format: IssuerFileFormat,
+    bytes: &[u8],
+) -> Result<IssuerFile, ApiError> {
+    write_transaction(conn, |conn| {
+        let calibration = repo::get(conn, id)?;
+        if calibration.kind != CalibrationKind::External {
+            return Err(ApiError::Conflict(format!(
+                "calibration {id} is this laboratory's own (internal): only an external \
+                 calibration carries its issuer's certificate; ours is issued on approval"
+            )));
+        }
+        Ok(issuer_certificates::store(conn, actor, id, format, bytes)?)
+    })
+}
+
+/// The issuer's certificate of calibration `id` as `scope` may read it: another customer's
+/// calibration is not found, like one without a file.
+pub fn issuer_certificate(
+    conn: &mut DbConnection,
+    id: i64,
+    scope: &Scope,
+) -> Result<(IssuerFile, Vec<u8>), ApiError> {
+    repo::get_scoped(conn, id, scope)?;
+    let file = issuer_certificates::find(conn, id)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "calibration {id} has no issuer's certificate file (PUT one to \
+             /api/v1/calibrations/{id}/issuer-certificate)"
+        ))
+    })?;
+    let bytes = issuer_certificates::bytes_of(conn, &file)?;
+    Ok((file, bytes))
 }
 
 /// The register's facts of the instruments a set of calibrations names (the

@@ -894,6 +894,56 @@ fn a_point_below_its_standards_uncertainty_is_flagged_on_the_record_and_the_page
     assert!(!page.body.contains("uncertainty-below-standard"));
 }
 
+/// The calibration page of an external calibration shows its issuer's certificate file
+/// (DESIGN 9c) with its hash and links to it; the link serves the bytes to the session.
+#[test]
+fn the_calibration_page_links_the_issuers_certificate_file() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let standard = register(&app, "TS-1", "reference");
+    let accepted = issue(
+        &app,
+        &crate::common::fixtures::external(standard, &[national], "2026-04-01", "NIM-2026-042"),
+    );
+    let id = accepted["id"].as_i64().unwrap();
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert!(
+        page.body
+            .contains("<dd id=\"issuer-file\">not uploaded</dd>"),
+        "{}",
+        page.body
+    );
+    let pdf = b"%PDF-1.4\n%%EOF\n";
+    let response = app
+        .client
+        .put(format!("/api/v1/calibrations/{id}/issuer-certificate"))
+        .header(ContentType::PDF)
+        .header(app.auth(Some("technician")).unwrap())
+        .body(pdf.as_slice())
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    let hash: String = sha2::Sha256::digest(pdf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert!(
+        page.body.contains(&format!(
+            "<a href=\"/calibrations/{id}/issuer-certificate\">PDF, 15 bytes</a>, SHA-256 <code>{hash}</code>"
+        )),
+        "{}",
+        page.body
+    );
+    let response = app
+        .client
+        .get(format!("/calibrations/{id}/issuer-certificate"))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.into_bytes().unwrap(), pdf);
+}
+
 /// The calibration page shows what an assessor asks first: each point's
 /// uncertainty budget, the condition on receipt as recorded, the deviations,
 /// and who recorded, submitted and decided, from the audit log.
