@@ -157,6 +157,13 @@ fn run(conn: &mut DbConnection, day: NaiveDate) -> Result<(), Box<dyn std::error
         exported_by: "bench".into(),
         exported_at: caltrace::db::now_timestamp(),
     };
+    // EXPORT_BENCH_ZIP=path keeps the ZIP (to look inside it) instead of counting it only.
+    if let Ok(path) = std::env::var("EXPORT_BENCH_ZIP") {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        write(conn, &request, file)?;
+        println!("written to {path}");
+        return Ok(());
+    }
     let before = status_kb("VmRSS:");
     let mut sink = Counting(0);
     let started = Instant::now();
