@@ -88,20 +88,50 @@ fn stated(stage: &str, reference: Value, indicated: Value, tolerance: Value, u: 
            "stated_uncertainty": {"expanded_uncertainty": u, "coverage_factor": 2, "coverage_probability": 0.9545}})
 }
 
-/// A pressure gauge calibration at three points, with the errors given in kPa
-/// at 0.2, 0.5 and 0.8 MPa.
-fn gauge_points(errors_kpa: [f64; 3], stage: &str) -> Vec<Value> {
+/// The expanded U (k = 2, MPa) the pressure standards' certificates state in the gauges'
+/// range: written once, for the certificates and for the budgets that use them.
+const REF_P_01_U: f64 = 0.000025;
+const REF_P_02_U_AT_1_MPA: f64 = 0.00015;
+const REF_P_04_U: f64 = 0.00003;
+
+/// A pressure standard as a gauge point's budget names it: its id and its expanded U (k = 2)
+/// nearest the gauges' range.
+#[derive(Clone, Copy)]
+struct PressureStandard {
+    id: i64,
+    expanded_mpa: f64,
+}
+
+/// The budget of a gauge point measured against `standard` (JJG 52 practice): the standard's
+/// certificate, the gauge's 0.1 kPa digit, its hysteresis and the temperature effect. A
+/// point with repeat readings gets their repeatability (Type A) added by the evaluation.
+/// The standard's U is an input, so the point's U is never below it (DESIGN 9c).
+fn gauge_budget(standard: PressureStandard) -> Value {
+    json!({"components": [
+        {"name": "reference standard (its certificate)", "type": "B", "distribution": "normal",
+         "expanded_uncertainty": standard.expanded_mpa, "coverage_factor": 2, "unit": "MPa", "standard": standard.id},
+        {"name": "resolution of the gauge (0.1 kPa digit)", "type": "B", "distribution": "rectangular", "half_width": 0.05, "unit": "kPa"},
+        {"name": "hysteresis", "type": "B", "distribution": "rectangular", "half_width": 0.1, "unit": "kPa"},
+        {"name": "temperature effect (20 ± 2 °C)", "type": "B", "distribution": "rectangular", "half_width": 0.05, "unit": "kPa"}
+    ]})
+}
+
+/// A pressure gauge calibration at three points against `standard`, with the errors given in
+/// kPa at 0.2, 0.5 and 0.8 MPa; each point's U is evaluated from its budget, and the
+/// mid-range point is read three times (its repeatability enters the budget).
+fn gauge_points(errors_kpa: [f64; 3], stage: &str, standard: PressureStandard) -> Vec<Value> {
     [0.2, 0.5, 0.8]
         .iter()
         .zip(errors_kpa)
         .map(|(reference, error)| {
-            stated(
-                stage,
-                q(*reference, "MPa"),
-                q(reference + error / 1000.0, "MPa"),
-                q(0.0016, "MPa"),
-                q(0.0002, "MPa"),
-            )
+            let indicated = reference + error / 1000.0;
+            let mut point = json!({"stage": stage, "reference": q(*reference, "MPa"),
+                "indicated": q(indicated, "MPa"), "tolerance": q(0.0016, "MPa"),
+                "budget": gauge_budget(standard)});
+            if *reference == 0.5 {
+                point["readings"] = json!([indicated - 0.00002, indicated, indicated + 0.00002]);
+            }
+            point
         })
         .collect()
 }
@@ -384,7 +414,7 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
         let date = lab.days_ago(days);
         lab.approved(external(ref_pressure, &[nim], &date,
             json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": format!("NIM-20{year_tag}-L-0012")}),
-            vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(0.000025, "MPa"))]))?;
+            vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(REF_P_01_U, "MPa"))]))?;
         let date = lab.days_ago(days + 80);
         lab.approved(external(
             ref_thermometer,
@@ -420,7 +450,7 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
                    "accreditation": {"body": "CNAS", "number": "L1234"}}),
             // Its U at 1 MPa is below the 0.0002 MPa the gauges it calibrates state: a result
             // is never more certain than its standard (DESIGN 9c).
-            vec![stated("as_left", q(1.0, "MPa"), q(1.00003, "MPa"), q(0.0035, "MPa"), q(0.00015, "MPa")),
+            vec![stated("as_left", q(1.0, "MPa"), q(1.00003, "MPa"), q(0.0035, "MPa"), q(REF_P_02_U_AT_1_MPA, "MPa")),
                  stated("as_left", q(5.0, "MPa"), q(5.0002, "MPa"), q(0.0035, "MPa"), q(0.0005, "MPa"))]))?;
     }
     Ok(References {
@@ -431,8 +461,8 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
     })
 }
 
-/// Returns the transfer standard, whose chain is broken.
-fn broken_chain(lab: &mut Lab, nim: i64) -> Result<i64, ApiError> {
+/// Returns the transfer standard, whose chain is broken, with its U.
+fn broken_chain(lab: &mut Lab, nim: i64) -> Result<PressureStandard, ApiError> {
     // A broken chain: an old dead-weight tester whose certificate had expired
     // when it was used to calibrate a transfer standard, which then calibrated
     // a customer's gauge. Both rest on the broken link (not_traceable).
@@ -445,22 +475,33 @@ fn broken_chain(lab: &mut Lab, nim: i64) -> Result<i64, ApiError> {
     let date = lab.days_ago(600);
     lab.approved(external(old_tester, &[nim], &date,
         json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2024-L-0777"}),
-        vec![stated("as_left", q(1.0, "MPa"), q(1.00001, "MPa"), q(0.0002, "MPa"), q(0.00003, "MPa"))]))?;
+        vec![stated("as_left", q(1.0, "MPa"), q(1.00001, "MPa"), q(0.0002, "MPa"), q(REF_P_04_U, "MPa"))]))?;
     let date = lab.days_ago(100);
     let mut on_the_old_tester = internal(
         transfer,
         &[old_tester],
         &date,
         "simple",
-        gauge_points([0.1, 0.2, 0.1], "as_found"),
+        gauge_points(
+            [0.1, 0.2, 0.1],
+            "as_found",
+            PressureStandard {
+                id: old_tester,
+                expanded_mpa: REF_P_04_U,
+            },
+        ),
     );
     // Approval of a broken chain needs the deviation stated (DESIGN section 6).
     on_the_old_tester["deviations"] = json!(
         "REF-P-04's certificate NIM-2024-L-0777 had expired when it was used; \
          the transfer standard is to be recalibrated against REF-P-01."
     );
-    lab.approved(on_the_old_tester)?;
-    Ok(transfer)
+    let (calibration, _) = lab.approved(on_the_old_tester)?;
+    // What the gauges calibrated on it carry in their budgets: its own U, as evaluated.
+    Ok(PressureStandard {
+        id: transfer,
+        expanded_mpa: largest_expanded_mpa(lab, calibration)?,
+    })
 }
 
 fn customer_instruments(lab: &mut Lab) -> Result<Customers, ApiError> {
@@ -515,6 +556,14 @@ fn calibrate_gauges(
 ) -> Result<(), ApiError> {
     let ref_pressure = references.pressure;
     let ref_accredited = references.accredited;
+    let p01 = PressureStandard {
+        id: ref_pressure,
+        expanded_mpa: REF_P_01_U,
+    };
+    let p02 = PressureStandard {
+        id: ref_accredited,
+        expanded_mpa: REF_P_02_U_AT_1_MPA,
+    };
     let Customers {
         valid_gauge,
         expired_gauge,
@@ -531,7 +580,7 @@ fn calibrate_gauges(
         &[ref_pressure],
         &d,
         "simple",
-        gauge_points([0.3, 0.4, -0.2], "as_found"),
+        gauge_points([0.3, 0.4, -0.2], "as_found", p01),
     ))?;
     let d = lab.days_ago(400);
     lab.approved(internal(
@@ -539,7 +588,7 @@ fn calibrate_gauges(
         &[ref_accredited],
         &d,
         "simple",
-        gauge_points([0.2, 0.1, 0.3], "as_found"),
+        gauge_points([0.2, 0.1, 0.3], "as_found", p02),
     ))?;
     let d = lab.days_ago(20);
     lab.approved(internal(
@@ -547,13 +596,15 @@ fn calibrate_gauges(
         &[ref_pressure],
         &d,
         "guard_band",
-        gauge_points([0.9, 2.1, 1.2], "as_found"),
+        gauge_points([0.9, 2.1, 1.2], "as_found", p01),
     ))?;
-    withdrawn_and_amended(lab, withdrawn_gauge, replaced_gauge, ref_pressure)?;
+    withdrawn_and_amended(lab, withdrawn_gauge, replaced_gauge, p01)?;
     let d = lab.days_ago(350);
     // Found out of tolerance, adjusted, and left in tolerance.
-    let mut points = gauge_points([1.9, 1.7, 1.4], "as_found");
-    points.extend(gauge_points([0.1, 0.0, -0.1], "as_left"));
+    // Measured against both standards: the budget carries the less certain one's U, so no
+    // point claims less than either standard's (DESIGN 9c).
+    let mut points = gauge_points([1.9, 1.7, 1.4], "as_found", p02);
+    points.extend(gauge_points([0.1, 0.0, -0.1], "as_left", p02));
     lab.approved(internal(
         due_gauge,
         &[ref_pressure, ref_accredited],
@@ -567,7 +618,7 @@ fn calibrate_gauges(
         &[ref_pressure],
         &d,
         "simple",
-        gauge_points([0.2, 0.3, 0.2], "as_found"),
+        gauge_points([0.2, 0.3, 0.2], "as_found", p01),
     ))?;
     workflow::calibrations::submit(lab.conn, &lab.technician, pending)?;
     Ok(())
@@ -579,15 +630,17 @@ fn withdrawn_and_amended(
     lab: &mut Lab,
     withdrawn_gauge: i64,
     replaced_gauge: i64,
-    ref_pressure: i64,
+    ref_pressure: PressureStandard,
 ) -> Result<(), ApiError> {
+    let standard = ref_pressure;
+    let ref_pressure = standard.id;
     let d = lab.days_ago(200);
     lab.approved(internal(
         withdrawn_gauge,
         &[ref_pressure],
         &d,
         "simple",
-        gauge_points([0.1, 0.2, 0.1], "as_found"),
+        gauge_points([0.1, 0.2, 0.1], "as_found", standard),
     ))?;
     let d = lab.days_ago(15);
     let (_, withdrawn) = lab.approved(internal(
@@ -595,7 +648,7 @@ fn withdrawn_and_amended(
         &[ref_pressure],
         &d,
         "simple",
-        gauge_points([0.2, 0.2, 0.1], "as_found"),
+        gauge_points([0.2, 0.2, 0.1], "as_found", standard),
     ))?;
     if let Some(number) = withdrawn {
         workflow::calibrations::withdraw(
@@ -611,10 +664,10 @@ fn withdrawn_and_amended(
         &[ref_pressure],
         &d,
         "simple",
-        gauge_points([1.8, 0.4, 0.2], "as_found"),
+        gauge_points([1.8, 0.4, 0.2], "as_found", standard),
     );
     let (_, old_number) = lab.approved(first.clone())?;
-    first["points"] = json!(gauge_points([0.18, 0.4, 0.2], "as_found"));
+    first["points"] = json!(gauge_points([0.18, 0.4, 0.2], "as_found", standard));
     first["replaces"] = json!({"number": old_number, "type": "amended", "reason": "transcription error: 0.18 kPa was entered as 1.8 kPa at 0.2 MPa"});
     lab.approved(first)?;
     Ok(())
@@ -683,19 +736,32 @@ fn calibrate_thermometer_and_meters(
     Ok(())
 }
 
+/// The largest expanded U (MPa) among a pressure calibration's points.
+fn largest_expanded_mpa(lab: &mut Lab, calibration: i64) -> Result<f64, ApiError> {
+    let recorded = db::calibrations::get(lab.conn, calibration)?;
+    Ok(recorded
+        .points
+        .iter()
+        .map(|p| p.expanded_uncertainty.value)
+        .fold(0.0, f64::max))
+}
+
 /// A customer's gauge calibrated against the transfer standard: not traceable,
 /// though its own calibration is in order: the link below the transfer is broken.
-fn calibrate_on_the_broken_chain(lab: &mut Lab, transfer: i64) -> Result<(), ApiError> {
+fn calibrate_on_the_broken_chain(
+    lab: &mut Lab,
+    transfer: PressureStandard,
+) -> Result<(), ApiError> {
     let broken = lab.instrument(json!({"asset_tag": "PG-0008", "description": "Pressure gauge 0–1 MPa, class 0.16",
         "manufacturer": "WIKA", "model": "CPG1500", "serial_number": "A1008", "role": "working", "quantity_kind": "pressure",
         "customer": "Delta Hydraulics", "interval_days": 365}))?;
     let date = lab.days_ago(20);
     let mut on_the_transfer = internal(
         broken,
-        &[transfer],
+        &[transfer.id],
         &date,
         "simple",
-        gauge_points([0.2, 0.1, 0.0], "as_found"),
+        gauge_points([0.2, 0.1, 0.0], "as_found", transfer),
     );
     on_the_transfer["condition_on_receipt"] = json!("Received with its connector thread worn");
     on_the_transfer["deviations"] = json!(

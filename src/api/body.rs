@@ -155,6 +155,42 @@ impl<'r, T: DeserializeOwned> FromData<'r> for JsonOrCsv<T> {
     }
 }
 
+/// A file sent as the body (the issuer's certificate of an external calibration): its media
+/// type (without parameters, lower case) and its bytes, at most
+/// [`crate::domain::issuer_file::MAX_BYTES`]; over that, 413 and nothing is kept.
+pub struct FileBody {
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for FileBody {
+    type Error = ApiError;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        use crate::domain::issuer_file::MAX_BYTES;
+        let content_type = request
+            .content_type()
+            .map(|ct| format!("{}/{}", ct.top(), ct.sub()).to_ascii_lowercase());
+        let result = match data.open(MAX_BYTES.bytes()).into_bytes().await {
+            Ok(body) if body.is_complete() => Ok(FileBody {
+                content_type,
+                bytes: body.into_inner(),
+            }),
+            Ok(_) => Err(ApiError::PayloadTooLarge(format!(
+                "the file is larger than {} MiB: send the issuer's certificate alone (a PDF or \
+                 a DCC), at most {} MiB",
+                MAX_BYTES >> 20,
+                MAX_BYTES >> 20
+            ))),
+            Err(error) => Err(ApiError::MalformedJson(format!(
+                "the request body could not be read: {error}"
+            ))),
+        };
+        outcome(result)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

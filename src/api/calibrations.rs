@@ -6,17 +6,20 @@ use rocket::serde::json::Json;
 use rocket::{delete, get, post, put, routes, Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::body::{JsonBody, OptionalJsonBody};
+use super::body::{FileBody, JsonBody, OptionalJsonBody};
 use super::params;
 use crate::auth::{roles, AuthUser};
 use crate::config::AppConfig;
 use crate::db::calibrations::Calibration;
+use crate::db::issuer_certificates::IssuerFile;
 use crate::db::{self, Database};
 use crate::domain::calibration::CalibrationInput;
+use crate::domain::issuer_file::check_issuer_file;
 use crate::domain::signature::signature_meaning;
 use crate::domain::states::CalibrationStatus;
 use crate::error::{ApiError, Problem};
 use crate::http::query::CalibrationQuery;
+use crate::http::Attachment;
 use crate::workflow;
 use crate::workflow::competence::Competence;
 
@@ -29,6 +32,21 @@ pub struct CalibrationPage {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+}
+
+/// A calibration as `GET /api/v1/calibrations/{id}` answers it: the record, and its flags.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CalibrationRecord {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    /// The points whose expanded U is smaller than the U of a standard they used, at that
+    /// point (DESIGN 9c): the standard's latest calibration on or before `performed_on`, at
+    /// its point of the same quantity nearest the point's reference value. Empty when none.
+    /// Approval needs stated `deviations` while any is listed.
+    pub uncertainty_below_standard: Vec<crate::domain::traceability::PointBelowStandard>,
+    /// The issuer's certificate file of an external calibration, when one was uploaded
+    /// (`GET …/issuer-certificate` downloads it).
+    pub issuer_certificate: Option<IssuerFile>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -135,7 +153,7 @@ pub async fn batch(
 #[utoipa::path(
     tag = "calibrations",
     responses(
-        (status = 200, body = Calibration, description = "The calibration, with its evaluated results and its status"),
+        (status = 200, body = CalibrationRecord, description = "The calibration, with its evaluated results, its status, and its points whose U is smaller than the U of a standard they used (`uncertainty_below_standard`)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
         (status = 404, body = Problem, description = "No calibration with this id")
     ),
@@ -146,13 +164,19 @@ pub async fn read(
     user: Result<AuthUser, ApiError>,
     id: i64,
     database: &State<Database>,
-) -> Result<Json<Calibration>, ApiError> {
+) -> Result<Json<CalibrationRecord>, ApiError> {
     let scope = user?.require(roles::ANY)?.scope.clone();
-    Ok(Json(
-        database
-            .run(move |conn| db::calibrations::get_scoped(conn, id, &scope))
-            .await?,
-    ))
+    let ((calibration, uncertainty_below_standard), issuer_certificate) = database
+        .run(move |conn| -> Result<_, ApiError> {
+            let read = workflow::calibrations::read(conn, id, &scope)?;
+            Ok((read, db::issuer_certificates::find(conn, id)?))
+        })
+        .await?;
+    Ok(Json(CalibrationRecord {
+        calibration,
+        uncertainty_below_standard,
+        issuer_certificate,
+    }))
 }
 
 /// Calibrations, filtered, ordered by id (any role).
@@ -217,6 +241,75 @@ pub async fn replace(
             })
             .await?,
     ))
+}
+
+/// Keep the issuer's certificate file of an external calibration (technician, admin).
+#[utoipa::path(
+    tag = "calibrations",
+    request_body(
+        description = "The issuer's certificate itself, at most 16 MiB: a PDF (bytes starting %PDF-) or a DCC XML (root element digitalCalibrationCertificate)",
+        content(("application/pdf"), ("application/xml"))
+    ),
+    responses(
+        (status = 200, body = IssuerFile, description = "Kept, byte for byte, with its SHA-256; an earlier file of the calibration is replaced (the audit log keeps both hashes)"),
+        (status = 400, body = Problem, description = "The body could not be read"),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 403, body = Problem, description = "Only technicians and admins upload an issuer's certificate"),
+        (status = 404, body = Problem, description = "No calibration with this id"),
+        (status = 409, body = Problem, description = "The calibration is internal: only an external calibration carries its issuer's certificate"),
+        (status = 413, body = Problem, description = "The file is larger than 16 MiB; nothing was kept"),
+        (status = 422, body = Problem, description = "The Content-Type is neither application/pdf nor application/xml (field Content-Type), or the bytes are not what it says: not a PDF, or not a DCC (field body); nothing was kept")
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/calibrations/<id>/issuer-certificate", data = "<body>")]
+pub async fn upload_issuer_certificate(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    body: Result<FileBody, ApiError>,
+    database: &State<Database>,
+) -> Result<Json<IssuerFile>, ApiError> {
+    let actor = user?.require(roles::REGISTER_WRITERS)?.actor();
+    let body = body?;
+    let format = check_issuer_file(body.content_type.as_deref(), &body.bytes)
+        .map_err(|e| ApiError::field(e.field, e.message))?;
+    Ok(Json(
+        database
+            .run(move |conn| {
+                workflow::calibrations::attach_issuer_certificate(
+                    conn,
+                    &actor,
+                    id,
+                    format,
+                    &body.bytes,
+                )
+            })
+            .await?,
+    ))
+}
+
+/// The issuer's certificate file of an external calibration, byte for byte (any role; a
+/// customer reads only its own calibrations').
+#[utoipa::path(
+    tag = "calibrations",
+    responses(
+        (status = 200, description = "The file exactly as uploaded; its SHA-256 in the X-Content-SHA256 header", content(("application/pdf"), ("application/xml"))),
+        (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
+        (status = 404, body = Problem, description = "No calibration with this id that you may read, or it has no issuer's certificate file")
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/calibrations/<id>/issuer-certificate")]
+pub async fn issuer_certificate(
+    user: Result<AuthUser, ApiError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<Attachment, ApiError> {
+    let scope = user?.require(roles::ANY)?.scope.clone();
+    let (file, bytes) = database
+        .run(move |conn| workflow::calibrations::issuer_certificate(conn, id, &scope))
+        .await?;
+    Ok(Attachment::issuer_certificate(id, &file, bytes)?)
 }
 
 /// Delete a draft (its creator, or an admin); 409 once submitted.
@@ -378,5 +471,18 @@ pub async fn withdraw(
 }
 
 pub fn routes() -> Vec<Route> {
-    routes![create, batch, read, list, replace, delete, submit, approve, reject, withdraw]
+    routes![
+        create,
+        batch,
+        read,
+        list,
+        replace,
+        delete,
+        submit,
+        approve,
+        reject,
+        withdraw,
+        upload_issuer_certificate,
+        issuer_certificate
+    ]
 }

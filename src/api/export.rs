@@ -49,7 +49,7 @@ impl<'r> Responder<'r, 'static> for ZipDownload {
         ("to" = String, Query, format = Date, description = "Last issue date, YYYY-MM-DD, inclusive"),
     ),
     responses(
-        (status = 200, content_type = "application/zip", description = "A ZIP, streamed: certificates/NUMBER.pdf, .xml and .json for each certificate issued in the period, audit/part-NNNN.jsonl (the audit entries of their calibrations), cmc.json, manifest.json and SHA256SUMS"),
+        (status = 200, content_type = "application/zip", description = "A ZIP, streamed: certificates/NUMBER.pdf, .xml and .json for each certificate issued in the period, external/calibration-ID.pdf or .xml (the issuer's certificate files of the external calibrations they rest on, through their standards), audit/part-NNNN.jsonl (the audit entries of their calibrations), cmc.json, manifest.json and SHA256SUMS"),
         (status = 403, body = crate::error::Problem, description = "Only auditors and admins export"),
         (status = 422, body = crate::error::Problem, description = "from or to missing, not YYYY-MM-DD, or to before from; errors name it")
     ),

@@ -278,6 +278,7 @@ fn complete_operation(operation: &mut Operation) {
         uncertainty::evaluate,
         calibrations::create, calibrations::batch, calibrations::read, calibrations::list, calibrations::replace, calibrations::delete,
         calibrations::submit, calibrations::approve, calibrations::reject, calibrations::withdraw,
+        calibrations::upload_issuer_certificate, calibrations::issuer_certificate,
         cmcs::create, cmcs::list,
         competence::authorise, competence::authorisations, competence::register_procedure, competence::procedures, competence::scope,
         certificates::list, certificates::read, certificates::pdf, certificates::dcc, certificates::verify, export::export,

@@ -538,6 +538,12 @@ pub fn next_certificate_number(
 /// Removes a calibration with its standards and contributors. Only drafts are
 /// ever removed (workflow::calibrations::delete_draft); the audit log keeps it.
 pub fn delete(conn: &mut DbConnection, id: i64) -> DbResult<()> {
+    // A draft external calibration may already carry its issuer's certificate.
+    diesel::delete(
+        super::schema::issuer_certificates::table
+            .filter(super::schema::issuer_certificates::calibration_id.eq(id)),
+    )
+    .execute(conn)?;
     diesel::delete(
         calibration_standards::table.filter(calibration_standards::calibration_id.eq(id)),
     )

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod error;
 pub mod export;
 pub mod instruments;
+pub mod issuer_certificates;
 pub mod pages;
 pub mod schema;
 pub mod secrets;

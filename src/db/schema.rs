@@ -223,7 +223,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    issuer_certificates (calibration_id) {
+        calibration_id -> BigInt,
+        content_type -> Text,
+        file -> Binary,
+        sha256 -> Text,
+        bytes -> BigInt,
+        uploaded_by -> Nullable<BigInt>,
+        uploaded_at -> Text,
+    }
+}
+
 diesel::joinable!(calibrations -> instruments (instrument_id));
+diesel::joinable!(issuer_certificates -> calibrations (calibration_id));
 diesel::joinable!(certificates -> calibrations (calibration_id));
 diesel::joinable!(calibration_standards -> calibrations (calibration_id));
 diesel::joinable!(calibration_contributors -> calibrations (calibration_id));
@@ -245,6 +258,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_identities,
     customers,
     user_customers,
+    issuer_certificates,
 );
 
 diesel::table! {

@@ -15,8 +15,8 @@ use super::{DbConnection, DbError, DbResult};
 use crate::domain::calibration::{final_points, PointResult};
 use crate::domain::quantity::parse_unit;
 use crate::domain::traceability::{
-    broken_link_of_calibration, broken_link_words, AccreditedIssuer, BrokenLink, CalibrationFacts,
-    InstrumentFacts, StatedUncertainty,
+    broken_link_of_calibration, broken_link_words, point_uncertainties, AccreditedIssuer,
+    BrokenLink, CalibrationFacts, InstrumentFacts, StatedUncertainty,
 };
 use crate::domain::validity::Role;
 
@@ -355,6 +355,7 @@ fn calibration_facts(row: CalibrationRow, standards_used: Vec<i64>) -> DbResult<
         standards_used,
         accredited_issuer,
         smallest_uncertainty: smallest_uncertainty(&points),
+        point_uncertainties: point_uncertainties(&points),
     })
 }
 

@@ -78,11 +78,12 @@ diesel::alias!(calibrations as newest: NewestCalibrations);
 macro_rules! on_record_status {
     ($status:expr) => {
         $status
-            .eq(ON_RECORD[0])
-            .or($status.eq(ON_RECORD[1]))
-            .or($status.eq(ON_RECORD[2]))
+            .eq($crate::db::calibrations::ON_RECORD[0])
+            .or($status.eq($crate::db::calibrations::ON_RECORD[1]))
+            .or($status.eq($crate::db::calibrations::ON_RECORD[2]))
     };
 }
+pub(super) use on_record_status;
 
 /// `(SELECT id FROM calibrations newest WHERE newest.instrument_id = <instrument>
 /// AND on record AND performed_on <= at ORDER BY performed_on DESC, id DESC LIMIT 1)`:
@@ -102,6 +103,7 @@ macro_rules! latest_id_of {
             .single_value()
     };
 }
+pub(super) use latest_id_of;
 
 /// `calibrations` joined as the latest calibration on record of `$instrument`
 /// on or before `$at` (for a LEFT JOIN from `instruments`).

@@ -10,6 +10,7 @@ pub mod dates;
 pub mod four_eyes;
 pub mod instrument;
 pub mod interval;
+pub mod issuer_file;
 pub mod model;
 pub mod people;
 pub mod quantity;

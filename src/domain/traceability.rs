@@ -42,6 +42,8 @@ use std::rc::Rc;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::calibration::{PointResult, Stage};
+use crate::domain::quantity::{parse_unit, QuantityJson};
 use crate::domain::validity::{
     validity_on, CalibrationOnRecord, Role, StatusChange, Validity, ValidityReason,
 };
@@ -67,6 +69,9 @@ pub struct CalibrationFacts {
     pub accredited_issuer: Option<AccreditedIssuer>,
     /// Smallest expanded U among the final points.
     pub smallest_uncertainty: Option<StatedUncertainty>,
+    /// Each final point's U at its reference value, to compare a result obtained with this
+    /// instrument with its U at that point ([`points_below_standard`]).
+    pub point_uncertainties: Vec<PointUncertainty>,
 }
 
 /// An expanded uncertainty as stated, with its SI value and quantity dimension so that U can be
@@ -79,6 +84,153 @@ pub struct StatedUncertainty {
     pub value_si: f64,
     /// Identifies the dimension (e.g. "pressure"); only equal keys are compared.
     pub dimension: String,
+}
+
+/// A final point's expanded U with the reference value it was obtained at: a result is
+/// compared with its standard's U at that point (DESIGN 9c), not with the standard's best.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointUncertainty {
+    /// The point's index in the calibration's `points` (from 0).
+    pub index: usize,
+    pub reference: QuantityJson,
+    /// The reference value in SI and its dimension key: only equal keys are compared.
+    pub reference_si: f64,
+    pub reference_dimension: String,
+    pub uncertainty: StatedUncertainty,
+}
+
+/// The final points' uncertainties (as left when there are as-left points, else as found),
+/// those whose units are understood.
+pub fn point_uncertainties(points: &[PointResult]) -> Vec<PointUncertainty> {
+    let wanted = if points.iter().any(|p| p.stage == Stage::AsLeft) {
+        Stage::AsLeft
+    } else {
+        Stage::AsFound
+    };
+    points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.stage == wanted)
+        .filter_map(|(index, p)| {
+            let at = parse_unit(&p.reference.unit).ok()?;
+            let u = parse_unit(&p.expanded_uncertainty.unit).ok()?;
+            Some(PointUncertainty {
+                index,
+                reference: p.reference.clone(),
+                reference_si: at.point_to_si(p.reference.value),
+                reference_dimension: at.dimension.si_form(),
+                uncertainty: StatedUncertainty {
+                    value: p.expanded_uncertainty.value,
+                    unit: p.expanded_uncertainty.unit.clone(),
+                    value_si: u.interval_to_si(p.expanded_uncertainty.value),
+                    dimension: u.dimension.si_form(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// A point whose U is smaller than the U of a standard it was obtained with, at that point
+/// (DESIGN 9c): a component is missing from its budget, or the deviation must be stated.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PointBelowStandard {
+    /// The point's index in `points` (from 0).
+    pub point: usize,
+    /// The point's reference value and expanded U.
+    pub reference: QuantityJson,
+    pub expanded_uncertainty: QuantityJson,
+    pub standard_id: i64,
+    pub standard_asset_tag: String,
+    /// The standard's certificate that states its U (ours, or the issuer's).
+    pub standard_certificate_number: Option<String>,
+    /// The standard's calibration point nearest this point's reference value, and its U there.
+    pub standard_reference: QuantityJson,
+    pub standard_uncertainty: QuantityJson,
+}
+
+impl PointBelowStandard {
+    /// The flag in words, naming the standard by asset tag.
+    pub fn words(&self) -> String {
+        format!(
+            "the point at {} {}: U = {} {} is smaller than the U = {} {} of standard {} at {} {}",
+            self.reference.value,
+            self.reference.unit,
+            self.expanded_uncertainty.value,
+            self.expanded_uncertainty.unit,
+            self.standard_uncertainty.value,
+            self.standard_uncertainty.unit,
+            self.standard_asset_tag,
+            self.standard_reference.value,
+            self.standard_reference.unit,
+        )
+    }
+}
+
+/// The points (of a calibration performed on `performed_on` with `standards_used`) whose U
+/// is smaller than the U of a standard used, at that point: the standard's latest calibration
+/// on or before the day, its point of the same quantity nearest the point's reference value.
+/// GUM: the standard's uncertainty is an input to every result obtained with it. National
+/// standards state no U of ours and are not compared. In point order, then standard order.
+pub fn points_below_standard(
+    graph: &impl TraceabilityGraph,
+    points: &[PointUncertainty],
+    standards_used: &[i64],
+    performed_on: NaiveDate,
+) -> Vec<PointBelowStandard> {
+    let mut flags = Vec::new();
+    for &standard_id in standards_used {
+        let Some(s) = graph.instrument(standard_id) else {
+            continue;
+        };
+        let Some(latest) = latest_index(&s.calibrations, performed_on).map(|i| &s.calibrations[i])
+        else {
+            continue;
+        };
+        if s.role == Role::National {
+            continue;
+        }
+        for own in points {
+            let Some(theirs) = nearest_point(&latest.point_uncertainties, own) else {
+                continue;
+            };
+            if own.uncertainty.value_si < theirs.uncertainty.value_si {
+                flags.push(PointBelowStandard {
+                    point: own.index,
+                    reference: own.reference.clone(),
+                    expanded_uncertainty: stated_json(&own.uncertainty),
+                    standard_id,
+                    standard_asset_tag: s.asset_tag.clone(),
+                    standard_certificate_number: latest.record.certificate_number.clone(),
+                    standard_reference: theirs.reference.clone(),
+                    standard_uncertainty: stated_json(&theirs.uncertainty),
+                });
+            }
+        }
+    }
+    flags.sort_by_key(|flag| flag.point);
+    flags
+}
+
+fn stated_json(u: &StatedUncertainty) -> QuantityJson {
+    QuantityJson {
+        value: u.value,
+        unit: u.unit.clone(),
+    }
+}
+
+/// The standard's point of the same quantity nearest `own`'s reference value.
+fn nearest_point<'a>(
+    theirs: &'a [PointUncertainty],
+    own: &PointUncertainty,
+) -> Option<&'a PointUncertainty> {
+    let distance = |p: &PointUncertainty| (p.reference_si - own.reference_si).abs();
+    theirs
+        .iter()
+        .filter(|p| {
+            p.reference_dimension == own.reference_dimension
+                && p.uncertainty.dimension == own.uncertainty.dimension
+        })
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
 }
 
 /// The issuer of an external calibration accredited under the ILAC Arrangement.
@@ -398,9 +550,9 @@ pub fn broken_link_words(
     })
 }
 
-/// The standards of this calibration whose U is larger than the smallest U it states for the
-/// same quantity (DESIGN 9c, GUM: the standard's uncertainty is an input to the result's), in
-/// words naming each by asset tag; None when every point is at or above its standards' U.
+/// The points of this calibration whose U is smaller than the U of a standard it used, at
+/// that point ([`points_below_standard`]), in words naming each standard by asset tag; None
+/// when every point is at or above its standards' U.
 pub fn uncertainty_below_standard_words(
     graph: &impl TraceabilityGraph,
     instrument_id: i64,
@@ -411,27 +563,15 @@ pub fn uncertainty_below_standard_words(
         .calibrations
         .iter()
         .find(|c| c.record.calibration_id == calibration_id)?;
-    let own = calibration.smallest_uncertainty.as_ref()?;
-    let mut walker = Walker::new(graph);
-    let words: Vec<String> = calibration
-        .standards_used
-        .iter()
-        .filter_map(|&standard_id| {
-            let outcome = walker.standard(standard_id, calibration.record.performed_on);
-            if !uncertainty_below_standard(calibration, &outcome) {
-                return None;
-            }
-            let theirs = outcome.uncertainty?;
-            let tag = graph.instrument(standard_id).map_or_else(
-                || format!("instrument {standard_id}"),
-                |s| s.asset_tag.clone(),
-            );
-            Some(format!(
-                "U = {} {} is smaller than the U = {} {} of standard {tag}",
-                own.value, own.unit, theirs.value, theirs.unit
-            ))
-        })
-        .collect();
+    let words: Vec<String> = points_below_standard(
+        graph,
+        &calibration.point_uncertainties,
+        &calibration.standards_used,
+        calibration.record.performed_on,
+    )
+    .iter()
+    .map(PointBelowStandard::words)
+    .collect();
     (!words.is_empty()).then(|| words.join("; "))
 }
 
@@ -962,6 +1102,7 @@ mod tests {
                     standards_used: standards.to_vec(),
                     accredited_issuer: None,
                     smallest_uncertainty: None,
+                    point_uncertainties: Vec::new(),
                 });
             id
         }
@@ -1740,6 +1881,7 @@ mod tests {
                             value_si: *u as f64,
                             dimension: ["pressure", "temperature"][*d as usize].into(),
                         }),
+                        point_uncertainties: Vec::new(),
                     }
                 })
                 .collect();
@@ -1876,6 +2018,7 @@ mod tests {
                             standards_used: picks.iter().map(|p| lower[p.index(lower.len())]).collect(),
                             accredited_issuer: None,
                             smallest_uncertainty: None,
+                            point_uncertainties: Vec::new(),
                         }],
                     });
                     here.push(id);

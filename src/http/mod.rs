@@ -160,3 +160,50 @@ impl AsyncRead for Parts {
         }
     }
 }
+
+/// A stored file served whole, byte for byte, as a download (the issuer's certificate of an
+/// external calibration): at most [`crate::domain::issuer_file::MAX_BYTES`], so held at once.
+pub struct Attachment {
+    pub bytes: Vec<u8>,
+    pub content_type: ContentType,
+    pub filename: String,
+    /// Its SHA-256 as stored, hex: a client can check what it received against it.
+    pub sha256: String,
+}
+
+impl<'r> Responder<'r, 'static> for Attachment {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        Response::build()
+            .header(self.content_type)
+            .header(Header::new(
+                "Content-Disposition",
+                format!("attachment; filename=\"{}\"", self.filename),
+            ))
+            .header(Header::new("X-Content-SHA256", self.sha256))
+            .sized_body(self.bytes.len(), Cursor::new(self.bytes))
+            .ok()
+    }
+}
+
+impl Attachment {
+    /// The issuer's certificate of calibration `id`, as stored.
+    pub fn issuer_certificate(
+        id: i64,
+        file: &crate::db::issuer_certificates::IssuerFile,
+        bytes: Vec<u8>,
+    ) -> Result<Attachment, DbError> {
+        let format = file.format()?;
+        let content_type = match format {
+            crate::domain::issuer_file::IssuerFileFormat::Pdf => ContentType::PDF,
+            crate::domain::issuer_file::IssuerFileFormat::Dcc => {
+                ContentType::new("application", "xml")
+            }
+        };
+        Ok(Attachment {
+            bytes,
+            content_type,
+            filename: format!("issuer-certificate-{id}.{}", format.extension()),
+            sha256: file.sha256.clone(),
+        })
+    }
+}

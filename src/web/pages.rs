@@ -59,9 +59,10 @@ async fn dashboard(
     if session.user.scope.customer_ids().is_some() {
         return portal(session, database).await;
     }
+    let scope = session.user.scope.clone();
     let (data, signing) = database
         .run(move |conn| -> Result<_, PageError> {
-            let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS)?;
+            let data = db::pages::dashboard(conn, today, DUE_WITHIN_DAYS, &scope)?;
             Ok((data, db::signing::public(conn)?))
         })
         .await?;
@@ -318,9 +319,11 @@ async fn calibration(
 ) -> Result<Template, PageError> {
     let session = session?;
     let scope = session.user.scope.clone();
-    let (calibration, contributors, instrument, tags, certificate, history) = database
+    let (calibration, flags, contributors, instrument, tags, certificate, history) = database
         .run(move |conn| -> Result<_, PageError> {
-            let calibration = db::calibrations::get_scoped(conn, id, &scope)?;
+            let (calibration, below_standard) = workflow::calibrations::read(conn, id, &scope)?;
+            // The issuer's certificate file of an external calibration (DESIGN 9c).
+            let issuer_file = db::issuer_certificates::find(conn, id)?;
             let contributors = db::calibrations::contributors(conn, id)?;
             let instrument = db::instruments::get(conn, calibration.instrument_id)?;
             let tags = db::pages::asset_tags(conn, &calibration.standards_used)?;
@@ -331,6 +334,7 @@ async fn calibration(
             let history = record_history(conn, id)?;
             Ok((
                 calibration,
+                (below_standard, issuer_file),
                 contributors,
                 instrument,
                 tags,
@@ -382,6 +386,8 @@ async fn calibration(
                 "decision_rule_statement": rule.statement().english,
                 "external": calibration.kind == CalibrationKind::External,
                 "history": history,
+                "below_standard": flags.0,
+                "issuer_file": flags.1,
             }),
         ),
     ))
@@ -596,6 +602,22 @@ async fn download(
     Ok(Download::fetch(database, number, which, scope).await?)
 }
 
+/// The issuer's certificate file of an external calibration, for a logged-in reader of it.
+#[get("/calibrations/<id>/issuer-certificate")]
+async fn issuer_certificate(
+    session: Result<Session, PageError>,
+    id: i64,
+    database: &State<Database>,
+) -> Result<crate::http::Attachment, PageError> {
+    let scope = session?.user.scope.clone();
+    let (file, bytes) = database
+        .run(move |conn| workflow::calibrations::issuer_certificate(conn, id, &scope))
+        .await?;
+    Ok(crate::http::Attachment::issuer_certificate(
+        id, &file, bytes,
+    )?)
+}
+
 #[get("/certificates/<number>/pdf")]
 async fn certificate_pdf(
     session: Result<Session, PageError>,
@@ -760,6 +782,7 @@ pub fn routes() -> Vec<Route> {
         certificate,
         certificate_pdf,
         certificate_dcc,
+        issuer_certificate,
         verify,
         verify_upload,
         scope

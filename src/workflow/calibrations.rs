@@ -11,6 +11,7 @@ use super::certificates::{issue_certificate, Issue, IssueContext};
 use super::competence::{check_approval, Competence, RecordingChecks};
 use crate::db::audit::{append, append_many, Actor, Change};
 use crate::db::calibrations::{self as repo, Calibration};
+use crate::db::issuer_certificates::{self, IssuerFile};
 use crate::db::{traceability, write_transaction, DbConnection};
 use crate::domain::calibration::{
     evaluate_calibration, CalibrationInput, CalibrationKind, EvaluatedCalibration, InstrumentFacts,
@@ -18,15 +19,78 @@ use crate::domain::calibration::{
 };
 use crate::domain::dates::{out_of_range, today};
 use crate::domain::four_eyes::{may_change, may_decide, FourEyes};
+use crate::domain::issuer_file::IssuerFileFormat;
+use crate::domain::people::Scope;
 use crate::domain::signature::ElectronicSignature;
 use crate::domain::states::CalibrationStatus::{
     self, Accepted, Draft, Issued, Rejected, Submitted, Withdrawn,
 };
 use crate::domain::traceability::{
-    broken_link_words, uncertainty_below_standard_words, TraceabilityGraph,
+    broken_link_words, point_uncertainties, points_below_standard,
+    uncertainty_below_standard_words, PointBelowStandard, TraceabilityGraph,
 };
 use crate::domain::FieldError;
 use crate::error::ApiError;
+
+/// A calibration as `scope` may read it, with its points whose U is smaller than the U of a
+/// standard they used at that point (DESIGN 9c: flagged on the record and the page, whatever
+/// its status, so the technician sees it before submitting). The standards' calibrations are
+/// read in the fixed number of queries of `facts_of`, not the whole chain.
+pub fn read(
+    conn: &mut DbConnection,
+    id: i64,
+    scope: &Scope,
+) -> Result<(Calibration, Vec<PointBelowStandard>), ApiError> {
+    let calibration = repo::get_scoped(conn, id, scope)?;
+    let standards = traceability::facts_of(conn, &calibration.standards_used)?;
+    let flags = points_below_standard(
+        &standards,
+        &point_uncertainties(&calibration.points),
+        &calibration.standards_used,
+        calibration.performed_on,
+    );
+    Ok((calibration, flags))
+}
+
+/// Keeps `bytes` as the issuer's certificate of external calibration `id` (DESIGN 9c),
+/// replacing an earlier one; audited on the calibration. This laboratory's own work has no
+/// issuer's certificate: its certificate is issued on approval.
+pub fn attach_issuer_certificate(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    format: IssuerFileFormat,
+    bytes: &[u8],
+) -> Result<IssuerFile, ApiError> {
+    write_transaction(conn, |conn| {
+        let calibration = repo::get(conn, id)?;
+        if calibration.kind != CalibrationKind::External {
+            return Err(ApiError::Conflict(format!(
+                "calibration {id} is this laboratory's own (internal): only an external \
+                 calibration carries its issuer's certificate; ours is issued on approval"
+            )));
+        }
+        Ok(issuer_certificates::store(conn, actor, id, format, bytes)?)
+    })
+}
+
+/// The issuer's certificate of calibration `id` as `scope` may read it: another customer's
+/// calibration is not found, like one without a file.
+pub fn issuer_certificate(
+    conn: &mut DbConnection,
+    id: i64,
+    scope: &Scope,
+) -> Result<(IssuerFile, Vec<u8>), ApiError> {
+    repo::get_scoped(conn, id, scope)?;
+    let file = issuer_certificates::find(conn, id)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "calibration {id} has no issuer's certificate file (PUT one to \
+             /api/v1/calibrations/{id}/issuer-certificate)"
+        ))
+    })?;
+    let bytes = issuer_certificates::bytes_of(conn, &file)?;
+    Ok((file, bytes))
+}
 
 /// The register's facts of the instruments a set of calibrations names (the
 /// calibrated instruments and their standards), in one query.

@@ -1,11 +1,13 @@
 //! The period export an assessor takes away (DESIGN 9c): one ZIP with each certificate issued
-//! in the period (its PDF and DCC exactly as issued, and its JSON record), the audit entries of
-//! those records, the CMC table, a manifest and a `SHA256SUMS` that `sha256sum -c` checks.
+//! in the period (its PDF and DCC exactly as issued, and its JSON record), the issuer's
+//! certificate files of the external calibrations they rest on, the audit entries of those
+//! records, the CMC table, a manifest and a `SHA256SUMS` that `sha256sum -c` checks.
 //!
 //! The ZIP is written as a stream (data descriptors after each file, no seeking back), a page
 //! of certificates at a time: memory stays one page and one certificate's documents however
 //! long the period.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use chrono::NaiveDate;
@@ -15,6 +17,7 @@ use zip::{CompressionMethod, ZipWriter};
 
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::audit::sha256_hex;
+use crate::domain::issuer_file::IssuerFileFormat;
 
 /// Certificates read and written per page (and per audit part).
 const PAGE: i64 = 200;
@@ -48,6 +51,10 @@ struct Written {
 struct Export<W: Write> {
     zip: ZipWriter<zip::write::StreamWriter<W>>,
     written: Vec<Written>,
+    /// Calibrations the certificates written so far rest on: each chain walked once.
+    reached: HashSet<i64>,
+    /// The issuer's certificate files written, for the manifest.
+    external: Vec<serde_json::Value>,
 }
 
 impl<W: Write> Export<W> {
@@ -81,6 +88,8 @@ pub fn write<W: Write>(
     let mut export = Export {
         zip: ZipWriter::new_stream(out),
         written: Vec::new(),
+        reached: HashSet::new(),
+        external: Vec::new(),
     };
     let (certificates, audit_entries) = write_certificates(conn, request, &mut export)?;
     let cmcs = db::calibrations::list_cmcs(conn)?;
@@ -91,12 +100,14 @@ pub fn write<W: Write>(
         "exported_at": request.exported_at,
         "exported_by": request.exported_by,
         "certificates": certificates,
+        "external_certificates": export.external,
         "audit_entries": audit_entries,
         "audit_head": db::audit::head(conn)?,
         "layout": {
             "certificates/NUMBER.pdf": "the certificate PDF exactly as issued",
             "certificates/NUMBER.xml": "its DCC exactly as issued",
             "certificates/NUMBER.json": "its record, as GET /api/v1/certificates/NUMBER answers",
+            "external/calibration-ID.pdf|xml": "the issuer's certificate file (PDF or DCC) of an external calibration the exported certificates rest on, through their standards at any depth, exactly as uploaded; listed under external_certificates with the SHA-256 stored at upload",
             "audit/part-NNNN.jsonl": "the audit entries of those certificates' calibrations, one JSON entry per line, in log order within each part (docs/audit.md: how to recompute their hashes)",
             "cmc.json": "the laboratory's CMC table at export",
             "SHA256SUMS": "every other file's SHA-256, for sha256sum -c",
@@ -134,6 +145,8 @@ fn write_certificates<W: Write>(
             write_certificate(conn, export, number, *calibration_id)?;
         }
         certificates += page.len();
+        let calibration_ids: Vec<i64> = page.iter().map(|(_, id)| *id).collect();
+        write_external_files(conn, export, &calibration_ids)?;
         let ids: Vec<String> = page.iter().map(|(_, id)| id.to_string()).collect();
         let audit = db::audit::entries_about(conn, "calibration", &ids)?;
         let mut lines = Vec::new();
@@ -170,6 +183,33 @@ fn write_certificate<W: Write>(
         &to_json(&record)?,
         true,
     )?;
+    Ok(())
+}
+
+/// The issuer's certificate files a page of certificates rests on and no earlier page did
+/// (DESIGN 9c): the external calibrations reached through their standards, one file at a
+/// time, each checked against its stored SHA-256 as it is read.
+fn write_external_files<W: Write>(
+    conn: &mut DbConnection,
+    export: &mut Export<W>,
+    calibration_ids: &[i64],
+) -> Result<(), ExportError> {
+    let reached = db::issuer_certificates::resting_on(conn, calibration_ids, &mut export.reached)?;
+    for file in db::issuer_certificates::find_many(conn, &reached)? {
+        let format = file.format()?;
+        let bytes = db::issuer_certificates::bytes_of(conn, &file)?;
+        let path = format!(
+            "external/calibration-{}.{}",
+            file.calibration_id,
+            format.extension()
+        );
+        // A PDF is compressed already; XML is deflated.
+        export.add(path.clone(), &bytes, format == IssuerFileFormat::Dcc)?;
+        export.external.push(json!({
+            "path": path, "calibration_id": file.calibration_id,
+            "content_type": file.content_type, "bytes": file.bytes, "sha256": file.sha256,
+        }));
+    }
     Ok(())
 }
 

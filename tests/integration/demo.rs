@@ -128,6 +128,78 @@ fn the_demo_lab_shows_every_validity_outcome() {
         .is_err());
 }
 
+/// Every pressure point of the demo's own calibrations has its U from a budget that names its
+/// standard (issue 22), none is below its standard's U at that point, and the mid-range point
+/// carries its repeat readings.
+#[test]
+fn the_demos_pressure_points_have_budgets_resting_on_their_standards() {
+    let app = TestApp::new();
+    let today = chrono::Utc::now().date_naive();
+    app.with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
+        .expect("demo seeds");
+    let (_, list) = app.get("/api/v1/calibrations?per_page=200", Some("auditor"));
+    let mut pressure_points = 0;
+    for item in list["items"].as_array().unwrap() {
+        if item["kind"] != "internal" || item["points"][0]["reference"]["unit"] != "MPa" {
+            continue;
+        }
+        let (_, record) = app.get(
+            &format!("/api/v1/calibrations/{}", item["id"]),
+            Some("auditor"),
+        );
+        assert_eq!(record["uncertainty_below_standard"], json!([]), "{record}");
+        for point in record["points"].as_array().unwrap() {
+            pressure_points += 1;
+            let budget = &point["budget"];
+            assert_eq!(
+                point["expanded_uncertainty"], budget["expanded_uncertainty"],
+                "{point}"
+            );
+            let standard = &budget["components"][0];
+            assert_eq!(standard["name"], "reference standard (its certificate)");
+            assert!(
+                record["standards_used"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&standard["standard"]),
+                "{record}"
+            );
+            let repeated = point["reference"]["value"] == 0.5;
+            assert_eq!(point["readings"].is_array(), repeated, "{point}");
+            assert_eq!(
+                budget["components"].as_array().unwrap().len(),
+                if repeated { 5 } else { 4 }
+            );
+        }
+    }
+    // 3 points each: the valid, expired, failed, twice withdrawn-gauge, amended (twice),
+    // pending, transfer and broken-chain gauges, and 6 for the adjusted one.
+    assert_eq!(pressure_points, 3 * 10 + 6);
+    // The valid gauge PG-0001 against REF-P-01 (U = 0.025 kPa, k = 2) at 0.2 MPa:
+    // u² = 0.0125² + (0.05² + 0.1² + 0.05²)/3 kPa² = 0.00515625 kPa², u = 0.0718 kPa.
+    let (_, gauge) = app.get(
+        "/api/v1/instruments/by-tag/PG-0001/status",
+        Some("inspector"),
+    );
+    let (_, history) = app.get(
+        &format!("/api/v1/calibrations?instrument_id={}", gauge["id"]),
+        Some("auditor"),
+    );
+    let point = &history["items"][0]["points"][0];
+    let u = point["budget"]["combined_standard_uncertainty"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((u - 0.00515625e-6_f64.sqrt()).abs() < 1e-12, "{point}");
+    // Every component Type B with infinite degrees of freedom: k = z(0.97725) = 2.0000024,
+    // U = 0.1436 kPa.
+    let k = point["coverage_factor"].as_f64().unwrap();
+    assert!((k - 2.0000024).abs() < 1e-6, "{point}");
+    assert_eq!(point["expanded_uncertainty"]["unit"], "MPa");
+    let expanded = point["expanded_uncertainty"]["value"].as_f64().unwrap();
+    assert!((expanded - k * u).abs() < 1e-15, "{point}");
+    assert!((expanded - 0.000143614).abs() < 1e-9, "{point}");
+}
+
 /// On SQLite the single status check runs the statement `db::status_reader` keeps
 /// prepared; PostgreSQL runs the diesel form. Both must give every answer alike:
 /// every demo instrument (every reason code), an unknown one, on dates before the

@@ -19,6 +19,7 @@ mod export;
 mod import;
 mod instances;
 mod instruments;
+mod issuer_files;
 mod metrics;
 mod offline_verify;
 mod pades;

@@ -634,6 +634,316 @@ fn dashboard_lists_what_needs_attention() {
     assert!(!section("approval").contains("PG-OLD"));
 }
 
+/// The text of the dashboard's section `id`, and the asset tags it links to, in order.
+fn dashboard_group(page: &str, id: &str) -> (String, Vec<String>) {
+    let start = page
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let end = page[start..].find("</section>").unwrap() + start;
+    let section = page[start..end].to_string();
+    let tags = section
+        .split("<a href=\"/instruments/")
+        .skip(1)
+        .filter_map(|rest| {
+            let text = rest.split_once('>')?.1;
+            let tag = text.split('<').next()?;
+            (!tag.is_empty()).then(|| tag.to_string())
+        })
+        .collect();
+    (section, tags)
+}
+
+/// DESIGN 9c: the dashboard also lists what is withdrawn, not traceable, suspended or never
+/// calibrated, each in its own group, counted, with the withdrawal's and the suspension's
+/// date and reason; retired instruments and national standards are in none.
+#[test]
+fn dashboard_groups_withdrawn_untraceable_suspended_and_never_calibrated() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let today = chrono::Utc::now().date_naive();
+    let day = (today - chrono::Duration::days(20)).to_string();
+    let national = register(&app, "NIM-P", "national");
+    let reference = register(&app, "PG-REF", "reference");
+    let downstream = register(&app, "PG-DOWN", "working");
+    let orphan = register(&app, "PG-ORPHAN", "working");
+    let parked = register(&app, "PG-PARKED", "working");
+    let _new = register(&app, "PG-NEW", "working");
+    let waiting = register(&app, "PG-WAIT", "working");
+    let retired = register(&app, "PG-GONE", "working");
+    let ok = |body: &serde_json::Value| issue(&app, body);
+    let standard = ok(&calibration(
+        reference,
+        &[national],
+        &day,
+        vec![point(0.5001, 0.0001)],
+    ));
+    ok(&calibration(
+        downstream,
+        &[reference],
+        &day,
+        vec![point(0.5001, 0.0002)],
+    ));
+    // Against nothing: approved with its deviation stated, its chain broken from the start.
+    ok(&calibration(orphan, &[], &day, vec![point(0.5001, 0.0002)]));
+    ok(&calibration(
+        parked,
+        &[national],
+        &day,
+        vec![point(0.5001, 0.0002)],
+    ));
+    pending(&app, waiting, national);
+    let number = standard["certificate_number"].as_str().unwrap().to_string();
+    let (status, _) = app.post(
+        &format!("/api/v1/certificates/{number}/withdraw"),
+        Some("approver"),
+        &json!({"reason": "piston damaged in transport"}),
+    );
+    assert_eq!(status, Status::Ok);
+    for (id, action, reason) in [
+        (parked, "suspend", "sent for repair"),
+        (retired, "retire", "scrapped"),
+    ] {
+        let (status, body) = app.post(
+            &format!("/api/v1/instruments/{id}/{action}"),
+            Some("technician"),
+            &json!({"reason": reason}),
+        );
+        assert_eq!(status, Status::Ok, "{body}");
+    }
+    // The recall list keeps its contract: due and overdue only.
+    let (status, recalls) = app.get("/api/v1/recalls", Some("inspector"));
+    assert_eq!(status, Status::Ok);
+    assert_eq!(recalls["customers"], json!([]), "{recalls}");
+
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, "/");
+    assert_eq!(page.status, Status::Ok);
+    let (withdrawn, tags) = dashboard_group(&page.body, "withdrawn");
+    assert_eq!(tags, ["PG-REF"]);
+    assert!(withdrawn.contains(&number), "{withdrawn}");
+    assert!(withdrawn.contains(&today.to_string()), "{withdrawn}");
+    assert!(
+        withdrawn.contains("piston damaged in transport"),
+        "{withdrawn}"
+    );
+    // The withdrawal broke the chain of what was calibrated against PG-REF.
+    let (_, tags) = dashboard_group(&page.body, "not-traceable");
+    assert_eq!(tags, ["PG-ORPHAN", "PG-DOWN"]);
+    let (suspended, tags) = dashboard_group(&page.body, "suspended");
+    assert_eq!(tags, ["PG-PARKED"]);
+    assert!(suspended.contains("sent for repair"), "{suspended}");
+    assert!(suspended.contains(&today.to_string()), "{suspended}");
+    let (_, tags) = dashboard_group(&page.body, "never-calibrated");
+    assert_eq!(tags, ["PG-NEW", "PG-WAIT"]);
+    for (card, count) in [
+        ("withdrawn", 1),
+        ("not traceable", 2),
+        ("suspended", 1),
+        ("never calibrated", 2),
+    ] {
+        let text = format!("<span class=\"count\">{count}</span> {card}</a>");
+        assert!(page.body.contains(&text), "{text} in {}", page.body);
+    }
+}
+
+/// Each group counts in full and shows its first rows; a customer's scope filters it in SQL.
+#[test]
+fn dashboard_groups_are_capped_counted_and_scoped() {
+    use caltrace::db::pages::{dashboard, GROUP_ROWS};
+    use caltrace::domain::people::Scope;
+    let app = TestApp::new();
+    let extra = GROUP_ROWS as usize + 3;
+    for n in 0..extra {
+        register(&app, &format!("PG-N{n:02}"), "working");
+    }
+    let mut other = crate::common::pressure_gauge("OT-1", "SN-OT-1");
+    other["customer"] = json!("Other Works");
+    let (status, other) = app.post("/api/v1/instruments", Some("admin"), &other);
+    assert_eq!(status, Status::Created, "{other}");
+    let today = chrono::Utc::now().date_naive();
+    let everything = app
+        .with_conn(|conn| dashboard(conn, today, 30, &Scope::Everything))
+        .unwrap();
+    assert_eq!(everything.never_calibrated.total, extra as i64 + 1);
+    let shown: Vec<&str> = everything
+        .never_calibrated
+        .rows
+        .iter()
+        .map(|row| row.asset_tag.as_str())
+        .collect();
+    let expected: Vec<String> = (0..GROUP_ROWS).map(|n| format!("PG-N{n:02}")).collect();
+    assert_eq!(shown, expected);
+    let customer_id: i64 = app
+        .with_conn(|conn| {
+            use caltrace::db::schema::instruments;
+            use diesel::prelude::*;
+            instruments::table
+                .select(instruments::customer_id.assume_not_null())
+                .filter(instruments::asset_tag.eq("OT-1"))
+                .first(conn)
+        })
+        .unwrap();
+    let scope = Scope::Customers {
+        user_id: 0,
+        customer_ids: vec![customer_id],
+    };
+    let scoped = app
+        .with_conn(|conn| dashboard(conn, today, 30, &scope))
+        .unwrap();
+    assert_eq!(scoped.never_calibrated.total, 1);
+    assert_eq!(scoped.never_calibrated.rows[0].asset_tag, "OT-1");
+    assert_eq!(scoped.withdrawn.total, 0);
+}
+
+/// A pressure point at `at` MPa indicating `at + 0.0001` with a stated U.
+fn point_at(at: f64, u: f64) -> serde_json::Value {
+    json!({"stage": "as_found", "reference": {"value": at, "unit": "MPa"},
+           "indicated": {"value": at + 0.0001, "unit": "MPa"}, "tolerance": {"value": 0.002, "unit": "MPa"},
+           "stated_uncertainty": {"expanded_uncertainty": {"value": u, "unit": "MPa"}, "coverage_factor": 2}})
+}
+
+/// DESIGN 9c: a point whose U is smaller than the standard's U at that point is flagged on the
+/// record (GET) and the page, naming the standard's asset tag and its U there. The standard's
+/// best U (0.0001 MPa at 0.2 MPa) is below every point of the gauge; only the point at 0.8 MPa
+/// is below the standard's U at 0.8 MPa (0.0005 MPa), so only it is flagged.
+#[test]
+fn a_point_below_its_standards_uncertainty_is_flagged_on_the_record_and_the_page() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let standard = register(&app, "REF-U", "reference");
+    let gauge = register(&app, "PG-U", "working");
+    let mut standards_certificate = calibration(
+        standard,
+        &[national],
+        "2026-04-01",
+        vec![point_at(0.2, 0.0001), point_at(0.8, 0.0005)],
+    );
+    standards_certificate["kind"] = json!("external");
+    standards_certificate["issuer"] = json!({"name": "NIM", "certificate_number": "NIM-2026-009"});
+    issue(&app, &standards_certificate);
+    let mut body = calibration(
+        gauge,
+        &[standard],
+        "2026-05-10",
+        vec![point_at(0.2, 0.0002), point_at(0.8, 0.0003)],
+    );
+    body["deviations"] = serde_json::Value::Null;
+    let id = submitted(&app, &body);
+    let (status, record) = app.get(&format!("/api/v1/calibrations/{id}"), Some("inspector"));
+    assert_eq!(status, Status::Ok, "{record}");
+    assert_eq!(
+        record["uncertainty_below_standard"],
+        json!([{
+            "point": 1,
+            "reference": {"value": 0.8, "unit": "MPa"},
+            "expanded_uncertainty": {"value": 0.0003, "unit": "MPa"},
+            "standard_id": standard,
+            "standard_asset_tag": "REF-U",
+            "standard_certificate_number": "NIM-2026-009",
+            "standard_reference": {"value": 0.8, "unit": "MPa"},
+            "standard_uncertainty": {"value": 0.0005, "unit": "MPa"},
+        }])
+    );
+    // The record itself is unchanged beside the flag.
+    assert_eq!(record["id"], json!(id));
+    assert_eq!(record["points"].as_array().unwrap().len(), 2);
+    // Approval refuses it without deviations, naming the point, the standard and both U.
+    let (status, problem) = app.post(
+        &format!("/api/v1/calibrations/{id}/approve"),
+        Some("approver"),
+        &json!({}),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["message"].as_str().unwrap(),
+        "the point at 0.8 MPa: U = 0.0003 MPa is smaller than the U = 0.0005 MPa of standard \
+         REF-U at 0.8 MPa: the standard's uncertainty is part of every result obtained with it; \
+         add it to the budget, or state the deviation in `deviations` (it is printed on the \
+         certificate)"
+    );
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert_eq!(page.status, Status::Ok);
+    let start = page
+        .body
+        .find("id=\"uncertainty-below-standard\"")
+        .unwrap_or_else(|| panic!("no warning in {}", page.body));
+    let warning = &page.body[start..start + page.body[start..].find("</div>").unwrap()];
+    assert!(
+        warning.contains(
+            "Point at 0.8 MPa: U = 0.0003 MPa, below the U = 0.0005 MPa of standard \
+             <a href=\"/instruments/"
+        ) && warning.contains(">REF-U</a> at 0.8 MPa (certificate NIM-2026-009)"),
+        "{warning}"
+    );
+    assert!(!warning.contains("Point at 0.2 MPa"), "{warning}");
+    // A calibration above its standard's U at every point carries an empty list, and no warning.
+    let fine = submitted(
+        &app,
+        &calibration(
+            gauge,
+            &[standard],
+            "2026-05-11",
+            vec![point_at(0.8, 0.0006)],
+        ),
+    );
+    let (_, record) = app.get(&format!("/api/v1/calibrations/{fine}"), Some("inspector"));
+    assert_eq!(record["uncertainty_below_standard"], json!([]));
+    let page = get(&app, &format!("/calibrations/{fine}"));
+    assert!(!page.body.contains("uncertainty-below-standard"));
+}
+
+/// The calibration page of an external calibration shows its issuer's certificate file
+/// (DESIGN 9c) with its hash and links to it; the link serves the bytes to the session.
+#[test]
+fn the_calibration_page_links_the_issuers_certificate_file() {
+    let mut app = TestApp::new();
+    set_password(&mut app, "approver");
+    let national = register(&app, "NIM-P", "national");
+    let standard = register(&app, "TS-1", "reference");
+    let accepted = issue(
+        &app,
+        &crate::common::fixtures::external(standard, &[national], "2026-04-01", "NIM-2026-042"),
+    );
+    let id = accepted["id"].as_i64().unwrap();
+    login(&app, "approver", PASSWORD, "/");
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert!(
+        page.body
+            .contains("<dd id=\"issuer-file\">not uploaded</dd>"),
+        "{}",
+        page.body
+    );
+    let pdf = b"%PDF-1.4\n%%EOF\n";
+    let response = app
+        .client
+        .put(format!("/api/v1/calibrations/{id}/issuer-certificate"))
+        .header(ContentType::PDF)
+        .header(app.auth(Some("technician")).unwrap())
+        .body(pdf.as_slice())
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    let hash: String = sha2::Sha256::digest(pdf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let page = get(&app, &format!("/calibrations/{id}"));
+    assert!(
+        page.body.contains(&format!(
+            "<a href=\"/calibrations/{id}/issuer-certificate\">PDF, 15 bytes</a>, SHA-256 <code>{hash}</code>"
+        )),
+        "{}",
+        page.body
+    );
+    let response = app
+        .client
+        .get(format!("/calibrations/{id}/issuer-certificate"))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.into_bytes().unwrap(), pdf);
+}
+
 /// The calibration page shows what an assessor asks first: each point's
 /// uncertainty budget, the condition on receipt as recorded, the deviations,
 /// and who recorded, submitted and decided, from the audit log.

@@ -343,6 +343,17 @@ pub fn run_cli_with_input(database_url: &str, args: &[&str], input: &str) -> (bo
     (output.status.success(), text)
 }
 
+/// A calibration as `GET /api/v1/calibrations/{id}` answers it, without the flags only that
+/// answer carries (`uncertainty_below_standard`, `issuer_certificate`): what create, replace
+/// and approve answer, for comparing one with the other.
+pub fn the_record(mut calibration: Value) -> Value {
+    if let Some(fields) = calibration.as_object_mut() {
+        fields.remove("uncertainty_below_standard");
+        fields.remove("issuer_certificate");
+    }
+    calibration
+}
+
 /// The field names of a 422 problem+json body.
 pub fn fields(body: &Value) -> Vec<String> {
     body["errors"]

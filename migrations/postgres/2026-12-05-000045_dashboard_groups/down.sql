@@ -1,0 +1,3 @@
+DROP INDEX instruments_suspended;
+DROP INDEX calibrations_chain_broken;
+DROP INDEX calibrations_withdrawn;
