@@ -272,14 +272,38 @@ async fn dated_rows(client: &Client, token: &str, ids: &[i64], one_date: &str) {
         serde_json::json!({ "items": rows }).to_string()
     };
     let csv: String = std::iter::once("id,at".to_string())
-        .chain(ids.iter().enumerate().map(|(i, id)| format!("{id},{}", day(i, 32))))
+        .chain(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| format!("{id},{}", day(i, 32))),
+        )
         .collect::<Vec<_>>()
         .join("\n");
     let cases: [(&str, String, ContentType, &str); 4] = [
-        ("one date (JSON)", one_date.to_string(), ContentType::JSON, "application/json"),
-        ("32 dates (JSON)", items(32), ContentType::JSON, "application/json"),
-        ("365 dates (JSON)", items(365), ContentType::JSON, "application/json"),
-        ("32 dates (CSV in, CSV out)", csv, ContentType::CSV, "text/csv"),
+        (
+            "one date (JSON)",
+            one_date.to_string(),
+            ContentType::JSON,
+            "application/json",
+        ),
+        (
+            "32 dates (JSON)",
+            items(32),
+            ContentType::JSON,
+            "application/json",
+        ),
+        (
+            "365 dates (JSON)",
+            items(365),
+            ContentType::JSON,
+            "application/json",
+        ),
+        (
+            "32 dates (CSV in, CSV out)",
+            csv,
+            ContentType::CSV,
+            "text/csv",
+        ),
     ];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     for round in 0..9 {

@@ -62,6 +62,26 @@ impl Lab<'_> {
     }
 
     /// Records, submits and approves a calibration; returns (id, our number).
+    /// An external calibration approved, with the issuer's certificate file kept beside it
+    /// (DESIGN 9c) — in the demo a one-page stand-in saying whose certificate it replaces.
+    fn approved_external(&mut self, body: Value) -> Result<(i64, Option<String>), ApiError> {
+        let issuer = &body["issuer"];
+        let words = format!(
+            "Demo stand-in for certificate {} of {}",
+            issuer["certificate_number"].as_str().unwrap_or("?"),
+            issuer["name"].as_str().unwrap_or("?"),
+        );
+        let approved = self.approved(body)?;
+        workflow::calibrations::attach_issuer_certificate(
+            self.conn,
+            &self.technician,
+            approved.0,
+            crate::domain::issuer_file::IssuerFileFormat::Pdf,
+            &stand_in_pdf(&words),
+        )?;
+        Ok(approved)
+    }
+
     fn approved(&mut self, body: Value) -> Result<(i64, Option<String>), ApiError> {
         let id = self.draft(body)?;
         workflow::calibrations::submit(self.conn, &self.technician, id)?;
@@ -77,6 +97,53 @@ impl Lab<'_> {
         }
         Ok((id, approved.certificate_number))
     }
+}
+
+/// A minimal one-page PDF (PDF 1.4, Helvetica) carrying one line of ASCII text; the byte
+/// offsets of its cross-reference table are computed, so readers open it without repair.
+fn stand_in_pdf(text: &str) -> Vec<u8> {
+    let escaped: String = text
+        .chars()
+        .filter(char::is_ascii)
+        .map(|c| match c {
+            '(' | ')' | '\\' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    let content = format!("BT /F1 9 Tf 40 780 Td ({escaped}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
 }
 
 fn q(value: f64, unit: &str) -> Value {
@@ -412,11 +479,11 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
     // older customer calibrations rest on a certificate valid at the time.
     for (days, year_tag) in [(485u64, "25"), (120, "26")] {
         let date = lab.days_ago(days);
-        lab.approved(external(ref_pressure, &[nim], &date,
+        lab.approved_external(external(ref_pressure, &[nim], &date,
             json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": format!("NIM-20{year_tag}-L-0012")}),
             vec![stated("as_left", q(1.0, "MPa"), q(1.000012, "MPa"), q(0.0002, "MPa"), q(REF_P_01_U, "MPa"))]))?;
         let date = lab.days_ago(days + 80);
-        lab.approved(external(
+        lab.approved_external(external(
             ref_thermometer,
             &[nist],
             &date,
@@ -430,7 +497,7 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
             )],
         ))?;
         let date = lab.days_ago(days - 30);
-        lab.approved(external(
+        lab.approved_external(external(
             ref_voltage,
             &[ptb],
             &date,
@@ -445,7 +512,7 @@ fn reference_standards(lab: &mut Lab, nationals: &Nationals) -> Result<Reference
         ))?;
         // An accredited laboratory is a traceability root of its own (ILAC P10).
         let date = lab.days_ago(days - 60);
-        lab.approved(external(ref_accredited, &[], &date,
+        lab.approved_external(external(ref_accredited, &[], &date,
             json!({"name": "Shanghai Pressure Calibration Centre", "certificate_number": format!("SPCC-{year_tag}-0815"),
                    "accreditation": {"body": "CNAS", "number": "L1234"}}),
             // Its U at 1 MPa is below the 0.0002 MPa the gauges it calibrates state: a result
@@ -473,7 +540,7 @@ fn broken_chain(lab: &mut Lab, nim: i64) -> Result<PressureStandard, ApiError> {
         "manufacturer": "Fluke", "model": "PM200", "serial_number": "TP-3303", "role": "reference", "quantity_kind": "pressure",
         "interval_days": 365}))?;
     let date = lab.days_ago(600);
-    lab.approved(external(old_tester, &[nim], &date,
+    lab.approved_external(external(old_tester, &[nim], &date,
         json!({"name": "National Institute of Metrology, China (NIM)", "certificate_number": "NIM-2024-L-0777"}),
         vec![stated("as_left", q(1.0, "MPa"), q(1.00001, "MPa"), q(0.0002, "MPa"), q(REF_P_04_U, "MPa"))]))?;
     let date = lab.days_ago(100);

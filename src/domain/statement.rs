@@ -117,6 +117,23 @@ pub fn reason_words(reason: ValidityReason) -> String {
     reason.as_str().replace('_', " ")
 }
 
+/// The reason with when and why, where the register knows them (DESIGN 9c: a reader of
+/// validity sees a withdrawal's or suspension's date and reason, not only the verdict).
+pub fn reason_with_detail(validity: &crate::domain::validity::Validity) -> String {
+    let words = reason_words(validity.reason);
+    let Some(detail) = &validity.reason_detail else {
+        return words;
+    };
+    let when = match validity.reason {
+        ValidityReason::CertificateWithdrawn => "on",
+        _ => "since",
+    };
+    match &detail.text {
+        Some(text) => format!("{words} {when} {}: {text}", detail.on),
+        None => format!("{words} {when} {}", detail.on),
+    }
+}
+
 /// Everything the statement's PDF states.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatementView {
@@ -153,6 +170,26 @@ pub fn signature_reason(number: &str, requested_by: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_withdrawal_or_suspension_says_when_and_why() {
+        use crate::domain::validity::{ReasonDetail, Validity};
+        let mut validity = Validity::unknown_instrument();
+        validity.reason = ValidityReason::CertificateWithdrawn;
+        assert_eq!(reason_with_detail(&validity), "certificate withdrawn");
+        let on = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        validity.reason_detail = Some(ReasonDetail {
+            on,
+            text: Some("wrong reference pressure".into()),
+        });
+        assert_eq!(
+            reason_with_detail(&validity),
+            "certificate withdrawn on 2026-12-05: wrong reference pressure"
+        );
+        validity.reason = ValidityReason::Suspended;
+        validity.reason_detail = Some(ReasonDetail { on, text: None });
+        assert_eq!(reason_with_detail(&validity), "suspended since 2026-12-05");
+    }
 
     #[test]
     fn numbers_are_prefixed_by_year_and_padded() {

@@ -8,7 +8,7 @@ use printpdf::{PdfDocument, PdfPage, PdfSaveOptions, Pt};
 use super::archive::{self, ArchiveInfo};
 use super::canvas::{grey, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
 use super::{accent, qr_code, Cell, Column, Layout, Row, CONTENT_W, LINE_H, MARGIN, RIGHT};
-use crate::domain::statement::{reason_words, StatementRow, StatementView};
+use crate::domain::statement::{reason_with_detail, StatementRow, StatementView};
 
 const TITLE: &str = "Validity statement / 有效性声明";
 
@@ -187,7 +187,7 @@ fn row(r: &StatementRow) -> Row {
         ),
         Cell::plain(r.at.format("%Y-%m-%d").to_string()),
         verdict,
-        Cell::plain(reason_words(r.validity.reason)),
+        Cell::plain(reason_with_detail(&r.validity)),
         Cell::plain(r.validity.certificate_number.clone().unwrap_or_else(dash)),
         Cell::plain(
             r.validity

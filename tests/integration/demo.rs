@@ -138,6 +138,24 @@ fn the_demos_pressure_points_have_budgets_resting_on_their_standards() {
     app.with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
         .expect("demo seeds");
     let (_, list) = app.get("/api/v1/calibrations?per_page=200", Some("auditor"));
+    // Every external calibration keeps its issuer's file (DESIGN 9c), a PDF readers open.
+    let externals: Vec<&serde_json::Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["kind"] == "external")
+        .collect();
+    assert!(externals.len() >= 9, "{}", externals.len());
+    for item in externals {
+        let id = item["id"].as_i64().unwrap();
+        let file = app.bytes(
+            &format!("/api/v1/calibrations/{id}/issuer-certificate"),
+            Some("auditor"),
+        );
+        let number = item["issuer"]["certificate_number"].as_str().unwrap();
+        let text = crate::common::pdf_text(&file).expect("pdftotext reads it");
+        assert!(text.contains(number), "{number}: {text}");
+    }
     let mut pressure_points = 0;
     for item in list["items"].as_array().unwrap() {
         if item["kind"] != "internal" || item["points"][0]["reference"]["unit"] != "MPa" {

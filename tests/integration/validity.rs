@@ -459,6 +459,29 @@ fn bulk_status_with_a_date_per_row_in_json_and_csv() {
     );
     assert!(results[0]["certificate_number"].is_string());
 
+    // At the boundaries: valid on the due date, expired the day after, each row its own date.
+    let due: chrono::NaiveDate = results[0]["due_on"].as_str().unwrap().parse().unwrap();
+    let (_, edges) = app.post(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &json!({"items": [
+            {"id": gauge, "at": due.to_string()},
+            {"id": gauge, "at": (due + chrono::Duration::days(1)).to_string()},
+            {"id": gauge, "at": "2026-05-10"},
+            {"id": gauge, "at": "2026-05-09"},
+        ]}),
+    );
+    let reasons: Vec<&Value> = edges["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![&json!("valid"), &json!("expired"), &json!("valid"), &before]
+    );
+
     // The same rows as CSV in, CSV out.
     let csv = "asset_tag,at\n pg-1 ,2026-06-01\nPG-1,2026-05-01\nNOPE,\n";
     let (code, text, kind) = app.post_as(
