@@ -293,6 +293,7 @@ mod tests {
                 certificate_number: Some(format!("CT-2026-{i:06}")),
                 calibrated_on: Some(at),
                 due_on: Some(at),
+                reason_detail: None,
             },
             chain: Some(ChainSummary {
                 traceable: true,
