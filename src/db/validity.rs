@@ -763,3 +763,30 @@ fn change_in_force(changes: &[ReasonedChange], at: NaiveDate) -> Option<ReasonDe
 fn date_of_timestamp(timestamp: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(timestamp.get(..10)?, "%Y-%m-%d").ok()
 }
+
+/// [`validity_of`] with the when-and-why of each withdrawal, suspension or retirement
+/// filled in (DESIGN 9c: wherever validity is shown), for lists of instruments.
+pub fn validity_explained(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    at: NaiveDate,
+    scope: &Scope,
+) -> DbResult<HashMap<i64, Validity>> {
+    let mut answers = validity_of(conn, ids, at, scope)?;
+    let needing: Vec<(i64, NaiveDate, &Validity)> = answers
+        .iter()
+        .filter(|(_, v)| v.reason.has_detail())
+        .map(|(id, v)| (*id, at, v))
+        .collect();
+    if needing.is_empty() {
+        return Ok(answers);
+    }
+    let ids: Vec<i64> = needing.iter().map(|(id, _, _)| *id).collect();
+    let details = reason_details(conn, &needing)?;
+    for (id, detail) in ids.into_iter().zip(details) {
+        if let Some(validity) = answers.get_mut(&id) {
+            validity.reason_detail = detail;
+        }
+    }
+    Ok(answers)
+}

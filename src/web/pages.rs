@@ -95,7 +95,7 @@ async fn portal(session: Session, database: &State<Database>) -> Result<Template
             };
             let (items, total) = db::instruments::list(conn, &filter, &scope)?;
             let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
-            let validity = db::validity::validity_of(conn, &ids, today, &scope)?;
+            let validity = db::validity::validity_explained(conn, &ids, today, &scope)?;
             let certificates = db::certificates::CertificateFilter {
                 page: 1,
                 per_page: 100,
@@ -116,7 +116,7 @@ async fn portal(session: Session, database: &State<Database>) -> Result<Template
         .map(|item| {
             let v = validity.get(&item.id);
             json!({"instrument": item, "valid": v.map(|v| v.valid),
-                   "reason": v.map(|v| reason_text(v.reason.as_str())),
+                   "reason": v.map(|v| reason_text(v.reason.as_str())), "detail": v.and_then(|v| v.reason_detail.clone()),
                    "due_on": v.and_then(|v| v.due_on), "certificate_number": v.and_then(|v| v.certificate_number.clone())})
         })
         .collect();
@@ -162,7 +162,7 @@ async fn instruments(
         .run(move |conn| -> Result<_, PageError> {
             let (items, total) = db::instruments::list(conn, &filter, &scope)?;
             let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
-            let validity = db::validity::validity_of(conn, &ids, today, &scope)?;
+            let validity = db::validity::validity_explained(conn, &ids, today, &scope)?;
             Ok((items, total, validity))
         })
         .await?;
@@ -174,6 +174,7 @@ async fn instruments(
                 "instrument": item,
                 "valid": validity.map(|v| v.valid),
                 "reason": validity.map(|v| reason_text(v.reason.as_str())),
+                "detail": validity.and_then(|v| v.reason_detail.clone()),
                 "due_on": validity.and_then(|v| v.due_on),
             })
         })

@@ -1425,4 +1425,11 @@ fn withdrawals_and_suspensions_say_when_and_why_wherever_validity_is_shown() {
         "{}",
         page.body
     );
+    let list = get(&app, "/instruments");
+    for words in [
+        format!("since {today}: wrong reference pressure"),
+        format!("since {today}: dropped on the floor"),
+    ] {
+        assert!(list.body.contains(&words), "{words}: {}", list.body);
+    }
 }
