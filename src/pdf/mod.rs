@@ -172,18 +172,37 @@ fn running_header(c: &mut Canvas, f: &Fonts, view: &CertificateView, page: usize
         left_w,
     );
 
+    number_and_page(
+        c,
+        f,
+        "Certificate No. / 证书编号",
+        &view.number,
+        (page, total),
+    );
+}
+
+/// The top right of every page of a numbered document (certificate, validity statement):
+/// what it is, its number and "page x of y" (ISO/IEC 17025 7.8.2.1 c: identification on
+/// each page), above the rule that ends the running header.
+pub(crate) fn number_and_page(
+    c: &mut Canvas,
+    f: &Fonts,
+    label: &str,
+    number: &str,
+    (page, total): (usize, usize),
+) {
     c.text(
         f,
         RIGHT,
         PAGE_H - 40.0,
-        "Certificate No. / 证书编号",
+        label,
         &Style::new(Face::Regular, 7.0).color(grey(0.3)),
         Align::Right,
     );
     c.text_fit(
         f,
         (RIGHT, PAGE_H - 53.0),
-        &view.number,
+        number,
         &Style::new(Face::Bold, 11.0),
         Align::Right,
         180.0,

@@ -7,7 +7,7 @@ use printpdf::{PdfDocument, PdfPage, PdfSaveOptions, Pt};
 
 use super::archive::{self, ArchiveInfo};
 use super::canvas::{grey, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
-use super::{accent, qr_code, Cell, Column, Layout, Row, CONTENT_W, LINE_H, MARGIN, RIGHT};
+use super::{qr_code, Cell, Column, Layout, Row, CONTENT_W, LINE_H, MARGIN, RIGHT};
 use crate::domain::statement::{reason_with_detail, StatementRow, StatementView};
 
 const TITLE: &str = "Validity statement / 有效性声明";
@@ -218,35 +218,12 @@ fn running_header(c: &mut Canvas, f: &Fonts, view: &StatementView, page: usize, 
         Align::Left,
         left_w,
     );
-    c.text(
+    super::number_and_page(
+        c,
         f,
-        RIGHT,
-        PAGE_H - 40.0,
         "Validity statement No. / 声明编号",
-        &Style::new(Face::Regular, 7.0).color(grey(0.3)),
-        Align::Right,
-    );
-    c.text_fit(
-        f,
-        (RIGHT, PAGE_H - 53.0),
         &view.number,
-        &Style::new(Face::Bold, 11.0),
-        Align::Right,
-        180.0,
-    );
-    c.text(
-        f,
-        RIGHT,
-        PAGE_H - 65.0,
-        &format!("Page {page} of {total} / 第 {page} 页 共 {total} 页"),
-        &Style::new(Face::Regular, 7.5),
-        Align::Right,
-    );
-    c.line(
-        (MARGIN, PAGE_H - 82.0),
-        (RIGHT, PAGE_H - 82.0),
-        1.0,
-        accent(),
+        (page, total),
     );
 }
 
