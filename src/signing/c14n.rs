@@ -105,6 +105,31 @@ fn element(
         }
         attributes.push((uri, attribute.name(), attribute_qname, attribute.value()));
     }
+    let (declarations, now_rendered) = declarations_needed(used, rendered);
+    attributes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    write_start_tag(out, qname, &declarations, &attributes);
+    for child in node.children() {
+        if child.is_element() {
+            element(out, child, &now_rendered, excluded)?;
+        } else if child.is_text() {
+            escape_text(out, child.text().unwrap_or(""));
+        } else if let Some(pi) = child.pi() {
+            write_pi(out, pi.target, pi.value);
+        }
+        // Comments are not in the node set of a same-document reference without #xpointer.
+    }
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(qname.as_bytes());
+    out.push(b'>');
+    Ok(())
+}
+
+/// Exclusive c14n (section 3) declares a namespace on an element only where it is visibly
+/// used there and an output ancestor has not already rendered the same binding.
+fn declarations_needed(
+    used: BTreeMap<String, String>,
+    rendered: &BTreeMap<String, String>,
+) -> (Vec<(String, String)>, BTreeMap<String, String>) {
     let mut declarations: Vec<(String, String)> = Vec::new();
     let mut now_rendered = rendered.clone();
     for (prefix, uri) in used {
@@ -126,11 +151,18 @@ fn element(
             declarations.push((prefix, uri));
         }
     }
-    attributes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    (declarations, now_rendered)
+}
 
+fn write_start_tag(
+    out: &mut Vec<u8>,
+    qname: &str,
+    declarations: &[(String, String)],
+    attributes: &[(&str, &str, &str, &str)],
+) {
     out.push(b'<');
     out.extend_from_slice(qname.as_bytes());
-    for (prefix, uri) in &declarations {
+    for (prefix, uri) in declarations {
         if prefix.is_empty() {
             out.extend_from_slice(b" xmlns=\"");
         } else {
@@ -141,7 +173,7 @@ fn element(
         escape_attribute(out, uri);
         out.push(b'"');
     }
-    for (_, _, attribute_qname, value) in &attributes {
+    for (_, _, attribute_qname, value) in attributes {
         out.push(b' ');
         out.extend_from_slice(attribute_qname.as_bytes());
         out.extend_from_slice(b"=\"");
@@ -149,20 +181,6 @@ fn element(
         out.push(b'"');
     }
     out.push(b'>');
-    for child in node.children() {
-        if child.is_element() {
-            element(out, child, &now_rendered, excluded)?;
-        } else if child.is_text() {
-            escape_text(out, child.text().unwrap_or(""));
-        } else if let Some(pi) = child.pi() {
-            write_pi(out, pi.target, pi.value);
-        }
-        // Comments are not in the node set of a same-document reference without #xpointer.
-    }
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(qname.as_bytes());
-    out.push(b'>');
-    Ok(())
 }
 
 fn write_pi(out: &mut Vec<u8>, target: &str, value: Option<&str>) {

@@ -279,95 +279,21 @@ fn decode_b64(text: &str, what: &str) -> Result<Vec<u8>, SigningError> {
 /// root is the caller's question (the certificates are returned).
 pub fn verify(xml: &str) -> Result<VerifiedSignature, SigningError> {
     let doc = c14n::parse(xml)?;
-    let root = doc.root_element();
-    let signature = root
+    let signature = doc
+        .root_element()
         .children()
         .rev()
         .find(|c| c.is_element())
         .filter(|c| is(c, DS, "Signature"))
         .ok_or_else(|| SigningError::Xml("the DCC is not signed".into()))?;
     let signed_info = child(signature, DS, "SignedInfo")?;
-    if algorithm(child(signed_info, DS, "CanonicalizationMethod")?) != EXC_C14N {
-        return Err(SigningError::Signature(
-            "unexpected canonicalisation".into(),
-        ));
-    }
-    if algorithm(child(signed_info, DS, "SignatureMethod")?) != ECDSA_SHA256 {
-        return Err(SigningError::Signature(
-            "unexpected signature method".into(),
-        ));
-    }
-    let mut document_checked = false;
-    let mut properties = None;
-    for reference in signed_info.children().filter(|c| is(c, DS, "Reference")) {
-        if algorithm(child(reference, DS, "DigestMethod")?) != SHA256 {
-            return Err(SigningError::Signature("unexpected digest method".into()));
-        }
-        let expected = text_of(child(reference, DS, "DigestValue")?);
-        let uri = reference.attribute("URI").unwrap_or("");
-        let canonical = if uri.is_empty() {
-            if transforms(reference) != [ENVELOPED, EXC_C14N] {
-                return Err(SigningError::Signature(
-                    "unexpected document transforms".into(),
-                ));
-            }
-            document_checked = true;
-            c14n::document(&doc, Some(signature.id()))?
-        } else {
-            let id = uri.strip_prefix('#').unwrap_or(uri);
-            let target = doc
-                .descendants()
-                .find(|n| n.attribute("Id") == Some(id))
-                .ok_or_else(|| SigningError::Signature(format!("no element with Id {id}")))?;
-            if transforms(reference) != [EXC_C14N]
-                || reference.attribute("Type") != Some(SIGNED_PROPERTIES_TYPE)
-                || !is(&target, XADES, "SignedProperties")
-            {
-                return Err(SigningError::Signature(format!(
-                    "unexpected reference {uri}"
-                )));
-            }
-            properties = Some(target);
-            c14n::subtree(target)?
-        };
-        if sha256_b64(&canonical) != expected {
-            return Err(SigningError::Signature(if uri.is_empty() {
-                "the document was changed after signing (digest mismatch)".to_string()
-            } else {
-                "the signed properties were changed (digest mismatch)".to_string()
-            }));
-        }
-    }
-    let properties = properties
-        .ok_or_else(|| SigningError::Signature("no SignedProperties reference".into()))?;
-    if !document_checked {
-        return Err(SigningError::Signature(
-            "no reference to the document".into(),
-        ));
-    }
-
-    let certificates = find(signature, DS, "X509Data")?
-        .children()
-        .filter(|c| is(c, DS, "X509Certificate"))
-        .map(|c| {
-            let bytes = decode_b64(&text_of(c), "X509Certificate")?;
-            <Certificate as der::Decode>::from_der(&bytes)
-                .map_err(|e| SigningError::Certificate(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    check_methods(signed_info)?;
+    let properties = check_references(&doc, signature, signed_info)?;
+    let certificates = key_info_certificates(signature)?;
     let signer = certificates
         .first()
         .ok_or_else(|| SigningError::Xml("no X509Certificate in KeyInfo".into()))?;
-    let cert_digest = text_of(find(
-        find(properties, XADES, "CertDigest")?,
-        DS,
-        "DigestValue",
-    )?);
-    if cert_digest != sha256_b64(&der(signer)?) {
-        return Err(SigningError::Signature(
-            "SigningCertificateV2 does not name the certificate in KeyInfo".into(),
-        ));
-    }
+    check_signing_certificate(properties, signer)?;
     let value = decode_b64(
         &text_of(child(signature, DS, "SignatureValue")?),
         "SignatureValue",
@@ -383,4 +309,113 @@ pub fn verify(xml: &str) -> Result<VerifiedSignature, SigningError> {
         signing_time: text_of(find(properties, XADES, "SigningTime")?),
         certificates,
     })
+}
+
+/// Only the algorithms we sign with are accepted: a verifier that follows whatever the
+/// document names can be talked into a weaker one.
+fn check_methods(signed_info: Node) -> Result<(), SigningError> {
+    if algorithm(child(signed_info, DS, "CanonicalizationMethod")?) != EXC_C14N {
+        return Err(SigningError::Signature(
+            "unexpected canonicalisation".into(),
+        ));
+    }
+    if algorithm(child(signed_info, DS, "SignatureMethod")?) != ECDSA_SHA256 {
+        return Err(SigningError::Signature(
+            "unexpected signature method".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks each reference's digest; both the whole document and the SignedProperties must be
+/// covered (XAdES B-B), and the SignedProperties element is returned.
+fn check_references<'a, 'input>(
+    doc: &'a roxmltree::Document<'input>,
+    signature: Node<'a, 'input>,
+    signed_info: Node<'a, 'input>,
+) -> Result<Node<'a, 'input>, SigningError> {
+    let mut document_checked = false;
+    let mut properties = None;
+    for reference in signed_info.children().filter(|c| is(c, DS, "Reference")) {
+        if algorithm(child(reference, DS, "DigestMethod")?) != SHA256 {
+            return Err(SigningError::Signature("unexpected digest method".into()));
+        }
+        let expected = text_of(child(reference, DS, "DigestValue")?);
+        let uri = reference.attribute("URI").unwrap_or("");
+        let canonical = if uri.is_empty() {
+            if transforms(reference) != [ENVELOPED, EXC_C14N] {
+                return Err(SigningError::Signature(
+                    "unexpected document transforms".into(),
+                ));
+            }
+            document_checked = true;
+            c14n::document(doc, Some(signature.id()))?
+        } else {
+            let target = signed_properties(doc, reference, uri)?;
+            properties = Some(target);
+            c14n::subtree(target)?
+        };
+        if sha256_b64(&canonical) != expected {
+            return Err(SigningError::Signature(if uri.is_empty() {
+                "the document was changed after signing (digest mismatch)".to_string()
+            } else {
+                "the signed properties were changed (digest mismatch)".to_string()
+            }));
+        }
+    }
+    if !document_checked {
+        return Err(SigningError::Signature(
+            "no reference to the document".into(),
+        ));
+    }
+    properties.ok_or_else(|| SigningError::Signature("no SignedProperties reference".into()))
+}
+
+fn signed_properties<'a, 'input>(
+    doc: &'a roxmltree::Document<'input>,
+    reference: Node,
+    uri: &str,
+) -> Result<Node<'a, 'input>, SigningError> {
+    let id = uri.strip_prefix('#').unwrap_or(uri);
+    let target = doc
+        .descendants()
+        .find(|n| n.attribute("Id") == Some(id))
+        .ok_or_else(|| SigningError::Signature(format!("no element with Id {id}")))?;
+    if transforms(reference) != [EXC_C14N]
+        || reference.attribute("Type") != Some(SIGNED_PROPERTIES_TYPE)
+        || !is(&target, XADES, "SignedProperties")
+    {
+        return Err(SigningError::Signature(format!(
+            "unexpected reference {uri}"
+        )));
+    }
+    Ok(target)
+}
+
+fn key_info_certificates(signature: Node) -> Result<Vec<Certificate>, SigningError> {
+    find(signature, DS, "X509Data")?
+        .children()
+        .filter(|c| is(c, DS, "X509Certificate"))
+        .map(|c| {
+            let bytes = decode_b64(&text_of(c), "X509Certificate")?;
+            <Certificate as der::Decode>::from_der(&bytes)
+                .map_err(|e| SigningError::Certificate(e.to_string()))
+        })
+        .collect()
+}
+
+/// XAdES binds the signer's certificate into what is signed, so a second certificate with
+/// the same key cannot be swapped in under the same signature.
+fn check_signing_certificate(properties: Node, signer: &Certificate) -> Result<(), SigningError> {
+    let cert_digest = text_of(find(
+        find(properties, XADES, "CertDigest")?,
+        DS,
+        "DigestValue",
+    )?);
+    if cert_digest != sha256_b64(&der(signer)?) {
+        return Err(SigningError::Signature(
+            "SigningCertificateV2 does not name the certificate in KeyInfo".into(),
+        ));
+    }
+    Ok(())
 }

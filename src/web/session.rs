@@ -188,6 +188,24 @@ struct LoginForm {
     next: String,
 }
 
+/// The signed double-submit check (OWASP): the form's token must be the HMAC of the nonce in
+/// this browser's login cookie, so a token copied from another session or a planted cookie
+/// is refused.
+fn carries_its_cookies_token(cookies: &CookieJar<'_>, key: &LoginFormKey, token: &str) -> bool {
+    cookies
+        .get(LOGIN_COOKIE)
+        .map(|nonce| key.token_for(nonce.value()))
+        .is_some_and(|expected| same(&expected, token))
+}
+
+fn throttled_message(retry_after_seconds: i64) -> String {
+    let minutes = (retry_after_seconds + 59) / 60;
+    format!(
+        "Too many failed logins for this account. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
 #[post("/login", data = "<form>")]
 async fn login(
     form: Form<LoginForm>,
@@ -206,10 +224,7 @@ async fn login(
         ));
     }
     let next = safe_next(Some(&form.next));
-    let expected = cookies
-        .get(LOGIN_COOKIE)
-        .map(|nonce| key.token_for(nonce.value()));
-    if !expected.is_some_and(|expected| same(&expected, &form.login_token)) {
+    if !carries_its_cookies_token(cookies, key, &form.login_token) {
         let page = login_page(
             cookies,
             page_with,
@@ -229,11 +244,7 @@ async fn login(
         Reservation::Throttled {
             retry_after_seconds,
         } => {
-            let minutes = (retry_after_seconds + 59) / 60;
-            let message = format!(
-                "Too many failed logins for this account. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            let message = throttled_message(retry_after_seconds);
             let page = login_page(cookies, page_with, &next, Some(&message))?;
             return Ok(Err((Status::TooManyRequests, page)));
         }
