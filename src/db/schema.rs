@@ -259,7 +259,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     user_customers,
     issuer_certificates,
+    latest_calibrations,
 );
+
+// Each instrument's latest calibration on record, maintained by triggers (migration 000050).
+diesel::table! {
+    latest_calibrations (instrument_id) {
+        instrument_id -> BigInt,
+        in_service -> Bool,
+        calibration_id -> Nullable<BigInt>,
+        performed_on -> Nullable<Date>,
+        due_on -> Nullable<Date>,
+        status -> Nullable<Text>,
+        out_of_tolerance -> Nullable<Bool>,
+        chain_broken -> Nullable<Bool>,
+    }
+}
+
+diesel::joinable!(latest_calibrations -> instruments (instrument_id));
 
 diesel::table! {
     server_secrets (name) {

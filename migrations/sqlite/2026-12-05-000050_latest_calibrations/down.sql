@@ -1,0 +1,6 @@
+DROP TRIGGER latest_calibrations_removed;
+DROP TRIGGER latest_calibrations_changed;
+DROP TRIGGER latest_calibrations_recorded;
+DROP TRIGGER latest_calibrations_instrument_changed;
+DROP TRIGGER latest_calibrations_instrument_added;
+DROP TABLE latest_calibrations;
