@@ -230,10 +230,87 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.with_conn(assert_latest_calibrations_current);
+        }
         if let Some((admin_url, name)) = &self.postgres {
             drop_postgres_database(admin_url, name);
         }
     }
+}
+
+type LatestRow = (
+    i64,
+    bool,
+    Option<i64>,
+    Option<chrono::NaiveDate>,
+    Option<chrono::NaiveDate>,
+    Option<String>,
+    Option<bool>,
+    Option<bool>,
+);
+
+/// What the triggers of migration 000050 keep in `latest_calibrations` must be what a fresh
+/// computation says after whatever a test did (issue 20): checked at the end of every test,
+/// on both backends, so no write path can leave the dashboard and recall list stale.
+fn assert_latest_calibrations_current(conn: &mut DbConnection) {
+    use caltrace::db::schema::{calibrations as c, instruments as i, latest_calibrations as l};
+    use diesel::prelude::*;
+    let on_record = ["issued", "accepted", "withdrawn"];
+    let mut newest: HashMap<i64, LatestRow> = HashMap::new();
+    type OnRecord = (
+        i64,
+        i64,
+        chrono::NaiveDate,
+        Option<chrono::NaiveDate>,
+        String,
+        bool,
+        bool,
+    );
+    let rows: Vec<OnRecord> = c::table
+        .select((
+            c::instrument_id,
+            c::id,
+            c::performed_on,
+            c::due_on,
+            c::status,
+            c::out_of_tolerance,
+            c::chain_broken,
+        ))
+        .filter(c::status.eq_any(on_record))
+        .order((c::performed_on.asc(), c::id.asc()))
+        .load(conn)
+        .unwrap();
+    for (instrument, id, performed_on, due_on, status, out, broken) in rows {
+        let due = due_on.unwrap_or(performed_on);
+        let row = (instrument, false, Some(id), Some(performed_on), Some(due));
+        let (a, b, c, d, e) = row;
+        newest.insert(
+            instrument,
+            (a, b, c, d, e, Some(status), Some(out), Some(broken)),
+        );
+    }
+    let instruments: Vec<(i64, String, String)> = i::table
+        .select((i::id, i::status, i::role))
+        .order(i::id)
+        .load(conn)
+        .unwrap();
+    let expected: Vec<LatestRow> = instruments
+        .into_iter()
+        .map(|(id, status, role)| {
+            let in_service = status == "active" && role != "national";
+            let mut row = newest
+                .remove(&id)
+                .unwrap_or((id, false, None, None, None, None, None, None));
+            row.1 = in_service;
+            row
+        })
+        .collect();
+    let kept: Vec<LatestRow> = l::table.order(l::instrument_id).load(conn).unwrap();
+    assert_eq!(
+        kept, expected,
+        "latest_calibrations is not what the records say"
+    );
 }
 
 /// The procedures the shared fixtures cite, validated long before any test's dates, stored
