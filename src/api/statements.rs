@@ -91,7 +91,7 @@ pub async fn create(
         JsonOrCsv::Json(input) => input,
         JsonOrCsv::Csv(text) => csv_status_input(&text)?,
     };
-    let (_, items) = status_items(input)?;
+    let (_, items) = status_items(input, super::validity::MAX_BULK)?;
     let context = workflow::certificates::IssueContext::from_config(config);
     let stored = database
         .run(move |conn| workflow::statements::issue(conn, &user, &items, &context))

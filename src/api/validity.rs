@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rocket::futures::stream::{self, BoxStream, StreamExt};
+use rocket::response::stream::TextStream;
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,14 @@ use crate::error::{ApiError, Problem};
 use crate::workflow::validity::{InstrumentKey, ItemValidity, StatusItem};
 
 pub const MAX_BULK: usize = 10_000;
+
+/// The most rows of one streamed (NDJSON) bulk request: a whole national register's check
+/// in one call, answered a part at a time so memory does not grow with the list (issue 20).
+pub const MAX_STREAMED: usize = 1_000_000;
+
+/// How many rows of a streamed answer are checked at once: one validity pass (a few
+/// statements) per part, each part written out before the next is read.
+const STREAM_PART: usize = 5_000;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct InstrumentValidity {
@@ -62,8 +72,11 @@ pub struct BulkStatus {
 }
 
 /// The rows a bulk request asks for, in order: exactly one of `ids`, `asset_tags`
-/// and `items`, at most [`MAX_BULK`] rows. Used by validity statements too.
-pub fn status_items(input: BulkStatusInput) -> Result<(NaiveDate, Vec<StatusItem>), ApiError> {
+/// and `items`, at most `max` rows. Used by validity statements too.
+pub fn status_items(
+    input: BulkStatusInput,
+    max: usize,
+) -> Result<(NaiveDate, Vec<StatusItem>), ApiError> {
     let at = input.at.unwrap_or_else(params::today);
     let given = [
         input.ids.is_some(),
@@ -98,10 +111,14 @@ pub fn status_items(input: BulkStatusInput) -> Result<(NaiveDate, Vec<StatusItem
             .collect::<Result<Vec<_>, ApiError>>()?;
         ("items", rows)
     };
-    if rows.len() > MAX_BULK {
+    if rows.len() > max {
+        let how = match max {
+            MAX_BULK => "split the list, or ask for application/x-ndjson to have it streamed",
+            _ => "split the list",
+        };
         return Err(ApiError::field(
             field,
-            format!("at most {MAX_BULK} per request; split the list"),
+            format!("at most {max} per request; {how}"),
         ));
     }
     let items = rows
@@ -241,29 +258,99 @@ fn csv_answer(answer: &BulkStatus) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// A bulk answer as JSON, or as CSV when the client asks for `text/csv`.
-#[derive(rocket::Responder)]
+/// A bulk answer as JSON, as CSV when the client asks for `text/csv`, or one JSON row per
+/// line, streamed, when it asks for `application/x-ndjson`.
 pub enum BulkAnswer {
     Json(Json<BulkStatus>),
-    #[response(content_type = "text/csv")]
     Csv(String),
+    Ndjson(TextStream<BoxStream<'static, String>>),
 }
 
-/// Whether the client prefers `text/csv` (its Accept header).
-pub struct WantsCsv(pub bool);
+// By hand: the derive asks for a response that outlives the request, which a stream's is not.
+impl<'r> rocket::response::Responder<'r, 'r> for BulkAnswer {
+    fn respond_to(self, request: &'r rocket::Request<'_>) -> rocket::response::Result<'r> {
+        use rocket::http::ContentType;
+        match self {
+            BulkAnswer::Json(json) => json.respond_to(request),
+            BulkAnswer::Csv(text) => (ContentType::CSV, text).respond_to(request),
+            BulkAnswer::Ndjson(lines) => {
+                (ContentType::new("application", "x-ndjson"), lines).respond_to(request)
+            }
+        }
+    }
+}
+
+/// The answer format a client prefers (its Accept header): JSON unless it names CSV or NDJSON.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum AnswerFormat {
+    Json,
+    Csv,
+    Ndjson,
+}
 
 #[rocket::async_trait]
-impl<'r> rocket::request::FromRequest<'r> for WantsCsv {
+impl<'r> rocket::request::FromRequest<'r> for AnswerFormat {
     type Error = std::convert::Infallible;
 
     async fn from_request(
         request: &'r rocket::Request<'_>,
     ) -> rocket::request::Outcome<Self, Self::Error> {
-        let csv = request
+        let preferred = request
             .accept()
-            .is_some_and(|accept| accept.preferred().media_type() == &rocket::http::MediaType::CSV);
-        rocket::request::Outcome::Success(WantsCsv(csv))
+            .map(|accept| accept.preferred().media_type());
+        let format = match preferred {
+            Some(media) if media == &rocket::http::MediaType::CSV => AnswerFormat::Csv,
+            Some(media) if media.top() == "application" && media.sub() == "x-ndjson" => {
+                AnswerFormat::Ndjson
+            }
+            _ => AnswerFormat::Json,
+        };
+        rocket::request::Outcome::Success(format)
     }
+}
+
+/// Each part of the rows checked and written out before the next is read, so the answer
+/// of 100 000 rows never sits in memory whole. A failure after the first line cannot change
+/// the status any more: it ends the stream with an `{"error": …}` line.
+fn streamed(
+    database: Database,
+    items: Vec<StatusItem>,
+    scope: Scope,
+) -> TextStream<BoxStream<'static, String>> {
+    let lines = stream::unfold(
+        Some((database, items.into_iter(), scope)),
+        |state| async move {
+            let (database, mut items, scope) = state?;
+            let part: Vec<StatusItem> = items.by_ref().take(STREAM_PART).collect();
+            if part.is_empty() {
+                return None;
+            }
+            let scope_now = scope.clone();
+            let answer = database
+                .run(move |conn| crate::workflow::validity::check(conn, &part, &scope_now))
+                .await;
+            Some(match answer {
+                Ok(rows) => (ndjson_lines(&rows), Some((database, items, scope))),
+                Err(error) => {
+                    let line = serde_json::json!({"error": ApiError::from(error).to_string()});
+                    (format!("{line}\n"), None)
+                }
+            })
+        },
+    );
+    TextStream(lines.boxed())
+}
+
+fn ndjson_lines(rows: &[ItemValidity]) -> String {
+    let mut text = String::with_capacity(rows.len() * 256);
+    for row in rows {
+        // An ItemValidity always serialises (plain fields, no maps with non-string keys).
+        if let Ok(line) = serde_json::to_string(row) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 fn at_or_today(at: Option<&str>) -> Result<NaiveDate, ApiError> {
@@ -430,7 +517,7 @@ pub async fn status_by_tag(
 }
 
 /// Validity of up to 10 000 instruments (by id or asset tag), on one date or each on its
-/// own, in the order asked; JSON or CSV in and out.
+/// own, in the order asked; JSON or CSV in and out; up to 1 000 000 streamed as NDJSON.
 #[utoipa::path(
     tag = "validity",
     request_body(content(
@@ -438,12 +525,12 @@ pub async fn status_by_tag(
         (String = "text/csv", example = "asset_tag,at\nPG-0001,2026-06-01\n")
     )),
     responses(
-        (status = 200, description = "The validity of each instrument asked for, in the order asked, each row with its date, the instrument's manufacturer, model and serial number and the certificate the verdict rests on; one that is not registered is reported as unknown. CSV when the request accepts text/csv",
-            content((BulkStatus = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The validity of each instrument asked for, in the order asked, each row with its date, the instrument's manufacturer, model and serial number and the certificate the verdict rests on; one that is not registered is reported as unknown. CSV when the request accepts text/csv; with Accept: application/x-ndjson, one row per line (each as in results), streamed, up to 1 000 000 rows",
+            content((BulkStatus = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, body = Problem, description = "The body is not JSON (or not UTF-8 text)"),
         (status = 401, body = Problem, description = "No valid bearer token: missing, unknown or revoked"),
         (status = 413, body = Problem, description = "The body is larger than the request limit"),
-        (status = 422, body = Problem, description = "Give exactly one of ids, asset_tags or items, at most 10 000; each item an id or an asset_tag and a date YYYY-MM-DD; a CSV body starts with the header asset_tag,at or id,at")
+        (status = 422, body = Problem, description = "Give exactly one of ids, asset_tags or items, at most 10 000 (1 000 000 streamed as application/x-ndjson); each item an id or an asset_tag and a date YYYY-MM-DD; a CSV body starts with the header asset_tag,at or id,at")
     ),
     security(("bearer" = []))
 )]
@@ -451,7 +538,7 @@ pub async fn status_by_tag(
 pub async fn bulk_status(
     user: Result<AuthUser, ApiError>,
     body: Result<JsonOrCsv<BulkStatusInput>, ApiError>,
-    wants_csv: WantsCsv,
+    format: AnswerFormat,
     database: &State<Database>,
 ) -> Result<BulkAnswer, ApiError> {
     let scope = user?.require(roles::ANY)?.scope.clone();
@@ -459,14 +546,19 @@ pub async fn bulk_status(
         JsonOrCsv::Json(input) => input,
         JsonOrCsv::Csv(text) => csv_status_input(&text)?,
     };
-    let (at, items) = status_items(input)?;
+    if format == AnswerFormat::Ndjson {
+        let (_, items) = status_items(input, MAX_STREAMED)?;
+        let database = database.inner().clone();
+        return Ok(BulkAnswer::Ndjson(streamed(database, items, scope)));
+    }
+    let (at, items) = status_items(input, MAX_BULK)?;
     let results = database
         .run(move |conn| crate::workflow::validity::check(conn, &items, &scope))
         .await?;
     let answer = BulkStatus { at, results };
-    Ok(match wants_csv.0 {
-        true => BulkAnswer::Csv(csv_answer(&answer)?),
-        false => BulkAnswer::Json(Json(answer)),
+    Ok(match format {
+        AnswerFormat::Csv => BulkAnswer::Csv(csv_answer(&answer)?),
+        _ => BulkAnswer::Json(Json(answer)),
     })
 }
 
@@ -527,10 +619,10 @@ pub async fn recalls(
     let as_of = params::today();
     let horizon = as_of + chrono::Days::new(within as u64);
     let due = database
-        .run(move |conn| db::validity::due_by(conn, as_of, horizon, &scope))
+        .run(move |conn| db::validity::recalled(conn, as_of, horizon, &scope))
         .await?;
     let mut by_customer: BTreeMap<Option<String>, Vec<RecallItem>> = BTreeMap::new();
-    for (id, asset_tag, customer, due_on, _validity) in due {
+    for (id, asset_tag, customer, due_on) in due {
         let reason = if due_on < as_of { "overdue" } else { "due" }.to_string();
         by_customer.entry(customer).or_default().push(RecallItem {
             id,

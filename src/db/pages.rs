@@ -2,20 +2,18 @@
 //! many instruments at once (one query, never one per row).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{Duration, NaiveDate};
-use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::calibrations::ON_RECORD;
-use super::instruments::scoped;
-use super::schema::{calibrations, instrument_status_changes, instruments};
-use super::validity::{latest_id_of, newest, on_record_status};
+use super::instruments::{scoped, scoped_via};
+use super::schema::{calibrations, instrument_status_changes, instruments, latest_calibrations};
 use super::{DbConnection, DbResult};
 use crate::domain::people::Scope;
 use crate::domain::states::CalibrationStatus;
-use crate::domain::validity::{InstrumentStatus, Role};
+use crate::domain::validity::InstrumentStatus;
 
 /// How many rows each dashboard list shows (the totals are counted in full).
 pub const DASHBOARD_ROWS: usize = 50;
@@ -85,8 +83,6 @@ pub struct Group {
     pub total: i64,
 }
 
-diesel::alias!(calibrations as later: LaterCalibrations);
-
 type RowTuple = (
     i64,
     i64,
@@ -117,11 +113,9 @@ pub fn dashboard(
     scope: &Scope,
 ) -> DbResult<Dashboard> {
     // Counted over the whole register, described (validity, tag, customer) only as shown.
-    let due = super::validity::due_dates(conn, today, today + Duration::days(horizon_days), scope)?;
-    let (overdue, due_soon): (Vec<_>, Vec<_>) =
-        due.into_iter().partition(|&(_, due_on)| due_on < today);
-    let (overdue, overdue_total) = due_rows(conn, overdue, today)?;
-    let (due_soon, due_soon_total) = due_rows(conn, due_soon, today)?;
+    let horizon = today + Duration::days(horizon_days);
+    let (overdue, overdue_total) = due_rows(conn, (None, today.pred_opt()), today, scope)?;
+    let (due_soon, due_soon_total) = due_rows(conn, (Some(today), Some(horizon)), today, scope)?;
     Ok(Dashboard {
         today,
         horizon_days,
@@ -130,10 +124,10 @@ pub fn dashboard(
         overdue_total,
         due_soon,
         due_soon_total,
-        out_of_tolerance: out_of_tolerance_now(conn, today)?,
+        out_of_tolerance: out_of_tolerance_now(conn)?,
         awaiting_approval: awaiting_approval(conn)?,
-        withdrawn: withdrawn(conn, today, scope)?,
-        not_traceable: not_traceable(conn, today, scope)?,
+        withdrawn: withdrawn(conn, scope)?,
+        not_traceable: not_traceable(conn, scope)?,
         suspended: suspended(conn, scope)?,
         never_calibrated: never_calibrated(conn, scope)?,
     })
@@ -155,17 +149,6 @@ fn literal_eq(
     diesel::dsl::sql(&format!("{column} = '{value}'"))
 }
 
-/// In service today and not a national standard: what the groups other than
-/// `suspended` watch (a national standard is a root, valid on its NMI's word; a suspended
-/// one is listed as suspended; a retired one is no one's concern).
-fn in_service() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql(&format!(
-        "instruments.status = '{}' AND instruments.role <> '{}'",
-        InstrumentStatus::Active.as_str(),
-        Role::National.as_str()
-    ))
-}
-
 type GroupTuple = (
     i64,
     String,
@@ -173,7 +156,6 @@ type GroupTuple = (
     Option<NaiveDate>,
     Option<String>,
     Option<String>,
-    i64,
 );
 
 /// What the withdrawn, broken-chain and suspended queries read, before [`group`].
@@ -181,19 +163,17 @@ type WithdrawnTuple = (
     i64,
     String,
     Option<String>,
-    String,
     Option<String>,
     Option<String>,
-    i64,
+    Option<String>,
 );
 type BrokenChainTuple = (
     i64,
     String,
     Option<String>,
-    NaiveDate,
+    Option<NaiveDate>,
     Option<String>,
     Option<String>,
-    i64,
 );
 type SuspendedTuple = (
     i64,
@@ -204,12 +184,11 @@ type SuspendedTuple = (
     i64,
 );
 
-fn group(rows: Vec<GroupTuple>) -> Group {
-    let total = rows.first().map_or(0, |row| row.6);
+fn group(rows: Vec<GroupTuple>, total: i64) -> Group {
     let rows = rows
         .into_iter()
         .map(
-            |(instrument_id, asset_tag, customer, on, reason, certificate_number, _)| GroupRow {
+            |(instrument_id, asset_tag, customer, on, reason, certificate_number)| GroupRow {
                 instrument_id,
                 asset_tag,
                 customer,
@@ -227,81 +206,118 @@ fn day_of(timestamp: &str) -> Option<NaiveDate> {
     timestamp.get(..10)?.parse().ok()
 }
 
+/// The conditions of the groups read from `latest_calibrations`, spelt as its partial
+/// indexes state them (migration 000050): SQLite uses a partial index only when the query
+/// states the index's own condition, with literals rather than bound values.
+static WITHDRAWN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "latest_calibrations.in_service AND latest_calibrations.status = '{}'",
+        CalibrationStatus::Withdrawn.as_str()
+    )
+});
+static BROKEN_CHAIN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "latest_calibrations.in_service AND latest_calibrations.chain_broken \
+         AND latest_calibrations.status <> '{}'",
+        CalibrationStatus::Withdrawn.as_str()
+    )
+});
+const NEVER_CALIBRATED: &str =
+    "latest_calibrations.in_service AND latest_calibrations.calibration_id IS NULL";
+const OUT_OF_TOLERANCE: &str = "latest_calibrations.out_of_tolerance";
+
+fn condition(text: &str) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(text)
+}
+
+/// How many instruments a group holds: the entries of its partial index (within the scope),
+/// counted apart from the rows shown so the count never joins the rows it does not show.
+fn group_count(conn: &mut DbConnection, group: &str, scope: &Scope) -> DbResult<i64> {
+    let query = latest_calibrations::table
+        .filter(condition(group))
+        .count()
+        .into_boxed();
+    Ok(scoped_via!(query, latest_calibrations::instrument_id, scope).get_result(conn)?)
+}
+
+/// `latest_calibrations` with its instrument and its calibration (none for an instrument
+/// never calibrated).
+macro_rules! latest_with_records {
+    () => {
+        latest_calibrations::table
+            .inner_join(instruments::table)
+            .left_join(
+                calibrations::table.on(calibrations::id
+                    .nullable()
+                    .eq(latest_calibrations::calibration_id)),
+            )
+    };
+}
+
 /// Instruments whose latest certificate on record today is withdrawn, latest withdrawal
 /// first, with the withdrawal's day (a withdrawn record is never changed again, so its
-/// `updated_at` is the withdrawal's) and reason. Driven by the partial index of withdrawn
-/// calibrations: one probe of the instrument's newest record per withdrawn certificate.
-fn withdrawn(conn: &mut DbConnection, today: NaiveDate, scope: &Scope) -> DbResult<Group> {
-    let query = calibrations::table
-        .inner_join(instruments::table)
+/// `updated_at` is the withdrawal's) and reason.
+fn withdrawn(conn: &mut DbConnection, scope: &Scope) -> DbResult<Group> {
+    let query = latest_with_records!()
         .select((
-            calibrations::instrument_id,
+            latest_calibrations::instrument_id,
             instruments::asset_tag,
             instruments::customer,
-            calibrations::updated_at,
-            calibrations::status_reason,
-            calibrations::certificate_number,
-            group_total(),
+            calibrations::updated_at.nullable(),
+            calibrations::status_reason.nullable(),
+            calibrations::certificate_number.nullable(),
         ))
-        .filter(literal_eq(
-            "calibrations.status",
-            CalibrationStatus::Withdrawn.as_str(),
-        ))
-        .filter(in_service())
-        .filter(
-            calibrations::id
-                .nullable()
-                .eq(latest_id_of!(calibrations::instrument_id, today)),
-        )
+        .filter(condition(&WITHDRAWN))
         .order((calibrations::updated_at.desc(), calibrations::id.desc()))
         .limit(GROUP_ROWS)
         .into_boxed();
     let rows: Vec<WithdrawnTuple> = scoped!(query, scope).load(conn)?;
-    Ok(group(
-        rows.into_iter()
-            .map(|(id, tag, customer, at, reason, number, total)| {
-                (id, tag, customer, day_of(&at), reason, number, total)
-            })
-            .collect(),
-    ))
+    let rows = rows
+        .into_iter()
+        .map(|(id, tag, customer, at, reason, number)| {
+            (
+                id,
+                tag,
+                customer,
+                at.as_deref().and_then(day_of),
+                reason,
+                number,
+            )
+        })
+        .collect();
+    Ok(group(rows, group_count(conn, &WITHDRAWN, scope)?))
 }
 
 /// Instruments not traceable today: their latest calibration on record (not withdrawn:
 /// that group is above) has its chain broken, as the stored chain state says (DESIGN 7:
 /// recomputed downstream on every approval, withdrawal and status change), the state
-/// validity's `not_traceable` reads. Driven by the partial index of broken chains.
-fn not_traceable(conn: &mut DbConnection, today: NaiveDate, scope: &Scope) -> DbResult<Group> {
-    let query = calibrations::table
-        .inner_join(instruments::table)
+/// validity's `not_traceable` reads.
+fn not_traceable(conn: &mut DbConnection, scope: &Scope) -> DbResult<Group> {
+    let query = latest_with_records!()
         .select((
-            calibrations::instrument_id,
+            latest_calibrations::instrument_id,
             instruments::asset_tag,
             instruments::customer,
-            calibrations::performed_on,
-            calibrations::certificate_number,
-            calibrations::issuer_certificate_number,
-            group_total(),
+            latest_calibrations::performed_on,
+            calibrations::certificate_number.nullable(),
+            calibrations::issuer_certificate_number.nullable(),
         ))
-        .filter(calibrations::chain_broken)
-        .filter(calibrations::status.ne(CalibrationStatus::Withdrawn))
-        .filter(in_service())
-        .filter(
-            calibrations::id
-                .nullable()
-                .eq(latest_id_of!(calibrations::instrument_id, today)),
-        )
-        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
+        .filter(condition(&BROKEN_CHAIN))
+        .order((
+            latest_calibrations::performed_on.desc(),
+            latest_calibrations::calibration_id.desc(),
+        ))
         .limit(GROUP_ROWS)
         .into_boxed();
     let rows: Vec<BrokenChainTuple> = scoped!(query, scope).load(conn)?;
     // Ours for an internal calibration, the issuer's for an external one.
-    Ok(group(
-        rows.into_iter()
-            .map(|(id, tag, customer, on, ours, issuers, total)| {
-                (id, tag, customer, Some(on), None, ours.or(issuers), total)
-            })
-            .collect(),
-    ))
+    let rows = rows
+        .into_iter()
+        .map(|(id, tag, customer, on, ours, issuers)| {
+            (id, tag, customer, on, None, ours.or(issuers))
+        })
+        .collect();
+    Ok(group(rows, group_count(conn, &BROKEN_CHAIN, scope)?))
 }
 
 /// `(SELECT <column> FROM instrument_status_changes WHERE instrument_id = instruments.id
@@ -343,53 +359,59 @@ fn suspended(conn: &mut DbConnection, scope: &Scope) -> DbResult<Group> {
         .into_boxed();
     let rows: Vec<SuspendedTuple> = scoped!(query, scope).load(conn)?;
     Ok(group(
-        rows.into_iter()
-            .map(|(id, tag, customer, on, reason, total)| {
-                (id, tag, customer, on, reason, None, total)
+        rows.iter()
+            .map(|(id, tag, customer, on, reason, _)| {
+                (
+                    *id,
+                    tag.clone(),
+                    customer.clone(),
+                    *on,
+                    reason.clone(),
+                    None,
+                )
             })
             .collect(),
+        rows.first().map_or(0, |row| row.5),
     ))
 }
 
 /// Instruments in service with no calibration on record at all, longest registered
-/// first. Nothing can index an absence: one probe of `calibrations_validity` per
-/// instrument in service, in the one statement.
+/// first: the entries of a partial index, since the triggers keep a row for the absence.
 fn never_calibrated(conn: &mut DbConnection, scope: &Scope) -> DbResult<Group> {
-    let on_record = newest
-        .filter(
-            newest
-                .field(calibrations::instrument_id)
-                .eq(instruments::id),
-        )
-        .filter(on_record_status!(newest.field(calibrations::status)));
-    let query = instruments::table
+    let query = latest_calibrations::table
+        .inner_join(instruments::table)
         .select((
             instruments::id,
             instruments::asset_tag,
             instruments::customer,
-            group_total(),
         ))
-        .filter(in_service())
-        .filter(not(exists(on_record)))
-        .order(instruments::id.asc())
+        .filter(condition(NEVER_CALIBRATED))
+        .order(latest_calibrations::instrument_id.asc())
         .limit(GROUP_ROWS)
         .into_boxed();
-    let rows: Vec<(i64, String, Option<String>, i64)> = scoped!(query, scope).load(conn)?;
-    Ok(group(
-        rows.into_iter()
-            .map(|(id, tag, customer, total)| (id, tag, customer, None, None, None, total))
-            .collect(),
-    ))
+    let rows: Vec<(i64, String, Option<String>)> = scoped!(query, scope).load(conn)?;
+    let rows = rows
+        .into_iter()
+        .map(|(id, tag, customer)| (id, tag, customer, None, None, None))
+        .collect();
+    Ok(group(rows, group_count(conn, NEVER_CALIBRATED, scope)?))
 }
 
-/// The first DASHBOARD_ROWS of a due list described (tag, customer, validity), and its length.
+/// The first DASHBOARD_ROWS of the instruments due within `(from, through)` (inclusive,
+/// open where None), described (tag, customer, validity), and how many there are: the
+/// recall list's rows from `latest_calibrations`.
 fn due_rows(
     conn: &mut DbConnection,
-    list: Vec<(i64, NaiveDate)>,
+    window: (Option<NaiveDate>, Option<NaiveDate>),
     today: NaiveDate,
+    scope: &Scope,
 ) -> DbResult<(Vec<DueRow>, usize)> {
-    let shown = &list[..list.len().min(DASHBOARD_ROWS)];
-    let described = super::validity::describe_due(conn, shown, today)?
+    let Some(through) = window.1 else {
+        return Ok((Vec::new(), 0));
+    };
+    let (shown, total) =
+        super::validity::due_now(conn, (window.0, through), DASHBOARD_ROWS as i64, scope)?;
+    let described = super::validity::describe_due(conn, &shown, today)?
         .into_iter()
         .map(
             |(instrument_id, asset_tag, customer, due_on, validity)| DueRow {
@@ -401,7 +423,7 @@ fn due_rows(
             },
         )
         .collect();
-    Ok((described, list.len()))
+    Ok((described, total as usize))
 }
 
 const ROW_COLUMNS: (
@@ -423,37 +445,22 @@ const ROW_COLUMNS: (
 );
 
 /// Out of tolerance now: the latest calibration on record of the instrument found it so
-/// (a later calibration on record, e.g. after adjustment, clears it).
-fn out_of_tolerance_now(
-    conn: &mut DbConnection,
-    today: NaiveDate,
-) -> DbResult<Vec<CalibrationRow>> {
-    let later_on_record = later
-        .filter(
-            later
-                .field(calibrations::instrument_id)
-                .eq(calibrations::instrument_id),
+/// (a later calibration on record, e.g. after adjustment, clears it), newest first.
+fn out_of_tolerance_now(conn: &mut DbConnection) -> DbResult<Vec<CalibrationRow>> {
+    let rows: Vec<RowTuple> = latest_calibrations::table
+        .inner_join(
+            calibrations::table.on(calibrations::id
+                .nullable()
+                .eq(latest_calibrations::calibration_id)),
         )
-        .filter(later.field(calibrations::status).eq_any(ON_RECORD))
-        .filter(later.field(calibrations::performed_on).le(today))
-        .filter(
-            later
-                .field(calibrations::performed_on)
-                .gt(calibrations::performed_on)
-                .or(later
-                    .field(calibrations::performed_on)
-                    .eq(calibrations::performed_on)
-                    .and(later.field(calibrations::id).gt(calibrations::id))),
-        );
-    let rows: Vec<RowTuple> = calibrations::table
-        .inner_join(instruments::table)
-        .filter(calibrations::out_of_tolerance.eq(true))
-        .filter(calibrations::status.eq_any(ON_RECORD))
-        .filter(calibrations::performed_on.le(today))
+        .inner_join(instruments::table.on(instruments::id.eq(latest_calibrations::instrument_id)))
+        .filter(condition(OUT_OF_TOLERANCE))
         .filter(instruments::status.ne(InstrumentStatus::Retired.as_str()))
-        .filter(not(exists(later_on_record)))
         .select(ROW_COLUMNS)
-        .order((calibrations::performed_on.desc(), calibrations::id.desc()))
+        .order((
+            latest_calibrations::performed_on.desc(),
+            latest_calibrations::calibration_id.desc(),
+        ))
         .limit(DASHBOARD_ROWS as i64)
         .load(conn)?;
     Ok(rows.into_iter().map(calibration_row).collect())

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 
 use super::calibrations::ON_RECORD;
 use super::schema::{
-    api_tokens, calibrations, instrument_status_changes, instruments, user_customers, users,
+    api_tokens, calibrations, instrument_status_changes, instruments, latest_calibrations,
+    user_customers, users,
 };
 use super::{per_backend, DbConnection, DbError, DbResult};
 use crate::domain::calibration::CalibrationKind;
@@ -159,6 +160,9 @@ fn latest_on_record(
 /// A recalled instrument: id, asset tag, customer, due date, validity on the day asked.
 pub type Recalled = (i64, String, Option<String>, NaiveDate, Validity);
 
+/// A row of the recall list: id, asset tag, customer, due date.
+pub type RecallRow = (i64, String, Option<String>, NaiveDate);
+
 /// Instruments (not national) whose latest calibration on record as of `as_of`
 /// is due by `horizon`, with their validity today: the recall list.
 pub fn due_by(
@@ -167,15 +171,88 @@ pub fn due_by(
     horizon: NaiveDate,
     scope: &Scope,
 ) -> DbResult<Vec<Recalled>> {
-    let due = due_dates(conn, as_of, horizon, scope)?;
+    let due: Vec<(i64, NaiveDate)> = recalled(conn, as_of, horizon, scope)?
+        .into_iter()
+        .map(|(id, _, _, due_on)| (id, due_on))
+        .collect();
     describe_due(conn, &due, as_of)
 }
 
-/// The recall list, for the API and the dashboard alike: (instrument, due date) of the
+/// The recall list of `GET /api/v1/recalls`: the instruments in service (not national,
+/// suspended or retired) whose latest calibration on record as of `as_of` is due by
+/// `horizon`, earliest due first. From today on, the triggers' `latest_calibrations`
+/// answers it in one range of its due-date index (issue 20: no scan of the register);
+/// a day in the past is found from the records themselves.
+pub fn recalled(
+    conn: &mut DbConnection,
+    as_of: NaiveDate,
+    horizon: NaiveDate,
+    scope: &Scope,
+) -> DbResult<Vec<RecallRow>> {
+    if as_of < crate::domain::dates::today() {
+        let due = due_dates(conn, as_of, horizon, scope)?;
+        return Ok(describe_due(conn, &due, as_of)?
+            .into_iter()
+            .map(|(id, tag, customer, due_on, _)| (id, tag, customer, due_on))
+            .collect());
+    }
+    let query = latest_calibrations::table
+        .inner_join(instruments::table)
+        .select((
+            latest_calibrations::instrument_id,
+            instruments::asset_tag,
+            instruments::customer,
+            latest_calibrations::due_on.assume_not_null(),
+        ))
+        .filter(latest_calibrations::in_service)
+        .filter(latest_calibrations::due_on.le(horizon))
+        .order((
+            latest_calibrations::due_on.asc(),
+            latest_calibrations::instrument_id.asc(),
+        ))
+        .into_boxed();
+    Ok(super::instruments::scoped!(query, scope).load(conn)?)
+}
+
+/// Today's instruments in service due within `(from, through)` (inclusive; `from` None:
+/// overdue however long ago): the first `limit` (id, due date), earliest first, and how
+/// many there are, each an index range of `latest_calibrations_due`.
+pub fn due_now(
+    conn: &mut DbConnection,
+    (from, through): (Option<NaiveDate>, NaiveDate),
+    limit: i64,
+    scope: &Scope,
+) -> DbResult<(Vec<(i64, NaiveDate)>, i64)> {
+    let window = || {
+        let query = latest_calibrations::table
+            .filter(latest_calibrations::in_service)
+            .filter(latest_calibrations::due_on.le(through))
+            .into_boxed();
+        let query = match from {
+            Some(from) => query.filter(latest_calibrations::due_on.ge(from)),
+            None => query,
+        };
+        super::instruments::scoped_via!(query, latest_calibrations::instrument_id, scope)
+    };
+    let rows = window()
+        .select((
+            latest_calibrations::instrument_id,
+            latest_calibrations::due_on.assume_not_null(),
+        ))
+        .order((
+            latest_calibrations::due_on.asc(),
+            latest_calibrations::instrument_id.asc(),
+        ))
+        .limit(limit)
+        .load(conn)?;
+    let total = window().count().get_result(conn)?;
+    Ok((rows, total))
+}
+
+/// The recall list as of a past day, from the records: (instrument, due date) of the
 /// instruments in service (not national, suspended or retired) whose latest calibration on
-/// record as of `as_of` is due by `horizon`, earliest due first: cheap enough to count a
-/// whole register, so lists can describe only the rows they show.
-pub fn due_dates(
+/// record as of `as_of` is due by `horizon`, earliest due first.
+fn due_dates(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,

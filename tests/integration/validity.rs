@@ -672,3 +672,79 @@ fn suggested_interval_follows_the_as_found_history() {
     // 365 → 456 → 570 → 285 (OIML D10 staircase: +25 %, +25 %, −50 %).
     assert_eq!(suggestion["suggested_interval_days"], 285);
 }
+
+/// Issue 20: asked for `application/x-ndjson`, a list longer than a JSON answer may hold is
+/// answered one JSON row per line, in the order asked, in parts of 5 000 — each row the
+/// same as the JSON answer's for that id.
+#[test]
+fn a_long_bulk_list_is_streamed_as_ndjson_rows_in_the_order_asked() {
+    use rocket::http::ContentType;
+    let app = TestApp::new();
+    let nim = register(&app, "NIM-0", "national");
+    let valid = register(&app, "PG-1", "working");
+    let never = register(&app, "PG-2", "working");
+    issue(
+        &app,
+        &calibration(valid, &[nim], "2026-05-10", vec![point(0.5003, 0.0002)]),
+    );
+    // 12 000 rows: three parts; the known ids stand at both ends and across a part's edge.
+    let mut ids: Vec<i64> = (1_000_000..1_012_000).collect();
+    ids[0] = valid;
+    ids[4_999] = never;
+    ids[5_000] = valid;
+    ids[11_999] = nim;
+    let body = json!({"at": "2026-06-01", "ids": ids}).to_string();
+    let (code, text, kind) = app.post_as(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        ContentType::JSON,
+        "application/x-ndjson",
+        &body,
+    );
+    assert_eq!(code, Status::Ok, "{text}");
+    assert_eq!(kind.as_deref(), Some("application/x-ndjson"));
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 12_000);
+    let answered: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(answered, ids);
+    let reason = |i: usize| rows[i]["reason"].as_str().unwrap();
+    assert_eq!(
+        [
+            reason(0),
+            reason(1),
+            reason(4_999),
+            reason(5_000),
+            reason(11_999)
+        ],
+        [
+            "valid",
+            "unknown_instrument",
+            "never_calibrated",
+            "valid",
+            "valid"
+        ]
+    );
+    // The same row as the JSON answer of a short list.
+    let (_, short) = app.post(
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &json!({"at": "2026-06-01", "ids": [valid]}),
+    );
+    assert_eq!(rows[0], short["results"][0]);
+    // Without asking for the stream, the same list is refused, saying how to get it.
+    let (code, problem) = app.send(
+        rocket::http::Method::Post,
+        "/api/v1/instruments/status",
+        Some("inspector"),
+        &body,
+    );
+    assert_eq!(code, Status::UnprocessableEntity);
+    assert_eq!(fields(&problem), ["ids"]);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("x-ndjson"),
+        "{problem}"
+    );
+}
