@@ -93,7 +93,7 @@ async fn main() {
             for i in 0..1000usize {
                 let id = working[(i * 7919) % working.len()];
                 let started = Instant::now();
-                let graph = caltrace::db::traceability::graph_for(&mut conn, id, at).unwrap();
+                let graph = caltrace::db::traceability::chain_graph_for(&mut conn, id, at).unwrap();
                 let report = caltrace::domain::traceability::trace(&graph, id, at).unwrap();
                 let json = serde_json::to_string(&report).unwrap();
                 samples.push(started.elapsed());

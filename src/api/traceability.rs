@@ -42,7 +42,7 @@ pub async fn chain(
             // Only the instrument asked about is scoped: the chain below it is the
             // lab's standards, shown as the certificate shows them (DESIGN 9b).
             db::instruments::require_visible(conn, id, &scope)?;
-            let graph = db::traceability::graph_for(conn, id, at)?;
+            let graph = db::traceability::chain_graph_for(conn, id, at)?;
             Ok(trace(&graph, id, at))
         })
         .await?;

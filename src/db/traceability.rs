@@ -32,7 +32,7 @@ struct Reached {
 /// makes a loop of same-day calibrations end instead of recursing forever.
 /// The recursive step shared by the reach queries: from each (instrument, date of use), the
 /// latest calibration on record on or before that date, to the standards it used.
-macro_rules! reach_step_sqlite {
+macro_rules! reach_recursion_sqlite {
     () => {
         "
     UNION
@@ -44,12 +44,16 @@ macro_rules! reach_step_sqlite {
           AND n.performed_on <= reach.used_on
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1)
     JOIN calibration_standards cs ON cs.calibration_id = c.id
-)
-SELECT DISTINCT id FROM reach"
+)"
+    };
+}
+macro_rules! reach_step_sqlite {
+    () => {
+        concat!(reach_recursion_sqlite!(), "\nSELECT DISTINCT id FROM reach")
     };
 }
 
-macro_rules! reach_step_postgres {
+macro_rules! reach_recursion_postgres {
     () => {
         "
     UNION
@@ -61,8 +65,15 @@ macro_rules! reach_step_postgres {
           AND n.performed_on <= reach.used_on
         ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) c
     JOIN calibration_standards cs ON cs.calibration_id = c.id
-)
-SELECT DISTINCT id FROM reach"
+)"
+    };
+}
+macro_rules! reach_step_postgres {
+    () => {
+        concat!(
+            reach_recursion_postgres!(),
+            "\nSELECT DISTINCT id FROM reach"
+        )
     };
 }
 
@@ -93,6 +104,32 @@ const REACH_SQLITE: &str = concat!(
 const REACH_POSTGRES: &str = concat!(
     "WITH RECURSIVE reach(id, used_on) AS (SELECT $1::bigint, $2::date",
     reach_step_postgres!()
+);
+
+/// The walk of [`REACH_SQLITE`], answering each (instrument, date of use) reached with the
+/// calibration it rests on: the latest on record on or before that date, by the key the
+/// chain logic uses (date, then id), none for a national standard or a gap.
+const WALK_SQLITE: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (SELECT ?, ?",
+    reach_recursion_sqlite!(),
+    "
+SELECT reach.id AS id, (
+    SELECT n.id FROM calibrations n
+    WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
+      AND n.performed_on <= reach.used_on
+    ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) AS calibration_id
+FROM reach"
+);
+const WALK_POSTGRES: &str = concat!(
+    "WITH RECURSIVE reach(id, used_on) AS (SELECT $1::bigint, $2::date",
+    reach_recursion_postgres!(),
+    "
+SELECT reach.id AS id, (
+    SELECT n.id FROM calibrations n
+    WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
+      AND n.performed_on <= reach.used_on
+    ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) AS calibration_id
+FROM reach"
 );
 
 /// The same walk started from many calibrations at once (each from its own instrument on its
@@ -167,7 +204,10 @@ fn reachable(conn: &mut DbConnection, instrument_id: i64, at: NaiveDate) -> DbRe
 /// (id, asset tag, role, institute, country).
 type InstrumentRow = (i64, String, String, Option<String>, Option<String>);
 
-type CalibrationRow = (
+/// What validity reads of a calibration (all in the covering index `calibrations_validity`):
+/// instrument, id, performed, due, status, out of tolerance, kind, our and the issuer's
+/// certificate numbers.
+type RecordRow = (
     i64,
     i64,
     NaiveDate,
@@ -177,9 +217,41 @@ type CalibrationRow = (
     String,
     Option<String>,
     Option<String>,
-    Option<String>,
-    String,
-    String,
+);
+
+/// What a chain needs beyond that of a calibration it rests on: issuer, body, results.
+type DetailRow = (Option<String>, String, String);
+
+const RECORD_COLUMNS: (
+    calibrations::instrument_id,
+    calibrations::id,
+    calibrations::performed_on,
+    calibrations::due_on,
+    calibrations::status,
+    calibrations::out_of_tolerance,
+    calibrations::kind,
+    calibrations::certificate_number,
+    calibrations::issuer_certificate_number,
+) = (
+    calibrations::instrument_id,
+    calibrations::id,
+    calibrations::performed_on,
+    calibrations::due_on,
+    calibrations::status,
+    calibrations::out_of_tolerance,
+    calibrations::kind,
+    calibrations::certificate_number,
+    calibrations::issuer_certificate_number,
+);
+
+const DETAIL_COLUMNS: (
+    calibrations::issuer_name,
+    calibrations::body,
+    calibrations::results,
+) = (
+    calibrations::issuer_name,
+    calibrations::body,
+    calibrations::results,
 );
 
 /// The smallest expanded U among a calibration's final points, in that point's
@@ -200,6 +272,16 @@ fn smallest_uncertainty(points: &[PointResult]) -> Option<StatedUncertainty> {
 
 /// Everything the chain logic needs about a set of instruments, in five queries.
 pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, InstrumentFacts>> {
+    facts_with(conn, ids, None)
+}
+
+/// [`facts_of`], with the standards, results and issuer only of the calibrations in `walked`
+/// when given (the others keep what validity reads: the chain logic never follows them).
+fn facts_with(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    walked: Option<&HashSet<i64>>,
+) -> DbResult<HashMap<i64, InstrumentFacts>> {
     let mut graph = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(10_000) {
         let rows: Vec<InstrumentRow> = instruments::table
@@ -213,7 +295,7 @@ pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, I
             .filter(instruments::id.eq_any(chunk))
             .load(conn)?;
         let mut changes_by_id = super::validity::status_changes_of(conn, chunk, None)?;
-        let mut calibrations_by_id = calibrations_on_record(conn, chunk)?;
+        let mut calibrations_by_id = calibrations_on_record(conn, chunk, walked)?;
         for (id, asset_tag, role, institute, country) in rows {
             let role: Role = role
                 .parse()
@@ -235,32 +317,37 @@ pub fn facts_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, I
     Ok(graph)
 }
 
-/// The calibrations on record of the given instruments, by instrument, with
-/// their standards in the order used.
+/// The calibrations on record of the given instruments, by instrument, with their standards
+/// in the order used; of those not in `walked` (when given) only what validity reads, from
+/// the covering index without visiting the table.
 fn calibrations_on_record(
     conn: &mut DbConnection,
     instrument_ids: &[i64],
+    walked: Option<&HashSet<i64>>,
 ) -> DbResult<HashMap<i64, Vec<CalibrationFacts>>> {
-    let records: Vec<CalibrationRow> = calibrations::table
-        .select((
-            calibrations::instrument_id,
-            calibrations::id,
-            calibrations::performed_on,
-            calibrations::due_on,
-            calibrations::status,
-            calibrations::out_of_tolerance,
-            calibrations::kind,
-            calibrations::certificate_number,
-            calibrations::issuer_certificate_number,
-            calibrations::issuer_name,
-            calibrations::body,
-            calibrations::results,
-        ))
+    let on_record = calibrations::table
         .filter(calibrations::instrument_id.eq_any(instrument_ids))
-        .filter(calibrations::status.eq_any(ON_RECORD))
-        .load(conn)?;
-    let calibration_ids: Vec<i64> = records.iter().map(|row| row.1).collect();
-    let mut standards = standards_used_by(conn, &calibration_ids)?;
+        .filter(calibrations::status.eq_any(ON_RECORD));
+    let (records, mut details): (Vec<RecordRow>, HashMap<i64, DetailRow>) = match walked {
+        None => {
+            let rows: Vec<(RecordRow, DetailRow)> = on_record
+                .select((RECORD_COLUMNS, DETAIL_COLUMNS))
+                .load(conn)?;
+            let details = rows.iter().map(|(r, d)| (r.1, d.clone())).collect();
+            (rows.into_iter().map(|(r, _)| r).collect(), details)
+        }
+        Some(walked) => {
+            let records: Vec<RecordRow> = on_record.select(RECORD_COLUMNS).load(conn)?;
+            let ids: Vec<i64> = records
+                .iter()
+                .map(|r| r.1)
+                .filter(|id| walked.contains(id))
+                .collect();
+            (records, details_of(conn, &ids)?)
+        }
+    };
+    let detailed: Vec<i64> = details.keys().copied().collect();
+    let mut standards = standards_used_by(conn, &detailed)?;
     let mut by_instrument: HashMap<i64, Vec<CalibrationFacts>> = HashMap::new();
     for row in records {
         let (instrument_id, id) = (row.0, row.1);
@@ -268,9 +355,21 @@ fn calibrations_on_record(
         by_instrument
             .entry(instrument_id)
             .or_default()
-            .push(calibration_facts(row, used)?);
+            .push(calibration_facts(row, details.remove(&id), used)?);
     }
     Ok(by_instrument)
+}
+
+fn details_of(conn: &mut DbConnection, ids: &[i64]) -> DbResult<HashMap<i64, DetailRow>> {
+    let mut details = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(i64, DetailRow)> = calibrations::table
+            .select((calibrations::id, DETAIL_COLUMNS))
+            .filter(calibrations::id.eq_any(chunk))
+            .load(conn)?;
+        details.extend(rows);
+    }
+    Ok(details)
 }
 
 /// Each calibration's standards, in the order it lists them.
@@ -306,21 +405,34 @@ fn standards_used_by(
 
 /// What traceability needs of one calibration on record. Unreadable stored
 /// results or body are corrupt data, an error, never read as empty.
-fn calibration_facts(row: CalibrationRow, standards_used: Vec<i64>) -> DbResult<CalibrationFacts> {
-    let (
-        _,
+fn calibration_facts(
+    row: RecordRow,
+    detail: Option<DetailRow>,
+    standards_used: Vec<i64>,
+) -> DbResult<CalibrationFacts> {
+    let (_, id, performed_on, due_on, status, out_of_tolerance, kind, number, issuer_number) = row;
+    let record = super::validity::RecordColumns {
         id,
         performed_on,
         due_on,
-        status,
+        status: &status,
         out_of_tolerance,
-        kind,
+        kind: &kind,
         number,
         issuer_number,
-        issuer_name,
-        body,
-        results,
-    ) = row;
+        // The chain is what traceability judges, so not the stored state.
+        chain_broken: false,
+    }
+    .record();
+    let Some((issuer_name, body, results)) = detail else {
+        return Ok(CalibrationFacts {
+            record,
+            standards_used,
+            accredited_issuer: None,
+            smallest_uncertainty: None,
+            point_uncertainties: Vec::new(),
+        });
+    };
     let corrupt = |what: &str| DbError::corrupt(format!("calibration {id}: stored {what}"));
     let points: Vec<PointResult> =
         serde_json::from_str(&results).map_err(|_| corrupt("results"))?;
@@ -339,24 +451,46 @@ fn calibration_facts(row: CalibrationRow, standards_used: Vec<i64>) -> DbResult<
                 .to_string(),
         });
     Ok(CalibrationFacts {
-        // The chain is what traceability judges, so not the stored state.
-        record: super::validity::RecordColumns {
-            id,
-            performed_on,
-            due_on,
-            status: &status,
-            out_of_tolerance,
-            kind: &kind,
-            number,
-            issuer_number,
-            chain_broken: false,
-        }
-        .record(),
+        record,
         standards_used,
         accredited_issuer,
         smallest_uncertainty: smallest_uncertainty(&points),
         point_uncertainties: point_uncertainties(&points),
     })
+}
+
+#[derive(QueryableByName)]
+struct Walked {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    calibration_id: Option<i64>,
+}
+
+/// The subgraph the chain of `instrument_id` on `at` walks, to draw its tree: the same
+/// instruments as [`graph_for`], each with every calibration on record as validity reads it,
+/// but with standards, results and issuer only for the calibrations the walk rests on (the
+/// latest on record at each date of use). The others are most of the rows, and the tree
+/// never looks at them: reading them from the covering index alone keeps the tree's p99
+/// within its target (issue 20).
+pub fn chain_graph_for(
+    conn: &mut DbConnection,
+    instrument_id: i64,
+    at: NaiveDate,
+) -> DbResult<HashMap<i64, InstrumentFacts>> {
+    let walked: Vec<Walked> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(on_record_sql!(WALK_SQLITE))
+            .bind::<BigInt, _>(instrument_id)
+            .bind::<Date, _>(at)
+            .load(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(on_record_sql!(WALK_POSTGRES))
+            .bind::<BigInt, _>(instrument_id)
+            .bind::<Date, _>(at)
+            .load(c)?,
+    };
+    let ids: HashSet<i64> = walked.iter().map(|w| w.id).collect();
+    let rests_on: HashSet<i64> = walked.iter().filter_map(|w| w.calibration_id).collect();
+    facts_with(conn, &ids.into_iter().collect::<Vec<_>>(), Some(&rests_on))
 }
 
 /// The subgraph a chain from `instrument_id` on `at` can reach.

@@ -274,7 +274,7 @@ fn instrument_facts(
         },
         scope,
     )?;
-    let graph = db::traceability::graph_for(conn, id, at)?;
+    let graph = db::traceability::chain_graph_for(conn, id, at)?;
     let outcomes: Vec<bool> = db::calibrations::as_found_history(conn, id, params::today())?
         .into_iter()
         .map(|(_, _, in_tolerance)| in_tolerance)

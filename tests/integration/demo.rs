@@ -274,3 +274,40 @@ fn the_prepared_status_statement_answers_as_the_diesel_form() {
         None
     );
 }
+
+/// The tree drawn from the walked calibrations alone (`chain_graph_for`, issue 20) is the
+/// tree drawn from every calibration of the instruments reached (`graph_for`): for every
+/// instrument of the demo lab (broken chains, withdrawn and expired certificates, external
+/// calibrations, suspended standards) on dates across its history.
+#[test]
+fn the_walked_graph_draws_the_same_tree_as_the_whole_graph() {
+    use caltrace::db::schema::instruments;
+    use caltrace::db::traceability::{chain_graph_for, graph_for};
+    use caltrace::domain::traceability::trace;
+    use diesel::prelude::*;
+    let app = TestApp::new();
+    let today = caltrace::domain::dates::today();
+    app.with_conn(|conn| caltrace::demo::seed(conn, &app.issue_context(), today))
+        .expect("demo seeds");
+    app.with_conn(|conn| {
+        let ids: Vec<i64> = instruments::table
+            .select(instruments::id)
+            .load(conn)
+            .unwrap();
+        let mut compared = 0;
+        for id in ids {
+            for days_back in [0, 90, 200, 400, 800] {
+                let at = today - chrono::Duration::days(days_back);
+                let whole = trace(&graph_for(conn, id, at).unwrap(), id, at);
+                let walked = trace(&chain_graph_for(conn, id, at).unwrap(), id, at);
+                assert_eq!(
+                    serde_json::to_value(&walked).unwrap(),
+                    serde_json::to_value(&whole).unwrap(),
+                    "instrument {id} on {at}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "{compared}");
+    });
+}
