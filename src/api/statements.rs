@@ -8,7 +8,7 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 
 use super::body::JsonOrCsv;
-use super::validity::{csv_status_input, status_items, BulkStatusInput};
+use super::validity::{bulk_rows, BulkStatusInput};
 use crate::auth::{roles, AuthUser};
 use crate::config::AppConfig;
 use crate::db::statements::StoredStatement;
@@ -87,11 +87,7 @@ pub async fn create(
     config: &State<AppConfig>,
 ) -> Result<(Status, Json<Statement>), ApiError> {
     let user = user?.require(roles::ANY)?.clone();
-    let input = match body? {
-        JsonOrCsv::Json(input) => input,
-        JsonOrCsv::Csv(text) => csv_status_input(&text)?,
-    };
-    let (_, items) = status_items(input, super::validity::MAX_BULK)?;
+    let (_, items) = bulk_rows(body?, super::validity::MAX_BULK)?;
     let context = workflow::certificates::IssueContext::from_config(config);
     let stored = database
         .run(move |conn| workflow::statements::issue(conn, &user, &items, &context))

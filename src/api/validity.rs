@@ -71,9 +71,22 @@ pub struct BulkStatus {
     pub results: Vec<ItemValidity>,
 }
 
+/// The body of a bulk request, JSON or CSV, as its rows (at most `max`): what the bulk check
+/// and the validity statement both take.
+pub fn bulk_rows(
+    body: JsonOrCsv<BulkStatusInput>,
+    max: usize,
+) -> Result<(NaiveDate, Vec<StatusItem>), ApiError> {
+    let input = match body {
+        JsonOrCsv::Json(input) => input,
+        JsonOrCsv::Csv(text) => csv_status_input(&text)?,
+    };
+    status_items(input, max)
+}
+
 /// The rows a bulk request asks for, in order: exactly one of `ids`, `asset_tags`
 /// and `items`, at most `max` rows. Used by validity statements too.
-pub fn status_items(
+fn status_items(
     input: BulkStatusInput,
     max: usize,
 ) -> Result<(NaiveDate, Vec<StatusItem>), ApiError> {
@@ -147,7 +160,7 @@ fn item_key(row: usize, id: Option<i64>, tag: Option<String>) -> Result<Instrume
 /// A CSV body (DESIGN 9c): a header `asset_tag,at` or `id,at`, then one row per
 /// instrument; an empty `at` is the request's date. Errors name the row as
 /// `items[i]` (data rows from 0) and the line.
-pub fn csv_status_input(text: &str) -> Result<BulkStatusInput, ApiError> {
+fn csv_status_input(text: &str) -> Result<BulkStatusInput, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -542,16 +555,12 @@ pub async fn bulk_status(
     database: &State<Database>,
 ) -> Result<BulkAnswer, ApiError> {
     let scope = user?.require(roles::ANY)?.scope.clone();
-    let input = match body? {
-        JsonOrCsv::Json(input) => input,
-        JsonOrCsv::Csv(text) => csv_status_input(&text)?,
-    };
     if format == AnswerFormat::Ndjson {
-        let (_, items) = status_items(input, MAX_STREAMED)?;
+        let (_, items) = bulk_rows(body?, MAX_STREAMED)?;
         let database = database.inner().clone();
         return Ok(BulkAnswer::Ndjson(streamed(database, items, scope)));
     }
-    let (at, items) = status_items(input, MAX_BULK)?;
+    let (at, items) = bulk_rows(body?, MAX_BULK)?;
     let results = database
         .run(move |conn| crate::workflow::validity::check(conn, &items, &scope))
         .await?;

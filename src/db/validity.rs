@@ -759,9 +759,29 @@ pub fn explain(
     at: NaiveDate,
     validity: &mut Validity,
 ) -> DbResult<()> {
-    if validity.reason.has_detail() {
-        let detail = reason_details(conn, &[(id, at, validity)])?;
-        validity.reason_detail = detail.into_iter().next().flatten();
+    explain_all(conn, vec![(id, at, validity)])
+}
+
+/// Fills in the when and why of every answer (instrument, date, verdict) whose reason has
+/// them, in the two queries of [`reason_details`] however many there are.
+pub fn explain_all(
+    conn: &mut DbConnection,
+    answers: Vec<(i64, NaiveDate, &mut Validity)>,
+) -> DbResult<()> {
+    let needing: Vec<(i64, NaiveDate, &mut Validity)> = answers
+        .into_iter()
+        .filter(|(_, _, validity)| validity.reason.has_detail())
+        .collect();
+    if needing.is_empty() {
+        return Ok(());
+    }
+    let asked: Vec<(i64, NaiveDate, &Validity)> = needing
+        .iter()
+        .map(|(id, at, validity)| (*id, *at, &**validity))
+        .collect();
+    let details = reason_details(conn, &asked)?;
+    for ((_, _, validity), detail) in needing.into_iter().zip(details) {
+        validity.reason_detail = detail;
     }
     Ok(())
 }
@@ -850,20 +870,10 @@ pub fn validity_explained(
     scope: &Scope,
 ) -> DbResult<HashMap<i64, Validity>> {
     let mut answers = validity_of(conn, ids, at, scope)?;
-    let needing: Vec<(i64, NaiveDate, &Validity)> = answers
-        .iter()
-        .filter(|(_, v)| v.reason.has_detail())
-        .map(|(id, v)| (*id, at, v))
+    let all = answers
+        .iter_mut()
+        .map(|(id, validity)| (*id, at, validity))
         .collect();
-    if needing.is_empty() {
-        return Ok(answers);
-    }
-    let ids: Vec<i64> = needing.iter().map(|(id, _, _)| *id).collect();
-    let details = reason_details(conn, &needing)?;
-    for (id, detail) in ids.into_iter().zip(details) {
-        if let Some(validity) = answers.get_mut(&id) {
-            validity.reason_detail = detail;
-        }
-    }
+    explain_all(conn, all)?;
     Ok(answers)
 }

@@ -74,46 +74,71 @@ fn render_with(view: &CertificateView, attachments: &[Attachment]) -> Result<Vec
 fn draw(view: &CertificateView) -> Result<Vec<u8>, String> {
     let fonts = Fonts::get()?;
     let pages = layout(view, fonts)?;
-    let total = pages.len();
+    let title = format!("Calibration Certificate / 校准证书 {}", view.number);
+    let subject = format!("Calibration certificate {}", view.number);
+    let info = DocumentInfo {
+        title: &title,
+        author: &view.laboratory.name,
+        subject: &subject,
+        identifier: &view.number,
+        created: view
+            .issued_on
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp()),
+    };
+    Ok(assemble(&info, fonts, pages, |page, number, total| {
+        running_header(page, fonts, view, number, total);
+        running_footer(page, fonts, view);
+    }))
+}
 
-    let mut doc = PdfDocument::new(&format!(
-        "Calibration Certificate / 校准证书 {}",
-        view.number
-    ));
-    doc.metadata.info.author = view.laboratory.name.clone();
-    doc.metadata.info.subject = format!("Calibration certificate {}", view.number);
-    doc.metadata.info.identifier = view.number.clone();
+/// What a document's information dictionary says of it.
+pub(crate) struct DocumentInfo<'a> {
+    pub title: &'a str,
+    pub author: &'a str,
+    pub subject: &'a str,
+    pub identifier: &'a str,
+    /// Unix seconds of its creation (the issue date for a certificate).
+    pub created: Option<i64>,
+}
+
+/// One printpdf document of the laid-out pages, each under the running header and footer
+/// `decorate` draws once the page count is known (7.8.2.1 b: "page x of y" on every page).
+pub(crate) fn assemble(
+    info: &DocumentInfo,
+    fonts: &'static Fonts,
+    pages: Vec<Canvas>,
+    decorate: impl Fn(&mut Canvas, usize, usize),
+) -> Vec<u8> {
+    let total = pages.len();
+    let mut doc = PdfDocument::new(info.title);
+    doc.metadata.info.author = info.author.to_string();
+    doc.metadata.info.subject = info.subject.to_string();
+    doc.metadata.info.identifier = info.identifier.to_string();
     doc.metadata.info.creator = "caltrace".to_string();
     doc.metadata.info.producer = "caltrace (printpdf)".to_string();
-    if let Some(ts) = view
-        .issued_on
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp())
+    if let Some(Ok(date)) = info
+        .created
+        .map(printpdf::OffsetDateTime::from_unix_timestamp)
     {
-        if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(ts) {
-            doc.metadata.info.creation_date = date;
-            doc.metadata.info.modification_date = date;
-            doc.metadata.info.metadata_date = date;
-        }
+        doc.metadata.info.creation_date = date;
+        doc.metadata.info.modification_date = date;
+        doc.metadata.info.metadata_date = date;
     }
     let ids = FontIds::register(&mut doc, fonts);
-
     let pdf_pages = pages
         .into_iter()
         .enumerate()
         .map(|(i, body)| {
             let mut page = Canvas::default();
-            running_header(&mut page, fonts, view, i + 1, total);
-            running_footer(&mut page, fonts, view);
+            decorate(&mut page, i + 1, total);
             let mut ops = page.finish(&ids);
             ops.extend(body.finish(&ids));
             PdfPage::new(Pt(PAGE_W).into(), Pt(PAGE_H).into(), ops)
         })
         .collect();
-    let bytes = doc
-        .with_pages(pdf_pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new());
-    Ok(bytes)
+    doc.with_pages(pdf_pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new())
 }
 
 /// The body of every page; the running header and footer are added once the total is known.

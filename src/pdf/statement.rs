@@ -3,11 +3,11 @@
 //! and a table of one row per instrument asked, which breaks across pages and repeats its
 //! header so every page can be read on its own.
 
-use printpdf::{PdfDocument, PdfPage, PdfSaveOptions, Pt};
-
 use super::archive::{self, ArchiveInfo};
-use super::canvas::{grey, Align, Canvas, Face, FontIds, Fonts, Style, PAGE_H, PAGE_W};
-use super::{qr_code, Cell, Column, Layout, Row, CONTENT_W, LINE_H, MARGIN, RIGHT};
+use super::canvas::{grey, Align, Canvas, Face, Fonts, Style, PAGE_H, PAGE_W};
+use super::{
+    assemble, qr_code, Cell, Column, DocumentInfo, Layout, Row, CONTENT_W, LINE_H, MARGIN, RIGHT,
+};
 use crate::domain::statement::{reason_with_detail, StatementRow, StatementView};
 
 const TITLE: &str = "Validity statement / 有效性声明";
@@ -29,34 +29,17 @@ pub fn render_statement(view: &StatementView) -> Result<Vec<u8>, String> {
 fn draw(view: &StatementView, title: &str, subject: &str) -> Result<Vec<u8>, String> {
     let fonts = Fonts::get()?;
     let pages = layout(view, fonts)?;
-    let total = pages.len();
-    let mut doc = PdfDocument::new(title);
-    doc.metadata.info.author = view.laboratory.name.clone();
-    doc.metadata.info.subject = subject.to_string();
-    doc.metadata.info.identifier = view.number.clone();
-    doc.metadata.info.creator = "caltrace".to_string();
-    doc.metadata.info.producer = "caltrace (printpdf)".to_string();
-    if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(view.created_at.timestamp()) {
-        doc.metadata.info.creation_date = date;
-        doc.metadata.info.modification_date = date;
-        doc.metadata.info.metadata_date = date;
-    }
-    let ids = FontIds::register(&mut doc, fonts);
-    let pdf_pages = pages
-        .into_iter()
-        .enumerate()
-        .map(|(i, body)| {
-            let mut page = Canvas::default();
-            running_header(&mut page, fonts, view, i + 1, total);
-            running_footer(&mut page, fonts, view);
-            let mut ops = page.finish(&ids);
-            ops.extend(body.finish(&ids));
-            PdfPage::new(Pt(PAGE_W).into(), Pt(PAGE_H).into(), ops)
-        })
-        .collect();
-    Ok(doc
-        .with_pages(pdf_pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new()))
+    let info = DocumentInfo {
+        title,
+        author: &view.laboratory.name,
+        subject,
+        identifier: &view.number,
+        created: Some(view.created_at.timestamp()),
+    };
+    Ok(assemble(&info, fonts, pages, |page, number, total| {
+        running_header(page, fonts, view, number, total);
+        running_footer(page, fonts, view);
+    }))
 }
 
 fn layout(view: &StatementView, fonts: &'static Fonts) -> Result<Vec<Canvas>, String> {

@@ -110,25 +110,9 @@ pub fn check(
 
 /// The withdrawal's or status change's date and reason on the rows whose verdict has one.
 fn explain_rows(conn: &mut DbConnection, rows: &mut [ItemValidity]) -> DbResult<()> {
-    let needing: Vec<usize> = (0..rows.len())
-        .filter(|i| rows[*i].id.is_some() && rows[*i].validity.reason.has_detail())
+    let answers = rows
+        .iter_mut()
+        .filter_map(|row| Some((row.id?, row.at, &mut row.validity)))
         .collect();
-    if needing.is_empty() {
-        return Ok(());
-    }
-    let asked: Vec<(i64, NaiveDate, &Validity)> = needing
-        .iter()
-        .map(|i| {
-            (
-                rows[*i].id.unwrap_or_default(),
-                rows[*i].at,
-                &rows[*i].validity,
-            )
-        })
-        .collect();
-    let details = db::validity::reason_details(conn, &asked)?;
-    for (i, detail) in needing.into_iter().zip(details) {
-        rows[i].validity.reason_detail = detail;
-    }
-    Ok(())
+    db::validity::explain_all(conn, answers)
 }
