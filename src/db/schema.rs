@@ -260,6 +260,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_customers,
     issuer_certificates,
     latest_calibrations,
+    customer_instrument_counts,
 );
 
 // Each instrument's latest calibration on record, maintained by triggers (migration 000050).
@@ -277,6 +278,14 @@ diesel::table! {
 }
 
 diesel::joinable!(latest_calibrations -> instruments (instrument_id));
+
+// How many instruments each customer has, maintained by triggers (migration 000051).
+diesel::table! {
+    customer_instrument_counts (customer_id) {
+        customer_id -> BigInt,
+        instruments -> BigInt,
+    }
+}
 
 diesel::table! {
     server_secrets (name) {

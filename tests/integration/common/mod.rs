@@ -232,6 +232,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             self.with_conn(assert_latest_calibrations_current);
+            self.with_conn(assert_customer_counts_current);
         }
         if let Some((admin_url, name)) = &self.postgres {
             drop_postgres_database(admin_url, name);
@@ -310,6 +311,28 @@ fn assert_latest_calibrations_current(conn: &mut DbConnection) {
     assert_eq!(
         kept, expected,
         "latest_calibrations is not what the records say"
+    );
+}
+
+/// The instrument counts the triggers of migration 000051 keep per customer are what counting
+/// the register says, after whatever a test did (issue 19).
+fn assert_customer_counts_current(conn: &mut DbConnection) {
+    use caltrace::db::schema::{customer_instrument_counts as counts, instruments as i};
+    use diesel::prelude::*;
+    let mut counted: Vec<(Option<i64>, i64)> = i::table
+        .group_by(i::customer_id)
+        .select((i::customer_id, diesel::dsl::count_star()))
+        .load(conn)
+        .unwrap();
+    counted.retain(|(customer, _)| customer.is_some());
+    counted.sort();
+    let mut kept: Vec<(i64, i64)> = counts::table.load(conn).unwrap();
+    kept.retain(|(_, n)| *n > 0);
+    kept.sort();
+    let kept: Vec<(Option<i64>, i64)> = kept.into_iter().map(|(c, n)| (Some(c), n)).collect();
+    assert_eq!(
+        kept, counted,
+        "customer_instrument_counts is not what the register says"
     );
 }
 

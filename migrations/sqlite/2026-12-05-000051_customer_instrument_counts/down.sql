@@ -1,0 +1,3 @@
+DROP TRIGGER customer_instrument_counts_moved;
+DROP TRIGGER customer_instrument_counts_added;
+DROP TABLE customer_instrument_counts;
