@@ -4,7 +4,8 @@
 //! against the same recursive CTE run directly (target <= 3x); and the stored
 //! chain state recomputed for everything downstream of that standard (what a
 //! withdrawal or a late certificate triggers), set-based against the
-//! one-calibration-at-a-time path it replaced, both rolled back.
+//! one-calibration-at-a-time path it replaced, both rolled back (TRACE_BENCH_REFRESH=0
+//! leaves this last part out).
 //!
 //!     ROCKET_DATABASE_URL=… cargo run --release --example trace_bench
 
@@ -169,6 +170,13 @@ async fn main() {
         api.as_secs_f64() / raw.0.as_secs_f64()
     );
 
+    // On the national register (1 000 000 instruments) the recomputation reaches ~3 million
+    // calibrations (~15 min): TRACE_BENCH_REFRESH=0 leaves it out (bench/postgres.sh does
+    // with SCALE=national).
+    if std::env::var("TRACE_BENCH_REFRESH").as_deref() == Ok("0") {
+        println!("chain state downstream: not measured (TRACE_BENCH_REFRESH=0)");
+        return;
+    }
     let refresh = rocket::tokio::task::spawn_blocking({
         let database = database.clone();
         move || refresh_downstream_timings(&database, standard)
