@@ -6,7 +6,9 @@
 //!
 //! Reads one model request per line (`EvaluateRequest` with `model`, `inputs`, optional
 //! `correlations`; method GUM), evaluates them all `passes` times (default 5) and prints the
-//! median wall time of one pass as `rust_seconds=<s>`; writes one result per line:
+//! median wall time of one pass as `rust_seconds=<s>`; then the same for `evaluate_model_numbers`
+//! (the same checks and numbers without the answer's names and unit strings) as
+//! `rust_numbers_seconds=<s>`. Writes one result per line:
 //! `{"y", "u_c", "nu_eff" (null = infinite), "k", "sensitivities": [...]}` or
 //! `{"errors": [...]}`.
 
@@ -14,7 +16,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::time::Instant;
 
-use caltrace::domain::model::{evaluate_model, EvaluateRequest};
+use caltrace::domain::model::{evaluate_model, evaluate_model_numbers, EvaluateRequest};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -46,6 +48,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
 
+    let mut number_times = Vec::with_capacity(passes);
+    let mut numbers = Vec::with_capacity(requests.len());
+    for _ in 0..passes.max(1) {
+        numbers.clear();
+        let start = Instant::now();
+        numbers.extend(requests.iter().map(evaluate_model_numbers));
+        number_times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(&numbers);
+    }
+    number_times.sort_by(f64::total_cmp);
+    let numbers_median = number_times[number_times.len() / 2];
+    for (full, n) in results.iter().zip(&numbers) {
+        if let (Ok(Some(f)), Ok(n)) = (full.as_ref().map(|m| m.gum.as_ref()), n) {
+            assert_eq!(f.expanded_uncertainty.value, n.expanded_uncertainty);
+        }
+    }
+
     let mut out = BufWriter::new(File::create(&args[2])?);
     let mut failed = 0;
     for r in &results {
@@ -71,6 +90,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         requests.len(),
         passes.max(1)
     );
+    println!(
+        "per_model_us={:.3} numbers_only_per_model_us={:.3}",
+        median / requests.len().max(1) as f64 * 1e6,
+        numbers_median / requests.len().max(1) as f64 * 1e6
+    );
     println!("rust_seconds={median:.6}");
+    println!("rust_numbers_seconds={numbers_median:.6}");
     Ok(())
 }
