@@ -561,6 +561,15 @@ pub struct GradientRegisters {
     derivatives: Vec<f64>,
 }
 
+impl GradientRegisters {
+    pub const fn new() -> Self {
+        GradientRegisters {
+            values: Vec::new(),
+            derivatives: Vec::new(),
+        }
+    }
+}
+
 impl Program {
     /// Value and ∂y/∂x_wrt at `x` (the inputs in their own units), by dual numbers.
     pub fn eval_dual(&self, x: &[f64], wrt: Option<usize>, regs: &mut Vec<Dual>) -> Dual {

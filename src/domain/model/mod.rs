@@ -1080,12 +1080,11 @@ fn checked_inputs<'r>(
         .enumerate()
         .map(|(i, input)| check_input(i, input, errors))
         .collect();
-    let names: Vec<&str> = requested.iter().map(|i| i.name.as_str()).collect();
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+    for (i, input) in requested.iter().enumerate() {
+        if requested[..i].iter().any(|o| o.name == input.name) {
             errors.push(FieldError::new(
                 input_field(i, "name"),
-                format!("'{name}' is already an input"),
+                format!("'{}' is already an input", input.name),
             ));
         }
     }
@@ -1305,6 +1304,12 @@ fn gum_result(numbers: &GumNumbers, inputs: &[Input], unit: &str) -> GumResult {
     }
 }
 
+thread_local! {
+    /// The registers of this thread's last gradient, kept for the next model.
+    static REGISTERS: std::cell::Cell<compile::GradientRegisters> =
+        const { std::cell::Cell::new(compile::GradientRegisters::new()) };
+}
+
 /// One input's share in the GUM law: (index in the request's inputs, c_i, u_i, ν_i).
 pub type Term = (usize, f64, f64, Option<f64>);
 
@@ -1321,8 +1326,9 @@ fn sensitivity_terms(
         .collect();
     wrt.sort_by(|&a, &b| inputs[a].name.cmp(inputs[b].name));
     let mut gradient = vec![0.0; wrt.len()];
-    let mut regs = compile::GradientRegisters::default();
+    let mut regs = REGISTERS.take();
     let y = program.eval_gradient(&x, &wrt, &mut regs, &mut gradient);
+    REGISTERS.set(regs);
     if !y.is_finite() {
         return Err(model_error(
             "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
