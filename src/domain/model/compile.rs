@@ -157,7 +157,7 @@ impl Compiler<'_> {
         let i = self
             .names
             .iter()
-            .position(|n| *n == name)
+            .position(|n| super::parser::same_name(n, name))
             .ok_or_else(|| at(position, format!("'{name}' is not an input")))?;
         let scale = self.scales[i];
         if scale.is_affine() {

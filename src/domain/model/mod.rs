@@ -766,7 +766,7 @@ fn correlated_pair(
     let mut pair = [usize::MAX; 2];
     let mut ok = true;
     for (j, name) in pair_names.iter().enumerate() {
-        match names.iter().position(|n| n == name) {
+        match names.iter().position(|n| parser::same_name(n, name)) {
             None => {
                 errors.push(FieldError::new(
                     field(&format!("inputs[{j}]")),
@@ -1081,7 +1081,10 @@ fn checked_inputs<'r>(
         .map(|(i, input)| check_input(i, input, errors))
         .collect();
     for (i, input) in requested.iter().enumerate() {
-        if requested[..i].iter().any(|o| o.name == input.name) {
+        if requested[..i]
+            .iter()
+            .any(|o| parser::same_name(&o.name, &input.name))
+        {
             errors.push(FieldError::new(
                 input_field(i, "name"),
                 format!("'{}' is already an input", input.name),
@@ -1111,7 +1114,7 @@ fn compiled_model(
     parser::names(&tree, &mut used);
     let mut names_ok = true;
     for (name, span) in &used {
-        if !names.contains(name) {
+        if !names.iter().any(|n| parser::same_name(n, name)) {
             errors.push(FieldError::new(
                 "model",
                 format!("at character {}: '{name}' is not an input", span.start),
@@ -1120,7 +1123,7 @@ fn compiled_model(
         }
     }
     for (i, name) in names.iter().enumerate() {
-        if !used.iter().any(|(n, _)| n == name) && parser::is_valid_name(name) {
+        if !used.iter().any(|(n, _)| parser::same_name(n, name)) && parser::is_valid_name(name) {
             errors.push(FieldError::new(
                 input_field(i, "name"),
                 format!("input '{name}' is not used in the model"),
@@ -1304,10 +1307,26 @@ fn gum_result(numbers: &GumNumbers, inputs: &[Input], unit: &str) -> GumResult {
     }
 }
 
+/// The buffers of a gradient at the estimates.
+#[derive(Default)]
+struct Scratch {
+    registers: compile::GradientRegisters,
+    x: Vec<f64>,
+    wrt: Vec<usize>,
+    gradient: Vec<f64>,
+}
+
 thread_local! {
-    /// The registers of this thread's last gradient, kept for the next model.
-    static REGISTERS: std::cell::Cell<compile::GradientRegisters> =
-        const { std::cell::Cell::new(compile::GradientRegisters::new()) };
+    /// This thread's last gradient buffers, kept for the next model: a lab's service
+    /// evaluates many.
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch {
+            registers: compile::GradientRegisters::new(),
+            x: Vec::new(),
+            wrt: Vec::new(),
+            gradient: Vec::new(),
+        })
+    };
 }
 
 /// One input's share in the GUM law: (index in the request's inputs, c_i, u_i, ν_i).
@@ -1320,22 +1339,45 @@ fn sensitivity_terms(
     program: &Program,
     inputs: &[Input],
 ) -> Result<(f64, Vec<Term>), Vec<FieldError>> {
-    let x: Vec<f64> = inputs.iter().map(|i| i.estimate).collect();
-    let mut wrt: Vec<usize> = (0..inputs.len())
-        .filter(|&i| inputs[i].uncertainty.is_some())
-        .collect();
-    wrt.sort_by(|&a, &b| inputs[a].name.cmp(inputs[b].name));
-    let mut gradient = vec![0.0; wrt.len()];
-    let mut regs = REGISTERS.take();
-    let y = program.eval_gradient(&x, &wrt, &mut regs, &mut gradient);
-    REGISTERS.set(regs);
+    let mut scratch = SCRATCH.take();
+    let y = gradient_at_estimates(program, inputs, &mut scratch);
+    let terms = terms_by_name(inputs, &scratch.wrt, &scratch.gradient);
+    SCRATCH.set(scratch);
     if !y.is_finite() {
         return Err(model_error(
             "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
         ));
     }
+    terms.map(|terms| (y, terms))
+}
+
+/// y and ∂y/∂x_i, i in `scratch.wrt` (the inputs with an uncertainty, by name), at the
+/// estimates.
+fn gradient_at_estimates(program: &Program, inputs: &[Input], scratch: &mut Scratch) -> f64 {
+    let Scratch {
+        registers,
+        x,
+        wrt,
+        gradient,
+    } = scratch;
+    x.clear();
+    x.extend(inputs.iter().map(|i| i.estimate));
+    wrt.clear();
+    wrt.extend((0..inputs.len()).filter(|&i| inputs[i].uncertainty.is_some()));
+    wrt.sort_by(|&a, &b| inputs[a].name.cmp(inputs[b].name));
+    gradient.clear();
+    gradient.resize(wrt.len(), 0.0);
+    program.eval_gradient(x, wrt, registers, gradient)
+}
+
+/// The terms in the order of `wrt`; an error names the first input whose c_i is not finite.
+fn terms_by_name(
+    inputs: &[Input],
+    wrt: &[usize],
+    gradient: &[f64],
+) -> Result<Vec<Term>, Vec<FieldError>> {
     let mut terms = Vec::with_capacity(wrt.len());
-    for (&i, &c) in wrt.iter().zip(&gradient) {
+    for (&i, &c) in wrt.iter().zip(gradient) {
         let input = &inputs[i];
         if !c.is_finite() {
             return Err(model_error(format!(
@@ -1347,7 +1389,7 @@ fn sensitivity_terms(
             terms.push((i, c, u, nu));
         }
     }
-    Ok((y, terms))
+    Ok(terms)
 }
 
 /// u_c² = Σ c_i² u_i² + 2 Σ r_ij c_i u_i c_j u_j (GUM 5.2.2), scaled by the

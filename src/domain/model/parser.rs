@@ -96,6 +96,13 @@ pub fn is_reserved(name: &str) -> bool {
     name == "pi" || Func::from_name(name).is_some()
 }
 
+/// Whether two names are the same, byte by byte in line: names of a few bytes are compared
+/// often (every name written in a model against the inputs), and a call to memcmp for each
+/// cost more than the comparison.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 /// Whether `name` is a valid input name (`[A-Za-z_][A-Za-z0-9_]*`).
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
