@@ -6,7 +6,9 @@
 //!
 //! Reads one model request per line (`EvaluateRequest` with `model`, `inputs`, optional
 //! `correlations`; method GUM), evaluates them all `passes` times (default 5) and prints the
-//! median wall time of one pass as `rust_seconds=<s>`; writes one result per line:
+//! median wall time of one pass as `rust_seconds=<s>`; then the same for `evaluate_model_numbers`
+//! (the same checks and numbers without the answer's names and unit strings) as
+//! `rust_numbers_seconds=<s>`. Writes one result per line:
 //! `{"y", "u_c", "nu_eff" (null = infinite), "k", "sensitivities": [...]}` or
 //! `{"errors": [...]}`.
 
@@ -14,7 +16,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::time::Instant;
 
-use caltrace::domain::model::{evaluate_model, EvaluateRequest};
+use caltrace::domain::model::{
+    evaluate_model, evaluate_model_numbers, EvaluateRequest, ModelResult,
+};
+use caltrace::domain::FieldError;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -23,32 +28,90 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     }
     let passes: usize = args.get(3).map_or(Ok(5), |s| s.parse())?;
-    let mut requests = Vec::new();
-    for (i, line) in BufReader::new(File::open(&args[1])?).lines().enumerate() {
-        let line = line?;
-        if !line.trim().is_empty() {
-            let r: EvaluateRequest =
-                serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", args[1], i + 1))?;
-            requests.push(r);
-        }
-    }
+    let requests = read_requests(&args[1])?;
     // As gum_bench: the output vector is reused and the previous pass's results dropped before
     // the clock starts, so a pass times evaluation only.
-    let mut times = Vec::with_capacity(passes);
     let mut results = Vec::with_capacity(requests.len());
-    for _ in 0..passes.max(1) {
+    let median = median_seconds(passes, || {
         results.clear();
         let start = Instant::now();
         results.extend(requests.iter().map(|r| evaluate_model(r, 0)));
-        times.push(start.elapsed().as_secs_f64());
+        let elapsed = start.elapsed().as_secs_f64();
         std::hint::black_box(&results);
+        elapsed
+    });
+    let mut numbers = Vec::with_capacity(requests.len());
+    let numbers_median = median_seconds(passes, || {
+        numbers.clear();
+        let start = Instant::now();
+        numbers.extend(requests.iter().map(evaluate_model_numbers));
+        let elapsed = start.elapsed().as_secs_f64();
+        std::hint::black_box(&numbers);
+        elapsed
+    });
+    // As the service uses an answer: each is built and freed before the next model (the API
+    // writes the JSON and drops it); the drops are timed. The passes above keep all answers.
+    let served_median = median_seconds(passes, || {
+        let start = Instant::now();
+        for r in &requests {
+            drop(std::hint::black_box(evaluate_model(r, 0)));
+        }
+        start.elapsed().as_secs_f64()
+    });
+    for (full, n) in results.iter().zip(&numbers) {
+        if let (Ok(Some(f)), Ok(n)) = (full.as_ref().map(|m| m.gum.as_ref()), n) {
+            assert_eq!(f.expanded_uncertainty.value, n.expanded_uncertainty);
+        }
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
 
-    let mut out = BufWriter::new(File::create(&args[2])?);
+    let failed = write_results(&args[2], &results)?;
+    println!(
+        "models={} refused={failed} passes={}",
+        requests.len(),
+        passes.max(1)
+    );
+    let per_model = |s: f64| s / requests.len().max(1) as f64 * 1e6;
+    println!(
+        "per_model_us={:.3} numbers_only_per_model_us={:.3} served_one_at_a_time_per_model_us={:.3}",
+        per_model(median),
+        per_model(numbers_median),
+        per_model(served_median)
+    );
+    println!("rust_seconds={median:.6}");
+    println!("rust_numbers_seconds={numbers_median:.6}");
+    println!("rust_served_seconds={served_median:.6}");
+    Ok(())
+}
+
+/// One `EvaluateRequest` per non-empty line.
+fn read_requests(path: &str) -> Result<Vec<EvaluateRequest>, Box<dyn std::error::Error>> {
+    let mut requests = Vec::new();
+    for (i, line) in BufReader::new(File::open(path)?).lines().enumerate() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            let r: EvaluateRequest =
+                serde_json::from_str(&line).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
+            requests.push(r);
+        }
+    }
+    Ok(requests)
+}
+
+/// The median of `passes` timings (at least one), each pass timing itself.
+fn median_seconds(passes: usize, mut pass: impl FnMut() -> f64) -> f64 {
+    let mut times: Vec<f64> = (0..passes.max(1)).map(|_| pass()).collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// One line per model for the script's comparison; the number of refused models.
+fn write_results(
+    path: &str,
+    results: &[Result<ModelResult, Vec<FieldError>>],
+) -> std::io::Result<usize> {
+    let mut out = BufWriter::new(File::create(path)?);
     let mut failed = 0;
-    for r in &results {
+    for r in results {
         let line = match r.as_ref().map(|m| m.gum.as_ref()) {
             Ok(Some(g)) => serde_json::json!({
                 "y": g.estimate.value,
@@ -66,11 +129,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    println!(
-        "models={} refused={failed} passes={}",
-        requests.len(),
-        passes.max(1)
-    );
-    println!("rust_seconds={median:.6}");
-    Ok(())
+    Ok(failed)
 }

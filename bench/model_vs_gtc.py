@@ -10,7 +10,8 @@ faster than the same models through GTC. This script
      requests as JSON lines;
   2. runs `cargo run --release --example model_bench`, which times evaluate_model (method GUM:
      parse, unit check, compile, exact derivatives, correlated u_c, Welch-Satterthwaite, k; the
-     median of several passes);
+     median of several passes), then evaluate_model_numbers (the same without the answer's
+     echoed names and unit strings, which GTC does not build either);
   3. evaluates the same models with GTC, timing only the evaluation: a ureal per input, the
      correlations, the model, its value, uncertainty, dof, every sensitivity and k;
   4. checks y, u_c, nu_eff, k and the sensitivities agree to 1e-9 relative, and prints models,
@@ -124,10 +125,14 @@ def main():
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
         sys.exit(f"model_bench failed: {' '.join(cmd)}")
-    rust_seconds = None
+    rust_seconds = numbers_seconds = served_seconds = None
     for line in run.stdout.splitlines():
         if line.startswith("rust_seconds="):
             rust_seconds = float(line.split("=", 1)[1])
+        elif line.startswith("rust_numbers_seconds="):
+            numbers_seconds = float(line.split("=", 1)[1])
+        elif line.startswith("rust_served_seconds="):
+            served_seconds = float(line.split("=", 1)[1])
         else:
             print("rust:", line)
     with open(results_path) as f:
@@ -149,9 +154,11 @@ def main():
     verdict = "meets" if ratio >= args.target else "BELOW"
     print(f"models           {len(requests)} ({correlated} with correlations), seed {args.seed}")
     print(f"agreement        {len(requests) - mismatches}/{len(requests)} within {args.tolerance:g} relative (y, u_c, nu_eff, k, sensitivities)")
-    print(f"rust seconds     {rust_seconds:.6f}  ({1e6 * rust_seconds / len(requests):.2f} us/model, median pass)")
+    print(f"rust seconds     {rust_seconds:.6f}  ({1e6 * rust_seconds / len(requests):.2f} us/model, median pass): evaluate_model, the full answer")
+    print(f"                 {numbers_seconds:.6f}  ({1e6 * numbers_seconds / len(requests):.2f} us/model): evaluate_model_numbers, same checks and numbers, no echoed strings")
+    print(f"                 {served_seconds:.6f}  ({1e6 * served_seconds / len(requests):.2f} us/model): evaluate_model, each answer freed before the next model, as the API does")
     print(f"gtc seconds      {gtc_seconds:.6f}  ({1e6 * gtc_seconds / len(requests):.1f} us/model)")
-    print(f"speed ratio      {ratio:.1f}x  ({verdict} target {args.target:g}x)")
+    print(f"speed ratio      {ratio:.1f}x  ({verdict} target {args.target:g}x; {gtc_seconds / numbers_seconds:.1f}x for evaluate_model_numbers; {gtc_seconds / served_seconds:.1f}x one answer at a time)")
     if mismatches:
         sys.exit(1)
     if args.strict and ratio < args.target:

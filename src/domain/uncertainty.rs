@@ -86,6 +86,35 @@ pub struct ComponentInput {
     pub standard: Option<i64>,
 }
 
+impl ComponentInput {
+    pub fn uncertainty_fields(&self) -> UncertaintyFields<'_> {
+        UncertaintyFields {
+            readings: self.readings.as_deref(),
+            pooled: self.pooled.as_ref(),
+            distribution: self.distribution.as_deref(),
+            half_width: self.half_width,
+            expanded_uncertainty: self.expanded_uncertainty,
+            coverage_factor: self.coverage_factor,
+            standard_uncertainty: self.standard_uncertainty,
+            degrees_of_freedom: self.degrees_of_freedom,
+        }
+    }
+}
+
+/// The fields of section 5 that state an input's uncertainty, borrowed from a component or
+/// from a model's input (DESIGN 5b), so that both are checked by the same rules without a copy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UncertaintyFields<'a> {
+    pub readings: Option<&'a [f64]>,
+    pub pooled: Option<&'a PooledInput>,
+    pub distribution: Option<&'a str>,
+    pub half_width: Option<f64>,
+    pub expanded_uncertainty: Option<f64>,
+    pub coverage_factor: Option<f64>,
+    pub standard_uncertainty: Option<f64>,
+    pub degrees_of_freedom: Option<f64>,
+}
+
 /// GUM 4.2.4: a standard deviation pooled from earlier series of the same process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -599,11 +628,14 @@ impl Errors {
     }
 }
 
-/// What a budget needs of a unit: uncertainties are intervals, so never the affine offset.
+/// What a budget needs of a unit: uncertainties are intervals, so a budget never uses the
+/// affine offset (a model's °C input does, DESIGN 5b).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Scale {
-    dimension: Dimension,
-    factor: f64,
+pub(crate) struct Scale {
+    pub(crate) dimension: Dimension,
+    pub(crate) factor: f64,
+    /// Kelvin of the scale's zero for °C/°F written alone; 0 otherwise.
+    pub(crate) offset: f64,
 }
 
 const UNIT_CACHE_SLOTS: usize = 16;
@@ -615,7 +647,8 @@ thread_local! {
     static UNIT_CACHE: std::cell::RefCell<(UnitCache, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
 }
 
-fn parse_scale(symbol: &str) -> Result<Scale, String> {
+/// The unit `symbol` parsed (its error message otherwise), from a per-thread cache.
+pub(crate) fn parse_scale(symbol: &str) -> Result<Scale, String> {
     UNIT_CACHE.with(|cache| {
         let (entries, next) = &mut *cache.borrow_mut();
         if let Some((_, parsed)) = entries.iter().find(|(s, _)| s == symbol) {
@@ -625,6 +658,7 @@ fn parse_scale(symbol: &str) -> Result<Scale, String> {
             .map(|u| Scale {
                 dimension: u.dimension,
                 factor: u.factor,
+                offset: u.offset,
             })
             .map_err(|e| e.to_string());
         if entries.len() < UNIT_CACHE_SLOTS {
@@ -982,8 +1016,8 @@ fn evaluate_component<'a>(
 /// GUM 4.2 (Type A) or 4.3 (Type B), as the component's `type` says.
 fn standard_uncertainty(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
     match c.kind.as_str() {
-        "A" => type_a(i, c, errors),
-        "B" => type_b(i, c, errors),
+        "A" => type_a(i, &c.uncertainty_fields(), errors),
+        "B" => type_b(i, &c.uncertainty_fields(), errors),
         _ => {
             errors.component(i, "type", "must be \"A\" or \"B\"");
             (None, None, "type")
@@ -1034,7 +1068,7 @@ fn unit_ratio(unit: Scale, m: Scale, sens_unit: Option<Result<Scale, &str>>) -> 
 /// relative to the input (`half_width`, `readings[2]`, `pooled.degrees_of_freedom`).
 pub fn input_standard_uncertainty(
     kind: &str,
-    c: &ComponentInput,
+    c: &UncertaintyFields,
 ) -> Result<(f64, Option<f64>), Vec<FieldError>> {
     let mut errors = Errors(Vec::new());
     let (u, nu, _) = match kind {
@@ -1064,9 +1098,9 @@ pub fn input_standard_uncertainty(
 /// (u in the component's unit, ν (None = infinite), the field u came from).
 type Standard = (Option<f64>, Option<f64>, &'static str);
 
-fn type_a(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
+fn type_a(i: usize, c: &UncertaintyFields, errors: &mut Errors) -> Standard {
     reject_type_b_fields(i, c, errors);
-    let Some(readings) = &c.readings else {
+    let Some(readings) = c.readings else {
         errors.component(i, "readings", "required for a Type A component");
         return (None, None, "readings");
     };
@@ -1077,7 +1111,7 @@ fn type_a(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
             finite = false;
         }
     }
-    match &c.pooled {
+    match c.pooled {
         Some(pooled) => type_a_pooled(i, pooled, readings.len(), errors),
         None => type_a_from_readings(i, readings, finite, errors),
     }
@@ -1085,7 +1119,7 @@ fn type_a(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
 
 /// A Type A component is its readings (and perhaps a pooled standard deviation): the fields
 /// of a Type B one, and a ν of its own, are errors.
-fn reject_type_b_fields(i: usize, c: &ComponentInput, errors: &mut Errors) {
+fn reject_type_b_fields(i: usize, c: &UncertaintyFields, errors: &mut Errors) {
     for (field, present) in [
         ("distribution", c.distribution.is_some()),
         ("half_width", c.half_width.is_some()),
@@ -1154,7 +1188,7 @@ fn type_a_from_readings(i: usize, readings: &[f64], finite: bool, errors: &mut E
     (Some(u), Some((n - 1) as f64), "readings")
 }
 
-fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
+fn type_b(i: usize, c: &UncertaintyFields, errors: &mut Errors) -> Standard {
     for (field, present) in [
         ("readings", c.readings.is_some()),
         ("pooled", c.pooled.is_some()),
@@ -1171,7 +1205,7 @@ fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
     let nu = c
         .degrees_of_freedom
         .and_then(|v| errors.degrees_of_freedom(i, "degrees_of_freedom", v));
-    let Some(distribution) = c.distribution.as_deref() else {
+    let Some(distribution) = c.distribution else {
         errors.component(
             i,
             "distribution",
@@ -1203,7 +1237,7 @@ fn type_b(i: usize, c: &ComponentInput, errors: &mut Errors) -> Standard {
 /// GUM 4.3.7 and 4.3.9: u = a/divisor from the half-width a of a bounded distribution.
 fn type_b_from_half_width(
     i: usize,
-    c: &ComponentInput,
+    c: &UncertaintyFields,
     distribution: &str,
     divisor: f64,
     nu: Option<f64>,
@@ -1235,7 +1269,12 @@ fn type_b_from_half_width(
 }
 
 /// A normal distribution: u given, or U with its k (GUM 4.3.3: u = U/k).
-fn type_b_normal(i: usize, c: &ComponentInput, nu: Option<f64>, errors: &mut Errors) -> Standard {
+fn type_b_normal(
+    i: usize,
+    c: &UncertaintyFields,
+    nu: Option<f64>,
+    errors: &mut Errors,
+) -> Standard {
     if c.half_width.is_some() {
         errors.component(
             i,

@@ -19,7 +19,7 @@
 //! of a difference with another affine temperature, `t - t0`, which is compiled as
 //! `(t − t0 expressed on t's scale) · factor_t`, a kelvin-sized interval.
 
-use super::parser::{BinOp, Expr, Func, Node};
+use super::parser::{BinOp, ExprId, Func, Node, Tree};
 use crate::domain::quantity::Dimension;
 
 /// What the checker needs of an input's unit.
@@ -92,8 +92,9 @@ enum Val {
 }
 
 struct Compiler<'a> {
+    tree: &'a Tree<'a>,
     scales: &'a [InputScale],
-    names: &'a [String],
+    names: &'a [&'a str],
     ops: Vec<Op>,
 }
 
@@ -125,29 +126,28 @@ impl Compiler<'_> {
         }
     }
 
-    fn check(&mut self, e: &Expr) -> Result<Val, CheckError> {
-        match &e.node {
-            Node::Number(v) => {
-                Ok(self.emit_value(Op::Const(*v), Dimension::DIMENSIONLESS, Some(*v)))
-            }
+    fn check(&mut self, id: ExprId) -> Result<Val, CheckError> {
+        let e = *self.tree.get(id);
+        match e.node {
+            Node::Number(v) => Ok(self.emit_value(Op::Const(v), Dimension::DIMENSIONLESS, Some(v))),
             Node::Pi => Ok(self.emit_value(
                 Op::Const(std::f64::consts::PI),
                 Dimension::DIMENSIONLESS,
                 Some(std::f64::consts::PI),
             )),
-            Node::Name(name) => self.input(name, e.span.start),
+            Node::Name(name) => self.input(self.tree.text(name), e.span.start),
             Node::Neg(x) => {
                 let v = self.check(x)?;
                 let (a, dim, c) = self.value(v)?;
                 Ok(self.emit_value(Op::Neg(a), dim, c.map(|c| -c)))
             }
-            Node::Call(func, x) => self.call(*func, x, e.span.start),
+            Node::Call(func, x) => self.call(func, x, e.span.start),
             Node::Binary {
                 op,
                 at: position,
                 left,
                 right,
-            } => self.binary(*op, *position, left, right),
+            } => self.binary(op, position, left, right),
         }
     }
 
@@ -157,7 +157,7 @@ impl Compiler<'_> {
         let i = self
             .names
             .iter()
-            .position(|n| n == name)
+            .position(|n| super::parser::same_name(n, name))
             .ok_or_else(|| at(position, format!("'{name}' is not an input")))?;
         let scale = self.scales[i];
         if scale.is_affine() {
@@ -178,11 +178,14 @@ impl Compiler<'_> {
 
     /// `func(x)`, the call written at `position`; a constant argument is folded. Every function
     /// takes a dimensionless argument (DESIGN 5b), sqrt and abs included.
-    fn call(&mut self, func: Func, x: &Expr, position: usize) -> Result<Val, CheckError> {
+    fn call(&mut self, func: Func, x: ExprId, position: usize) -> Result<Val, CheckError> {
         let v = self.check(x)?;
         let (a, dim, c) = self.value(v)?;
         if !dim.is_dimensionless() {
-            return Err(at(x.span.start, dimensioned_argument(func, dim)));
+            return Err(at(
+                self.tree.get(x).span.start,
+                dimensioned_argument(func, dim),
+            ));
         }
         let constant = c.map(|c| apply(func, c)).filter(|v| v.is_finite());
         if c.is_some() && constant.is_none() {
@@ -287,8 +290,8 @@ impl Compiler<'_> {
         &mut self,
         op: BinOp,
         position: usize,
-        left: &Expr,
-        right: &Expr,
+        left: ExprId,
+        right: ExprId,
     ) -> Result<Val, CheckError> {
         let l = self.check(left)?;
         let r = self.check(right)?;
@@ -340,7 +343,10 @@ impl Compiler<'_> {
                 }
                 Ok(self.emit_value(ir, dim, c))
             }
-            BinOp::Pow => self.power((a, da, ca), (b, db, cb), position, right.span.start),
+            BinOp::Pow => {
+                let exponent_at = self.tree.get(right).span.start;
+                self.power((a, da, ca), (b, db, cb), position, exponent_at)
+            }
         }
     }
 }
@@ -361,21 +367,24 @@ fn dimensioned_argument(func: Func, dim: Dimension) -> String {
     )
 }
 
-/// Checks units through `expr` and compiles it. `names[i]` and `scales[i]` describe input i;
+/// Checks units through `tree` and compiles it. `names[i]` and `scales[i]` describe input i;
 /// the result must have `measurand.dimension`, and is expressed in the measurand's unit.
 pub fn compile(
-    expr: &Expr,
-    names: &[String],
+    tree: &Tree,
+    names: &[&str],
     scales: &[InputScale],
     measurand: Dimension,
     measurand_factor: f64,
 ) -> Result<Program, CheckError> {
     let mut compiler = Compiler {
+        tree,
         scales,
         names,
-        ops: Vec::new(),
+        // Mostly an operation per node; kept under a kilobyte for a model of a line or two,
+        // where glibc's malloc would first consolidate its free lists.
+        ops: Vec::with_capacity(tree.len() + 1),
     };
-    let v = compiler.check(expr)?;
+    let v = compiler.check(tree.root())?;
     let (reg, dim, _) = compiler.value(v)?;
     if dim != measurand {
         return Err(CheckError {
@@ -511,30 +520,52 @@ impl Dual {
 
     fn call(f: Func, x: Dual) -> Dual {
         let v = apply(f, x.v);
-        let slope = match f {
-            Func::Sqrt => 0.5 / v,
-            Func::Exp => v,
-            Func::Ln => 1.0 / x.v,
-            Func::Log10 => 1.0 / (x.v * std::f64::consts::LN_10),
-            Func::Sin => x.v.cos(),
-            Func::Cos => -x.v.sin(),
-            Func::Tan => 1.0 + v * v,
-            Func::Asin => 1.0 / (1.0 - x.v * x.v).sqrt(),
-            Func::Acos => -1.0 / (1.0 - x.v * x.v).sqrt(),
-            Func::Atan => 1.0 / (1.0 + x.v * x.v),
-            Func::Abs => {
-                if x.v > 0.0 {
-                    1.0
-                } else if x.v < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                }
-            }
-        };
+        let slope = slope(f, x.v, v);
         Dual {
             v,
             d: if x.d == 0.0 { 0.0 } else { slope * x.d },
+        }
+    }
+}
+
+/// f′(x) where v = f(x).
+fn slope(f: Func, x: f64, v: f64) -> f64 {
+    match f {
+        Func::Sqrt => 0.5 / v,
+        Func::Exp => v,
+        Func::Ln => 1.0 / x,
+        Func::Log10 => 1.0 / (x * std::f64::consts::LN_10),
+        Func::Sin => x.cos(),
+        Func::Cos => -x.sin(),
+        Func::Tan => 1.0 + v * v,
+        Func::Asin => 1.0 / (1.0 - x * x).sqrt(),
+        Func::Acos => -1.0 / (1.0 - x * x).sqrt(),
+        Func::Atan => 1.0 / (1.0 + x * x),
+        Func::Abs => {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Where [`Program::eval_gradient`] keeps an operation's value and derivatives.
+#[derive(Debug, Default)]
+pub struct GradientRegisters {
+    values: Vec<f64>,
+    /// Row k holds ∂(register k)/∂x for each input differentiated by.
+    derivatives: Vec<f64>,
+}
+
+impl GradientRegisters {
+    pub const fn new() -> Self {
+        GradientRegisters {
+            values: Vec::new(),
+            derivatives: Vec::new(),
         }
     }
 }
@@ -548,6 +579,31 @@ impl Program {
             regs.push(out);
         }
         *regs.last().expect("a program has at least one operation")
+    }
+
+    /// y and ∂y/∂x_i for each i of `wrt` (written to `gradient`) at `x`, in one pass: forward
+    /// mode with a row of derivatives per register, so that each operation's value and local
+    /// slope (a sin, a power) are computed once rather than once per input. Every derivative
+    /// is formed as `eval_dual` forms it, so the two agree bit for bit.
+    pub fn eval_gradient(
+        &self,
+        x: &[f64],
+        wrt: &[usize],
+        regs: &mut GradientRegisters,
+        gradient: &mut [f64],
+    ) -> f64 {
+        let m = wrt.len();
+        regs.values.clear();
+        regs.derivatives.clear();
+        regs.derivatives.resize(self.ops.len() * m, 0.0);
+        for (k, op) in self.ops.iter().enumerate() {
+            let (done, rest) = regs.derivatives.split_at_mut(k * m);
+            let v = gradient_step(*op, x, wrt, &regs.values, done, &mut rest[..m]);
+            regs.values.push(v);
+        }
+        let last = self.ops.len() - 1;
+        gradient[..m].copy_from_slice(&regs.derivatives[last * m..last * m + m]);
+        regs.values[last]
     }
 
     /// Evaluates `n` trials at once. `x` holds the inputs input-major: input i of trial t at
@@ -601,6 +657,105 @@ impl Program {
     }
 }
 
+/// Operation `op`'s value, and its derivatives written to `row`, from the earlier registers'
+/// `values` and derivative rows `done` (row width `wrt.len()`). Each derivative only where its
+/// operand varies, as in [`Dual`], so that a constant's 0·∞ stays 0.
+fn gradient_step(
+    op: Op,
+    x: &[f64],
+    wrt: &[usize],
+    values: &[f64],
+    done: &[f64],
+    row: &mut [f64],
+) -> f64 {
+    let m = wrt.len();
+    let d = |i: usize| &done[i * m..i * m + m];
+    match op {
+        Op::Input(i) => {
+            for (r, &w) in row.iter_mut().zip(wrt) {
+                *r = if w == i { 1.0 } else { 0.0 };
+            }
+            x[i]
+        }
+        Op::Const(c) => {
+            row.fill(0.0);
+            c
+        }
+        Op::Add(a, b) => {
+            zip2(row, d(a), d(b), |p, q| p + q);
+            values[a] + values[b]
+        }
+        Op::Sub(a, b) => {
+            zip2(row, d(a), d(b), |p, q| p - q);
+            values[a] - values[b]
+        }
+        Op::Mul(a, b) => {
+            let (va, vb) = (values[a], values[b]);
+            zip2(row, d(a), d(b), |p, q| p * vb + va * q);
+            va * vb
+        }
+        Op::Div(a, b) => {
+            let vb = values[b];
+            let v = values[a] / vb;
+            zip2(row, d(a), d(b), |p, q| (p - v * q) / vb);
+            v
+        }
+        Op::Neg(a) => {
+            zip1(row, d(a), |p| -p);
+            -values[a]
+        }
+        Op::Scale(a, k) => {
+            zip1(row, d(a), |p| p * k);
+            values[a] * k
+        }
+        Op::Affine(a, k, shift) => {
+            zip1(row, d(a), |p| p * k);
+            values[a] * k + shift
+        }
+        Op::Powi(a, n) => {
+            let va = values[a];
+            let f = if n == 0 {
+                0.0
+            } else {
+                f64::from(n) * va.powi(n - 1)
+            };
+            zip1(row, d(a), |p| if p == 0.0 || n == 0 { 0.0 } else { f * p });
+            va.powi(n)
+        }
+        Op::Powf(a, e) => {
+            let va = values[a];
+            let f = e * va.powf(e - 1.0);
+            zip1(row, d(a), |p| if p == 0.0 { 0.0 } else { f * p });
+            va.powf(e)
+        }
+        Op::Pow(a, b) => gradient_pow(values[a], values[b], d(a), d(b), row),
+        Op::Call(f, a) => {
+            let va = values[a];
+            let v = apply(f, va);
+            let s = slope(f, va, v);
+            zip1(row, d(a), |p| if p == 0.0 { 0.0 } else { s * p });
+            v
+        }
+    }
+}
+
+/// p^q with both computed, as [`Dual::pow`]: each term only where its operand varies.
+fn gradient_pow(p: f64, q: f64, dp: &[f64], dq: &[f64], row: &mut [f64]) -> f64 {
+    let v = p.powf(q);
+    let (by_base, by_exponent) = (q * p.powf(q - 1.0), v * p.ln());
+    zip2(row, dp, dq, |a, b| {
+        let mut d = 0.0;
+        if a != 0.0 {
+            d += by_base * a;
+        }
+        if b != 0.0 {
+            d += by_exponent * b;
+        }
+        d
+    });
+    v
+}
+
 #[inline(always)]
 fn zip1(dst: &mut [f64], a: &[f64], f: impl Fn(f64) -> f64) {
     for (d, &p) in dst.iter_mut().zip(a) {
@@ -631,7 +786,7 @@ mod tests {
     }
 
     fn build(model: &str, inputs: &[(&str, &str)], measurand: &str) -> Result<Program, CheckError> {
-        let names: Vec<String> = inputs.iter().map(|(n, _)| n.to_string()).collect();
+        let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
         let scales: Vec<InputScale> = inputs.iter().map(|(_, u)| scale(u)).collect();
         let m = parse_unit(measurand).unwrap();
         compile(
@@ -768,6 +923,31 @@ mod tests {
         for t in 0..n {
             let v = value(&p, &[x[t], x[stride + t], x[2 * stride + t]]);
             assert_eq!(out[t], v);
+        }
+    }
+
+    /// One pass for every derivative gives the numbers of one dual pass per input, exactly.
+    #[test]
+    fn gradient_equals_dual_evaluation_bit_for_bit() {
+        let inputs = [
+            ("x", "1"),
+            ("y", "m"),
+            ("z", "mm"),
+            ("t", "degC"),
+            ("t0", "degF"),
+        ];
+        let model = "exp(x)^2 * y / (z - y) * y + abs(y/z)*z*sin(x)^3/cos(x) - y*x^x + sqrt(y/z)*(y*z)^(1/2)*atan(x) + 2^x*y*ln(x)^-2 + -y*(t - t0)/1K + 0*x^0.5*y";
+        let model = model.replace("1K", "(t - t0)");
+        let p = build(&model, &inputs, "um").unwrap();
+        let x = [0.7, 0.003, 5.0, 21.5, 70.1];
+        let wrt = [4, 0, 2, 1, 3];
+        let mut regs = GradientRegisters::default();
+        let mut gradient = [0.0; 5];
+        let y = p.eval_gradient(&x, &wrt, &mut regs, &mut gradient);
+        assert_eq!(y.to_bits(), value(&p, &x).to_bits());
+        for (&i, g) in wrt.iter().zip(gradient) {
+            let d = p.eval_dual(&x, Some(i), &mut Vec::new()).d;
+            assert_eq!(g.to_bits(), d.to_bits(), "input {i}: {g} vs {d}");
         }
     }
 

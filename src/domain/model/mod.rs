@@ -19,10 +19,9 @@ pub mod parser;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::quantity::{parse_unit, Unit};
 use super::uncertainty::{
-    self, coverage_factor, BudgetRequest, BudgetResult, ComponentInput, Measurand, PooledInput,
-    ValueUnit, DEFAULT_COVERAGE_PROBABILITY,
+    self, coverage_factor, parse_scale, BudgetRequest, BudgetResult, ComponentInput, Measurand,
+    PooledInput, Scale, UncertaintyFields, ValueUnit, DEFAULT_COVERAGE_PROBABILITY,
 };
 use super::FieldError;
 use compile::{InputScale, Program};
@@ -423,10 +422,12 @@ enum Shape {
     TypeA,
 }
 
+/// A checked input, borrowing its name and unit from the request: every model evaluated
+/// checks its inputs, and copies are made only for the answer.
 #[derive(Debug, Clone)]
-struct Input {
-    name: String,
-    unit: String,
+struct Input<'r> {
+    name: &'r str,
+    unit: &'r str,
     scale: InputScale,
     estimate: f64,
     /// None: an exact constant.
@@ -439,7 +440,11 @@ fn input_field(i: usize, field: &str) -> String {
 
 const RESERVED_HINT: &str = "pi and the function names are reserved";
 
-fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Option<Input> {
+fn check_input<'r>(
+    i: usize,
+    input: &'r ModelInput,
+    errors: &mut Vec<FieldError>,
+) -> Option<Input<'r>> {
     let before = errors.len();
     check_input_name(i, input, errors);
     if input.sensitivity.is_some() {
@@ -457,7 +462,7 @@ fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Op
             ));
         }
     }
-    let uncertainty = input_uncertainty(i, input, &unit, errors);
+    let uncertainty = input_uncertainty(i, input, errors);
     let estimate = match (&input.estimate, input.kind.as_deref(), &input.readings) {
         (Some(e), _, _) => Some(e.value),
         (None, Some("A"), Some(readings)) if !readings.is_empty() => {
@@ -478,7 +483,7 @@ fn check_input(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) -> Op
         return None;
     }
     Some(Input {
-        name: input.name.clone(),
+        name: &input.name,
         unit,
         scale: scale?,
         estimate,
@@ -502,11 +507,11 @@ fn check_input_name(i: usize, input: &ModelInput, errors: &mut Vec<FieldError>) 
 
 /// The input's unit (the estimate's, or `unit` for readings without an
 /// estimate) and its scale to SI; the scale is None when the unit is unknown.
-fn input_unit(
+fn input_unit<'r>(
     i: usize,
-    input: &ModelInput,
+    input: &'r ModelInput,
     errors: &mut Vec<FieldError>,
-) -> (String, Option<InputScale>) {
+) -> (&'r str, Option<InputScale>) {
     let mut push =
         |field: &str, message: String| errors.push(FieldError::new(input_field(i, field), message));
     let (unit, unit_field) = match (&input.estimate, &input.unit) {
@@ -518,10 +523,10 @@ fn input_unit(
                     e.unit
                 ),
             );
-            (e.unit.clone(), "estimate.unit")
+            (e.unit.as_str(), "estimate.unit")
         }
-        (Some(e), _) => (e.unit.clone(), "estimate.unit"),
-        (None, Some(u)) => (u.clone(), "unit"),
+        (Some(e), _) => (e.unit.as_str(), "estimate.unit"),
+        (None, Some(u)) => (u.as_str(), "unit"),
         (None, None) => {
             let what = if input.kind.as_deref() == Some("A") {
                 "unit"
@@ -532,10 +537,10 @@ fn input_unit(
                 what,
                 "required: the estimate {value, unit} (a Type A input may give unit and readings instead)".to_string(),
             );
-            return (String::new(), None);
+            return ("", None);
         }
     };
-    match parse_unit(&unit) {
+    match parse_scale(unit) {
         Ok(u) => {
             let scale = InputScale {
                 dimension: u.dimension,
@@ -545,7 +550,7 @@ fn input_unit(
             (unit, Some(scale))
         }
         Err(e) => {
-            push(unit_field, e.to_string());
+            push(unit_field, e);
             (unit, None)
         }
     }
@@ -556,7 +561,6 @@ fn input_unit(
 fn input_uncertainty(
     i: usize,
     input: &ModelInput,
-    unit: &str,
     errors: &mut Vec<FieldError>,
 ) -> Option<(f64, Option<f64>, Shape)> {
     let mut push =
@@ -585,22 +589,17 @@ fn input_uncertainty(
             return None;
         }
     };
-    let component = ComponentInput {
-        name: input.name.clone(),
-        kind: kind.to_string(),
-        unit: unit.to_string(),
-        readings: input.readings.clone(),
-        pooled: input.pooled.clone(),
-        distribution: input.distribution.clone(),
+    let fields = UncertaintyFields {
+        readings: input.readings.as_deref(),
+        pooled: input.pooled.as_ref(),
+        distribution: input.distribution.as_deref(),
         half_width: input.half_width,
         expanded_uncertainty: input.expanded_uncertainty,
         coverage_factor: input.coverage_factor,
         standard_uncertainty: input.standard_uncertainty,
         degrees_of_freedom: input.degrees_of_freedom,
-        sensitivity: None,
-        standard: None,
     };
-    match uncertainty::input_standard_uncertainty(kind, &component) {
+    match uncertainty::input_standard_uncertainty(kind, &fields) {
         Ok((u, nu)) => {
             let shape = match (kind, input.distribution.as_deref()) {
                 ("A", _) => Shape::TypeA,
@@ -767,7 +766,7 @@ fn correlated_pair(
     let mut pair = [usize::MAX; 2];
     let mut ok = true;
     for (j, name) in pair_names.iter().enumerate() {
-        match names.iter().position(|n| n == name) {
+        match names.iter().position(|n| parser::same_name(n, name)) {
             None => {
                 errors.push(FieldError::new(
                     field(&format!("inputs[{j}]")),
@@ -857,13 +856,77 @@ pub fn evaluate_model(
     request: &EvaluateRequest,
     drawn_seed: u64,
 ) -> Result<ModelResult, Vec<FieldError>> {
+    let checked = checked_request(request, drawn_seed)?;
+    let unit = request.measurand.unit.as_str();
+    let method = checked.method;
+    let gum = match method {
+        Method::MonteCarlo => None,
+        _ => {
+            let numbers = gum_numbers(&checked)?;
+            Some(gum_result(&numbers, &checked.inputs, unit))
+        }
+    };
+    let monte_carlo = match method {
+        Method::Gum => None,
+        _ => {
+            let setup = monte_carlo_setup(checked.program, &checked.inputs, checked.structure);
+            let validated = gum.as_ref().filter(|_| method == Method::Both);
+            Some(monte_carlo_result(&setup, checked.plan, validated, unit)?)
+        }
+    };
+    Ok(ModelResult {
+        measurand: request.measurand.clone(),
+        model: request.model.clone().unwrap_or_default(),
+        method: method.name().to_string(),
+        gum,
+        monte_carlo,
+    })
+}
+
+/// The GUM numbers of a model request, without the answer's echoed names and unit strings:
+/// what `evaluate_model` states for methods `gum` and `both`, after the same checks (a Monte
+/// Carlo request is checked, not run). As `uncertainty::evaluate_numbers` is to `evaluate`.
+pub fn evaluate_model_numbers(request: &EvaluateRequest) -> Result<GumNumbers, Vec<FieldError>> {
+    gum_numbers(&checked_request(request, 0)?)
+}
+
+/// The GUM numbers of a model (GUM 5.1.2, 5.2.2, G.4.1, G.6.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GumNumbers {
+    /// y = f(x̂), in the measurand's unit.
+    pub estimate: f64,
+    pub combined_standard_uncertainty: f64,
+    /// None when infinite.
+    pub effective_degrees_of_freedom: Option<f64>,
+    pub coverage_factor: f64,
+    pub coverage_probability: f64,
+    pub expanded_uncertainty: f64,
+    /// One per input that carries an uncertainty, in request order.
+    pub components: Vec<Term>,
+}
+
+/// A model request that passed every check: what evaluation needs.
+struct Checked<'r> {
+    inputs: Vec<Input<'r>>,
+    program: Program,
+    correlations: Correlations,
+    structure: Option<Structure>,
+    method: Method,
+    plan: MonteCarloPlan,
+    p: f64,
+}
+
+/// Every check of DESIGN 5b on a model request; all problems found, with their JSON paths.
+fn checked_request(
+    request: &EvaluateRequest,
+    drawn_seed: u64,
+) -> Result<Checked<'_>, Vec<FieldError>> {
     let mut errors: Vec<FieldError> = Vec::new();
-    let model_text = request.model.as_deref().unwrap_or_default();
     let p = coverage_probability(request, &mut errors);
-    let measurand = match parse_unit(&request.measurand.unit) {
+    let measurand = match parse_scale(&request.measurand.unit) {
         Ok(u) => Some(u),
         Err(e) => {
-            errors.push(FieldError::new("measurand.unit", e.to_string()));
+            errors.push(FieldError::new("measurand.unit", e));
             None
         }
     };
@@ -887,28 +950,14 @@ pub fn evaluate_model(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let inputs: Vec<Input> = inputs.into_iter().flatten().collect();
-    let program = program.expect("a checked model compiles");
-    let unit = request.measurand.unit.clone();
-    let x: Vec<f64> = inputs.iter().map(|i| i.estimate).collect();
-    let gum = match method {
-        Method::MonteCarlo => None,
-        _ => Some(gum(&program, &inputs, &x, &correlations, p, &unit)?),
-    };
-    let monte_carlo = match method {
-        Method::Gum => None,
-        _ => {
-            let setup = monte_carlo_setup(program, &inputs, structure);
-            let validated = gum.as_ref().filter(|_| method == Method::Both);
-            Some(monte_carlo_result(&setup, plan, validated, &unit)?)
-        }
-    };
-    Ok(ModelResult {
-        measurand: request.measurand.clone(),
-        model: model_text.to_string(),
-        method: method.name().to_string(),
-        gum,
-        monte_carlo,
+    Ok(Checked {
+        inputs: inputs.into_iter().flatten().collect(),
+        program: program.expect("a checked model compiles"),
+        correlations,
+        structure,
+        method,
+        plan,
+        p,
     })
 }
 
@@ -1016,7 +1065,10 @@ fn monte_carlo_plan(
 }
 
 /// Each input checked (None where it is wrong), and each name given once.
-fn checked_inputs(request: &EvaluateRequest, errors: &mut Vec<FieldError>) -> Vec<Option<Input>> {
+fn checked_inputs<'r>(
+    request: &'r EvaluateRequest,
+    errors: &mut Vec<FieldError>,
+) -> Vec<Option<Input<'r>>> {
     let requested: &[ModelInput] = request.inputs.as_deref().unwrap_or_default();
     if request.inputs.is_none() {
         errors.push(FieldError::new("inputs", "required with a model"));
@@ -1028,12 +1080,14 @@ fn checked_inputs(request: &EvaluateRequest, errors: &mut Vec<FieldError>) -> Ve
         .enumerate()
         .map(|(i, input)| check_input(i, input, errors))
         .collect();
-    let names: Vec<&str> = requested.iter().map(|i| i.name.as_str()).collect();
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+    for (i, input) in requested.iter().enumerate() {
+        if requested[..i]
+            .iter()
+            .any(|o| parser::same_name(&o.name, &input.name))
+        {
             errors.push(FieldError::new(
                 input_field(i, "name"),
-                format!("'{name}' is already an input"),
+                format!("'{}' is already an input", input.name),
             ));
         }
     }
@@ -1046,21 +1100,21 @@ fn compiled_model(
     request: &EvaluateRequest,
     names: &[&str],
     inputs: &[Option<Input>],
-    measurand: Option<&Unit>,
+    measurand: Option<&Scale>,
     errors: &mut Vec<FieldError>,
 ) -> Option<Program> {
-    let expr = match parser::parse(request.model.as_deref().unwrap_or_default()) {
-        Ok(expr) => expr,
+    let tree = match parser::parse(request.model.as_deref().unwrap_or_default()) {
+        Ok(tree) => tree,
         Err(e) => {
             errors.push(FieldError::new("model", e.to_string()));
             return None;
         }
     };
     let mut used = Vec::new();
-    parser::names(&expr, &mut used);
+    parser::names(&tree, &mut used);
     let mut names_ok = true;
     for (name, span) in &used {
-        if !names.contains(&name.as_str()) {
+        if !names.iter().any(|n| parser::same_name(n, name)) {
             errors.push(FieldError::new(
                 "model",
                 format!("at character {}: '{name}' is not an input", span.start),
@@ -1069,7 +1123,7 @@ fn compiled_model(
         }
     }
     for (i, name) in names.iter().enumerate() {
-        if !used.iter().any(|(n, _)| n == name) && parser::is_valid_name(name) {
+        if !used.iter().any(|(n, _)| parser::same_name(n, name)) && parser::is_valid_name(name) {
             errors.push(FieldError::new(
                 input_field(i, "name"),
                 format!("input '{name}' is not used in the model"),
@@ -1078,8 +1132,7 @@ fn compiled_model(
     }
     let m = measurand.filter(|_| names_ok && inputs.iter().all(Option::is_some))?;
     let scales: Vec<InputScale> = inputs.iter().flatten().map(|i| i.scale).collect();
-    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    match compile::compile(&expr, &owned, &scales, m.dimension, m.factor) {
+    match compile::compile(&tree, names, &scales, m.dimension, m.factor) {
         Ok(program) => Some(program),
         Err(e) => {
             errors.push(FieldError::new(
@@ -1213,71 +1266,126 @@ fn model_error(message: impl Into<String>) -> Vec<FieldError> {
 }
 
 /// The GUM law of propagation (5.1.2, 5.2.2) with exact first derivatives.
-fn gum(
-    program: &Program,
-    inputs: &[Input],
-    x: &[f64],
-    correlations: &Correlations,
-    p: f64,
-    unit: &str,
-) -> Result<GumResult, Vec<FieldError>> {
-    let mut regs = Vec::with_capacity(program.ops.len());
-    let y = program.eval_dual(x, None, &mut regs).v;
-    if !y.is_finite() {
-        return Err(model_error(
-            "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
-        ));
-    }
-    let terms = sensitivity_terms(program, inputs, x, &mut regs)?;
-    let u_c = combined_uncertainty(&terms, correlations)?;
+fn gum_numbers(checked: &Checked) -> Result<GumNumbers, Vec<FieldError>> {
+    let (y, mut terms) = sensitivity_terms(&checked.program, &checked.inputs)?;
+    let u_c = combined_uncertainty(&terms, &checked.correlations)?;
     let nu_eff = welch_satterthwaite(&terms, u_c);
-    let k = coverage_factor(p, nu_eff);
+    let k = coverage_factor(checked.p, nu_eff);
     let big_u = k * u_c;
     if !(u_c.is_finite() && big_u.is_finite() && big_u > 0.0) {
         return Err(model_error(
             "the combined or expanded uncertainty cannot be represented",
         ));
     }
+    // The sums above went by name; the budget's rows go in the order the request lists them.
+    terms.sort_unstable_by_key(|t| t.0);
+    Ok(GumNumbers {
+        estimate: y,
+        combined_standard_uncertainty: u_c,
+        effective_degrees_of_freedom: nu_eff,
+        coverage_factor: k,
+        coverage_probability: checked.p,
+        expanded_uncertainty: big_u,
+        components: terms,
+    })
+}
+
+/// The answer's GUM part: the numbers with the measurand's and inputs' names and units.
+fn gum_result(numbers: &GumNumbers, inputs: &[Input], unit: &str) -> GumResult {
     let value = |value: f64| ValueUnit {
         value,
         unit: unit.to_string(),
     };
-    Ok(GumResult {
-        estimate: value(y),
-        combined_standard_uncertainty: value(u_c),
-        effective_degrees_of_freedom: nu_eff,
-        coverage_factor: k,
-        coverage_probability: p,
-        expanded_uncertainty: value(big_u),
-        components: component_results(&terms, inputs, u_c, unit),
-    })
+    GumResult {
+        estimate: value(numbers.estimate),
+        combined_standard_uncertainty: value(numbers.combined_standard_uncertainty),
+        effective_degrees_of_freedom: numbers.effective_degrees_of_freedom,
+        coverage_factor: numbers.coverage_factor,
+        coverage_probability: numbers.coverage_probability,
+        expanded_uncertainty: value(numbers.expanded_uncertainty),
+        components: component_results(numbers, inputs, unit),
+    }
 }
 
-/// One input's share in the GUM law: (index, c_i, u_i, ν_i).
-type Term = (usize, f64, f64, Option<f64>);
+/// The buffers of a gradient at the estimates.
+#[derive(Default)]
+struct Scratch {
+    registers: compile::GradientRegisters,
+    x: Vec<f64>,
+    wrt: Vec<usize>,
+    gradient: Vec<f64>,
+}
 
-/// c_i = ∂f/∂x_i at the estimates (GUM 5.1.3), by dual numbers, for each input
-/// with an uncertainty, by name: sums are then formed in an order that does not
+thread_local! {
+    /// This thread's last gradient buffers, kept for the next model: a lab's service
+    /// evaluates many.
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch {
+            registers: compile::GradientRegisters::new(),
+            x: Vec::new(),
+            wrt: Vec::new(),
+            gradient: Vec::new(),
+        })
+    };
+}
+
+/// One input's share in the GUM law: (index in the request's inputs, c_i, u_i, ν_i).
+pub type Term = (usize, f64, f64, Option<f64>);
+
+/// y = f(x̂) and c_i = ∂f/∂x_i at the estimates (GUM 5.1.3), by forward-mode differentiation,
+/// for each input with an uncertainty, by name: sums are then formed in an order that does not
 /// depend on how the request lists the inputs.
 fn sensitivity_terms(
     program: &Program,
     inputs: &[Input],
-    x: &[f64],
-    regs: &mut Vec<compile::Dual>,
+) -> Result<(f64, Vec<Term>), Vec<FieldError>> {
+    let mut scratch = SCRATCH.take();
+    let y = gradient_at_estimates(program, inputs, &mut scratch);
+    let terms = terms_by_name(inputs, &scratch.wrt, &scratch.gradient);
+    SCRATCH.set(scratch);
+    if !y.is_finite() {
+        return Err(model_error(
+            "the model is not finite at the estimates (e.g. a division by zero or the logarithm of a negative number)",
+        ));
+    }
+    terms.map(|terms| (y, terms))
+}
+
+/// y and ∂y/∂x_i, i in `scratch.wrt` (the inputs with an uncertainty, by name), at the
+/// estimates.
+fn gradient_at_estimates(program: &Program, inputs: &[Input], scratch: &mut Scratch) -> f64 {
+    let Scratch {
+        registers,
+        x,
+        wrt,
+        gradient,
+    } = scratch;
+    x.clear();
+    x.extend(inputs.iter().map(|i| i.estimate));
+    wrt.clear();
+    wrt.extend((0..inputs.len()).filter(|&i| inputs[i].uncertainty.is_some()));
+    wrt.sort_by(|&a, &b| inputs[a].name.cmp(inputs[b].name));
+    gradient.clear();
+    gradient.resize(wrt.len(), 0.0);
+    program.eval_gradient(x, wrt, registers, gradient)
+}
+
+/// The terms in the order of `wrt`; an error names the first input whose c_i is not finite.
+fn terms_by_name(
+    inputs: &[Input],
+    wrt: &[usize],
+    gradient: &[f64],
 ) -> Result<Vec<Term>, Vec<FieldError>> {
-    let mut order: Vec<usize> = (0..inputs.len()).collect();
-    order.sort_by(|&a, &b| inputs[a].name.cmp(&inputs[b].name));
-    let mut terms = Vec::new();
-    for &i in &order {
+    let mut terms = Vec::with_capacity(wrt.len());
+    for (&i, &c) in wrt.iter().zip(gradient) {
         let input = &inputs[i];
+        if !c.is_finite() {
+            return Err(model_error(format!(
+                "the partial derivative with respect to {} is not finite at the estimates",
+                input.name
+            )));
+        }
         if let Some((u, nu, _)) = input.uncertainty {
-            let c = program.eval_dual(x, Some(i), regs).d;
-            if !c.is_finite() {
-                return Err(model_error(format!(
-                    "the partial derivative with respect to {} is not finite at the estimates",
-                    input.name
-                )));
-            }
             terms.push((i, c, u, nu));
         }
     }
@@ -1339,31 +1447,30 @@ fn welch_satterthwaite(terms: &[Term], u_c: f64) -> Option<f64> {
 
 /// The budget's rows, in the order the request lists the inputs.
 fn component_results(
-    terms: &[Term],
+    numbers: &GumNumbers,
     inputs: &[Input],
-    u_c: f64,
     unit: &str,
 ) -> Vec<ModelComponentResult> {
-    let mut listed = terms.to_vec();
-    listed.sort_by_key(|t| t.0);
-    listed
+    let u_c = numbers.combined_standard_uncertainty;
+    numbers
+        .components
         .iter()
         .map(|&(i, c, u, nu)| {
             let input = &inputs[i];
             let r = (c * u).abs() / u_c;
             ModelComponentResult {
-                name: input.name.clone(),
+                name: input.name.to_string(),
                 estimate: ValueUnit {
                     value: input.estimate,
-                    unit: input.unit.clone(),
+                    unit: input.unit.to_string(),
                 },
                 standard_uncertainty: ValueUnit {
                     value: u,
-                    unit: input.unit.clone(),
+                    unit: input.unit.to_string(),
                 },
                 sensitivity: ValueUnit {
                     value: c,
-                    unit: quotient_symbol(unit, &input.unit),
+                    unit: quotient_symbol(unit, input.unit),
                 },
                 contribution: ValueUnit {
                     value: (c * u).abs(),
@@ -1426,7 +1533,7 @@ fn monte_carlo_setup(program: Program, inputs: &[Input], structure: Option<Struc
         }
     });
     let mut order: Vec<usize> = (0..inputs.len()).collect();
-    order.sort_by(|&a, &b| inputs[a].name.cmp(&inputs[b].name));
+    order.sort_by(|&a, &b| inputs[a].name.cmp(inputs[b].name));
     Setup {
         program,
         draws,

@@ -528,7 +528,7 @@ mod tests {
             factor: 1.0,
             offset: 0.0,
         };
-        let names = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let names = ["a", "b", "c"];
         let program = compile(
             &parse("a * exp(b) / (2 + c^2)").unwrap(),
             &names,

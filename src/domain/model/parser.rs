@@ -15,6 +15,7 @@
 //! name    := [A-Za-z_][A-Za-z0-9_]*
 //! ```
 
+use std::cell::Cell;
 use std::fmt;
 
 /// Longest model text accepted (characters); a real measurement model is a line or two.
@@ -71,14 +72,35 @@ impl Func {
         }
     }
 
+    /// Every name in a model is looked up here: a match, not a scan of the list.
     pub fn from_name(name: &str) -> Option<Func> {
-        Func::ALL.iter().copied().find(|f| f.name() == name)
+        Some(match name {
+            "sqrt" => Func::Sqrt,
+            "exp" => Func::Exp,
+            "ln" => Func::Ln,
+            "log10" => Func::Log10,
+            "sin" => Func::Sin,
+            "cos" => Func::Cos,
+            "tan" => Func::Tan,
+            "asin" => Func::Asin,
+            "acos" => Func::Acos,
+            "atan" => Func::Atan,
+            "abs" => Func::Abs,
+            _ => return None,
+        })
     }
 }
 
 /// Names an input may not take: the constant and the functions.
 pub fn is_reserved(name: &str) -> bool {
     name == "pi" || Func::from_name(name).is_some()
+}
+
+/// Whether two names are the same, byte by byte in line: names of a few bytes are compared
+/// often (every name written in a model against the inputs), and a call to memcmp for each
+/// cost more than the comparison.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Whether `name` is a valid input name (`[A-Za-z_][A-Za-z0-9_]*`).
@@ -116,26 +138,93 @@ pub struct Span {
     pub end: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Where a node stands in its [`Tree`].
+pub type ExprId = usize;
+
+/// Where a name is written in the model text, in bytes ([`Tree::text`] reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes {
+    start: u32,
+    end: u32,
+}
+
+/// A node of the tree; operands are earlier nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Node {
     Number(f64),
     Pi,
-    Name(String),
-    Neg(Box<Expr>),
+    Name(Bytes),
+    Neg(ExprId),
     Binary {
         op: BinOp,
         /// Position of the operator itself.
         at: usize,
-        left: Box<Expr>,
-        right: Box<Expr>,
+        left: ExprId,
+        right: ExprId,
     },
-    Call(Func, Box<Expr>),
+    Call(Func, ExprId),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Expr {
     pub node: Node,
     pub span: Span,
+}
+
+thread_local! {
+    /// The token and node buffers of this thread's last parse, kept for the next: a lab's
+    /// service parses every model it evaluates, and allocating them was a tenth of the time.
+    static TOKENS: Cell<Vec<Token>> = const { Cell::new(Vec::new()) };
+    static NODES: Cell<Vec<Expr>> = const { Cell::new(Vec::new()) };
+}
+
+/// A parsed model: its nodes in one vector, every operand before the node that uses it, so the
+/// last node is the whole model and the names stand in the order they were written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tree<'t> {
+    text: &'t str,
+    nodes: Vec<Expr>,
+}
+
+impl Drop for Tree<'_> {
+    fn drop(&mut self) {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        nodes.clear();
+        NODES.set(nodes);
+    }
+}
+
+impl<'t> Tree<'t> {
+    /// The model text of a name.
+    pub fn text(&self, name: Bytes) -> &'t str {
+        &self.text[name.start as usize..name.end as usize]
+    }
+
+    /// The whole model.
+    pub fn root(&self) -> ExprId {
+        self.nodes.len() - 1
+    }
+
+    pub fn get(&self, id: ExprId) -> &Expr {
+        &self.nodes[id]
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn push(&mut self, node: Node, span: Span) -> ExprId {
+        self.nodes.push(Expr { node, span });
+        self.nodes.len() - 1
+    }
+
+    fn span(&self, id: ExprId) -> Span {
+        self.nodes[id].span
+    }
 }
 
 /// A syntax error at a 1-based character position.
@@ -151,17 +240,17 @@ impl fmt::Display for ParseError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Tok {
     Number(f64),
-    Name(String),
+    Name(Bytes),
     Op(char),
     Open,
     Close,
     End,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Token {
     tok: Tok,
     /// 1-based first character.
@@ -170,10 +259,10 @@ struct Token {
     end: usize,
 }
 
-fn describe(tok: &Tok) -> String {
+fn describe(tok: &Tok, text: &str) -> String {
     match tok {
         Tok::Number(_) => "a number".to_string(),
-        Tok::Name(n) => format!("'{n}'"),
+        Tok::Name(n) => format!("'{}'", &text[n.start as usize..n.end as usize]),
         Tok::Op(c) => format!("'{c}'"),
         Tok::Open => "'('".to_string(),
         Tok::Close => "')'".to_string(),
@@ -188,109 +277,125 @@ fn err(position: usize, message: impl Into<String>) -> ParseError {
     }
 }
 
-fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let start = i + 1;
-        if c.is_whitespace() {
-            i += 1;
+/// The tokens of `text`, read byte by byte: every token of the language is ASCII, so within a
+/// token bytes and characters coincide, and only whitespace (or an error) can be wider. `at`
+/// counts characters, for positions an editor shows.
+fn tokenize(text: &str, tokens: &mut Vec<Token>) -> Result<(), ParseError> {
+    let bytes = text.as_bytes();
+    let (mut i, mut at) = (0, 1);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !b.is_ascii() {
+            let c = text[i..].chars().next().expect("a character starts here");
+            if !c.is_whitespace() {
+                return Err(operator(c, None, at).expect_err("no operator is wider than ASCII"));
+            }
+            i += c.len_utf8();
+            at += 1;
             continue;
         }
-        let (tok, next) = if starts_number(&chars, i) {
-            let (value, next) = number(&chars, i)?;
+        if char::from(b).is_whitespace() {
+            i += 1;
+            at += 1;
+            continue;
+        }
+        let (tok, next) = if starts_number(bytes, i) {
+            let (value, next) = number(text, i, at)?;
             (Tok::Number(value), next)
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let next = name_end(&chars, i);
-            (Tok::Name(chars[i..next].iter().collect()), next)
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            let next = name_end(bytes, i);
+            // Fits: the model is at most MAX_MODEL_CHARS characters of at most 4 bytes.
+            let name = Bytes {
+                start: i as u32,
+                end: next as u32,
+            };
+            (Tok::Name(name), next)
         } else {
-            (operator(&chars, i)?, i + 1)
+            (
+                operator(char::from(b), bytes.get(i + 1).copied(), at)?,
+                i + 1,
+            )
         };
+        let end = at + (next - i);
         tokens.push(Token {
             tok,
-            start,
-            end: next + 1,
+            start: at,
+            end,
         });
-        i = next;
+        (i, at) = (next, end);
     }
     tokens.push(Token {
         tok: Tok::End,
-        start: chars.len() + 1,
-        end: chars.len() + 1,
+        start: at,
+        end: at,
     });
-    Ok(tokens)
+    Ok(())
 }
 
 /// A digit, or a point followed by a digit (`.5`).
-fn starts_number(chars: &[char], i: usize) -> bool {
-    chars[i].is_ascii_digit()
-        || (chars[i] == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+fn starts_number(bytes: &[u8], i: usize) -> bool {
+    bytes[i].is_ascii_digit()
+        || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
 }
 
 /// First index at or after `j` that is not a digit.
-fn digits_end(chars: &[char], mut j: usize) -> usize {
-    while j < chars.len() && chars[j].is_ascii_digit() {
+fn digits_end(bytes: &[u8], mut j: usize) -> usize {
+    while j < bytes.len() && bytes[j].is_ascii_digit() {
         j += 1;
     }
     j
 }
 
-/// The number starting at index `i`: its value and the index after it.
-fn number(chars: &[char], i: usize) -> Result<(f64, usize), ParseError> {
-    let start = i + 1;
-    let mut j = digits_end(chars, i);
-    if j < chars.len() && chars[j] == '.' {
-        j = digits_end(chars, j + 1);
+/// The number starting at byte `i` (character `at`): its value and the byte after it.
+fn number(text: &str, i: usize, at: usize) -> Result<(f64, usize), ParseError> {
+    let bytes = text.as_bytes();
+    let mut j = digits_end(bytes, i);
+    if j < bytes.len() && bytes[j] == b'.' {
+        j = digits_end(bytes, j + 1);
     }
-    if j < chars.len() && (chars[j] == 'e' || chars[j] == 'E') {
-        j = exponent_end(chars, j)?;
+    if j < bytes.len() && (bytes[j] == b'e' || bytes[j] == b'E') {
+        j = exponent_end(bytes, j, at + (j - i))?;
     }
-    let literal: String = chars[i..j].iter().collect();
+    let literal = &text[i..j];
     let value: f64 = literal
         .parse()
-        .map_err(|_| err(start, format!("'{literal}' is not a number")))?;
+        .map_err(|_| err(at, format!("'{literal}' is not a number")))?;
     if !value.is_finite() {
-        return Err(err(start, format!("'{literal}' is too large")));
+        return Err(err(at, format!("'{literal}' is too large")));
     }
-    if j < chars.len() && (chars[j].is_ascii_alphabetic() || chars[j] == '_') {
+    if j < bytes.len() && (bytes[j].is_ascii_alphabetic() || bytes[j] == b'_') {
         return Err(err(
-            j + 1,
+            at + (j - i),
             "a number directly followed by a name: write '*' between them (units are given with the inputs, not in the model)",
         ));
     }
     Ok((value, j))
 }
 
-/// The index after the exponent whose 'e' or 'E' is at index `j`.
-fn exponent_end(chars: &[char], j: usize) -> Result<usize, ParseError> {
+/// The byte after the exponent whose 'e' or 'E' is at byte `j` (character `at`).
+fn exponent_end(bytes: &[u8], j: usize, at: usize) -> Result<usize, ParseError> {
     let mut k = j + 1;
-    if k < chars.len() && (chars[k] == '+' || chars[k] == '-') {
+    if k < bytes.len() && (bytes[k] == b'+' || bytes[k] == b'-') {
         k += 1;
     }
-    if k < chars.len() && chars[k].is_ascii_digit() {
-        Ok(digits_end(chars, k))
+    if k < bytes.len() && bytes[k].is_ascii_digit() {
+        Ok(digits_end(bytes, k))
     } else {
-        Err(err(
-            j + 1,
-            "an exponent in a number needs digits (write 1e-6)",
-        ))
+        Err(err(at, "an exponent in a number needs digits (write 1e-6)"))
     }
 }
 
-/// The index after the name starting at index `i`.
-fn name_end(chars: &[char], mut j: usize) -> usize {
-    while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+/// The byte after the name starting at byte `j`.
+fn name_end(bytes: &[u8], mut j: usize) -> usize {
+    while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
         j += 1;
     }
     j
 }
 
-/// The one-character token at index `i`, or why it is not one.
-fn operator(chars: &[char], i: usize) -> Result<Tok, ParseError> {
-    let c = chars[i];
-    let start = i + 1;
+/// The one-character token `c` at character `start` (`following` is the byte after it), or
+/// why it is not one.
+fn operator(c: char, following: Option<u8>, start: usize) -> Result<Tok, ParseError> {
     let tok = match c {
         '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
         '(' => Tok::Open,
@@ -310,7 +415,7 @@ fn operator(chars: &[char], i: usize) -> Result<Tok, ParseError> {
         }
     };
     // `**` is a common spelling of a power; say so instead of "unexpected '*'".
-    if c == '*' && chars.get(i + 1) == Some(&'*') {
+    if c == '*' && following == Some(b'*') {
         return Err(err(start, "'**' is not an operator: write '^' for a power"));
     }
     Ok(tok)
@@ -324,19 +429,20 @@ pub fn function_list() -> String {
         .join(" ")
 }
 
-struct Parser {
-    tokens: Vec<Token>,
+struct Parser<'p, 't> {
+    tokens: &'p [Token],
     pos: usize,
     depth: usize,
+    tree: Tree<'t>,
 }
 
-impl Parser {
-    fn peek(&self) -> &Token {
-        &self.tokens[self.pos]
+impl Parser<'_, '_> {
+    fn peek(&self) -> Token {
+        self.tokens[self.pos]
     }
 
     fn next(&mut self) -> Token {
-        let t = self.tokens[self.pos].clone();
+        let t = self.tokens[self.pos];
         if self.pos + 1 < self.tokens.len() {
             self.pos += 1;
         }
@@ -351,31 +457,31 @@ impl Parser {
         Ok(())
     }
 
-    fn expr(&mut self) -> Result<Expr, ParseError> {
+    fn expr(&mut self) -> Result<ExprId, ParseError> {
         self.enter(self.peek().start)?;
         let mut left = self.term()?;
         while let Tok::Op(c @ ('+' | '-')) = self.peek().tok {
             let at = self.next().start;
             let right = self.term()?;
             let op = if c == '+' { BinOp::Add } else { BinOp::Sub };
-            left = binary(op, at, left, right);
+            left = self.binary(op, at, left, right);
         }
         self.depth -= 1;
         Ok(left)
     }
 
-    fn term(&mut self) -> Result<Expr, ParseError> {
+    fn term(&mut self) -> Result<ExprId, ParseError> {
         let mut left = self.unary()?;
         while let Tok::Op(c @ ('*' | '/')) = self.peek().tok {
             let at = self.next().start;
             let right = self.unary()?;
             let op = if c == '*' { BinOp::Mul } else { BinOp::Div };
-            left = binary(op, at, left, right);
+            left = self.binary(op, at, left, right);
         }
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    fn unary(&mut self) -> Result<ExprId, ParseError> {
         if let Tok::Op(c @ ('-' | '+')) = self.peek().tok {
             let start = self.next().start;
             self.enter(start)?;
@@ -383,72 +489,62 @@ impl Parser {
             self.depth -= 1;
             let span = Span {
                 start,
-                end: operand.span.end,
+                end: self.tree.span(operand).end,
             };
-            return Ok(if c == '-' {
-                Expr {
-                    node: Node::Neg(Box::new(operand)),
-                    span,
-                }
-            } else {
-                Expr {
-                    node: operand.node,
-                    span,
-                }
-            });
+            if c == '-' {
+                return Ok(self.tree.push(Node::Neg(operand), span));
+            }
+            self.tree.nodes[operand].span = span;
+            return Ok(operand);
         }
         self.power()
     }
 
-    fn power(&mut self) -> Result<Expr, ParseError> {
+    fn power(&mut self) -> Result<ExprId, ParseError> {
         let base = self.primary()?;
         if let Tok::Op('^') = self.peek().tok {
             let at = self.next().start;
             self.enter(at)?;
             let exponent = self.unary()?;
             self.depth -= 1;
-            return Ok(binary(BinOp::Pow, at, base, exponent));
+            return Ok(self.binary(BinOp::Pow, at, base, exponent));
         }
         Ok(base)
     }
 
-    fn primary(&mut self) -> Result<Expr, ParseError> {
+    fn primary(&mut self) -> Result<ExprId, ParseError> {
         let token = self.next();
         let span = Span {
             start: token.start,
             end: token.end,
         };
         match token.tok {
-            Tok::Number(v) => Ok(Expr {
-                node: Node::Number(v),
-                span,
-            }),
+            Tok::Number(v) => Ok(self.tree.push(Node::Number(v), span)),
             Tok::Name(name) => self.named(name, span),
             Tok::Open => {
                 let inner = self.expr()?;
                 let close = self.close(token.start)?;
-                Ok(Expr {
-                    node: inner.node,
-                    span: Span {
-                        start: token.start,
-                        end: close.end,
-                    },
-                })
+                self.tree.nodes[inner].span = Span {
+                    start: token.start,
+                    end: close.end,
+                };
+                Ok(inner)
             }
             other => Err(err(
                 token.start,
                 format!(
                     "expected a number, an input name, a function or '(', found {}",
-                    describe(&other)
+                    describe(&other, self.tree.text)
                 ),
             )),
         }
     }
 
     /// A name already read at `span`: a function call, the constant pi or an input.
-    fn named(&mut self, name: String, span: Span) -> Result<Expr, ParseError> {
-        if let Some(func) = Func::from_name(&name) {
-            return self.call(func, &name, span.start);
+    fn named(&mut self, bytes: Bytes, span: Span) -> Result<ExprId, ParseError> {
+        let name = self.tree.text(bytes);
+        if let Some(func) = Func::from_name(name) {
+            return self.call(func, name, span.start);
         }
         if self.peek().tok == Tok::Open {
             return Err(err(
@@ -459,13 +555,13 @@ impl Parser {
         let node = if name == "pi" {
             Node::Pi
         } else {
-            Node::Name(name)
+            Node::Name(bytes)
         };
-        Ok(Expr { node, span })
+        Ok(self.tree.push(node, span))
     }
 
     /// The parenthesised argument of `func`, whose name was read at `start`.
-    fn call(&mut self, func: Func, name: &str, start: usize) -> Result<Expr, ParseError> {
+    fn call(&mut self, func: Func, name: &str, start: usize) -> Result<ExprId, ParseError> {
         if self.peek().tok != Tok::Open {
             return Err(err(
                 self.peek().start,
@@ -475,13 +571,11 @@ impl Parser {
         let open = self.next();
         let argument = self.expr()?;
         let close = self.close(open.start)?;
-        Ok(Expr {
-            node: Node::Call(func, Box::new(argument)),
-            span: Span {
-                start,
-                end: close.end,
-            },
-        })
+        let span = Span {
+            start,
+            end: close.end,
+        };
+        Ok(self.tree.push(Node::Call(func, argument), span))
     }
 
     /// The ')' matching the '(' at character `open`.
@@ -492,75 +586,80 @@ impl Parser {
                 close.start,
                 format!(
                     "expected ')' to close the '(' at character {open}, found {}",
-                    describe(&close.tok)
+                    describe(&close.tok, self.tree.text)
                 ),
             ));
         }
         Ok(close)
     }
-}
 
-fn binary(op: BinOp, at: usize, left: Expr, right: Expr) -> Expr {
-    let span = Span {
-        start: left.span.start,
-        end: right.span.end,
-    };
-    Expr {
-        node: Node::Binary {
-            op,
-            at,
-            left: Box::new(left),
-            right: Box::new(right),
-        },
-        span,
+    fn binary(&mut self, op: BinOp, at: usize, left: ExprId, right: ExprId) -> ExprId {
+        let span = Span {
+            start: self.tree.span(left).start,
+            end: self.tree.span(right).end,
+        };
+        self.tree.push(
+            Node::Binary {
+                op,
+                at,
+                left,
+                right,
+            },
+            span,
+        )
     }
 }
 
 /// Parses a model; errors carry the 1-based character position.
-pub fn parse(text: &str) -> Result<Expr, ParseError> {
+pub fn parse(text: &str) -> Result<Tree<'_>, ParseError> {
     if text.chars().nth(MAX_MODEL_CHARS).is_some() {
         return Err(err(
             MAX_MODEL_CHARS + 1,
             format!("the model is longer than {MAX_MODEL_CHARS} characters"),
         ));
     }
-    let tokens = tokenize(text)?;
+    let mut tokens = TOKENS.take();
+    tokens.clear();
+    let tree = tokenize(text, &mut tokens).and_then(|()| parse_tokens(text, &tokens));
+    TOKENS.set(tokens);
+    tree
+}
+
+fn parse_tokens<'t>(text: &'t str, tokens: &[Token]) -> Result<Tree<'t>, ParseError> {
     if tokens.len() == 1 {
         return Err(err(1, "the model is empty"));
     }
+    let mut nodes = NODES.take();
+    nodes.clear();
     let mut parser = Parser {
         tokens,
         pos: 0,
         depth: 0,
+        tree: Tree { text, nodes },
     };
-    let expr = parser.expr()?;
+    parser.expr()?;
     let rest = parser.peek();
     if rest.tok != Tok::End {
         let message = match rest.tok {
             Tok::Close => "')' without a matching '('".to_string(),
             _ => format!(
                 "expected an operator or the end of the model, found {}",
-                describe(&rest.tok)
+                describe(&rest.tok, text)
             ),
         };
         return Err(err(rest.start, message));
     }
-    Ok(expr)
+    Ok(parser.tree)
 }
 
-/// Every input name used, in order of first appearance.
-pub fn names(expr: &Expr, out: &mut Vec<(String, Span)>) {
-    match &expr.node {
-        Node::Number(_) | Node::Pi => {}
-        Node::Name(n) => {
-            if !out.iter().any(|(m, _)| m == n) {
-                out.push((n.clone(), expr.span));
+/// Every input name used, with where it is first written, in order of first appearance.
+pub fn names<'t>(tree: &Tree<'t>, out: &mut Vec<(&'t str, Span)>) {
+    for e in &tree.nodes {
+        if let Node::Name(bytes) = e.node {
+            let n = tree.text(bytes);
+            if !out.iter().any(|(m, _)| *m == n) {
+                out.push((n, e.span));
             }
-        }
-        Node::Neg(e) | Node::Call(_, e) => names(e, out),
-        Node::Binary { left, right, .. } => {
-            names(left, out);
-            names(right, out);
         }
     }
 }
@@ -571,21 +670,30 @@ mod tests {
     use proptest::prelude::*;
 
     /// The tree written back with every operation parenthesised.
-    fn show(e: &Expr) -> String {
-        match &e.node {
+    fn show(t: &Tree, id: ExprId) -> String {
+        match t.get(id).node {
             Node::Number(v) => format!("{v}"),
             Node::Pi => "pi".into(),
-            Node::Name(n) => n.clone(),
-            Node::Neg(x) => format!("(-{})", show(x)),
+            Node::Name(n) => t.text(n).to_string(),
+            Node::Neg(x) => format!("(-{})", show(t, x)),
             Node::Binary {
                 op, left, right, ..
-            } => format!("({} {} {})", show(left), op.symbol(), show(right)),
-            Node::Call(f, x) => format!("{}({})", f.name(), show(x)),
+            } => format!("({} {} {})", show(t, left), op.symbol(), show(t, right)),
+            Node::Call(f, x) => format!("{}({})", f.name(), show(t, x)),
         }
     }
 
     fn p(s: &str) -> String {
-        show(&parse(s).unwrap_or_else(|e| panic!("{s}: {e}")))
+        let tree = parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        show(&tree, tree.root())
+    }
+
+    #[test]
+    fn every_function_is_found_by_its_name() {
+        for f in Func::ALL {
+            assert_eq!(Func::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Func::from_name("pi"), None);
     }
 
     #[test]
@@ -635,9 +743,15 @@ mod tests {
         assert_eq!(e.position, 2);
         let e = parse("a − b").unwrap_err();
         assert_eq!(e.position, 3);
+        // A no-break space is one character, though two bytes.
+        let e = parse("\u{a0}a + * b").unwrap_err();
+        assert_eq!(e.position, 6, "{e}");
+        let e = parse("a\u{a0}+ 2x").unwrap_err();
+        assert_eq!(e.position, 6, "{e}");
         let e = parse("1e999").unwrap_err();
         assert_eq!(e.position, 1);
-        let Node::Binary { at, .. } = parse("ab - c").unwrap().node else {
+        let tree = parse("ab - c").unwrap();
+        let Node::Binary { at, .. } = tree.get(tree.root()).node else {
             panic!()
         };
         assert_eq!(at, 4);
@@ -667,7 +781,8 @@ mod tests {
             "x", "y", "1", "2.5", "e", "1e", "(", ")", "+", "-", "*", "/", "^", "sqrt", "pi", " ", ".", "ln(",
         ]), 0..30)) {
             let s = parts.concat();
-            if let Err(e) = parse(&s) {
+            let parsed = parse(&s);
+            if let Err(e) = &parsed {
                 prop_assert!(e.position >= 1 && e.position <= s.chars().count() + 1, "{}: {}", s, e);
             }
         }

@@ -1,6 +1,7 @@
 //! The engine against published examples (GUM H.1, H.2; JCGM 101 section 9) and properties.
 
 use super::*;
+use crate::domain::quantity::parse_unit;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
