@@ -106,30 +106,31 @@ const REACH_POSTGRES: &str = concat!(
     reach_step_postgres!()
 );
 
+/// Each (instrument, date of use) reached, with the calibration it rests on.
+macro_rules! walk_select {
+    () => {
+        "
+SELECT reach.id AS id, (
+    SELECT n.id FROM calibrations n
+    WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
+      AND n.performed_on <= reach.used_on
+    ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) AS calibration_id
+FROM reach"
+    };
+}
+
 /// The walk of [`REACH_SQLITE`], answering each (instrument, date of use) reached with the
 /// calibration it rests on: the latest on record on or before that date, by the key the
 /// chain logic uses (date, then id), none for a national standard or a gap.
 const WALK_SQLITE: &str = concat!(
     "WITH RECURSIVE reach(id, used_on) AS (SELECT ?, ?",
     reach_recursion_sqlite!(),
-    "
-SELECT reach.id AS id, (
-    SELECT n.id FROM calibrations n
-    WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
-      AND n.performed_on <= reach.used_on
-    ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) AS calibration_id
-FROM reach"
+    walk_select!()
 );
 const WALK_POSTGRES: &str = concat!(
     "WITH RECURSIVE reach(id, used_on) AS (SELECT $1::bigint, $2::date",
     reach_recursion_postgres!(),
-    "
-SELECT reach.id AS id, (
-    SELECT n.id FROM calibrations n
-    WHERE n.instrument_id = reach.id AND n.status IN {ON_RECORD}
-      AND n.performed_on <= reach.used_on
-    ORDER BY n.performed_on DESC, n.id DESC LIMIT 1) AS calibration_id
-FROM reach"
+    walk_select!()
 );
 
 /// The same walk started from many calibrations at once (each from its own instrument on its
