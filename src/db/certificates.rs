@@ -260,7 +260,13 @@ pub fn list(
         }
         query
     };
-    let total: i64 = build().count().get_result(conn)?;
+    let total: i64 = match (scope, &filter.status, &filter.customer) {
+        // Every certificate has its calibration and instrument (NOT NULL foreign keys), so
+        // with nothing asked of them the joins cannot change the count: count certificates
+        // alone, one index, instead of joining every certificate (issue 20: 8.5 s at 1 000 000).
+        (Scope::Everything, None, None) => certificates_count(conn, filter)?,
+        _ => build().count().get_result(conn)?,
+    };
     let rows: Vec<ItemRow> = build()
         .select(ITEM_COLUMNS)
         .order(certificates::number.asc())
@@ -268,6 +274,21 @@ pub fn list(
         .offset((filter.page - 1) * filter.per_page)
         .load(conn)?;
     Ok((rows.into_iter().map(item).collect(), total))
+}
+
+/// How many certificates match the filter's dates and instrument.
+fn certificates_count(conn: &mut DbConnection, filter: &CertificateFilter) -> DbResult<i64> {
+    let mut query = certificates::table.count().into_boxed();
+    if let Some(from) = filter.from {
+        query = query.filter(certificates::issued_on.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(certificates::issued_on.le(to));
+    }
+    if let Some(id) = filter.instrument_id {
+        query = query.filter(certificates::instrument_id.eq(id));
+    }
+    Ok(query.get_result(conn)?)
 }
 
 /// One certificate as `scope` sees it (None: no such number, or another customer's).
