@@ -7,9 +7,11 @@
 //! Level 0 are national standards; levels 1–5 reference standards, each
 //! calibrated against one or two standards of the level above; the rest are
 //! working instruments calibrated against level-5 standards. Every instrument is
-//! calibrated once a year, level by level ten days apart, so chains are valid;
-//! about 2 % of results are out of tolerance and the last year is skipped for
-//! about 5 % of instruments (expired).
+//! calibrated once a year up to today, standards level by level ten days apart
+//! from 10 January, working instruments spread over the rest of the year (so due
+//! dates, and recalls, fall all through the year), so chains are valid; about 2 %
+//! of results are out of tolerance and the latest calibration is skipped for about
+//! 5 % of instruments (overdue).
 //!
 //! Two ways of writing the same rows (the same generator, the same draws, in the same order):
 //! - SQLite: row inserts in one transaction, every trigger running, then every chain judged by
@@ -479,6 +481,18 @@ struct Shape {
     today: NaiveDate,
 }
 
+/// Days after their level's day on which working instruments are calibrated: spread over
+/// the 290 days after the level-5 standards' calibration (which stays valid a year), so
+/// due dates fall all through the year and the recall list at any date holds about a
+/// month's share of the register, not all of it. Standards keep their level's day.
+fn working_spread(level: usize, position: usize) -> u64 {
+    if level == 6 {
+        (position % 290) as u64
+    } else {
+        0
+    }
+}
+
 /// Level sizes: 10 national, then growing reference levels, the rest working.
 const LEVEL_SIZES: [usize; 6] = [10, 60, 300, 1_000, 2_500, 5_000];
 
@@ -494,7 +508,8 @@ fn generate(
     let started = Instant::now();
     let mut random = Random(0x9e3779b97f4a7c15);
     let today = shape.today;
-    let first_year = today.year() - shape.years;
+    // `years` calendar years up to today, none after it.
+    let first_year = today.year() - shape.years + 1;
     // 500 customers as records (DESIGN 9b), each owning every 500th instrument, so
     // the scoped reads (bench/scoped_bench.rs) have a customer of ~200 instruments.
     let mut customer_ids = Vec::with_capacity(500);
@@ -560,16 +575,23 @@ fn generate(
     let started = Instant::now();
     let mut calibration_count = 0usize;
     let mut certificate_number = 0usize;
-    for year in first_year..today.year() {
+    for year in first_year..=today.year() {
         for (level, ids) in levels.iter().enumerate().skip(1) {
-            let performed_on = NaiveDate::from_ymd_opt(year, 1, 10).unwrap()
+            let level_day = NaiveDate::from_ymd_opt(year, 1, 10).unwrap()
                 + chrono::Days::new(level as u64 * 10);
-            let due_on = performed_on + chrono::Days::new(365);
             let standards_pool = &levels[if level == 6 { 5 } else { level - 1 }];
-            for &instrument_id in ids {
-                if year == today.year() - 1 && random.below(20) == 0 {
+            for (position, &instrument_id) in ids.iter().enumerate() {
+                let performed_on = level_day + chrono::Days::new(working_spread(level, position));
+                if performed_on > today {
                     continue;
                 }
+                // The latest calibration due (the one within a year of today) is skipped for
+                // about 5 %: those instruments are overdue, and chains through such a standard
+                // break, as a lab's register would show.
+                if performed_on + chrono::Days::new(365) > today && random.below(20) == 0 {
+                    continue;
+                }
+                let due_on = performed_on + chrono::Days::new(365);
                 let out_of_tolerance = random.below(50) == 0;
                 let error = if out_of_tolerance { 0.0021 } else { 0.0003 };
                 let results = json!([{"stage": "as_found", "reference": {"value": 0.5, "unit": "MPa"},

@@ -3,10 +3,11 @@
 //! p50 and p99 of the service's own db functions, called in process on one pooled connection,
 //! each repeated up to a count or a time budget (at least 5 runs):
 //! - the dashboard (`db::pages::dashboard`, today, 30-day horizon, whole register);
-//! - the recall list (`db::validity::due_by`, 30 days);
+//! - the recall list (`db::validity::due_by`, 30 days, the dashboard page's; and
+//!   `db::validity::recalled`, the recalls API's);
 //! - the instrument list with validity (`db::instruments::list` + `validity_explained`, the
-//!   web register page), page 1 and page 1000 of 50;
-//! - the certificate list (`db::certificates::list`), page 1 and page 1000 of 50;
+//!   web register page), page 1 and page 1000 of 50, by offset and by keyset (`after`);
+//! - the certificate list (`db::certificates::list`), the same three pages;
 //! - the single status check (`validity_of_one_for_token`, what the status route runs on
 //!   PostgreSQL, and `validity_of_one`) against a bare `SELECT 1` round trip, and the status
 //!   route in process (rocket::local) against `/healthz` (one `SELECT 1` and a key read);
@@ -19,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use caltrace::db::schema::instruments;
+use caltrace::db::schema::{certificates, instruments};
 use caltrace::db::{Database, DbConnection};
 use caltrace::domain::people::Scope;
 use diesel::prelude::*;
@@ -218,16 +219,55 @@ async fn main() {
         },
         None,
     );
-    for page in [1, 1000] {
+    report(
+        "recall API (recalled, 30 days, whole register)",
+        50,
+        60 * second,
+        |_| {
+            caltrace::db::validity::recalled(
+                *conn.borrow_mut(),
+                today,
+                today + chrono::Days::new(30),
+                &everything,
+            )
+            .unwrap()
+            .len()
+        },
+        None,
+    );
+    // Keyset: the id and number the 1000th page of 50 starts after.
+    let (instrument_after, certificate_after) = {
+        let c = &mut **conn.borrow_mut();
+        let id: i64 = instruments::table
+            .select(instruments::id)
+            .order(instruments::id)
+            .offset(999 * 50 - 1)
+            .first(c)
+            .unwrap();
+        let number: String = certificates::table
+            .select(certificates::number)
+            .order(certificates::number)
+            .offset(999 * 50 - 1)
+            .first(c)
+            .unwrap();
+        (id, number)
+    };
+    for (page, after) in [(1, None), (1000, None), (1000, Some(instrument_after))] {
+        let how = if after.is_some() {
+            " by keyset (after=)"
+        } else {
+            ""
+        };
         report(
-            &format!("instrument list with validity, page {page} of 50"),
+            &format!("instrument list with validity, page {page} of 50{how}"),
             200,
             30 * second,
             |_| {
                 let c = &mut **conn.borrow_mut();
                 let filter = caltrace::db::instruments::InstrumentFilter {
-                    page,
+                    page: if after.is_some() { 1 } else { page },
                     per_page: 50,
+                    after,
                     ..Default::default()
                 };
                 let (items, _) = caltrace::db::instruments::list(c, &filter, &everything).unwrap();
@@ -239,15 +279,21 @@ async fn main() {
             None,
         );
     }
-    for page in [1, 1000] {
+    for (page, after) in [(1, None), (1000, None), (1000, Some(&certificate_after))] {
+        let how = if after.is_some() {
+            " by keyset (after=)"
+        } else {
+            ""
+        };
         report(
-            &format!("certificate list, page {page} of 50"),
+            &format!("certificate list, page {page} of 50{how}"),
             200,
             30 * second,
             |_| {
                 let filter = caltrace::db::certificates::CertificateFilter {
-                    page,
+                    page: if after.is_some() { 1 } else { page },
                     per_page: 50,
+                    after: after.cloned(),
                     ..Default::default()
                 };
                 caltrace::db::certificates::list(*conn.borrow_mut(), &filter, &everything)

@@ -741,30 +741,25 @@ pub fn export_instruments(conn: &mut DbConnection, out: &mut dyn Write) -> Resul
     Ok(all.len())
 }
 
+/// The register a thousand at a time, each page from where the last ended (keyset: no
+/// offset re-reading the rows before it).
 fn whole_register(conn: &mut DbConnection) -> Result<Vec<Instrument>, String> {
     let mut all: Vec<Instrument> = Vec::new();
-    let mut page = 1;
+    let mut filter = db::instruments::InstrumentFilter {
+        page: 1,
+        per_page: 1000,
+        ..Default::default()
+    };
     loop {
-        let filter = db::instruments::InstrumentFilter {
-            role: None,
-            serial_number: None,
-            status: None,
-            customer: None,
-            text: None,
-            page,
-            per_page: 1000,
-        };
-        let (items, total) =
-            db::instruments::list(conn, &filter, &crate::domain::people::Scope::Everything)
+        let items =
+            db::instruments::page_of(conn, &filter, &crate::domain::people::Scope::Everything)
                 .map_err(|e| e.to_string())?;
-        let empty = items.is_empty();
+        let Some(last) = items.last() else {
+            return Ok(all);
+        };
+        filter.after = Some(last.id);
         all.extend(items);
-        if empty || all.len() as i64 >= total {
-            break;
-        }
-        page += 1;
     }
-    Ok(all)
 }
 
 /// One register row in INSTRUMENT_COLUMNS order; the per-end units last, when `mixed`.

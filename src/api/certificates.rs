@@ -19,6 +19,8 @@ pub struct CertificatePage {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+    /// Pass as `after` for the next page (keyset pagination); null on the last page.
+    pub next_after: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -53,11 +55,13 @@ pub async fn list(
     let (items, total) = database
         .run(move |conn| db::certificates::list(conn, &filter, &scope))
         .await?;
+    let next_after = super::params::full_page(&items, per_page).map(|last| last.number.clone());
     Ok(Json(CertificatePage {
         items,
         page,
         per_page,
         total,
+        next_after,
     }))
 }
 

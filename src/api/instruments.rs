@@ -20,6 +20,8 @@ pub struct InstrumentPage {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+    /// Pass as `after` for the next page (keyset pagination); null on the last page.
+    pub next_after: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -103,11 +105,13 @@ pub async fn list(
     let (items, total) = database
         .run(move |conn| db::instruments::list(conn, &filter, &scope))
         .await?;
+    let next_after = params::full_page(&items, per_page).map(|last| last.id);
     Ok(Json(InstrumentPage {
         items,
         page,
         per_page,
         total,
+        next_after,
     }))
 }
 

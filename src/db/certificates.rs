@@ -228,6 +228,9 @@ pub struct CertificateFilter {
     pub customer: Option<String>,
     pub page: i64,
     pub per_page: i64,
+    /// Keyset pagination: the page starts after this number, read from the number's
+    /// index, where an offset would read every certificate before the page.
+    pub after: Option<String>,
 }
 
 /// A page of certificates as `scope` sees them, and how many match (the
@@ -267,12 +270,15 @@ pub fn list(
         (Scope::Everything, None, None) => certificates_count(conn, filter)?,
         _ => build().count().get_result(conn)?,
     };
-    let rows: Vec<ItemRow> = build()
+    let page = build()
         .select(ITEM_COLUMNS)
         .order(certificates::number.asc())
-        .limit(filter.per_page)
-        .offset((filter.page - 1) * filter.per_page)
-        .load(conn)?;
+        .limit(filter.per_page);
+    let page = match &filter.after {
+        Some(after) => page.filter(certificates::number.gt(after.clone())),
+        None => page.offset((filter.page - 1) * filter.per_page),
+    };
+    let rows: Vec<ItemRow> = page.load(conn)?;
     Ok((rows.into_iter().map(item).collect(), total))
 }
 

@@ -454,6 +454,9 @@ pub struct InstrumentFilter {
     pub text: Option<String>,
     pub page: i64,
     pub per_page: i64,
+    /// Keyset pagination: the page starts after this id, read from the primary key's
+    /// index, where an offset would read every row before the page.
+    pub after: Option<i64>,
 }
 
 impl InstrumentFilter {
@@ -507,48 +510,65 @@ pub fn list(
     filter: &InstrumentFilter,
     scope: &Scope,
 ) -> DbResult<(Vec<Instrument>, i64)> {
-    let build = || {
-        let mut query = scoped!(instruments::table.into_boxed(), scope);
-        if let Some(role) = &filter.role {
-            query = query.filter(instruments::role.eq(role.clone()));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(instruments::status.eq(status.clone()));
-        }
-        if let Some(customer) = &filter.customer {
-            query = query.filter(instruments::customer.eq(customer.clone()));
-        }
-        if let Some(serial_number) = &filter.serial_number {
-            query = query.filter(instruments::serial_number.eq(serial_number.clone()));
-        }
-        if let Some(text) = &filter.text {
-            let pattern = like_pattern(text);
-            query = query.filter(
-                lower(instruments::asset_tag)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(instruments::serial_number.assume_not_null())
-                        .like(pattern.clone())
-                        .escape('\\'))
-                    .or(lower(instruments::model.assume_not_null())
-                        .like(pattern.clone())
-                        .escape('\\'))
-                    .or(lower(instruments::manufacturer.assume_not_null())
-                        .like(pattern)
-                        .escape('\\')),
-            );
-        }
-        query
-    };
     let total: i64 = match scope {
         Scope::Customers { .. } if !filter.narrows() => instruments_of_customers(conn, scope)?,
-        _ => build().count().get_result(conn)?,
+        _ => matching(filter, scope).count().get_result(conn)?,
     };
+    Ok((page_of(conn, filter, scope)?, total))
+}
+
+/// The instruments `scope` sees that match `filter`, unordered and uncut.
+fn matching<'a>(
+    filter: &'a InstrumentFilter,
+    scope: &'a Scope,
+) -> instruments::BoxedQuery<'a, super::DbBackend> {
+    let mut query = scoped!(instruments::table.into_boxed(), scope);
+    if let Some(role) = &filter.role {
+        query = query.filter(instruments::role.eq(role.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(instruments::status.eq(status.clone()));
+    }
+    if let Some(customer) = &filter.customer {
+        query = query.filter(instruments::customer.eq(customer.clone()));
+    }
+    if let Some(serial_number) = &filter.serial_number {
+        query = query.filter(instruments::serial_number.eq(serial_number.clone()));
+    }
+    if let Some(text) = &filter.text {
+        let pattern = like_pattern(text);
+        query = query.filter(
+            lower(instruments::asset_tag)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(instruments::serial_number.assume_not_null())
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(instruments::model.assume_not_null())
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(instruments::manufacturer.assume_not_null())
+                    .like(pattern)
+                    .escape('\\')),
+        );
+    }
+    query
+}
+
+/// The page of `filter` (by offset, or after a keyset id), without counting.
+pub fn page_of(
+    conn: &mut DbConnection,
+    filter: &InstrumentFilter,
+    scope: &Scope,
+) -> DbResult<Vec<Instrument>> {
     let page = || {
-        build()
+        let query = matching(filter, scope)
             .order(instruments::id.asc())
-            .limit(filter.per_page)
-            .offset((filter.page - 1) * filter.per_page)
+            .limit(filter.per_page);
+        match filter.after {
+            Some(after) => query.filter(instruments::id.gt(after)),
+            None => query.offset((filter.page - 1) * filter.per_page),
+        }
     };
     let rows: Vec<InstrumentRow> = match scope {
         Scope::Everything => page().select(InstrumentRow::as_select()).load(conn)?,
@@ -558,11 +578,11 @@ pub fn list(
         Scope::Customers { .. } => {
             let ids: Vec<i64> = page().select(instruments::id).load(conn)?;
             let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-                return Ok((Vec::new(), total));
+                return Ok(Vec::new());
             };
             // Unordered: the rows come a customer at a time; 50 sort faster here
             // than in SQLite's sorter, which copies whole records.
-            let mut rows: Vec<InstrumentRow> = build()
+            let mut rows: Vec<InstrumentRow> = matching(filter, scope)
                 .filter(instruments::id.between(*first, *last))
                 .select(InstrumentRow::as_select())
                 .load(conn)?;
@@ -570,9 +590,7 @@ pub fn list(
             rows
         }
     };
-    let items = rows
-        .into_iter()
+    rows.into_iter()
         .map(Instrument::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((items, total))
+        .collect::<Result<Vec<_>, _>>()
 }

@@ -47,6 +47,30 @@ pub fn page(page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64), Ap
     ))
 }
 
+/// A keyset cursor (`after`), read by `parse` when given; asking for a `page` as well is a
+/// 422, since the two would place the page in two ways.
+pub fn keyset<T>(
+    page: Option<&str>,
+    field: &str,
+    after: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, ApiError>,
+) -> Result<Option<T>, ApiError> {
+    match (page, after) {
+        (_, None) => Ok(None),
+        (Some(_), Some(_)) => Err(ApiError::field(
+            field,
+            "give either page or after, not both: after continues from the previous page's next_after",
+        )),
+        (None, Some(after)) => parse(after).map(Some),
+    }
+}
+
+/// The last item of a page that is full: where the next page (keyset) starts. A page
+/// shorter than asked for is the last.
+pub fn full_page<T>(items: &[T], per_page: i64) -> Option<&T> {
+    items.last().filter(|_| items.len() as i64 == per_page)
+}
+
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     let date = parse_date(text)
         .ok_or_else(|| ApiError::field(field, crate::domain::dates::DATE_FORMAT_HINT))?;

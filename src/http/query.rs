@@ -56,6 +56,10 @@ pub struct InstrumentQuery<'r> {
     /// exact serial number (trimmed), as on the instrument's plate
     #[param(value_type = Option<String>)]
     pub serial_number: Option<&'r str>,
+    /// keyset pagination: the page starts after this instrument id (the previous page's
+    /// `next_after`); instead of `page`, whose offset reads every row before it
+    #[param(value_type = Option<i64>)]
+    pub after: Option<&'r str>,
 }
 }
 
@@ -81,6 +85,10 @@ impl InstrumentQuery<'_> {
             text: params::filter(self.q),
             page,
             per_page,
+            after: params::keyset(self.page, "after", self.after, |after| {
+                params::optional_id("after", Some(after))
+            })?
+            .flatten(),
         })
     }
 }
@@ -132,6 +140,10 @@ pub struct CertificateQuery<'r> {
     pub instrument_id: Option<&'r str>,
     #[param(value_type = Option<String>)]
     pub customer: Option<&'r str>,
+    /// keyset pagination: the page starts after this certificate number (the previous
+    /// page's `next_after`); instead of `page`, whose offset reads every row before it
+    #[param(value_type = Option<String>)]
+    pub after: Option<&'r str>,
 }
 }
 
@@ -146,6 +158,10 @@ impl CertificateQuery<'_> {
             customer: params::filter(self.customer),
             page,
             per_page,
+            after: params::keyset(self.page, "after", self.after, |after| {
+                Ok(params::filter(Some(after)))
+            })?
+            .flatten(),
         })
     }
 }

@@ -230,6 +230,28 @@ fn withdrawn_and_superseded_certificates_verify_as_such() {
     let (_, all) = app.get("/api/v1/certificates?per_page=100", Some("admin"));
     assert_eq!(all["total"], all["items"].as_array().unwrap().len());
     assert!(all["total"].as_u64().unwrap() >= 2, "{all}");
+    // Keyset pagination by number: one at a time from next_after walks the whole list.
+    let mut walked = Vec::new();
+    let mut next = String::new();
+    loop {
+        let (_, one) = app.get(
+            &format!("/api/v1/certificates?per_page=1{next}"),
+            Some("admin"),
+        );
+        let Some(item) = one["items"].as_array().unwrap().first() else {
+            break;
+        };
+        assert_eq!(one["next_after"], item["number"]);
+        assert_eq!(one["total"], all["total"]);
+        next = format!("&after={}", item["number"].as_str().unwrap());
+        walked.push(item.clone());
+    }
+    assert_eq!(Value::from(walked), all["items"]);
+    let (status, problem) = app.get("/api/v1/certificates?page=1&after=CT-1", Some("admin"));
+    assert_eq!(
+        (status, fields(&problem)),
+        (Status::UnprocessableEntity, vec!["after".to_string()])
+    );
     let (_, listed) = app.get("/api/v1/certificates?to=2000-01-01", Some("admin"));
     assert_eq!(listed["total"], 0);
     let (status, problem) = app.get("/api/v1/certificates?status=lost", Some("admin"));

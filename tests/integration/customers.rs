@@ -309,6 +309,25 @@ fn a_list_across_several_customers_is_in_id_order() {
         assert_eq!(order(&one["items"]), expected, "page {page}");
         assert_eq!(one["total"], json!(4), "page {page}");
     }
+    // Keyset: each page from the previous page's next_after, the same pages in scope.
+    let mut after = String::new();
+    for expected in [vec![w.a1, w.a2], vec![w.b1, a3]] {
+        let (_, one) = app.get(
+            &format!("/api/v1/instruments?per_page=2{after}"),
+            Some("insp-ab"),
+        );
+        assert_eq!(order(&one["items"]), expected, "after '{after}'");
+        assert_eq!(one["next_after"], json!(expected[1]));
+        after = format!("&after={}", expected[1]);
+    }
+    let (_, last) = app.get(
+        &format!("/api/v1/instruments?per_page=2{after}"),
+        Some("insp-ab"),
+    );
+    assert_eq!(
+        (order(&last["items"]), &last["next_after"]),
+        (vec![], &Value::Null)
+    );
 }
 
 /// Certificate and customer lists: a customer lists its own certificates; inspectors list

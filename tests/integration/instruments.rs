@@ -1,5 +1,5 @@
 use rocket::http::Status;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{fields, pressure_gauge, TestApp};
 
@@ -237,6 +237,29 @@ fn list_filters_searches_and_paginates_in_id_order() {
         .map(|i| i["asset_tag"].as_str().unwrap())
         .collect();
     assert_eq!(tags, vec!["PG-003", "PG-004", "PG-005"]);
+    assert_eq!(page["next_after"], page["items"][2]["id"]);
+
+    // Keyset pagination: from the previous page's next_after, the same pages as by offset,
+    // filters and total kept; the last page (short) has no next_after.
+    let after = page["next_after"].as_i64().unwrap();
+    let (_, next) = app.get(
+        &format!("/api/v1/instruments?per_page=3&after={after}"),
+        Some("auditor"),
+    );
+    let (_, by_offset) = app.get("/api/v1/instruments?per_page=3&page=3", Some("auditor"));
+    assert_eq!(next["items"], by_offset["items"]);
+    assert_eq!(next["items"][0]["asset_tag"], "PG-006");
+    assert_eq!(
+        (&next["total"], &next["next_after"]),
+        (&json!(7), &Value::Null)
+    );
+    let pg_003 = page["items"][0]["id"].as_i64().unwrap();
+    let (_, beta) = app.get(
+        &format!("/api/v1/instruments?customer=Beta%20Pumps&per_page=1&after={pg_003}"),
+        Some("auditor"),
+    );
+    assert_eq!(beta["items"][0]["asset_tag"], "PG-005");
+    assert_eq!(beta["total"], 3);
 
     let (_, page) = app.get(
         "/api/v1/instruments?customer=Beta%20Pumps",
@@ -264,6 +287,8 @@ fn list_filters_searches_and_paginates_in_id_order() {
         ("page=x", "page"),
         ("role=boss", "role"),
         ("status=broken", "status"),
+        ("after=PG-003", "after"),
+        ("page=2&after=4", "after"),
     ] {
         let (status, problem) = app.get(&format!("/api/v1/instruments?{query}"), Some("inspector"));
         assert_eq!(
