@@ -29,7 +29,7 @@ if [ "${SCALE:-}" = national ]; then
   echo "== read paths at national scale"
   ROCKET_DATABASE_URL=$url $release/examples/scale_bench
   echo "== validity (single over HTTP, bulk 10 000)"
-  bench/validity.sh "$url"
+  MAX_ID=1000000 STREAM_IDS="100000 1000000" bench/validity.sh "$url"
   echo "== traceability tree and impact"
   TRACE_BENCH_REFRESH=${TRACE_BENCH_REFRESH:-0} ROCKET_DATABASE_URL=$url $release/examples/trace_bench
   exit 0

@@ -2,8 +2,9 @@
 # Validity benchmarks (DESIGN.md section 10) on the generated data set:
 #  - single status over HTTP vs a bare Rocket route returning a constant (target >= 0.5),
 #    both driven by the same wrk script and requests (bench/status.lua)
+#  - the server's RSS idle, after the load, and around a streamed NDJSON bulk answer
 #  - bulk status of 10 000 ids vs the equivalent raw SQL (target <= 3x)
-# Usage: [ROUNDS=N] [DURATION=10s] bench/validity.sh [database-url]
+# Usage: [ROUNDS=N] [DURATION=10s] [STREAM_IDS="100000 1000000"] [MAX_ID=N] bench/validity.sh [database-url]
 #   (default database: a fresh SQLite file under bench/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,8 @@ print(rate, round(($after - $before) * 1e6 / $ticks_per_second / requests, 1))" 
 }
 rate() { rate_and_cpu "$@" | cut -d' ' -f1; }
 ratio() { python3 -c "print(round($1/$2, 3))"; }
+rss() { awk -v k="$1:" '$1 == k {printf "%.0f MB", $2 / 1024}' "/proc/$server/status"; }
+echo "server RSS idle after start: $(rss VmRSS)"
 # Warm the page cache and the server's mappings first: the first run after generating the
 # data set otherwise measures the disk.
 rate -s bench/status.lua "http://127.0.0.1:$ROCKET_PORT" -- /api/v1/instruments "$token" >/dev/null
@@ -58,5 +61,18 @@ if [ "${ROUNDS:-1}" -gt 1 ]; then
 fi
 plain=$(rate "http://127.0.0.1:$ROCKET_PORT/bench/constant")
 echo "  bare constant route, plain GET /bench/constant without headers: $plain req/s; ratio $(ratio "$status" "$plain")"
+echo "server RSS after the load: $(rss VmRSS), peak $(rss VmHWM)"
+# The streamed bulk answer (NDJSON): ids spread over the register, as many as STREAM_IDS
+# (default 100 000); the server's peak RSS before and after says whether memory stayed flat.
+max_id=${MAX_ID:-100000}
+for n in ${STREAM_IDS:-100000}; do
+  python3 -c "import json, sys; n, m = int(sys.argv[1]), int(sys.argv[2]); \
+print(json.dumps({'ids': [1 + (i * 7919) % m for i in range(n)]}))" "$n" "$max_id" > bench/out/stream-ids.json
+  peak_before=$(rss VmHWM)
+  timing=$(curl -sf -o bench/out/stream.ndjson -w '%{time_total} %{size_download}' -X POST \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -H 'Accept: application/x-ndjson' \
+    --data-binary @bench/out/stream-ids.json "http://127.0.0.1:$ROCKET_PORT/api/v1/instruments/status")
+  echo "streamed bulk validity, $n ids as NDJSON: $(wc -l < bench/out/stream.ndjson) rows, $timing (s, bytes); server peak RSS $peak_before before, $(rss VmHWM) after"
+done
 kill $server; trap - EXIT
 $release/examples/bulk_bench
