@@ -226,7 +226,6 @@ async fn main() {
         |_| {
             caltrace::db::validity::recalled(
                 *conn.borrow_mut(),
-                today,
                 today + chrono::Days::new(30),
                 &everything,
             )

@@ -628,7 +628,7 @@ pub async fn recalls(
     let as_of = params::today();
     let horizon = as_of + chrono::Days::new(within as u64);
     let due = database
-        .run(move |conn| db::validity::recalled(conn, as_of, horizon, &scope))
+        .run(move |conn| db::validity::recalled(conn, horizon, &scope))
         .await?;
     let mut by_customer: BTreeMap<Option<String>, Vec<RecallItem>> = BTreeMap::new();
     for (id, asset_tag, customer, due_on) in due {

@@ -16,8 +16,7 @@ use crate::domain::calibration::CalibrationKind;
 use crate::domain::people::{AuthUser, Scope};
 use crate::domain::states::CalibrationStatus;
 use crate::domain::validity::{
-    validity_on, CalibrationOnRecord, InstrumentStatus, ReasonDetail, Role, StatusChange, Validity,
-    ValidityReason,
+    validity_on, CalibrationOnRecord, ReasonDetail, Role, StatusChange, Validity, ValidityReason,
 };
 
 /// SQLite allows 32 766 bound parameters per statement; stay well below it.
@@ -141,61 +140,36 @@ macro_rules! newest_first {
     };
 }
 
-/// The latest calibration on record performed on or before `at`, per
-/// instrument: its id found by `latest_id_of!`. Of two on one day, the later created
-/// (higher id).
-fn latest_on_record(
-    at: NaiveDate,
-) -> calibrations::BoxedQuery<'static, super::DbBackend, diesel::dsl::SqlTypeOf<LatestColumns>> {
-    calibrations::table
-        .select(LATEST_COLUMNS)
-        .filter(
-            calibrations::id
-                .nullable()
-                .eq(latest_id_of!(calibrations::instrument_id, at)),
-        )
-        .into_boxed()
-}
-
 /// A recalled instrument: id, asset tag, customer, due date, validity on the day asked.
 pub type Recalled = (i64, String, Option<String>, NaiveDate, Validity);
 
 /// A row of the recall list: id, asset tag, customer, due date.
 pub type RecallRow = (i64, String, Option<String>, NaiveDate);
 
-/// Instruments (not national) whose latest calibration on record as of `as_of`
-/// is due by `horizon`, with their validity today: the recall list.
+/// Instruments (not national) whose latest calibration on record today is due by
+/// `horizon`, with their validity on `as_of` (the dashboard's day): the recall list.
 pub fn due_by(
     conn: &mut DbConnection,
     as_of: NaiveDate,
     horizon: NaiveDate,
     scope: &Scope,
 ) -> DbResult<Vec<Recalled>> {
-    let due: Vec<(i64, NaiveDate)> = recalled(conn, as_of, horizon, scope)?
+    let due: Vec<(i64, NaiveDate)> = recalled(conn, horizon, scope)?
         .into_iter()
         .map(|(id, _, _, due_on)| (id, due_on))
         .collect();
     describe_due(conn, &due, as_of)
 }
 
-/// The recall list of `GET /api/v1/recalls`: the instruments in service (not national,
-/// suspended or retired) whose latest calibration on record as of `as_of` is due by
-/// `horizon`, earliest due first. From today on, the triggers' `latest_calibrations`
-/// answers it in one range of its due-date index (issue 20: no scan of the register);
-/// a day in the past is found from the records themselves.
+/// The recall list of `GET /api/v1/recalls`, which is always as of today: the instruments
+/// in service (not national, suspended or retired) whose latest calibration on record is
+/// due by `horizon`, earliest due first — one range of the due-date index of the
+/// triggers' `latest_calibrations` (issue 20: no scan of the register).
 pub fn recalled(
     conn: &mut DbConnection,
-    as_of: NaiveDate,
     horizon: NaiveDate,
     scope: &Scope,
 ) -> DbResult<Vec<RecallRow>> {
-    if as_of < crate::domain::dates::today() {
-        let due = due_dates(conn, as_of, horizon, scope)?;
-        return Ok(describe_due(conn, &due, as_of)?
-            .into_iter()
-            .map(|(id, tag, customer, due_on, _)| (id, tag, customer, due_on))
-            .collect());
-    }
     let query = latest_calibrations::table
         .inner_join(instruments::table)
         .select((
@@ -247,48 +221,6 @@ pub fn due_now(
         .load(conn)?;
     let total = window().count().get_result(conn)?;
     Ok((rows, total))
-}
-
-/// The recall list as of a past day, from the records: (instrument, due date) of the
-/// instruments in service (not national, suspended or retired) whose latest calibration on
-/// record as of `as_of` is due by `horizon`, earliest due first.
-fn due_dates(
-    conn: &mut DbConnection,
-    as_of: NaiveDate,
-    horizon: NaiveDate,
-    scope: &Scope,
-) -> DbResult<Vec<(i64, NaiveDate)>> {
-    // In the query: a customer's recall list never reads another's calibrations.
-    let query = super::instruments::scoped_via!(
-        latest_on_record(as_of).filter(calibrations::due_on.le(horizon)),
-        calibrations::instrument_id,
-        scope
-    );
-    let due: Vec<LatestRow> = query.load(conn)?;
-    // Not recalled: national standards (they have no due date of ours), and
-    // instruments taken out of service (suspended or retired; status changes
-    // take effect on the day they are made, so the column is today's status).
-    let out_of_service = [
-        InstrumentStatus::Suspended.as_str(),
-        InstrumentStatus::Retired.as_str(),
-    ];
-    let not_recalled: HashSet<i64> = instruments::table
-        .select(instruments::id)
-        .filter(
-            instruments::role
-                .eq("national")
-                .or(instruments::status.eq_any(out_of_service)),
-        )
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
-    let mut out: Vec<(i64, NaiveDate)> = due
-        .into_iter()
-        .filter(|row| !not_recalled.contains(&row.1))
-        .map(|row| (row.1, row.4.unwrap_or(row.3)))
-        .collect();
-    out.sort_by_key(|&(id, due_on)| (due_on, id));
-    Ok(out)
 }
 
 /// Asset tag, customer and validity on `as_of` for the given (instrument, due date) rows,
