@@ -197,17 +197,8 @@ fn item(
     }
 }
 
-const ITEM_COLUMNS: (
-    certificates::number,
-    calibrations_table::status,
-    certificates::issued_on,
-    certificates::instrument_id,
-    certificates::pdf_sha256,
-    certificates::dcc_sha256,
-    calibrations_table::superseded_by,
-    certificates::audit_head,
-    certificates::customer_name,
-) = (
+super::columns!(
+    ITEM_COLUMNS: ItemColumns =
     certificates::number,
     calibrations_table::status,
     certificates::issued_on,

@@ -23,15 +23,8 @@ type Row = (
     String,
 );
 
-const COLUMNS: (
-    customers::id,
-    customers::name,
-    customers::code,
-    customers::address,
-    customers::contact_email,
-    customers::created_at,
-    customers::updated_at,
-) = (
+super::columns!(
+    COLUMNS: Columns =
     customers::id,
     customers::name,
     customers::code,

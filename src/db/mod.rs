@@ -51,6 +51,17 @@ macro_rules! per_backend {
 }
 pub(crate) use per_backend;
 
+/// A list of columns to select, as a constant and its type, each column written once
+/// (`columns!(NAME: Type = table::a, other::b)`): diesel needs the tuple's type spelt out
+/// for a `const`, and two copies of a list drift apart.
+macro_rules! columns {
+    ($vis:vis $name:ident: $ty:ident = $($table:ident::$column:ident),+ $(,)?) => {
+        $vis type $ty = ($($table::$column,)+);
+        $vis const $name: $ty = ($($table::$column,)+);
+    };
+}
+pub(crate) use columns;
+
 /// One connection type for both backends; queries written once against it
 /// run on either.
 #[derive(diesel::MultiConnection)]

@@ -426,15 +426,8 @@ fn due_rows(
     Ok((described, total as usize))
 }
 
-const ROW_COLUMNS: (
-    calibrations::id,
-    calibrations::instrument_id,
-    instruments::asset_tag,
-    instruments::customer,
-    calibrations::performed_on,
-    calibrations::certificate_number,
-    calibrations::kind,
-) = (
+super::columns!(
+    ROW_COLUMNS: RowColumns =
     calibrations::id,
     calibrations::instrument_id,
     instruments::asset_tag,

@@ -223,17 +223,8 @@ type RecordRow = (
 /// What a chain needs beyond that of a calibration it rests on: issuer, body, results.
 type DetailRow = (Option<String>, String, String);
 
-const RECORD_COLUMNS: (
-    calibrations::instrument_id,
-    calibrations::id,
-    calibrations::performed_on,
-    calibrations::due_on,
-    calibrations::status,
-    calibrations::out_of_tolerance,
-    calibrations::kind,
-    calibrations::certificate_number,
-    calibrations::issuer_certificate_number,
-) = (
+super::columns!(
+    RECORD_COLUMNS: RecordColumns =
     calibrations::instrument_id,
     calibrations::id,
     calibrations::performed_on,
@@ -245,11 +236,8 @@ const RECORD_COLUMNS: (
     calibrations::issuer_certificate_number,
 );
 
-const DETAIL_COLUMNS: (
-    calibrations::issuer_name,
-    calibrations::body,
-    calibrations::results,
-) = (
+super::columns!(
+    DETAIL_COLUMNS: DetailColumns =
     calibrations::issuer_name,
     calibrations::body,
     calibrations::results,

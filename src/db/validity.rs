@@ -50,24 +50,19 @@ type LatestRow = (
     Option<String>,
 );
 
-/// The columns validity reads of a calibration: one list for the type and the value.
-macro_rules! latest_columns {
-    ($($column:ident),* $(,)?) => {
-        type LatestColumns = ($(calibrations::$column,)*);
-        const LATEST_COLUMNS: LatestColumns = ($(calibrations::$column,)*);
-    };
-}
-latest_columns!(
-    chain_broken,
-    instrument_id,
-    id,
-    performed_on,
-    due_on,
-    status,
-    out_of_tolerance,
-    kind,
-    certificate_number,
-    issuer_certificate_number,
+// The columns validity reads of a calibration.
+super::columns!(
+    LATEST_COLUMNS: LatestColumns =
+    calibrations::chain_broken,
+    calibrations::instrument_id,
+    calibrations::id,
+    calibrations::performed_on,
+    calibrations::due_on,
+    calibrations::status,
+    calibrations::out_of_tolerance,
+    calibrations::kind,
+    calibrations::certificate_number,
+    calibrations::issuer_certificate_number,
 );
 
 diesel::alias!(calibrations as newest: NewestCalibrations);
