@@ -4,50 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use caltrace::db::{Database, DbConnection};
+use caltrace::db::Database;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use rocket::http::{ContentType, Header};
 use rocket::local::asynchronous::Client;
 
-#[derive(QueryableByName)]
-#[allow(dead_code)]
-struct Row {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    role: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    status: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    certificate_number: Option<String>,
-}
+#[path = "shared/raw_validity.rs"]
+mod raw_validity;
+use raw_validity::{raw_sql, run_raw};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
-}
-
-fn raw_sql(ids: &[i64], at: &str) -> String {
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!(
-        "SELECT i.id AS id, i.role AS role, c.status AS status, c.certificate_number AS certificate_number \
-         FROM instruments i LEFT JOIN calibrations c ON c.id = ( \
-           SELECT c2.id FROM calibrations c2 WHERE c2.instrument_id = i.id \
-           AND c2.status IN ('issued', 'accepted', 'withdrawn') AND c2.performed_on <= '{at}' \
-           ORDER BY c2.performed_on DESC, c2.id DESC LIMIT 1) \
-         LEFT JOIN instrument_status_changes s ON s.instrument_id = i.id AND s.effective_on <= '{at}' \
-         WHERE i.id IN ({})",
-        list.join(",")
-    )
-}
-
-fn run_raw(conn: &mut DbConnection, sql: &str) -> usize {
-    match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(sql).load::<Row>(c).unwrap().len(),
-        DbConnection::Postgresql(c) => diesel::sql_query(sql).load::<Row>(c).unwrap().len(),
-    }
 }
 
 /// Every SQLite connection this process opens, recorded by an auto-extension,

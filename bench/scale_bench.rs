@@ -24,7 +24,7 @@ use caltrace::db::schema::{certificates, instruments};
 use caltrace::db::{Database, DbConnection};
 use caltrace::domain::people::Scope;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::Client;
 
@@ -89,41 +89,9 @@ fn report(
     println!("{line}");
 }
 
-#[derive(QueryableByName)]
-#[allow(dead_code)]
-struct RawValidity {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    role: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    status: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    certificate_number: Option<String>,
-}
-
-/// bench/bulk_bench.rs's raw SQL: each instrument's role, its latest calibration on record on
-/// `at` and the status changes in force, for the listed ids.
-fn raw_validity_sql(ids: &[i64], at: &str) -> String {
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!(
-        "SELECT i.id AS id, i.role AS role, c.status AS status, c.certificate_number AS certificate_number \
-         FROM instruments i LEFT JOIN calibrations c ON c.id = ( \
-           SELECT c2.id FROM calibrations c2 WHERE c2.instrument_id = i.id \
-           AND c2.status IN ('issued', 'accepted', 'withdrawn') AND c2.performed_on <= '{at}' \
-           ORDER BY c2.performed_on DESC, c2.id DESC LIMIT 1) \
-         LEFT JOIN instrument_status_changes s ON s.instrument_id = i.id AND s.effective_on <= '{at}' \
-         WHERE i.id IN ({})",
-        list.join(",")
-    )
-}
-
-fn raw_load(conn: &mut DbConnection, sql: &str) -> usize {
-    match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(sql).load::<RawValidity>(c).unwrap().len(),
-        DbConnection::Postgresql(c) => diesel::sql_query(sql).load::<RawValidity>(c).unwrap().len(),
-    }
-}
+#[path = "shared/raw_validity.rs"]
+mod raw_validity;
+use raw_validity::{raw_sql, run_raw};
 
 #[derive(QueryableByName)]
 struct Size {
@@ -364,7 +332,7 @@ async fn main() {
         .map(|i| 1 + (i * 7919) % max_id.max(1))
         .collect();
     let at = today.to_string();
-    let sql = raw_validity_sql(&ids, &at);
+    let sql = raw_sql(&ids, &at);
     report(
         "bulk validity, 100 000 ids (validity_of)",
         20,
@@ -376,7 +344,7 @@ async fn main() {
         },
         Some((
             "raw SQL of bulk_bench",
-            Box::new(|_| raw_load(*conn.borrow_mut(), &sql)),
+            Box::new(|_| run_raw(*conn.borrow_mut(), &sql)),
         )),
     );
     print_sizes(*conn.borrow_mut());
