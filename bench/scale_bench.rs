@@ -3,8 +3,8 @@
 //! p50 and p99 of the service's own db functions, called in process on one pooled connection,
 //! each repeated up to a count or a time budget (at least 5 runs):
 //! - the dashboard (`db::pages::dashboard`, today, 30-day horizon, whole register);
-//! - the recall list (`db::validity::due_by`, 30 days, the dashboard page's; and
-//!   `db::validity::recalled`, the recalls API's);
+//! - the recall list: the recalls API's (`db::validity::recalled`, 30 days, whole register)
+//!   and a customer portal's (`db::validity::due_by`, with validity, one customer of 500);
 //! - the instrument list with validity (`db::instruments::list` + `validity_explained`, the
 //!   web register page), page 1 and page 1000 of 50, by offset and by keyset (`after`);
 //! - the certificate list (`db::certificates::list`), the same three pages;
@@ -171,16 +171,30 @@ async fn main() {
         },
         None,
     );
+    // The portal's recall list (due_by: with each instrument's validity) is a customer's;
+    // one customer of 500, as bench/generate.rs makes them (user id unused with one).
+    let customer: i64 = {
+        use caltrace::db::schema::customers;
+        customers::table
+            .select(customers::id)
+            .filter(customers::code.eq("CUST-007"))
+            .first(&mut **conn.borrow_mut())
+            .unwrap()
+    };
+    let one_customer = Scope::Customers {
+        user_id: 0,
+        customer_ids: vec![customer],
+    };
     report(
-        "recall list (due_by, 30 days)",
-        50,
-        60 * second,
+        "customer portal's recall list (due_by, 30 days, one customer of 500)",
+        200,
+        30 * second,
         |_| {
             caltrace::db::validity::due_by(
                 *conn.borrow_mut(),
                 today,
                 today + chrono::Days::new(30),
-                &everything,
+                &one_customer,
             )
             .unwrap()
             .len()
@@ -325,6 +339,28 @@ async fn main() {
                 .map_or(0, |_| 1)
         },
         Some(("bare SELECT 1", Box::new(select_one))),
+    );
+
+    // What prepared-statement reuse buys: the same check as a text statement parsed and
+    // planned on every call (the raw SQL of the bulk baseline for one id).
+    report(
+        "single status, raw SQL text (parsed and planned per call)",
+        2000,
+        20 * second,
+        |run| {
+            run_raw(
+                *conn.borrow_mut(),
+                &raw_sql(&[id_of(run)], &today.to_string()),
+            )
+        },
+        Some((
+            "validity_of_one (prepared once, reused)",
+            Box::new(|run| {
+                caltrace::db::validity::validity_of_one(*conn.borrow_mut(), id_of(run), today)
+                    .unwrap()
+                    .map_or(0, |_| 1)
+            }),
+        )),
     );
 
     // Bulk validity of 100 000 ids spread over the register (1 000 000: every 10th).

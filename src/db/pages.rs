@@ -462,7 +462,10 @@ fn out_of_tolerance_now(conn: &mut DbConnection) -> DbResult<Vec<CalibrationRow>
 fn awaiting_approval(conn: &mut DbConnection) -> DbResult<Vec<CalibrationRow>> {
     let rows: Vec<RowTuple> = calibrations::table
         .inner_join(instruments::table)
-        .filter(calibrations::status.eq(CalibrationStatus::Submitted))
+        .filter(literal_eq(
+            "calibrations.status",
+            CalibrationStatus::Submitted.as_str(),
+        ))
         .select(ROW_COLUMNS)
         .order(calibrations::id.asc())
         .limit(DASHBOARD_ROWS as i64)

@@ -1,0 +1,1 @@
+DROP INDEX calibrations_submitted;
