@@ -22,7 +22,8 @@
 //!   chains judged by the same domain function on the standards' facts loaded once and the
 //!   working instruments' facts 10 000 instruments at a time (a sample is judged again by
 //!   `refresh_chain_state` and must not change); then `rebuild_latest_calibrations()` and
-//!   `rebuild_customer_instrument_counts()` do what the triggers would have, and `VACUUM ANALYZE`. Each phase prints its time.
+//!   `rebuild_customer_instrument_counts()` and `rebuild_certificate_counts()` do what the
+//!   triggers would have, and `VACUUM ANALYZE`. Each phase prints its time.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -904,10 +905,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_transaction(&mut conn, |conn| -> Result<_, DbError> {
         diesel::sql_query("SELECT rebuild_latest_calibrations()").execute(conn)?;
         diesel::sql_query("SELECT rebuild_customer_instrument_counts()").execute(conn)?;
+        diesel::sql_query("SELECT rebuild_certificate_counts()").execute(conn)?;
         Ok(())
     })?;
     println!(
-        "latest_calibrations and customer_instrument_counts rebuilt: {:.1} s",
+        "latest_calibrations, customer_instrument_counts and certificate_counts rebuilt: {:.1} s",
         phase.elapsed().as_secs_f64()
     );
 

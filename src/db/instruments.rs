@@ -470,13 +470,26 @@ impl InstrumentFilter {
     }
 }
 
-/// How many instruments the customers of `scope` have, from the counts the triggers keep
+/// How many instruments `scope` sees, from the per-customer counts the triggers keep
 /// (migration 000051): one row per customer, where counting the list would read every
-/// index entry in scope.
-fn instruments_of_customers(conn: &mut DbConnection, scope: &Scope) -> DbResult<i64> {
+/// index entry in scope (issue 20: `count(*)` of a million instruments was 100 of the
+/// list's 120 ms on PostgreSQL). The whole register adds the instruments of no customer
+/// (the lab's own standards), a range of the customer index.
+fn instruments_in_scope(conn: &mut DbConnection, scope: &Scope) -> DbResult<i64> {
     use crate::db::schema::customer_instrument_counts as counts;
     let per_customer: Vec<i64> = match scope {
-        Scope::Everything => return Ok(instruments::table.count().get_result(conn)?),
+        Scope::Everything => {
+            let of_customers: i64 = counts::table
+                .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "CAST(COALESCE(SUM(instruments), 0) AS BIGINT)",
+                ))
+                .get_result(conn)?;
+            let of_none: i64 = instruments::table
+                .filter(instruments::customer_id.is_null())
+                .count()
+                .get_result(conn)?;
+            return Ok(of_customers + of_none);
+        }
         Scope::Customers { customer_ids, .. } if customer_ids.len() == 1 => counts::table
             .select(counts::instruments)
             .filter(counts::customer_id.eq(customer_ids[0]))
@@ -511,7 +524,7 @@ pub fn list(
     scope: &Scope,
 ) -> DbResult<(Vec<Instrument>, i64)> {
     let total: i64 = match scope {
-        Scope::Customers { .. } if !filter.narrows() => instruments_of_customers(conn, scope)?,
+        _ if !filter.narrows() => instruments_in_scope(conn, scope)?,
         _ => matching(filter, scope).count().get_result(conn)?,
     };
     Ok((page_of(conn, filter, scope)?, total))

@@ -261,6 +261,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     issuer_certificates,
     latest_calibrations,
     customer_instrument_counts,
+    certificate_counts,
 );
 
 // Each instrument's latest calibration on record, maintained by triggers (migration 000050).
@@ -284,6 +285,14 @@ diesel::table! {
     customer_instrument_counts (customer_id) {
         customer_id -> BigInt,
         instruments -> BigInt,
+    }
+}
+
+// How many certificates were issued each day, maintained by a trigger (migration 000053).
+diesel::table! {
+    certificate_counts (issued_on) {
+        issued_on -> Date,
+        certificates -> BigInt,
     }
 }
 

@@ -233,6 +233,7 @@ impl Drop for TestApp {
         if !std::thread::panicking() {
             self.with_conn(assert_latest_calibrations_current);
             self.with_conn(assert_customer_counts_current);
+            self.with_conn(assert_certificate_counts_current);
         }
         if let Some((admin_url, name)) = &self.postgres {
             drop_postgres_database(admin_url, name);
@@ -333,6 +334,25 @@ fn assert_customer_counts_current(conn: &mut DbConnection) {
     assert_eq!(
         kept, counted,
         "customer_instrument_counts is not what the register says"
+    );
+}
+
+/// The per-day certificate counts the trigger of migration 000053 keeps are what counting
+/// the certificates says, after whatever a test did (issue 20).
+fn assert_certificate_counts_current(conn: &mut DbConnection) {
+    use caltrace::db::schema::{certificate_counts as counts, certificates as c};
+    use diesel::prelude::*;
+    let mut counted: Vec<(chrono::NaiveDate, i64)> = c::table
+        .group_by(c::issued_on)
+        .select((c::issued_on, diesel::dsl::count_star()))
+        .load(conn)
+        .unwrap();
+    counted.sort();
+    let mut kept: Vec<(chrono::NaiveDate, i64)> = counts::table.load(conn).unwrap();
+    kept.sort();
+    assert_eq!(
+        kept, counted,
+        "certificate_counts is not what the certificates say"
     );
 }
 

@@ -1,0 +1,2 @@
+DROP TRIGGER certificate_counts_issued;
+DROP TABLE certificate_counts;
