@@ -15,6 +15,7 @@ use statrs::distribution::{Continuous, ContinuousCDF, Normal, StudentsT};
 use utoipa::ToSchema;
 
 use super::quantity::{parse_unit, Dimension};
+use super::text::Text;
 use super::FieldError;
 
 /// Coverage probability used when a request gives none: the probability of a normal
@@ -41,10 +42,10 @@ pub struct BudgetRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Measurand {
-    #[schema(example = "Gauge block length deviation")]
-    pub name: String,
-    #[schema(example = "nm")]
-    pub unit: String,
+    #[schema(value_type = String, example = "Gauge block length deviation")]
+    pub name: Text,
+    #[schema(value_type = String, example = "nm")]
+    pub unit: Text,
 }
 
 /// One input quantity of the budget. Type A uses `readings` (and optionally `pooled`);
@@ -136,8 +137,8 @@ pub enum SensitivityInput {
 #[serde(deny_unknown_fields)]
 pub struct ValueUnit {
     pub value: f64,
-    #[schema(example = "nm")]
-    pub unit: String,
+    #[schema(value_type = String, example = "nm")]
+    pub unit: Text,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +167,8 @@ pub struct BudgetResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ComponentResult {
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Text,
     /// In the component's own unit.
     pub standard_uncertainty: ValueUnit,
     /// As given; unit "1" when defaulted or given as a bare number.
@@ -747,16 +749,16 @@ pub fn evaluate(request: &BudgetRequest) -> Result<BudgetResult, Vec<FieldError>
         .iter()
         .zip(&numbers.components)
         .map(|(c, n)| ComponentResult {
-            name: c.name.clone(),
+            name: c.name.as_str().into(),
             standard_uncertainty: ValueUnit {
                 value: n.standard_uncertainty,
-                unit: c.unit.clone(),
+                unit: c.unit.as_str().into(),
             },
             sensitivity: ValueUnit {
                 value: n.sensitivity,
                 unit: match &c.sensitivity {
                     Some(SensitivityInput::Quantity(q)) => q.unit.clone(),
-                    _ => "1".to_owned(),
+                    _ => "1".into(),
                 },
             },
             contribution: ValueUnit {

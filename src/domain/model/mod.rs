@@ -19,6 +19,7 @@ pub mod parser;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::text::Text;
 use super::uncertainty::{
     self, coverage_factor, parse_scale, BudgetRequest, BudgetResult, ComponentInput, Measurand,
     PooledInput, Scale, UncertaintyFields, ValueUnit, DEFAULT_COVERAGE_PROBABILITY,
@@ -194,7 +195,8 @@ pub struct ModelResult {
     pub measurand: Measurand,
     pub model: String,
     /// `gum`, `monte_carlo` or `both`.
-    pub method: String,
+    #[schema(value_type = String)]
+    pub method: Text,
     /// The GUM result (methods `gum` and `both`), its fields at this level; in the OpenAPI
     /// document as `EvaluateResult`'s ModelResult with GumResult.
     #[serde(flatten)]
@@ -221,7 +223,8 @@ pub struct GumResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModelComponentResult {
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Text,
     pub estimate: ValueUnit,
     /// In the input's unit.
     pub standard_uncertainty: ValueUnit,
@@ -620,10 +623,10 @@ fn input_uncertainty(
 }
 
 /// `measurand/input` as a unit symbol that `parse_unit` reads back.
-fn quotient_symbol(numerator: &str, denominator: &str) -> String {
+fn quotient_symbol(numerator: &str, denominator: &str) -> Text {
     let den = denominator.trim();
     if den == "1" {
-        return numerator.to_string();
+        return numerator.into();
     }
     let compound = |s: &str| {
         s.contains(['/', '*', '·', '⋅', ' ', '^']) || s.chars().any(|c| "⁻¹²³⁴⁵⁶⁷⁸⁹".contains(c))
@@ -634,9 +637,9 @@ fn quotient_symbol(numerator: &str, denominator: &str) -> String {
         den.to_string()
     };
     if numerator.trim() == "1" {
-        format!("1/{den}")
+        format!("1/{den}").into()
     } else {
-        format!("{numerator}/{den}")
+        format!("{numerator}/{den}").into()
     }
 }
 
@@ -877,7 +880,7 @@ pub fn evaluate_model(
     Ok(ModelResult {
         measurand: request.measurand.clone(),
         model: request.model.clone().unwrap_or_default(),
-        method: method.name().to_string(),
+        method: method.name().into(),
         gum,
         monte_carlo,
     })
@@ -1214,7 +1217,7 @@ fn monte_carlo_result(
     let gum_validation = validated.map(|g| gum_validation(g, &outcome, plan.trials));
     let value = |value: f64| ValueUnit {
         value,
-        unit: unit.to_string(),
+        unit: unit.into(),
     };
     Ok(MonteCarloResult {
         trials: outcome.trials as u64,
@@ -1294,7 +1297,7 @@ fn gum_numbers(checked: &Checked) -> Result<GumNumbers, Vec<FieldError>> {
 fn gum_result(numbers: &GumNumbers, inputs: &[Input], unit: &str) -> GumResult {
     let value = |value: f64| ValueUnit {
         value,
-        unit: unit.to_string(),
+        unit: unit.into(),
     };
     GumResult {
         estimate: value(numbers.estimate),
@@ -1458,15 +1461,16 @@ fn component_results(
         .map(|&(i, c, u, nu)| {
             let input = &inputs[i];
             let r = (c * u).abs() / u_c;
+            let input_unit = Text::new(input.unit);
             ModelComponentResult {
-                name: input.name.to_string(),
+                name: input.name.into(),
                 estimate: ValueUnit {
                     value: input.estimate,
-                    unit: input.unit.to_string(),
+                    unit: input_unit.clone(),
                 },
                 standard_uncertainty: ValueUnit {
                     value: u,
-                    unit: input.unit.to_string(),
+                    unit: input_unit,
                 },
                 sensitivity: ValueUnit {
                     value: c,
@@ -1474,7 +1478,7 @@ fn component_results(
                 },
                 contribution: ValueUnit {
                     value: (c * u).abs(),
-                    unit: unit.to_string(),
+                    unit: unit.into(),
                 },
                 degrees_of_freedom: nu,
                 percent_of_variance: 100.0 * r * r,

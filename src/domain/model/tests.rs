@@ -1080,7 +1080,7 @@ fn gtc_differential() {
             other => panic!("{text}: ν {other:?}"),
         }
         for c in &g.components {
-            let expected = e["sensitivities"][&c.name].as_f64().unwrap();
+            let expected = e["sensitivities"][c.name.as_str()].as_f64().unwrap();
             assert!(
                 (c.sensitivity.value - expected).abs()
                     <= 1e-9 * expected.abs().max(1e-12 * g.estimate.value.abs().max(1.0)),
