@@ -1158,8 +1158,9 @@ fn budget_uncertainty(
         name: format!(
             "error of indication at {} {}",
             point.reference.value, point.reference.unit
-        ),
-        unit: point.reference.unit.clone(),
+        )
+        .into(),
+        unit: point.reference.unit.as_str().into(),
     };
     match evaluate_budget(measurand, budget) {
         Ok(result) => Some(PointUncertainty {

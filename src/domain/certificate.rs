@@ -250,7 +250,7 @@ pub fn printed_budget(budget: &super::uncertainty::BudgetResult) -> PrintedBudge
             .components
             .iter()
             .map(|c| PrintedComponent {
-                name: c.name.clone(),
+                name: c.name.to_string(),
                 estimate: c.estimate.as_ref().map(estimate_text),
                 standard_uncertainty: with_unit(
                     c.standard_uncertainty.value,

@@ -18,6 +18,7 @@ pub mod secret;
 pub mod signature;
 pub mod statement;
 pub mod states;
+pub mod text;
 pub mod traceability;
 pub mod uncertainty;
 pub mod validity;

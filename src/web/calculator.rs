@@ -213,8 +213,8 @@ fn request_of(form: &CalculatorForm) -> Result<EvaluateRequest, Vec<FieldError>>
     }
     Ok(EvaluateRequest {
         measurand: Measurand {
-            name: form.measurand.trim().to_string(),
-            unit: form.unit.trim().to_string(),
+            name: form.measurand.trim().into(),
+            unit: form.unit.trim().into(),
         },
         coverage_probability,
         components: None,
@@ -255,7 +255,7 @@ fn input_of(row: &InputRow, i: usize, errors: &mut Vec<FieldError>) -> ModelInpu
     let mut number = |text: &str, name: &str| optional_number(text, &field(name), errors);
     let estimate = number(&row.estimate, "estimate.value").map(|value| ValueUnit {
         value,
-        unit: row.unit.trim().to_string(),
+        unit: row.unit.trim().into(),
     });
     let value_field = match row.distribution.as_str() {
         "normal_u" => "standard_uncertainty",

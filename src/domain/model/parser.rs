@@ -612,7 +612,8 @@ impl Parser<'_, '_> {
 
 /// Parses a model; errors carry the 1-based character position.
 pub fn parse(text: &str) -> Result<Tree<'_>, ParseError> {
-    if text.chars().nth(MAX_MODEL_CHARS).is_some() {
+    // No more bytes than the limit is no more characters: only a long text is counted.
+    if text.len() > MAX_MODEL_CHARS && text.chars().nth(MAX_MODEL_CHARS).is_some() {
         return Err(err(
             MAX_MODEL_CHARS + 1,
             format!("the model is longer than {MAX_MODEL_CHARS} characters"),

@@ -1080,7 +1080,7 @@ fn gtc_differential() {
             other => panic!("{text}: ν {other:?}"),
         }
         for c in &g.components {
-            let expected = e["sensitivities"][&c.name].as_f64().unwrap();
+            let expected = e["sensitivities"][c.name.as_str()].as_f64().unwrap();
             assert!(
                 (c.sensitivity.value - expected).abs()
                     <= 1e-9 * expected.abs().max(1e-12 * g.estimate.value.abs().max(1.0)),
@@ -1119,4 +1119,47 @@ fn the_documented_examples_evaluate() {
         found += 1;
     }
     assert_eq!(found, 3, "GUM H.1, the pressure balance, the thermometer");
+}
+
+proptest! {
+    /// The GUM method's Cholesky check never accepts a correlation matrix that the
+    /// eigen-decomposition refuses, and accepts all it accepts but those within rounding of the
+    /// tolerance (which then go to the eigenvalues, as before).
+    #[test]
+    fn the_cholesky_check_agrees_with_the_eigenvalues(
+        pairs in proptest::collection::vec((0usize..5, 0usize..5, -1.0f64..=1.0), 1..8),
+    ) {
+        let names = ["a", "b", "c", "d", "e"];
+        let mut correlations: Correlations = Vec::new();
+        for (i, j, r) in pairs {
+            let key = (i.min(j), i.max(j));
+            if i != j && r != 0.0 && !correlations.iter().any(|c| (c.0, c.1) == key) {
+                correlations.push((key.0, key.1, r));
+            }
+        }
+        prop_assume!(!correlations.is_empty());
+        let by_eigenvalues = correlation_structure(&correlations, &names);
+        let by_cholesky = passes_cholesky(&correlations, names.len());
+        if by_cholesky {
+            prop_assert!(by_eigenvalues.is_ok(), "{correlations:?}: {by_eigenvalues:?}");
+        } else if by_eigenvalues.is_ok() {
+            let smallest = correlation_structure(&correlations, &names)
+                .ok()
+                .flatten()
+                .map(|(_, values, _)| values.into_iter().fold(f64::INFINITY, f64::min))
+                .unwrap_or(0.0);
+            prop_assert!(smallest < 1e-8, "{correlations:?}: smallest eigenvalue {smallest}");
+        }
+    }
+}
+
+#[test]
+fn a_single_correlated_pair_passes_the_cholesky_check_at_any_coefficient() {
+    for r in [-1.0, -0.999_999, 0.3, 1.0] {
+        assert!(passes_cholesky(&vec![(0, 1, r)], 2), "{r}");
+    }
+    // Three inputs each correlated −0.9 with the others: the smallest eigenvalue is −0.8.
+    let refused = vec![(0, 1, -0.9), (0, 2, -0.9), (1, 2, -0.9)];
+    assert!(!passes_cholesky(&refused, 3));
+    assert!(correlation_structure(&refused, &["a", "b", "c"]).is_err());
 }
