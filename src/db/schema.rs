@@ -275,6 +275,8 @@ diesel::table! {
         status -> Nullable<Text>,
         out_of_tolerance -> Nullable<Bool>,
         chain_broken -> Nullable<Bool>,
+        asset_tag -> Text,
+        customer -> Nullable<Text>,
     }
 }
 

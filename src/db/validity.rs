@@ -165,12 +165,12 @@ pub fn recalled(
     horizon: NaiveDate,
     scope: &Scope,
 ) -> DbResult<Vec<RecallRow>> {
+    // Tag and customer are kept in the row (migration 000054): no join with the register.
     let query = latest_calibrations::table
-        .inner_join(instruments::table)
         .select((
             latest_calibrations::instrument_id,
-            instruments::asset_tag,
-            instruments::customer,
+            latest_calibrations::asset_tag,
+            latest_calibrations::customer,
             latest_calibrations::due_on.assume_not_null(),
         ))
         .filter(latest_calibrations::in_service)
@@ -180,7 +180,10 @@ pub fn recalled(
             latest_calibrations::instrument_id.asc(),
         ))
         .into_boxed();
-    Ok(super::instruments::scoped!(query, scope).load(conn)?)
+    Ok(
+        super::instruments::scoped_via!(query, latest_calibrations::instrument_id, scope)
+            .load(conn)?,
+    )
 }
 
 /// Today's instruments in service due within `(from, through)` (inclusive; `from` None:

@@ -234,6 +234,7 @@ impl Drop for TestApp {
             self.with_conn(assert_latest_calibrations_current);
             self.with_conn(assert_customer_counts_current);
             self.with_conn(assert_certificate_counts_current);
+            self.with_conn(assert_recall_names_current);
         }
         if let Some((admin_url, name)) = &self.postgres {
             drop_postgres_database(admin_url, name);
@@ -308,7 +309,20 @@ fn assert_latest_calibrations_current(conn: &mut DbConnection) {
             row
         })
         .collect();
-    let kept: Vec<LatestRow> = l::table.order(l::instrument_id).load(conn).unwrap();
+    let kept: Vec<LatestRow> = l::table
+        .select((
+            l::instrument_id,
+            l::in_service,
+            l::calibration_id,
+            l::performed_on,
+            l::due_on,
+            l::status,
+            l::out_of_tolerance,
+            l::chain_broken,
+        ))
+        .order(l::instrument_id)
+        .load(conn)
+        .unwrap();
     assert_eq!(
         kept, expected,
         "latest_calibrations is not what the records say"
@@ -334,6 +348,28 @@ fn assert_customer_counts_current(conn: &mut DbConnection) {
     assert_eq!(
         kept, counted,
         "customer_instrument_counts is not what the register says"
+    );
+}
+
+/// The asset tag and customer the triggers of migration 000054 copy into latest_calibrations
+/// are the instrument's own, after whatever a test did (issue 20).
+fn assert_recall_names_current(conn: &mut DbConnection) {
+    use caltrace::db::schema::{instruments as i, latest_calibrations as l};
+    use diesel::prelude::*;
+    type Named = (i64, String, Option<String>);
+    let kept: Vec<Named> = l::table
+        .select((l::instrument_id, l::asset_tag, l::customer))
+        .order(l::instrument_id)
+        .load(conn)
+        .unwrap();
+    let register: Vec<Named> = i::table
+        .select((i::id, i::asset_tag, i::customer))
+        .order(i::id)
+        .load(conn)
+        .unwrap();
+    assert_eq!(
+        kept, register,
+        "latest_calibrations' tags and customers are not the register's"
     );
 }
 
