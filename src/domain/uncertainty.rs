@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{Continuous, ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+use statrs::function::gamma::ln_gamma;
 use utoipa::ToSchema;
 
 use super::quantity::{parse_unit, Dimension};
@@ -490,9 +491,13 @@ fn student_t_two_sided(p: f64, nu: f64) -> f64 {
     }
     let mut t = t_hill(tail, nu);
     let dist = StudentsT::new(0.0, 1.0, nu).expect("ν ≥ 3 is a valid Student-t");
+    // statrs' density, term for term (the same bits), with its ν-only factors taken once:
+    // `pdf` takes two log-gammas at every call.
+    let gamma_ratio = (ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu)).exp();
+    let root_nu_pi = (nu * std::f64::consts::PI).sqrt();
     let mut prev_step = f64::INFINITY;
     for _ in 0..20 {
-        let density = dist.pdf(t);
+        let density = gamma_ratio * (1.0 + t * t / nu).powf(-0.5 * (nu + 1.0)) / root_nu_pi;
         // Residual in the tail that keeps precision: upper tail for p ≥ 0.5, the central
         // probability I_x(1/2, ν/2) = p (x = t²/(ν + t²)) below.
         let newton = if p >= 0.5 {

@@ -73,11 +73,15 @@ pub struct CheckError {
     pub message: String,
 }
 
-fn at(position: usize, message: impl Into<String>) -> CheckError {
-    CheckError {
+/// Boxed while checking: the checker returns a result from every node, and a small error keeps
+/// that result in registers.
+type Checked<T> = Result<T, Box<CheckError>>;
+
+fn at(position: usize, message: impl Into<String>) -> Box<CheckError> {
+    Box::new(CheckError {
         position: Some(position),
         message: message.into(),
-    }
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +117,7 @@ impl Compiler<'_> {
         Val::Reg { reg, dim, constant }
     }
 
-    fn value(&self, v: Val) -> Result<(usize, Dimension, Option<f64>), CheckError> {
+    fn value(&self, v: Val) -> Checked<(usize, Dimension, Option<f64>)> {
         match v {
             Val::Reg { reg, dim, constant } => Ok((reg, dim, constant)),
             Val::Affine { input, position } => Err(at(
@@ -126,7 +130,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn check(&mut self, id: ExprId) -> Result<Val, CheckError> {
+    fn check(&mut self, id: ExprId) -> Checked<Val> {
         let e = *self.tree.get(id);
         match e.node {
             Node::Number(v) => Ok(self.emit_value(Op::Const(v), Dimension::DIMENSIONLESS, Some(v))),
@@ -153,7 +157,7 @@ impl Compiler<'_> {
 
     /// An input written at `position`, scaled to coherent SI; an affine temperature is kept
     /// apart until it meets the other side of its difference.
-    fn input(&mut self, name: &str, position: usize) -> Result<Val, CheckError> {
+    fn input(&mut self, name: &str, position: usize) -> Checked<Val> {
         let i = self
             .names
             .iter()
@@ -178,7 +182,7 @@ impl Compiler<'_> {
 
     /// `func(x)`, the call written at `position`; a constant argument is folded. Every function
     /// takes a dimensionless argument (DESIGN 5b), sqrt and abs included.
-    fn call(&mut self, func: Func, x: ExprId, position: usize) -> Result<Val, CheckError> {
+    fn call(&mut self, func: Func, x: ExprId, position: usize) -> Checked<Val> {
         let v = self.check(x)?;
         let (a, dim, c) = self.value(v)?;
         if !dim.is_dimensionless() {
@@ -235,7 +239,7 @@ impl Compiler<'_> {
         (b, db, cb): (usize, Dimension, Option<f64>),
         position: usize,
         exponent_at: usize,
-    ) -> Result<Val, CheckError> {
+    ) -> Checked<Val> {
         if !db.is_dimensionless() {
             return Err(at(
                 exponent_at,
@@ -286,13 +290,7 @@ impl Compiler<'_> {
         Ok(self.emit_value(ir, Dimension(out), c))
     }
 
-    fn binary(
-        &mut self,
-        op: BinOp,
-        position: usize,
-        left: ExprId,
-        right: ExprId,
-    ) -> Result<Val, CheckError> {
+    fn binary(&mut self, op: BinOp, position: usize, left: ExprId, right: ExprId) -> Checked<Val> {
         let l = self.check(left)?;
         let r = self.check(right)?;
         if op == BinOp::Sub {
@@ -384,8 +382,10 @@ pub fn compile(
         // where glibc's malloc would first consolidate its free lists.
         ops: Vec::with_capacity(tree.len() + 1),
     };
-    let v = compiler.check(tree.root())?;
-    let (reg, dim, _) = compiler.value(v)?;
+    let (reg, dim, _) = compiler
+        .check(tree.root())
+        .and_then(|v| compiler.value(v))
+        .map_err(|e| *e)?;
     if dim != measurand {
         return Err(CheckError {
             position: None,

@@ -270,17 +270,20 @@ fn describe(tok: &Tok, text: &str) -> String {
     }
 }
 
-fn err(position: usize, message: impl Into<String>) -> ParseError {
-    ParseError {
+/// Boxed while parsing: every rule returns a result, and a small error keeps it in registers.
+type Parsed<T> = Result<T, Box<ParseError>>;
+
+fn err(position: usize, message: impl Into<String>) -> Box<ParseError> {
+    Box::new(ParseError {
         position,
         message: message.into(),
-    }
+    })
 }
 
 /// The tokens of `text`, read byte by byte: every token of the language is ASCII, so within a
 /// token bytes and characters coincide, and only whitespace (or an error) can be wider. `at`
 /// counts characters, for positions an editor shows.
-fn tokenize(text: &str, tokens: &mut Vec<Token>) -> Result<(), ParseError> {
+fn tokenize(text: &str, tokens: &mut Vec<Token>) -> Parsed<()> {
     let bytes = text.as_bytes();
     let (mut i, mut at) = (0, 1);
     while i < bytes.len() {
@@ -347,7 +350,7 @@ fn digits_end(bytes: &[u8], mut j: usize) -> usize {
 }
 
 /// The number starting at byte `i` (character `at`): its value and the byte after it.
-fn number(text: &str, i: usize, at: usize) -> Result<(f64, usize), ParseError> {
+fn number(text: &str, i: usize, at: usize) -> Parsed<(f64, usize)> {
     let bytes = text.as_bytes();
     let mut j = digits_end(bytes, i);
     if j < bytes.len() && bytes[j] == b'.' {
@@ -373,7 +376,7 @@ fn number(text: &str, i: usize, at: usize) -> Result<(f64, usize), ParseError> {
 }
 
 /// The byte after the exponent whose 'e' or 'E' is at byte `j` (character `at`).
-fn exponent_end(bytes: &[u8], j: usize, at: usize) -> Result<usize, ParseError> {
+fn exponent_end(bytes: &[u8], j: usize, at: usize) -> Parsed<usize> {
     let mut k = j + 1;
     if k < bytes.len() && (bytes[k] == b'+' || bytes[k] == b'-') {
         k += 1;
@@ -395,7 +398,7 @@ fn name_end(bytes: &[u8], mut j: usize) -> usize {
 
 /// The one-character token `c` at character `start` (`following` is the byte after it), or
 /// why it is not one.
-fn operator(c: char, following: Option<u8>, start: usize) -> Result<Tok, ParseError> {
+fn operator(c: char, following: Option<u8>, start: usize) -> Parsed<Tok> {
     let tok = match c {
         '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
         '(' => Tok::Open,
@@ -449,7 +452,7 @@ impl Parser<'_, '_> {
         t
     }
 
-    fn enter(&mut self, at: usize) -> Result<(), ParseError> {
+    fn enter(&mut self, at: usize) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(err(at, format!("nested deeper than {MAX_DEPTH} levels")));
@@ -457,7 +460,7 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    fn expr(&mut self) -> Result<ExprId, ParseError> {
+    fn expr(&mut self) -> Parsed<ExprId> {
         self.enter(self.peek().start)?;
         let mut left = self.term()?;
         while let Tok::Op(c @ ('+' | '-')) = self.peek().tok {
@@ -470,7 +473,7 @@ impl Parser<'_, '_> {
         Ok(left)
     }
 
-    fn term(&mut self) -> Result<ExprId, ParseError> {
+    fn term(&mut self) -> Parsed<ExprId> {
         let mut left = self.unary()?;
         while let Tok::Op(c @ ('*' | '/')) = self.peek().tok {
             let at = self.next().start;
@@ -481,7 +484,7 @@ impl Parser<'_, '_> {
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<ExprId, ParseError> {
+    fn unary(&mut self) -> Parsed<ExprId> {
         if let Tok::Op(c @ ('-' | '+')) = self.peek().tok {
             let start = self.next().start;
             self.enter(start)?;
@@ -500,7 +503,7 @@ impl Parser<'_, '_> {
         self.power()
     }
 
-    fn power(&mut self) -> Result<ExprId, ParseError> {
+    fn power(&mut self) -> Parsed<ExprId> {
         let base = self.primary()?;
         if let Tok::Op('^') = self.peek().tok {
             let at = self.next().start;
@@ -512,7 +515,7 @@ impl Parser<'_, '_> {
         Ok(base)
     }
 
-    fn primary(&mut self) -> Result<ExprId, ParseError> {
+    fn primary(&mut self) -> Parsed<ExprId> {
         let token = self.next();
         let span = Span {
             start: token.start,
@@ -541,7 +544,7 @@ impl Parser<'_, '_> {
     }
 
     /// A name already read at `span`: a function call, the constant pi or an input.
-    fn named(&mut self, bytes: Bytes, span: Span) -> Result<ExprId, ParseError> {
+    fn named(&mut self, bytes: Bytes, span: Span) -> Parsed<ExprId> {
         let name = self.tree.text(bytes);
         if let Some(func) = Func::from_name(name) {
             return self.call(func, name, span.start);
@@ -561,7 +564,7 @@ impl Parser<'_, '_> {
     }
 
     /// The parenthesised argument of `func`, whose name was read at `start`.
-    fn call(&mut self, func: Func, name: &str, start: usize) -> Result<ExprId, ParseError> {
+    fn call(&mut self, func: Func, name: &str, start: usize) -> Parsed<ExprId> {
         if self.peek().tok != Tok::Open {
             return Err(err(
                 self.peek().start,
@@ -579,7 +582,7 @@ impl Parser<'_, '_> {
     }
 
     /// The ')' matching the '(' at character `open`.
-    fn close(&mut self, open: usize) -> Result<Token, ParseError> {
+    fn close(&mut self, open: usize) -> Parsed<Token> {
         let close = self.next();
         if close.tok != Tok::Close {
             return Err(err(
@@ -614,7 +617,7 @@ impl Parser<'_, '_> {
 pub fn parse(text: &str) -> Result<Tree<'_>, ParseError> {
     // No more bytes than the limit is no more characters: only a long text is counted.
     if text.len() > MAX_MODEL_CHARS && text.chars().nth(MAX_MODEL_CHARS).is_some() {
-        return Err(err(
+        return Err(*err(
             MAX_MODEL_CHARS + 1,
             format!("the model is longer than {MAX_MODEL_CHARS} characters"),
         ));
@@ -623,10 +626,10 @@ pub fn parse(text: &str) -> Result<Tree<'_>, ParseError> {
     tokens.clear();
     let tree = tokenize(text, &mut tokens).and_then(|()| parse_tokens(text, &tokens));
     TOKENS.set(tokens);
-    tree
+    tree.map_err(|e| *e)
 }
 
-fn parse_tokens<'t>(text: &'t str, tokens: &[Token]) -> Result<Tree<'t>, ParseError> {
+fn parse_tokens<'t>(text: &'t str, tokens: &[Token]) -> Parsed<Tree<'t>> {
     if tokens.len() == 1 {
         return Err(err(1, "the model is empty"));
     }
@@ -658,7 +661,7 @@ pub fn names<'t>(tree: &Tree<'t>, out: &mut Vec<(&'t str, Span)>) {
     for e in &tree.nodes {
         if let Node::Name(bytes) = e.node {
             let n = tree.text(bytes);
-            if !out.iter().any(|(m, _)| *m == n) {
+            if !out.iter().any(|(m, _)| same_name(m, n)) {
                 out.push((n, e.span));
             }
         }
