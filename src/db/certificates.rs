@@ -300,9 +300,7 @@ fn certificates_count(conn: &mut DbConnection, filter: &CertificateFilter) -> Db
         return Ok(query.get_result(conn)?);
     }
     let mut query = counts::table
-        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "CAST(COALESCE(SUM(certificates), 0) AS BIGINT)",
-        ))
+        .select(crate::db::sum_of_counts("certificates"))
         .into_boxed();
     if let Some(from) = filter.from {
         query = query.filter(counts::issued_on.ge(from));

@@ -480,9 +480,7 @@ fn instruments_in_scope(conn: &mut DbConnection, scope: &Scope) -> DbResult<i64>
     let per_customer: Vec<i64> = match scope {
         Scope::Everything => {
             let of_customers: i64 = counts::table
-                .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                    "CAST(COALESCE(SUM(instruments), 0) AS BIGINT)",
-                ))
+                .select(crate::db::sum_of_counts("instruments"))
                 .get_result(conn)?;
             let of_none: i64 = instruments::table
                 .filter(instruments::customer_id.is_null())

@@ -514,6 +514,14 @@ pub fn now_timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// `SUM(column)` of a maintained count table as a BIGINT, 0 over no rows: SQLite and
+/// PostgreSQL both give NULL for an empty sum and PostgreSQL a NUMERIC for a BIGINT column.
+pub fn sum_of_counts(column: &str) -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "CAST(COALESCE(SUM({column}), 0) AS BIGINT)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

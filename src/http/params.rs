@@ -53,7 +53,7 @@ pub fn keyset<T>(
     page: Option<&str>,
     field: &str,
     after: Option<&str>,
-    parse: impl FnOnce(&str) -> Result<T, ApiError>,
+    parse: impl FnOnce(&str) -> Result<Option<T>, ApiError>,
 ) -> Result<Option<T>, ApiError> {
     match (page, after) {
         (_, None) => Ok(None),
@@ -61,7 +61,7 @@ pub fn keyset<T>(
             field,
             "give either page or after, not both: after continues from the previous page's next_after",
         )),
-        (None, Some(after)) => parse(after).map(Some),
+        (None, Some(after)) => parse(after),
     }
 }
 

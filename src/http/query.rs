@@ -87,8 +87,7 @@ impl InstrumentQuery<'_> {
             per_page,
             after: params::keyset(self.page, "after", self.after, |after| {
                 params::optional_id("after", Some(after))
-            })?
-            .flatten(),
+            })?,
         })
     }
 }
@@ -160,8 +159,7 @@ impl CertificateQuery<'_> {
             per_page,
             after: params::keyset(self.page, "after", self.after, |after| {
                 Ok(params::filter(Some(after)))
-            })?
-            .flatten(),
+            })?,
         })
     }
 }
