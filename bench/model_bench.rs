@@ -8,7 +8,8 @@
 //! `correlations`; method GUM), evaluates them all `passes` times (default 5) and prints the
 //! median wall time of one pass as `rust_seconds=<s>`; then the same for `evaluate_model_numbers`
 //! (the same checks and numbers without the answer's names and unit strings) as
-//! `rust_numbers_seconds=<s>`. Writes one result per line:
+//! `rust_numbers_seconds=<s>`; and the parser alone over the same model texts
+//! (`parse_only_per_model_us`), the first step's share. Writes one result per line:
 //! `{"y", "u_c", "nu_eff" (null = infinite), "k", "sensitivities": [...]}` or
 //! `{"errors": [...]}`.
 
@@ -17,7 +18,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::time::Instant;
 
 use caltrace::domain::model::{
-    evaluate_model, evaluate_model_numbers, EvaluateRequest, ModelResult,
+    evaluate_model, evaluate_model_numbers, parser, EvaluateRequest, ModelResult,
 };
 use caltrace::domain::FieldError;
 
@@ -58,6 +59,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         start.elapsed().as_secs_f64()
     });
+    // The parser's share of a model's evaluation, timed alone: where the remaining time goes
+    // (issue 17's 100x needs every step cheaper).
+    let parse_median = median_seconds(passes, || {
+        let start = Instant::now();
+        for r in &requests {
+            let parsed = parser::parse(r.model.as_deref().unwrap_or_default());
+            std::hint::black_box(parsed.map(|tree| tree.len()).ok());
+        }
+        start.elapsed().as_secs_f64()
+    });
     for (full, n) in results.iter().zip(&numbers) {
         if let (Ok(Some(f)), Ok(n)) = (full.as_ref().map(|m| m.gum.as_ref()), n) {
             assert_eq!(f.expanded_uncertainty.value, n.expanded_uncertainty);
@@ -72,10 +83,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let per_model = |s: f64| s / requests.len().max(1) as f64 * 1e6;
     println!(
-        "per_model_us={:.3} numbers_only_per_model_us={:.3} served_one_at_a_time_per_model_us={:.3}",
+        "per_model_us={:.3} numbers_only_per_model_us={:.3} served_one_at_a_time_per_model_us={:.3} parse_only_per_model_us={:.3}",
         per_model(median),
         per_model(numbers_median),
-        per_model(served_median)
+        per_model(served_median),
+        per_model(parse_median)
     );
     println!("rust_seconds={median:.6}");
     println!("rust_numbers_seconds={numbers_median:.6}");
