@@ -1204,7 +1204,7 @@ fn compiled_model(
                 "model",
                 match e.position {
                     Some(at) => format!("at character {at}: {}", e.message),
-                    None => format!("{} ({})", e.message, request.measurand.unit),
+                    None => format!("measurand.unit '{}': {}", request.measurand.unit, e.message),
                 },
             ));
             None

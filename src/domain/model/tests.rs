@@ -1163,3 +1163,29 @@ fn a_single_correlated_pair_passes_the_cholesky_check_at_any_coefficient() {
     assert!(!passes_cholesky(&refused, 3));
     assert!(correlation_structure(&refused, &["a", "b", "c"]).is_err());
 }
+
+#[test]
+fn a_model_of_another_dimension_than_the_measurand_names_the_unit_and_both_dimensions() {
+    // A pressure balance's F/A with the measurand typed in mm: the technician is told which
+    // unit was given and what each side is, in the model's field.
+    let found = errors(json!({
+        "measurand": {"name": "p", "unit": "mm"},
+        "model": "F / A",
+        "inputs": [
+            {"name": "F", "estimate": {"value": 100, "unit": "N"}, "type": "B",
+             "distribution": "normal", "standard_uncertainty": 0.1},
+            {"name": "A", "estimate": {"value": 1e-4, "unit": "m^2"}, "type": "B",
+             "distribution": "normal", "standard_uncertainty": 1e-8}
+        ]
+    }));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        has_error(
+            &found,
+            "model",
+            "measurand.unit 'mm': the model gives a quantity of dimension pressure"
+        ),
+        "{found:?}"
+    );
+    assert!(has_error(&found, "model", "needs length (m)"), "{found:?}");
+}
