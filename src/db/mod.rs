@@ -516,7 +516,9 @@ pub fn now_timestamp() -> String {
 
 /// `SUM(column)` of a maintained count table as a BIGINT, 0 over no rows: SQLite and
 /// PostgreSQL both give NULL for an empty sum and PostgreSQL a NUMERIC for a BIGINT column.
-pub fn sum_of_counts(column: &str) -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+pub fn sum_of_counts(
+    column: &'static str,
+) -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
     diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
         "CAST(COALESCE(SUM({column}), 0) AS BIGINT)"
     ))
