@@ -18,6 +18,11 @@ faster than the same models through GTC. This script
      rust seconds, gtc seconds and the ratio.
 
     python3 bench/model_vs_gtc.py [--n 10000] [--seed 17] [--workdir DIR] [--target 100]
+
+With --linear every model is replaced by the plain sum of its inputs (the same inputs,
+uncertainties and correlations): what is left is the work that does not depend on the model's
+expression (checking the inputs and correlations, the GUM sums, k, the answer's rows), a floor
+under any faster parser or compiler.
 """
 
 import argparse
@@ -110,6 +115,8 @@ def main():
     ap.add_argument("--target", type=float, default=100.0)
     ap.add_argument("--tolerance", type=float, default=1e-9)
     ap.add_argument("--strict", action="store_true", help="exit 2 when the ratio is below --target")
+    ap.add_argument("--linear", action="store_true",
+                    help="replace each model by the sum of its inputs (the expression-independent floor)")
     args = ap.parse_args()
     workdir = args.workdir or tempfile.mkdtemp(prefix="model_bench_")
     os.makedirs(workdir, exist_ok=True)
@@ -117,6 +124,9 @@ def main():
     results_path = os.path.join(workdir, "results.jsonl")
 
     requests = models(args.n, args.seed)
+    if args.linear:
+        for r in requests:
+            r["model"] = " + ".join(i["name"] for i in r["inputs"])
     with open(models_path, "w") as f:
         for r in requests:
             f.write(json.dumps(r) + "\n")
